@@ -1,0 +1,95 @@
+"""Wiring: `build_cse(config)` is the one place where the parts of a CSE are put together.
+
+No part looks another up through a global; each receives what it needs here.  Bindings are
+added by whoever runs the CSE (the CLI, a test) and started and stopped with it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from resources import TypeRegistry, default_types
+from resources.cse_base import provision
+
+from .access import AccessControl
+from .clock import Clock, format_timestamp
+from .config import Config
+from .dispatcher import Dispatcher
+from .events import DiscardEvents, EventSink
+from .expiry import ExpiryReaper
+from .representation import Renderer
+from .storage import Storage, open_storage
+from .tree import Tree
+
+log = logging.getLogger(__name__)
+
+
+class Binding(Protocol):
+    """A transport: turns its wire format into requests for the dispatcher and back."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    @property
+    def poa(self) -> list[str]: ...
+
+
+@dataclass
+class Cse:
+    config: Config
+    clock: Clock
+    storage: Storage
+    types: TypeRegistry
+    tree: Tree
+    access: AccessControl
+    dispatcher: Dispatcher
+    events: EventSink
+    reaper: ExpiryReaper
+    bindings: list[Binding] = field(default_factory=list)
+    cse_base: dict | None = None
+
+    async def start(self) -> None:
+        self.storage.open()
+        try:
+            self._provision([])
+            for binding in self.bindings:
+                await binding.start()
+            self._provision([url for b in self.bindings for url in b.poa])
+            await self.storage.commit()
+            self.reaper.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _provision(self, poa: list[str]) -> None:
+        now_ts = format_timestamp(self.clock.now())
+        self.cse_base = provision(self.config, self.storage, now_ts, self.types.supported, poa)
+
+    async def stop(self) -> None:
+        await self.reaper.stop()
+        for binding in reversed(self.bindings):
+            try:
+                await binding.stop()
+            except Exception:
+                log.exception("stopping binding %s failed", getattr(binding, "name", binding))
+        stop_events = getattr(self.events, "stop", None)
+        if stop_events is not None:
+            await stop_events()
+        self.storage.close()
+
+
+def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | None = None,
+              types: TypeRegistry | None = None, events: EventSink | None = None) -> Cse:
+    clock = clock or Clock()
+    storage = storage or open_storage(config.storage.resolved_url(), config.storage.durability)
+    types = types or default_types()
+    tree = Tree(config, storage, types)
+    access = AccessControl(config)
+    events = events or DiscardEvents()
+    dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events)
+    reaper = ExpiryReaper(config, storage, tree, clock, events)
+    return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper)

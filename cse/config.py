@@ -1,0 +1,162 @@
+"""Settings of one CSE: defaults, the TOML file, and command-line overrides.
+
+Each table of the TOML file maps to one dataclass below (`[cse]` -> `CseSettings`, ...).
+Unknown keys are an error at start-up rather than silently ignored, so a typo in a
+production config is found before the first request.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or has the wrong type."""
+
+
+@dataclass
+class CseSettings:
+    cse_id: str = "/id-in"              # SP-relative CSE-ID
+    rn: str = "cse-in"                  # CSEBase resource name
+    sp_id: str = "//onem2m.example.net"  # M2M-SP-ID (absolute addresses)
+    type: str = "IN"                    # IN | MN | ASN
+    admin_originator: str = "CAdmin"
+    # Releases this CSE accepts in rvi; a request without rvi is treated as the newest one.
+    supported_releases: list[str] = field(default_factory=lambda: ["2a", "3", "4"])
+    # Lifetime given to resources created without et (seconds); 0 = never expire.
+    default_lifetime: int = 0
+    # How often the background task deletes expired resources (seconds).
+    expiry_interval: float = 1.0
+    # Originators allowed to register AEs (fnmatch patterns on the AE-ID stem).
+    allowed_ae_originators: list[str] = field(default_factory=lambda: ["C*", "S*"])
+
+
+@dataclass
+class HttpSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Address advertised in poa; defaults to http://host:port.
+    public_url: str = ""
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass
+class StorageSettings:
+    # sqlite:///path/file.sqlite, tinydb:///path/dir, or memory:
+    url: str = ""
+    data_dir: str = "./cse-data"
+    backend: str = "sqlite"             # used with data_dir when url is empty
+    # "process": an acknowledged change survives a crash of the CSE process (kill -9).
+    # "power": it also survives power loss (fsync on every group commit).
+    durability: str = "process"
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        directory = Path(self.data_dir)
+        if self.backend == "sqlite":
+            return f"sqlite:///{directory / 'cse.sqlite'}"
+        if self.backend == "tinydb":
+            return f"tinydb:///{directory / 'tinydb'}"
+        raise ConfigError(f"storage.backend must be 'sqlite' or 'tinydb', not {self.backend!r}")
+
+
+@dataclass
+class LimitSettings:
+    max_rn_length: int = 255
+    max_labels: int = 64
+    max_label_length: int = 255
+    max_tree_depth: int = 32
+    max_attribute_bytes: int = 65_536
+    # Most resources one response lists (rcn 4/5/6/8, discovery); more -> partial content.
+    max_result_resources: int = 10_000
+
+
+@dataclass
+class Config:
+    cse: CseSettings = field(default_factory=CseSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    log_level: str = "INFO"
+
+    @property
+    def cse_id(self) -> str:
+        return self.cse.cse_id
+
+    @property
+    def cse_name(self) -> str:
+        return self.cse.rn
+
+    def validate(self) -> "Config":
+        if not self.cse.cse_id.startswith("/") or self.cse.cse_id.startswith("//") or \
+                "/" in self.cse.cse_id[1:]:
+            raise ConfigError(f"cse.cse_id must look like /id-in, not {self.cse.cse_id!r}")
+        if not self.cse.rn or "/" in self.cse.rn:
+            raise ConfigError(f"cse.rn must be a plain resource name, not {self.cse.rn!r}")
+        if not self.cse.sp_id.startswith("//"):
+            raise ConfigError(f"cse.sp_id must start with //, not {self.cse.sp_id!r}")
+        if self.cse.type not in ("IN", "MN", "ASN"):
+            raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
+        if self.storage.durability not in ("process", "power"):
+            raise ConfigError("storage.durability must be 'process' or 'power'")
+        return self
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{where}] must be a table")
+        return _build(annotation, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list")
+        return list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table")
+        return dict(value)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool) and type(value) is not annotation:
+        raise ConfigError(f"{where} must be of type {annotation.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [{where}]: {', '.join(sorted(unknown))}")
+    instance = cls()
+    for name, value in values.items():
+        setattr(instance, name, _coerce(value, hints[name], f"{where}.{name}" if where else name))
+    return instance
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the TOML file, then `overrides` ({"http.port": 9000, ...})."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    config = _build(Config, data, "")
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, name = dotted.rpartition(".")
+        target = getattr(config, section) if section else config
+        if not hasattr(target, name):
+            raise ConfigError(f"unknown setting {dotted}")
+        setattr(target, name, value)
+    return config.validate()

@@ -1,0 +1,38 @@
+"""Per-request context handed to resource hooks: the parts a hook may use, nothing more."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .clock import format_timestamp
+from .events import Event, EventKind
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .primitives import Request
+    from .storage import Storage
+    from .tree import Tree
+
+
+@dataclass(slots=True)
+class Context:
+    config: "Config"
+    storage: "Storage"
+    tree: "Tree"
+    request: "Request | None"
+    now: float
+    events: list[Event] = field(default_factory=list)
+    _now_ts: str | None = None
+
+    @property
+    def now_ts(self) -> str:
+        if self._now_ts is None:
+            self._now_ts = format_timestamp(self.now)
+        return self._now_ts
+
+    @property
+    def originator(self) -> str | None:
+        return self.request.fr if self.request is not None else None
+
+    def emit(self, kind: EventKind, resource: dict, parent: dict | None = None, **extra) -> None:
+        self.events.append(Event(kind, resource, parent, self.originator, **extra))

@@ -1,0 +1,172 @@
+"""Request -> Response: the single entry point of the core for every binding.
+
+It checks the primitive, resolves the target, and hands the operation to `operations`.
+Errors raised anywhere below become responses here and nowhere else; an unexpected
+exception is logged and answered with 5000, never propagated to a binding.
+This module must never import a binding.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from .addressing import AddressParser
+from .clock import Clock, parse_abs_rel
+from .context import Context
+from .errors import RSC, OneM2MError, bad_request
+from .operations import Operations
+from .primitives import Operation, Request, Response, ResponseTypeValue, ResultContent
+from .storage import StorageError
+
+if TYPE_CHECKING:
+    from .access import AccessControl
+    from .config import Config
+    from .events import EventSink
+    from .representation import Renderer
+    from .storage import Storage
+    from .tree import Tree
+
+log = logging.getLogger(__name__)
+
+AE_TY = 2
+
+# rcn values each operation accepts (TS-0004 Table 8.1.2-1; 11 for discovery, R4).
+VALID_RCN = {
+    Operation.CREATE: frozenset({0, 1, 2, 3, 9}),
+    Operation.RETRIEVE: frozenset({1, 4, 5, 6, 8, 11}),
+    Operation.UPDATE: frozenset({0, 1, 9}),
+    Operation.DELETE: frozenset({0, 1, 4, 5, 6, 8}),
+    Operation.NOTIFY: frozenset(),
+}
+DEFAULT_RCN = {
+    Operation.CREATE: ResultContent.ATTRIBUTES,
+    Operation.RETRIEVE: ResultContent.ATTRIBUTES,
+    Operation.UPDATE: ResultContent.ATTRIBUTES,
+    Operation.DELETE: ResultContent.NOTHING,
+}
+
+# Handles a request whose target is on another CSE (set by the forwarding component).
+RemoteHandler = Callable[[Request, str, "str | None"], Awaitable[Response]]
+NotifyHandler = Callable[[Context, Request], Awaitable[Response]]
+
+
+class Dispatcher:
+    def __init__(self, config: "Config", storage: "Storage", tree: "Tree", clock: Clock,
+                 access: "AccessControl", renderer: "Renderer", events: "EventSink"):
+        self.config = config
+        self.storage = storage
+        self.tree = tree
+        self.clock = clock
+        self.events = events
+        self.addresses = AddressParser(config.cse.cse_id, config.cse.rn, config.cse.sp_id)
+        self.operations = Operations(config, storage, tree, access, renderer)
+        self.supported_releases = frozenset(config.cse.supported_releases) | {"1", "2"}
+        self.remote_handler: RemoteHandler | None = None
+        self.notify_handler: NotifyHandler | None = None
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            response = await self._handle(request)
+        except OneM2MError as error:
+            response = error_response(request, error.rsc, error.message)
+        except StorageError as error:
+            log.error("storage failure on %s: %s", request.describe(), error)
+            response = error_response(request, RSC.INTERNAL_SERVER_ERROR, f"storage failure: {error}")
+        except Exception:  # a bug: answer it, log it, keep serving
+            log.exception("internal error on %s", request.describe())
+            response = error_response(request, RSC.INTERNAL_SERVER_ERROR,
+                                      "internal error while handling the request")
+        response.rqi = request.rqi if isinstance(request.rqi, str) else ""
+        if response.rvi is None:
+            response.rvi = request.rvi if request.rvi in self.supported_releases else "3"
+        return response
+
+    async def _handle(self, request: Request) -> Response:
+        now = self.clock.now()
+        self._check_primitive(request, now)
+        if request.oet is not None:
+            await self._wait_for_execution_time(request, now)
+            now = self.clock.now()
+        address = self.addresses.parse(request.to)
+        if address.remote_cse is not None:
+            if self.remote_handler is None:
+                raise OneM2MError(RSC.NOT_FOUND,
+                                  f"{request.to!r} is on CSE {address.remote_cse}, which is not known here")
+            return await self.remote_handler(request, address.remote_cse, address.remote_sp)
+        ctx = Context(self.config, self.storage, self.tree, request, now)
+        op = request.op
+        if op == Operation.RETRIEVE:
+            response = await self.operations.retrieve(ctx, address)
+        elif op == Operation.CREATE:
+            response = await self.operations.create(ctx, address)
+        elif op == Operation.UPDATE:
+            response = await self.operations.update(ctx, address)
+        elif op == Operation.DELETE:
+            response = await self.operations.delete(ctx, address)
+        else:
+            if self.notify_handler is None:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE does not accept NOTIFY requests")
+            response = await self.notify_handler(ctx, request)
+        if ctx.events:
+            self.events.publish(ctx.events)
+        return response
+
+    def _check_primitive(self, request: Request, now: float) -> None:
+        """The receiver checks of TS-0004 7.3.2.1 that do not depend on the target."""
+        op = request.op
+        if not isinstance(op, int) or isinstance(op, bool) or op not in VALID_RCN:
+            raise bad_request(f"operation {op!r} is not one of 1 (create) .. 5 (notify)")
+        if not isinstance(request.rqi, str) or not request.rqi:
+            raise bad_request("the request identifier (rqi) is missing")
+        if request.rvi is not None and request.rvi not in self.supported_releases:
+            raise OneM2MError(RSC.RELEASE_VERSION_NOT_SUPPORTED,
+                              f"release version {request.rvi!r} is not supported "
+                              f"(supported: {', '.join(sorted(self.supported_releases))})")
+        if request.fr is not None and not isinstance(request.fr, str):
+            raise bad_request("the originator (fr) must be a string")
+        if not request.fr and not (op == Operation.CREATE and request.ty == AE_TY):
+            raise bad_request("the originator (fr) is missing")
+        if op == Operation.CREATE:
+            if request.ty is None:
+                raise bad_request("a CREATE request needs the resource type (ty)")
+            if request.fc:
+                raise bad_request("filter criteria (fc) are not allowed in a CREATE request")
+        elif request.ty is not None:
+            raise bad_request(f"resource type (ty) is only allowed in CREATE, not in operation {op}")
+        if request.rcn is not None:
+            if not isinstance(request.rcn, int) or isinstance(request.rcn, bool):
+                raise bad_request(f"result content (rcn) {request.rcn!r} is not an integer")
+            valid = VALID_RCN[Operation(op)]
+            if request.rcn not in valid:
+                raise bad_request(f"result content {request.rcn} is not valid for operation {op} "
+                                  f"(valid: {sorted(valid)})")
+        if request.drt is not None and request.drt not in (1, 2):
+            raise bad_request(f"desired identifier result type (drt) {request.drt!r} must be 1 or 2")
+        if request.rt is not None:
+            if request.rt == ResponseTypeValue.NON_BLOCKING_SYNCH:
+                raise OneM2MError(RSC.NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED,
+                                  "non-blocking synchronous requests (rt=1) are not supported")
+            if request.rt == ResponseTypeValue.NON_BLOCKING_ASYNCH:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                                  "non-blocking asynchronous requests (rt=2) are not supported")
+            if request.rt not in (3, 4, 5):
+                raise bad_request(f"response type {request.rt!r} is not one of 1..5")
+        for name in ("rqet", "rset"):
+            value = getattr(request, name)
+            if value is not None and parse_abs_rel(value, now, name) <= now:
+                raise OneM2MError(RSC.REQUEST_TIMEOUT, f"the request expired ({name} {value!r} has passed)")
+
+    async def _wait_for_execution_time(self, request: Request, now: float) -> None:
+        """oet: execute the operation at that time, unless the request expires first."""
+        execute_at = parse_abs_rel(request.oet, now, "oet")
+        if request.rqet is not None and execute_at > parse_abs_rel(request.rqet, now, "rqet"):
+            raise bad_request("the operation execution time (oet) is after the request expiration (rqet)")
+        delay = execute_at - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def error_response(request: Request, rsc: int, message: str) -> Response:
+    return Response(rsc=rsc, rqi=request.rqi if isinstance(request.rqi, str) else "",
+                    pc={"m2m:dbg": message})

@@ -1,0 +1,46 @@
+"""Changes to the resource tree, as facts handed to whoever reacts to them after commit.
+
+The dispatcher collects `Event`s while it handles a request and passes them to the
+`EventSink` only after the storage commit succeeded, so nobody is ever told about a change
+that was rolled back.  The sink (the notifier) must return quickly: sending happens off
+the request path.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class EventKind(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RETRIEVED_EMPTY_CONTAINER = "retrieved-empty-container"
+
+
+@dataclass(slots=True)
+class Event:
+    kind: EventKind
+    resource: dict
+    parent: dict | None = None
+    originator: str | None = None
+    # UPDATED: the attributes the request changed, with their new values (None = removed).
+    modified: dict | None = None
+    # DELETED: subscriptions removed with the resource (itself included when it is one).
+    removed_subscriptions: list[dict] = field(default_factory=list)
+    # False when the deletion must not be reported to the parent's subscribers
+    # (instances pruned by mni/mbs/mia, TS-0004 7.4.7.2.1).
+    notify_parent: bool = True
+
+
+class EventSink(Protocol):
+    def publish(self, events: list[Event]) -> None:
+        """Take events of one committed request; must not block."""
+
+
+class DiscardEvents:
+    """Sink for a CSE without subscriptions support (and for tests of the bare core)."""
+
+    def publish(self, events: list[Event]) -> None:
+        return None

@@ -1,0 +1,342 @@
+"""CREATE, RETRIEVE, UPDATE and DELETE on local resources (TS-0004 7.3.3).
+
+Each operation: locate the target, check access, validate, run the type's hooks inside one
+storage transaction, wait for the group commit, render the result.  Anything type-specific
+is in `resources/<type>.py`; anything about the wire format is in `representation`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .access import Permission
+from .addressing import VIRTUAL_NAMES, Address, not_found, split_virtual
+from .clock import format_timestamp, parse_timestamp
+from .errors import RSC, OneM2MError, bad_request
+from .events import EventKind
+from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
+
+if TYPE_CHECKING:
+    from resources.base import ResourceType
+
+    from .access import AccessControl
+    from .config import Config
+    from .context import Context
+    from .representation import Renderer
+    from .storage import Storage
+    from .tree import Tree
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_TY = 23
+
+
+class Target:
+    """A located resource, and the virtual child (la, ol, ...) when one was addressed."""
+
+    __slots__ = ("resource", "virtual")
+
+    def __init__(self, resource: dict, virtual: str | None = None):
+        self.resource = resource
+        self.virtual = virtual
+
+
+class Operations:
+    def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
+                 access: "AccessControl", renderer: "Renderer"):
+        self.config = config
+        self.limits = config.limits
+        self.storage = storage
+        self.tree = tree
+        self.types = tree.types
+        self.access = access
+        self.render = renderer
+        # Discovery (fu=1) is provided by a separate component when present.
+        self.discovery = None
+
+    # -- locating -----------------------------------------------------------------------
+    def locate(self, ctx: "Context", address: Address) -> Target:
+        now_ts = ctx.now_ts
+        if address.ri is not None:
+            head = self.tree.get(address.ri, now_ts)
+            if head is None:
+                raise not_found(address.local_to)
+            if not address.rest:
+                return Target(head)
+            path = head["_path"] + "/" + "/".join(address.rest)
+        else:
+            path = address.structured
+        resource = self.tree.get_by_path(path, now_ts)
+        if resource is not None:
+            return Target(resource)
+        split = split_virtual(path)
+        if split is not None:
+            parent = self.tree.get_by_path(split[0], now_ts)
+            if parent is not None:
+                return Target(parent, split[1])
+        raise not_found(address.local_to)
+
+    def resolve_virtual(self, ctx: "Context", target: Target, op: int) -> dict:
+        """The real resource behind a virtual address (e.g. the newest instance for `la`)."""
+        rtype = self.types.of(target.resource)
+        if target.virtual not in rtype.virtual_children:
+            raise not_found(f"{target.resource['_path']}/{target.virtual}")
+        return rtype.resolve_virtual(ctx, target.resource, target.virtual, op)
+
+    # -- CREATE -------------------------------------------------------------------------
+    async def create(self, ctx: "Context", address: Address) -> Response:
+        request = ctx.request
+        rtype = self.types.for_create(request.ty)
+        if rtype.ty == 5:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "a CSEBase cannot be created by a request")
+        attributes = self._content(request.pc, rtype)
+        target = self.locate(ctx, address)
+        if target.virtual is not None:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                              f"nothing can be created under the virtual resource '{target.virtual}'")
+        parent = target.resource
+        if parent["ty"] not in rtype.parent_types:
+            parent_type = self.types.of(parent)
+            if rtype.ty == SUBSCRIPTION_TY and not parent_type.subscribable:
+                raise OneM2MError(RSC.TARGET_NOT_SUBSCRIBABLE,
+                                  f"a {parent_type.type_name} cannot be subscribed to")
+            raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
+                              f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
+        if not rtype.registration:
+            self.access.check(ctx, Permission.CREATE, parent)
+        rtype.validate_create(attributes)
+        self._check_limits(attributes, parent)
+        resource = self._new_resource(ctx, rtype, attributes, parent)
+        await rtype.prepare_create(ctx, resource, parent)
+        if "rn" not in resource:
+            resource["rn"] = rtype.default_name(resource)
+        resource["_path"] = path = parent["_path"] + "/" + resource["rn"]
+        with self.storage.transaction():
+            if self.storage.get_by_path(path) is not None:
+                raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
+                                                f"under {parent['_path']!r}")
+            self.tree.insert(ctx, resource, parent)
+        await self.storage.commit()
+        return self._created(ctx, resource, attributes)
+
+    def _content(self, pc: object, rtype: "ResourceType") -> dict:
+        if pc is None:
+            raise bad_request(f"the request has no content; expected {{\"{rtype.root}\": {{...}}}}")
+        if not isinstance(pc, dict) or len(pc) != 1:
+            raise bad_request(f"the content must be one object {{\"{rtype.root}\": {{...}}}}")
+        (root, attributes), = pc.items()
+        if root != rtype.root:
+            other = self.types.by_root(root)
+            hint = f" (that is a {other.type_name})" if other else ""
+            raise bad_request(f"content root {root!r} does not match the resource type "
+                              f"{rtype.ty}; expected {rtype.root!r}{hint}")
+        if not isinstance(attributes, dict):
+            raise bad_request(f"the value of {root!r} must be an object of attributes")
+        return attributes
+
+    def _check_limits(self, attributes: dict, parent: dict) -> None:
+        limits = self.limits
+        rn = attributes.get("rn")
+        if rn is not None:
+            if len(rn) > limits.max_rn_length:
+                raise bad_request(f"attribute 'rn' is longer than {limits.max_rn_length} characters")
+            if rn in VIRTUAL_NAMES:
+                raise bad_request(f"attribute 'rn': {rn!r} is reserved for a virtual resource")
+        self._check_labels(attributes)
+        if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
+            raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")
+
+    def _check_labels(self, attributes: dict) -> None:
+        labels = attributes.get("lbl")
+        if labels:
+            if len(labels) > self.limits.max_labels:
+                raise bad_request(f"attribute 'lbl' has more than {self.limits.max_labels} labels")
+            for label in labels:
+                if len(label) > self.limits.max_label_length:
+                    raise bad_request(f"attribute 'lbl': a label is longer than "
+                                      f"{self.limits.max_label_length} characters")
+
+    def _new_resource(self, ctx: "Context", rtype: "ResourceType", attributes: dict,
+                      parent: dict) -> dict:
+        now_ts = ctx.now_ts
+        resource = {"ty": rtype.ty, "ri": self.tree.new_resource_id(rtype.short_name),
+                    "pi": parent["ri"], "ct": now_ts, "lt": now_ts}
+        resource.update(attributes)
+        if "cr" in attributes:
+            resource["cr"] = ctx.originator
+        et = attributes.get("et")
+        if et is not None:
+            if parse_timestamp(et, "et") <= ctx.now:
+                raise bad_request(f"attribute 'et' ({et}) is not in the future")
+        elif self.config.cse.default_lifetime > 0:
+            resource["et"] = format_timestamp(ctx.now + self.config.cse.default_lifetime)
+        resource["_org"] = ctx.originator
+        # Resources below an AE stay the AE's; elsewhere the creator owns what it made.
+        resource["_own"] = parent.get("_own") if parent.get("ty") != 5 else ctx.originator
+        return resource
+
+    def _created(self, ctx: "Context", resource: dict, given: dict) -> Response:
+        rcn = ctx.request.rcn
+        drt = ctx.request.drt
+        location = resource["_path"] if drt != DesiredIdentifierResultType.UNSTRUCTURED else resource["ri"]
+        if rcn is None or rcn == ResultContent.ATTRIBUTES:
+            pc = self.render.resource(resource)
+        elif rcn == ResultContent.NOTHING:
+            pc = None
+        elif rcn == ResultContent.HIERARCHICAL_ADDRESS:
+            pc = {"m2m:uri": location}
+        elif rcn == ResultContent.HIERARCHICAL_ADDRESS_ATTRIBUTES:
+            pc = {"m2m:rce": {**self.render.resource(resource), "uri": location}}
+        else:  # MODIFIED_ATTRIBUTES
+            pc = self.render.modified(resource, given)
+        return Response(rsc=RSC.CREATED, pc=pc, content_location=location)
+
+    # -- RETRIEVE -----------------------------------------------------------------------
+    async def retrieve(self, ctx: "Context", address: Address) -> Response:
+        request = ctx.request
+        names = self._attribute_list(request.pc, request.atrl, address.attribute)
+        target = self.locate(ctx, address)
+        fc = request.fc or {}
+        if fc.get("fu") == FilterUsage.DISCOVERY:
+            if self.discovery is None:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED, "discovery (fu=1) is not supported")
+            return await self.discovery.discover(ctx, target)
+        resource = target.resource
+        if target.virtual is not None:
+            self.access.check(ctx, Permission.RETRIEVE, resource)
+            resource = self.resolve_virtual(ctx, target, request.op)
+        else:
+            self.access.check(ctx, Permission.RETRIEVE, resource)
+            self.types.of(resource).check_retrieve(ctx, resource)
+        rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
+        if names is not None:
+            if rcn != ResultContent.ATTRIBUTES:
+                raise bad_request("a partial retrieve (attribute list) needs rcn=1")
+            return Response(rsc=RSC.OK, pc=self.render.partial(resource, names))
+        if rcn == ResultContent.ATTRIBUTES:
+            return Response(rsc=RSC.OK, pc=self.render.resource(resource))
+        return self._with_children(ctx, resource, rcn, RSC.OK)
+
+    def _attribute_list(self, pc: object, atrl: list[str] | None, attribute: str | None) -> list[str] | None:
+        names: list[str] | None = None
+        if pc is not None:
+            if not (isinstance(pc, dict) and len(pc) == 1 and "m2m:atrl" in pc):
+                raise bad_request("a RETRIEVE request may only carry an attribute list {\"m2m:atrl\": [...]}")
+            names = pc["m2m:atrl"]
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise bad_request("m2m:atrl must be a list of attribute names")
+        if atrl:
+            names = (names or []) + list(atrl)
+        if attribute:
+            names = (names or []) + [attribute]
+        return names
+
+    def _with_children(self, ctx: "Context", resource: dict, rcn: int, rsc: int) -> Response:
+        """rcn 4, 5, 6, 8 for RETRIEVE and DELETE."""
+        drt = ctx.request.drt
+        fc = ctx.request.fc or {}
+        if rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES:
+            children = self.tree.children(resource, ctx.now_ts)
+            children = self._visible_children(ctx, children, fc)
+            return Response(rsc=rsc, pc=self.render.with_child_references(resource, children, drt))
+        descendants = self._descendants(ctx, resource, fc)
+        if rcn == ResultContent.CHILD_REFERENCES:
+            return Response(rsc=rsc, pc=self.render.child_reference_list(descendants, drt))
+        include_self = rcn == ResultContent.ATTRIBUTES_AND_CHILDREN
+        return Response(rsc=rsc, pc=self.render.with_children(resource, descendants,
+                                                              include_self=include_self))
+
+    def _visible_children(self, ctx: "Context", children: list[dict], fc: dict) -> list[dict]:
+        limit = fc.get("lim")
+        kept = [c for c in children if self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, c)
+                or self.access.allowed(ctx, ctx.originator, Permission.DISCOVER, c)]
+        return kept[:limit] if isinstance(limit, int) else kept
+
+    def _descendants(self, ctx: "Context", resource: dict, fc: dict) -> list[dict]:
+        level = fc.get("lvl")
+        limit = fc.get("lim")
+        cap = self.limits.max_result_resources
+        now_ts = ctx.now_ts
+        found = []
+        for candidate in self.storage.descendants(resource["_path"], max_level=level):
+            et = candidate.get("et")
+            if et is not None and et <= now_ts:
+                continue
+            found.append(candidate)
+            if len(found) >= cap or (isinstance(limit, int) and len(found) >= limit):
+                break
+        return found
+
+    # -- UPDATE -------------------------------------------------------------------------
+    async def update(self, ctx: "Context", address: Address) -> Response:
+        request = ctx.request
+        target = self.locate(ctx, address)
+        if target.virtual is not None:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                              f"the virtual resource '{target.virtual}' cannot be updated")
+        resource = target.resource
+        rtype = self.types.of(resource)
+        if not rtype.updatable:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
+        changes = self._content(request.pc, rtype)
+        self.access.check(ctx, Permission.UPDATE, resource)
+        rtype.validate_update(changes)
+        self._check_labels(changes)
+        et = changes.get("et")
+        if et is not None and parse_timestamp(et, "et") <= ctx.now:
+            raise bad_request(f"attribute 'et' ({et}) is not in the future")
+        await rtype.prepare_update(ctx, resource, changes)
+        with self.storage.transaction():
+            # Re-read: another request may have changed it while prepare_update waited.
+            current = self.storage.get(resource["ri"])
+            if current is None:
+                raise not_found(address.local_to)
+            for name, value in changes.items():
+                if value is None:
+                    current.pop(name, None)
+                else:
+                    current[name] = value
+            current["lt"] = ctx.now_ts
+            if "st" in current:
+                current["st"] += 1
+            rtype.on_update(ctx, current, changes)
+            self.storage.update(current, changed=changes.keys())
+            ctx.emit(EventKind.UPDATED, current, None, modified=changes)
+        await self.storage.commit()
+        rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
+        if rcn == ResultContent.NOTHING:
+            pc = None
+        elif rcn == ResultContent.MODIFIED_ATTRIBUTES:
+            pc = self.render.modified(current, changes)
+        else:
+            pc = self.render.resource(current)
+        return Response(rsc=RSC.UPDATED, pc=pc)
+
+    # -- DELETE -------------------------------------------------------------------------
+    async def delete(self, ctx: "Context", address: Address) -> Response:
+        request = ctx.request
+        if request.pc is not None:
+            raise bad_request("a DELETE request carries no content")
+        target = self.locate(ctx, address)
+        resource = target.resource
+        if target.virtual is not None:
+            self.access.check(ctx, Permission.DELETE, resource)
+            resource = self.resolve_virtual(ctx, target, request.op)
+        else:
+            if resource["ty"] == 5:
+                raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase cannot be deleted")
+            self.access.check(ctx, Permission.DELETE, resource)
+        self.types.of(resource).check_delete(ctx, resource)
+        rcn = request.rcn if request.rcn is not None else ResultContent.NOTHING
+        if rcn == ResultContent.NOTHING:
+            response = Response(rsc=RSC.DELETED)
+        elif rcn == ResultContent.ATTRIBUTES:
+            response = Response(rsc=RSC.DELETED, pc=self.render.resource(resource))
+        else:
+            response = self._with_children(ctx, resource, rcn, RSC.DELETED)
+        with self.storage.transaction():
+            parent = self.storage.get(resource["pi"])
+            self.tree.remove(ctx, resource, parent)
+        await self.storage.commit()
+        return response
+

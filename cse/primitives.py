@@ -1,0 +1,131 @@
+"""Request and response primitives (TS-0004 7.2.1), independent of any transport.
+
+A binding turns its wire format into a `Request` and renders the `Response` back; the core
+never sees headers, topics or CoAP options.  Field names are the oneM2M short names because
+that is what every binding and every log line talks about.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Operation(enum.IntEnum):
+    CREATE = 1
+    RETRIEVE = 2
+    UPDATE = 3
+    DELETE = 4
+    NOTIFY = 5
+
+
+class ResultContent(enum.IntEnum):
+    NOTHING = 0
+    ATTRIBUTES = 1
+    HIERARCHICAL_ADDRESS = 2
+    HIERARCHICAL_ADDRESS_ATTRIBUTES = 3
+    ATTRIBUTES_AND_CHILDREN = 4
+    ATTRIBUTES_AND_CHILD_REFERENCES = 5
+    CHILD_REFERENCES = 6
+    ORIGINAL_RESOURCE = 7
+    CHILD_RESOURCES = 8
+    MODIFIED_ATTRIBUTES = 9
+    SEMANTIC_CONTENT = 10
+    DISCOVERY_RESULT_REFERENCES = 11
+
+
+class ResponseTypeValue(enum.IntEnum):
+    NON_BLOCKING_SYNCH = 1
+    NON_BLOCKING_ASYNCH = 2
+    BLOCKING = 3
+    FLEX_BLOCKING = 4
+    NO_RESPONSE = 5
+
+
+class FilterUsage(enum.IntEnum):
+    DISCOVERY = 1
+    CONDITIONAL_RETRIEVAL = 2
+    IPE_ON_DEMAND_DISCOVERY = 3
+
+
+class DesiredIdentifierResultType(enum.IntEnum):
+    STRUCTURED = 1
+    UNSTRUCTURED = 2
+
+
+@dataclass(slots=True)
+class Request:
+    """One request primitive, whatever binding it arrived on.
+
+    `pc` is already decoded (JSON or CBOR give the same dict).  `fc` holds the filter
+    criteria with values converted to their oneM2M types by the binding; the core
+    validates them again, because MQTT and CoAP bodies reach it as well.
+    """
+
+    op: int
+    to: str
+    fr: str | None
+    rqi: str
+    rvi: str | None = None
+    ty: int | None = None
+    pc: Any = None
+    rcn: int | None = None
+    rt: int | None = None              # responseTypeValue (rtv)
+    rtu: list[str] | None = None       # notification targets of rt (nu)
+    ot: str | None = None
+    rqet: str | None = None
+    rset: str | None = None
+    oet: str | None = None
+    ec: int | None = None
+    gid: str | None = None
+    drt: int | None = None
+    fc: dict[str, Any] | None = None
+    atrl: list[str] | None = None      # partial retrieve (from ?atrl= or #attr)
+    vsi: str | None = None
+    rp: str | None = None
+    # Media type the originator wants back ("json" or "cbor"); bindings fill it, the
+    # core only passes it on to places that originate traffic (e.g. async results).
+    accept: str | None = None
+    # Transport facts the core may need for access-control contexts, never for routing.
+    remote_address: str | None = None
+    # True when a binding authenticated `fr` (credentials, TLS client certificate).
+    authenticated: bool = False
+    # Set on requests that a binding received from another CSE (forwarding loop checks).
+    via: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"op={self.op} to={self.to!r} fr={self.fr!r} rqi={self.rqi!r}"
+
+
+@dataclass(slots=True)
+class Response:
+    """One response primitive.  `content_location` is the created resource's address,
+    rendered by bindings that have a place for it (HTTP Content-Location, CoAP Location-Path)."""
+
+    rsc: int
+    rqi: str = ""
+    rvi: str | None = None
+    pc: Any = None
+    fr: str | None = None
+    to: str | None = None
+    ot: str | None = None
+    rset: str | None = None
+    ec: int | None = None
+    cnst: int | None = None
+    cnot: int | None = None
+    vsi: str | None = None
+    content_location: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 2000 <= self.rsc < 3000 or 1000 <= self.rsc < 2000
+
+    def to_primitive(self) -> dict[str, Any]:
+        """The response as a oneM2M primitive object (MQTT payloads, m2m:rsp in notifications)."""
+        out: dict[str, Any] = {"rsc": self.rsc, "rqi": self.rqi}
+        for name in ("rvi", "pc", "fr", "to", "ot", "rset", "ec", "cnst", "cnot", "vsi"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out

@@ -1,0 +1,82 @@
+"""Rendering resources into response content for each result content (rcn) value.
+
+Every response that carries a resource is built here, so the wire form (root names,
+hidden internal keys, child nesting, references) is the same for all operations.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from .errors import bad_request
+from .primitives import DesiredIdentifierResultType
+
+if TYPE_CHECKING:
+    from resources.registry import TypeRegistry
+
+UNIVERSAL_READ = ("ty", "ri", "rn", "pi", "ct", "lt", "et")
+
+
+def identifier(resource: dict, drt: int | None) -> str:
+    """The ID the originator asked for: structured path (default) or resource ID."""
+    if drt == DesiredIdentifierResultType.UNSTRUCTURED:
+        return resource["ri"]
+    return resource["_path"]
+
+
+def attributes(resource: dict) -> dict:
+    return {k: v for k, v in resource.items() if k[0] != "_"}
+
+
+class Renderer:
+    def __init__(self, types: "TypeRegistry"):
+        self.types = types
+
+    def root(self, resource: dict) -> str:
+        return self.types.of(resource).root
+
+    def resource(self, resource: dict) -> dict:
+        return {self.root(resource): attributes(resource)}
+
+    def partial(self, resource: dict, names: Iterable[str]) -> dict:
+        rtype = self.types.of(resource)
+        selected = {}
+        for name in names:
+            if name not in rtype.schema.rules:
+                raise bad_request(f"attribute '{name}' is not defined for {rtype.type_name}")
+            if name in resource:
+                selected[name] = resource[name]
+        return {rtype.root: selected}
+
+    def reference(self, resource: dict, drt: int | None) -> dict:
+        return {"nm": resource["rn"], "typ": resource["ty"], "val": identifier(resource, drt)}
+
+    def with_children(self, resource: dict, descendants: list[dict], *, include_self: bool) -> dict:
+        """rcn 4 / 8: children nested under their parents as arrays per type root."""
+        nodes: dict[str, dict] = {}
+        top = attributes(resource) if include_self else {}
+        nodes[resource["ri"]] = top
+        for child in descendants:
+            parent_node = nodes.get(child.get("pi"))
+            if parent_node is None:
+                continue
+            node = attributes(child)
+            parent_node.setdefault(self.root(child), []).append(node)
+            nodes[child["ri"]] = node
+        return {self.root(resource): top}
+
+    def child_reference_list(self, resources: list[dict], drt: int | None) -> dict:
+        """rcn 6: m2m:rrl."""
+        return {"m2m:rrl": {"rrf": [self.reference(r, drt) for r in resources]}}
+
+    def with_child_references(self, resource: dict, children: list[dict], drt: int | None) -> dict:
+        """rcn 5: the resource plus `ch` (references to its direct children)."""
+        body = attributes(resource)
+        if children:
+            body["ch"] = [self.reference(c, drt) for c in children]
+        return {self.root(resource): body}
+
+    def modified(self, resource: dict, given: dict) -> dict:
+        """rcn 9: attributes the CSE set or changed beyond what the request gave."""
+        body = {k: v for k, v in resource.items()
+                if k[0] != "_" and (k not in given or given[k] != v)}
+        return {self.root(resource): body}

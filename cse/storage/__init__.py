@@ -1,0 +1,22 @@
+"""Resource storage: the interface (`base.Storage`) and `open_storage(url)` to pick a backend."""
+from __future__ import annotations
+
+from .base import Storage, StorageError
+
+
+def open_storage(url: str, durability: str = "process") -> Storage:
+    """sqlite:///abs/file.sqlite or sqlite://relative/file.sqlite, tinydb:// likewise
+    (a directory), or memory: (SQLite in memory, for tests)."""
+    if url in ("memory:", "sqlite://:memory:", "sqlite:///:memory:"):
+        from .sqlite import open_sqlite
+        return open_sqlite(":memory:", durability)
+    if url.startswith("sqlite://"):
+        from .sqlite import open_sqlite
+        return open_sqlite(url[len("sqlite://"):], durability)
+    if url.startswith("tinydb://"):
+        from .tinydb import open_tinydb
+        return open_tinydb(url[len("tinydb://"):], durability)
+    raise StorageError(f"unsupported storage URL {url!r} (use sqlite:///file, tinydb:///dir or memory:)")
+
+
+__all__ = ["Storage", "StorageError", "open_storage"]

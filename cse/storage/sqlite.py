@@ -1,0 +1,320 @@
+"""SQLite backend (standard library): the default.
+
+One connection, used only from the event-loop thread.  Writes go into an open transaction;
+`commit()` lets every request that wrote in the same loop iteration share one COMMIT (group
+commit), and each response waits for the commit that covers its own writes.
+
+Durability: WAL journal.  With durability "process" (synchronous=NORMAL) a COMMIT has
+handed the WAL frames to the operating system, so an acknowledged change survives kill -9
+of the CSE; with "power" (synchronous=FULL) every COMMIT is also fsynced.  Checkpoints are
+taken by a background thread on its own connection so that the request path never waits
+for one.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import orjson
+
+from .base import Storage, StorageError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    seq   INTEGER PRIMARY KEY,
+    ri    TEXT NOT NULL UNIQUE,
+    pi    TEXT NOT NULL,
+    ty    INTEGER NOT NULL,
+    path  TEXT NOT NULL UNIQUE,
+    depth INTEGER NOT NULL,
+    et    TEXT,
+    cs    INTEGER,
+    doc   BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty, seq);
+CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;
+CREATE INDEX IF NOT EXISTS resources_type ON resources(ty, path);
+CREATE TABLE IF NOT EXISTS labels (
+    lbl  TEXT NOT NULL,
+    path TEXT NOT NULL,
+    ri   TEXT NOT NULL,
+    PRIMARY KEY (lbl, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS labels_ri ON labels(ri);
+"""
+
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+
+def _subtree_bounds(path: str) -> tuple[str, str]:
+    """Key range of everything strictly below `path` ("/" is followed by "0" in ASCII)."""
+    return path + "/", path + "0"
+
+
+def _depth(path: str) -> int:
+    return path.count("/")
+
+
+class SqliteStorage(Storage):
+    def __init__(self, filename: str, durability: str = "process"):
+        self.filename = filename
+        self.url = f"sqlite:///{filename}" if filename != ":memory:" else "memory:"
+        self.durability = durability
+        self._db: sqlite3.Connection | None = None
+        self._in_transaction = False
+        self._commit_waiters: list[asyncio.Future] = []
+        self._commit_scheduled = False
+        self._savepoint_depth = 0
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpointer = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def open(self) -> None:
+        if self.filename != ":memory:":
+            Path(self.filename).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=" + ("FULL" if self.durability == "power" else "NORMAL"))
+            db.execute("PRAGMA temp_store=MEMORY")
+            db.execute("PRAGMA cache_size=-65536")
+            db.execute("PRAGMA wal_autocheckpoint=0" if self.filename != ":memory:" else "PRAGMA user_version")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open SQLite database {self.filename}: {exc}") from exc
+        self._db = db
+        if self.filename != ":memory:":
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
+
+    def close(self) -> None:
+        self._stop_checkpointer.set()
+        if self._checkpointer:
+            self._checkpointer.join(timeout=5)
+        if self._db is not None:
+            if self._in_transaction:
+                self._db.execute("COMMIT")
+                self._in_transaction = False
+            self._release_waiters(None)
+            if self.filename != ":memory:":
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+            self._db = None
+
+    def _checkpoint_loop(self) -> None:
+        """Fold the WAL back into the database off the request path."""
+        try:
+            conn = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stop_checkpointer.wait(1.0):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    # -- write helpers ------------------------------------------------------------------
+    def _write(self, sql: str, params: tuple) -> sqlite3.Cursor:
+        db = self._db
+        if not self._in_transaction:
+            db.execute("BEGIN")
+            self._in_transaction = True
+        try:
+            return db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise StorageError(f"constraint violated: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StorageError(str(exc)) from exc
+
+    def _set_labels(self, resource: dict, replace: bool) -> None:
+        ri = resource["ri"]
+        if replace:
+            self._write("DELETE FROM labels WHERE ri = ?", (ri,))
+        labels = resource.get("lbl")
+        if labels:
+            path = resource["_path"]
+            for label in set(labels):
+                if isinstance(label, str):
+                    self._write("INSERT OR IGNORE INTO labels(lbl, path, ri) VALUES (?, ?, ?)",
+                                (label, path, ri))
+
+    # -- single resources ---------------------------------------------------------------
+    def get(self, ri: str) -> dict | None:
+        row = self._db.execute("SELECT doc FROM resources WHERE ri = ?", (ri,)).fetchone()
+        return _loads(row[0]) if row else None
+
+    def get_by_path(self, path: str) -> dict | None:
+        row = self._db.execute("SELECT doc FROM resources WHERE path = ?", (path,)).fetchone()
+        return _loads(row[0]) if row else None
+
+    def insert(self, resource: dict) -> None:
+        path = resource["_path"]
+        self._write(
+            "INSERT INTO resources(ri, pi, ty, path, depth, et, cs, doc) VALUES (?,?,?,?,?,?,?,?)",
+            (resource["ri"], resource.get("pi") or "", resource["ty"], path, _depth(path),
+             resource.get("et"), resource.get("cs"), _dumps(resource)))
+        if resource.get("lbl"):
+            self._set_labels(resource, replace=False)
+
+    def update(self, resource: dict, changed: Iterable[str] | None = None) -> None:
+        cursor = self._write("UPDATE resources SET et = ?, cs = ?, doc = ? WHERE ri = ?",
+                             (resource.get("et"), resource.get("cs"), _dumps(resource), resource["ri"]))
+        if cursor.rowcount == 0:
+            raise StorageError(f"update of unknown resource {resource['ri']}")
+        if changed is None or "lbl" in changed:
+            self._set_labels(resource, replace=True)
+
+    def delete(self, ri: str) -> None:
+        self._write("DELETE FROM resources WHERE ri = ?", (ri,))
+        self._write("DELETE FROM labels WHERE ri = ?", (ri,))
+
+    def delete_subtree(self, path: str) -> int:
+        low, high = _subtree_bounds(path)
+        removed = self._write("DELETE FROM resources WHERE path = ? OR (path > ? AND path < ?)",
+                              (path, low, high)).rowcount
+        self._write("DELETE FROM labels WHERE path = ? OR (path > ? AND path < ?)", (path, low, high))
+        return removed
+
+    # -- queries ------------------------------------------------------------------------
+    def children(self, pi: str, ty: int | None = None, *, limit: int | None = None,
+                 offset: int = 0, newest_first: bool = False) -> list[dict]:
+        order = "DESC" if newest_first else "ASC"
+        limit_sql = -1 if limit is None else int(limit)
+        if ty is None:
+            sql = f"SELECT doc FROM resources WHERE pi = ? ORDER BY seq {order} LIMIT ? OFFSET ?"
+            params: tuple = (pi, limit_sql, int(offset))
+        else:
+            sql = (f"SELECT doc FROM resources WHERE pi = ? AND ty = ? ORDER BY seq {order} "
+                   "LIMIT ? OFFSET ?")
+            params = (pi, ty, limit_sql, int(offset))
+        return [_loads(row[0]) for row in self._db.execute(sql, params)]
+
+    def edge_child(self, pi: str, ty: int, *, newest: bool, now: str | None = None) -> dict | None:
+        order = "DESC" if newest else "ASC"
+        if now is None:
+            row = self._db.execute(
+                f"SELECT doc FROM resources WHERE pi = ? AND ty = ? ORDER BY seq {order} LIMIT 1",
+                (pi, ty)).fetchone()
+        else:
+            row = self._db.execute(
+                f"SELECT doc FROM resources WHERE pi = ? AND ty = ? AND (et IS NULL OR et > ?) "
+                f"ORDER BY seq {order} LIMIT 1", (pi, ty, now)).fetchone()
+        return _loads(row[0]) if row else None
+
+    def child_stats(self, pi: str, ty: int) -> tuple[int, int]:
+        count, size = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(cs), 0) FROM resources WHERE pi = ? AND ty = ?",
+            (pi, ty)).fetchone()
+        return int(count), int(size)
+
+    def descendants(self, path: str, *, types: Iterable[int] | None = None,
+                    labels: Iterable[str] | None = None, max_level: int | None = None,
+                    limit: int | None = None) -> Iterator[dict]:
+        low, high = _subtree_bounds(path)
+        where = ["r.path > ?", "r.path < ?"]
+        params: list = [low, high]
+        source = "resources r"
+        if labels is not None:
+            label_list = list(labels)
+            source = ("(SELECT DISTINCT ri FROM labels WHERE lbl IN (%s) AND path > ? AND path < ?) l "
+                      "JOIN resources r ON r.ri = l.ri" % ",".join("?" * len(label_list)))
+            params = label_list + [low, high] + params
+        if types is not None:
+            type_list = [int(t) for t in types]
+            where.append("r.ty IN (%s)" % ",".join("?" * len(type_list)))
+            params.extend(type_list)
+        if max_level is not None:
+            where.append("r.depth <= ?")
+            params.append(_depth(path) + int(max_level))
+        sql = f"SELECT r.doc FROM {source} WHERE {' AND '.join(where)} ORDER BY r.seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        for row in self._db.execute(sql, params).fetchall():
+            yield _loads(row[0])
+
+    def expired(self, now: str, limit: int = 500) -> list[dict]:
+        rows = self._db.execute(
+            "SELECT doc FROM resources WHERE et IS NOT NULL AND et <= ? ORDER BY et LIMIT ?",
+            (now, limit)).fetchall()
+        return [_loads(row[0]) for row in rows]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM resources").fetchone()[0]
+
+    # -- transactions -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if not self._in_transaction:
+            self._db.execute("BEGIN")
+            self._in_transaction = True
+        name = f"sp{self._savepoint_depth}"
+        self._savepoint_depth += 1
+        self._db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._db.execute(f"ROLLBACK TO {name}")
+            self._db.execute(f"RELEASE {name}")
+            raise
+        else:
+            self._db.execute(f"RELEASE {name}")
+        finally:
+            self._savepoint_depth -= 1
+
+    async def commit(self) -> None:
+        if not self._in_transaction:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._commit_waiters.append(waiter)
+        if not self._commit_scheduled:
+            self._commit_scheduled = True
+            loop.call_soon(self._group_commit)
+        await waiter
+
+    def _group_commit(self) -> None:
+        self._commit_scheduled = False
+        if self._savepoint_depth:
+            # A request is between SAVEPOINT and RELEASE; try again on the next iteration.
+            self._commit_scheduled = True
+            asyncio.get_running_loop().call_soon(self._group_commit)
+            return
+        error: BaseException | None = None
+        if self._in_transaction:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                log.error("commit failed: %s", exc)
+                error = StorageError(f"commit failed: {exc}")
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            self._in_transaction = False
+        self._release_waiters(error)
+
+    def _release_waiters(self, error: BaseException | None) -> None:
+        waiters, self._commit_waiters = self._commit_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(error)
+
+
+def open_sqlite(path: str, durability: str) -> SqliteStorage:
+    if path != ":memory:":
+        path = os.path.abspath(path)
+    return SqliteStorage(path, durability)

@@ -1,0 +1,17 @@
+"""Resource types: one module per type.  `default_types()` lists those this CSE serves."""
+from __future__ import annotations
+
+from .base import ResourceType
+from .registry import TypeRegistry
+
+
+def default_types() -> TypeRegistry:
+    from .ae import AE
+    from .container import Container
+    from .content_instance import ContentInstance
+    from .cse_base import CSEBase
+
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance()])
+
+
+__all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -1,0 +1,198 @@
+"""What a resource type is: its declaration (from its schema file) and its lifecycle hooks.
+
+A resource module subclasses `ResourceType`, names its ty, short name and allowed parents,
+and overrides only the hooks whose behaviour really differs.  Validation of request
+content is generic and driven by the schema in `schemas/<short>.json`; no resource module
+repeats it.
+
+Hook order for a CREATE (the dispatcher calls them):
+    await prepare_create   may do I/O (verification requests); no writes yet
+    on_create              fills CSE-set attributes; runs inside the write transaction
+    (stored)
+    after_create           e.g. the parent container's counters and pruning
+For UPDATE: await prepare_update, on_update (inside the transaction); for DELETE: on_delete.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import jsonschema
+from referencing import Registry, Resource
+
+import schemas
+from cse.errors import RSC, OneM2MError, bad_request
+
+if TYPE_CHECKING:
+    from cse.context import Context
+
+
+class Presence(enum.Enum):
+    MANDATORY = "M"
+    OPTIONAL = "O"
+    NOT_PERMITTED = "NP"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeRule:
+    create: Presence
+    update: Presence
+
+
+def _registry() -> Registry:
+    common = schemas.load("common")
+    return Registry().with_resource("common.json", Resource.from_contents(common))
+
+
+class Schema:
+    """The attributes of one resource type and a compiled validator for their values."""
+
+    def __init__(self, short_name: str):
+        document = schemas.load(short_name)
+        self.short_name = short_name
+        self.title = document.get("title", short_name)
+        self.rules: dict[str, AttributeRule] = {}
+        for name, spec in document["x-presence"].items():
+            create, update = spec.split()
+            self.rules[name] = AttributeRule(Presence(create), Presence(update))
+        self.unsupported = frozenset(document.get("x-unsupported", ()))
+        self.mandatory_on_create = tuple(n for n, r in self.rules.items() if r.create is Presence.MANDATORY)
+        self._property_validators = {
+            name: jsonschema.Draft202012Validator(
+                {"$schema": document["$schema"], **spec}, registry=_registry())
+            for name, spec in document["properties"].items()
+        }
+
+    def check_value(self, type_name: str, name: str, value: Any) -> None:
+        validator = self._property_validators.get(name)
+        if validator is None:
+            return
+        error = next(validator.iter_errors(value), None)
+        if error is not None:
+            raise bad_request(f"{type_name} attribute '{name}': {_describe(error, value)}")
+
+
+def _describe(error: jsonschema.ValidationError, value: Any) -> str:
+    where = "".join(f"[{p!r}]" for p in error.absolute_path)
+    shown = repr(error.instance)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{shown}{' at ' + where if where else ''} is not of type {expected}"
+    if error.validator == "pattern":
+        return f"{shown}{' at ' + where if where else ''} has an invalid format"
+    if error.validator in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
+        return f"{shown}{' at ' + where if where else ''} violates {error.validator} {error.validator_value}"
+    if error.validator in ("enum", "const"):
+        allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
+        return f"{shown}{' at ' + where if where else ''} is not one of {allowed}"
+    return error.message
+
+
+class ResourceType:
+    """Declaration and default behaviour of one resource type."""
+
+    ty: ClassVar[int]
+    short_name: ClassVar[str]             # "cnt"
+    type_name: ClassVar[str]              # "container"
+    parent_types: ClassVar[frozenset[int]] = frozenset()
+    has_acpi: ClassVar[bool] = True
+    updatable: ClassVar[bool] = True
+    # Names of virtual children ("la", "ol", ...) that this type serves itself.
+    virtual_children: ClassVar[frozenset[str]] = frozenset()
+    # Whether a <subscription> may be created under it.
+    subscribable: ClassVar[bool] = True
+    # Registrations (AE, remoteCSE) are governed by registration rules, not by the
+    # parent's access control policies (TS-0001 9.6.2).
+    registration: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.schema = Schema(self.short_name)
+        self.root = f"m2m:{self.short_name}"
+
+    # -- content validation (generic) ---------------------------------------------------
+    def validate_create(self, attributes: dict) -> None:
+        rules = self.schema.rules
+        for name, value in attributes.items():
+            rule = rules.get(name)
+            if rule is None:
+                raise bad_request(f"attribute '{name}' is not defined for {self.type_name}")
+            if rule.create is Presence.NOT_PERMITTED:
+                raise bad_request(f"attribute '{name}' of {self.type_name} is set by the CSE and "
+                                  "cannot be given in CREATE")
+            if name in self.schema.unsupported:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                                  f"attribute '{name}' of {self.type_name} is not supported by this CSE")
+            if name == "cr":
+                if value is not None:
+                    raise bad_request("attribute 'cr' must be null in CREATE (the CSE sets it to the "
+                                      "originator)")
+                continue
+            if value is None:
+                raise bad_request(f"attribute '{name}' of {self.type_name} cannot be null in CREATE")
+            self.schema.check_value(self.type_name, name, value)
+        for name in self.schema.mandatory_on_create:
+            if name not in attributes:
+                raise bad_request(f"mandatory attribute '{name}' of {self.type_name} is missing")
+
+    def validate_update(self, attributes: dict) -> None:
+        if not self.updatable:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {self.type_name} cannot be updated")
+        if not attributes:
+            raise bad_request(f"UPDATE of {self.type_name} carries no attribute")
+        rules = self.schema.rules
+        for name, value in attributes.items():
+            rule = rules.get(name)
+            if rule is None:
+                raise bad_request(f"attribute '{name}' is not defined for {self.type_name}")
+            if rule.update is Presence.NOT_PERMITTED:
+                raise bad_request(f"attribute '{name}' of {self.type_name} cannot be changed by UPDATE")
+            if name in self.schema.unsupported:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                                  f"attribute '{name}' of {self.type_name} is not supported by this CSE")
+            if value is None:
+                if rule.create is Presence.MANDATORY:
+                    raise bad_request(f"mandatory attribute '{name}' of {self.type_name} cannot be deleted")
+                continue
+            self.schema.check_value(self.type_name, name, value)
+
+    def default_name(self, resource: dict) -> str:
+        """rn when the originator gave none."""
+        return f"{self.short_name}_{resource['ri'][len(self.short_name):]}"
+
+    # -- hooks --------------------------------------------------------------------------
+    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        """Checks that may need I/O, before anything is written."""
+
+    def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        """Fill CSE-set attributes and check type rules; runs in the write transaction."""
+
+    def after_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        """After the resource is stored (same transaction)."""
+
+    async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        """Checks that may need I/O, before anything is written."""
+
+    def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        """`resource` already carries the changes; adjust derived attributes."""
+
+    def check_retrieve(self, ctx: "Context", resource: dict) -> None:
+        """Refuse a RETRIEVE for type reasons (after access control)."""
+
+    def check_delete(self, ctx: "Context", resource: dict) -> None:
+        """Refuse a DELETE before anything is rendered or removed."""
+
+    def on_delete(self, ctx: "Context", resource: dict, parent: dict | None) -> None:
+        """Before the resource and its subtree are removed (same transaction)."""
+
+    def on_child_created(self, ctx: "Context", resource: dict, child: dict) -> None:
+        """A direct child was stored (same transaction)."""
+
+    def on_child_deleted(self, ctx: "Context", resource: dict, child: dict) -> None:
+        """A direct child was removed (same transaction)."""
+
+    def resolve_virtual(self, ctx: "Context", resource: dict, name: str, op: int) -> dict:
+        raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")

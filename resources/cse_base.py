@@ -1,0 +1,63 @@
+"""CSEBase (m2m:cb, ty 5): the root of this CSE's tree, provisioned from the configuration.
+
+It is created at start-up (`provision`), never by a request, and cannot be updated or
+deleted through the API.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cse.errors import RSC, OneM2MError
+
+from .base import ResourceType
+
+if TYPE_CHECKING:
+    from cse.config import Config
+    from cse.storage import Storage
+
+CSE_TYPES = {"IN": 1, "MN": 2, "ASN": 3}
+
+
+class CSEBase(ResourceType):
+    ty = 5
+    short_name = "cb"
+    type_name = "CSEBase"
+    parent_types = frozenset()
+    updatable = False
+
+    def validate_update(self, attributes: dict) -> None:
+        raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")
+
+
+def provision(config: "Config", storage: "Storage", now_ts: str, supported_types: list[int],
+              poa: list[str]) -> dict:
+    """Create the CSEBase on first start; on later starts refresh what the config decides."""
+    ri = config.cse.cse_id.lstrip("/")
+    existing = storage.get(ri)
+    attributes = {
+        "cst": CSE_TYPES[config.cse.type],
+        "csi": config.cse.cse_id,
+        "srt": supported_types,
+        "poa": poa,
+        "srv": list(config.cse.supported_releases),
+        "csz": ["application/json", "application/cbor"],
+    }
+    with storage.transaction():
+        if existing is None:
+            if storage.get_by_path(config.cse.rn) is not None or storage.count() > 0:
+                raise RuntimeError(f"storage {storage.url} holds the tree of another CSE; "
+                                   f"it has no CSEBase {ri!r}")
+            base = {"ty": 5, "ri": ri, "rn": config.cse.rn, "pi": "", "ct": now_ts, "lt": now_ts,
+                    **attributes, "_path": config.cse.rn, "_own": config.cse.admin_originator,
+                    "_org": config.cse.admin_originator}
+            storage.insert(base)
+        else:
+            if existing["rn"] != config.cse.rn:
+                raise RuntimeError(f"storage {storage.url} holds CSEBase {existing['rn']!r}, but the "
+                                   f"configuration names it {config.cse.rn!r}; resource names cannot change")
+            base = existing
+            if any(base.get(k) != v for k, v in attributes.items()):
+                base.update(attributes)
+                base["lt"] = now_ts
+                storage.update(base, changed=attributes.keys())
+    return base
