@@ -74,3 +74,22 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     if fc:
         fields["fc"] = fc
     return fields
+
+
+def to_query(request) -> list[tuple[str, str]]:
+    """The inverse of `parse_query`, for requests this CSE sends (forwarding, fan-out)."""
+    pairs: list[tuple[str, str]] = []
+    for name in ("rcn", "rt", "drt", "rp"):
+        value = getattr(request, name, None)
+        if value is not None:
+            pairs.append((name, str(value)))
+    if request.atrl:
+        pairs.append(("atrl", " ".join(request.atrl)))
+    for name, value in (request.fc or {}).items():
+        if name == "atr":
+            pairs.extend((item["nm"], str(item["val"])) for item in value)
+        elif isinstance(value, list):
+            pairs.append((name, " ".join(str(v) for v in value)))
+        else:
+            pairs.append((name, str(value)))
+    return pairs

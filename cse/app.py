@@ -18,6 +18,7 @@ from .config import Config
 from .dispatcher import Dispatcher
 from .events import DiscardEvents, EventSink
 from .expiry import ExpiryReaper
+from .outbound import Outbound
 from .representation import Renderer
 from .storage import Storage, open_storage
 from .tree import Tree
@@ -49,6 +50,7 @@ class Cse:
     dispatcher: Dispatcher
     events: EventSink
     reaper: ExpiryReaper
+    outbound: Outbound
     bindings: list[Binding] = field(default_factory=list)
     cse_base: dict | None = None
 
@@ -92,4 +94,4 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     events = events or DiscardEvents()
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events)
     reaper = ExpiryReaper(config, storage, tree, clock, events)
-    return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper)
+    return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, Outbound())

@@ -49,7 +49,11 @@ def config_from_args(argv: list[str] | None) -> Config:
 def add_bindings(cse: Cse) -> None:
     """The bindings the configuration enables, in start order."""
     from bindings.http import HttpBinding
+    from bindings.http_client import HttpSender
 
+    sender = HttpSender()
+    cse.outbound.register(("http", "https"), sender)
+    cse.bindings.append(sender)
     if cse.config.http.enabled:
         cse.bindings.append(HttpBinding(cse.config.http, cse.dispatcher))
 

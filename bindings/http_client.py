@@ -1,0 +1,110 @@
+"""HTTP sender (TS-0009): primitives this CSE originates, as HTTP requests.
+
+Registered with `cse.outbound.Outbound` for http and https.  One aiohttp session with a
+connection pool is kept for the life of the CSE.
+"""
+from __future__ import annotations
+
+import ssl
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from cse.errors import RSC
+from cse.primitives import Operation, Request, Response
+
+from . import media
+from .http import target_to_path
+from .query import to_query
+
+METHOD = {Operation.CREATE: "POST", Operation.RETRIEVE: "GET", Operation.UPDATE: "PUT",
+          Operation.DELETE: "DELETE", Operation.NOTIFY: "POST"}
+NOTIFY_TYPE = {media.JSON: "application/json", media.CBOR: "application/cbor"}
+
+
+class HttpSender:
+    name = "http-client"
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, pool_size: int = 100):
+        self.ssl_context = ssl_context
+        self.pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context)
+        self._session = aiohttp.ClientSession(connector=connector)
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def poa(self) -> list[str]:
+        return []
+
+    async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
+        if self._session is None:
+            await self.start()
+        parts = urlsplit(url)
+        if parts.path in ("", "/"):
+            url = f"{parts.scheme}://{parts.netloc}{target_to_path(request.to)}"
+        headers = {"X-M2M-Origin": request.fr or "", "X-M2M-RI": request.rqi,
+                   "Accept": media.CONTENT_TYPE[serialization]}
+        if request.rvi:
+            headers["X-M2M-RVI"] = request.rvi
+        for header, name in (("X-M2M-OT", "ot"), ("X-M2M-RET", "rqet"), ("X-M2M-RST", "rset"),
+                             ("X-M2M-OET", "oet"), ("X-M2M-GID", "gid"), ("X-M2M-VSI", "vsi")):
+            value = getattr(request, name)
+            if value is not None:
+                headers[header] = str(value)
+        if request.ec is not None:
+            headers["X-M2M-EC"] = str(request.ec)
+        if request.rtu:
+            headers["X-M2M-RTU"] = "&".join(request.rtu)
+        body = None
+        if request.pc is not None:
+            body = media.encode(request.pc, serialization)
+            content_type = NOTIFY_TYPE[serialization]
+            if request.op == Operation.CREATE:
+                content_type += f";ty={request.ty}"
+            headers["Content-Type"] = content_type
+        async with self._session.request(
+                METHOD[request.op], url, data=body, headers=headers, params=to_query(request) or None,
+                timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+            raw = await http.read()
+            return self._to_response(http, raw, request.rqi)
+
+    @staticmethod
+    def _to_response(http: aiohttp.ClientResponse, raw: bytes, rqi: str) -> Response:
+        rsc_header = http.headers.get("X-M2M-RSC")
+        try:
+            rsc = int(rsc_header) if rsc_header else _rsc_from_status(http.status)
+        except ValueError:
+            rsc = _rsc_from_status(http.status)
+        pc = None
+        if raw:
+            kind = media.serialization_of(http.headers.get("Content-Type", "application/json")) or media.JSON
+            try:
+                pc = media.decode(raw, kind)
+            except Exception:
+                pc = None
+        response = Response(rsc=rsc, rqi=http.headers.get("X-M2M-RI", rqi), pc=pc,
+                            rvi=http.headers.get("X-M2M-RVI"))
+        location = http.headers.get("Content-Location")
+        if location:
+            response.content_location = location
+        return response
+
+
+def _rsc_from_status(status: int) -> int:
+    """A peer that is not a oneM2M entity answers without X-M2M-RSC: map the class."""
+    if 200 <= status < 300:
+        return RSC.OK
+    if status == 404:
+        return RSC.NOT_FOUND
+    if status == 403:
+        return RSC.ORIGINATOR_HAS_NO_PRIVILEGE
+    if 400 <= status < 500:
+        return RSC.BAD_REQUEST
+    return RSC.INTERNAL_SERVER_ERROR

@@ -1,0 +1,57 @@
+"""Requests this CSE originates (notifications, forwarding, fan-out to remote members).
+
+The core only says "send this primitive to this URL"; the binding for the URL's scheme
+(http, https, mqtt, coap, ...) registered a `Sender` at start-up and does the wire work.
+So the core stays transport-free, and a target nobody can reach is an ordinary response
+(5103) rather than an exception.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Iterable, Protocol
+
+from .errors import RSC
+from .primitives import Request, Response
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
+        """Deliver `request` to `url` and return the peer's response.
+
+        URL rules, the same for every binding: a URL with a path or topic is the exact
+        destination (a notification URI); a bare point of access (scheme://host:port)
+        is the entity itself, and the binding derives the rest from `request.to`."""
+
+
+class Outbound:
+    def __init__(self, default_timeout: float = 10.0):
+        self._senders: dict[str, Sender] = {}
+        self.default_timeout = default_timeout
+
+    def register(self, schemes: Iterable[str], sender: Sender) -> None:
+        for scheme in schemes:
+            self._senders[scheme] = sender
+
+    def supports(self, url: str) -> bool:
+        return url.split("://", 1)[0].lower() in self._senders
+
+    async def send(self, url: str, request: Request, *, serialization: str = "json",
+                   timeout: float | None = None) -> Response:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        sender = self._senders.get(scheme)
+        if sender is None:
+            return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
+                            pc={"m2m:dbg": f"no binding can send to {url!r}"})
+        try:
+            return await sender.send(url, request, serialization=serialization,
+                                     timeout=timeout or self.default_timeout)
+        except asyncio.TimeoutError:
+            return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
+                            pc={"m2m:dbg": f"{url} did not answer in time"})
+        except Exception as exc:  # connection refused, DNS, TLS: the target is unreachable
+            log.debug("sending to %s failed: %r", url, exc)
+            return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
+                            pc={"m2m:dbg": f"{url} is not reachable: {exc}"})
