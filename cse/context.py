@@ -8,7 +8,9 @@ from .clock import format_timestamp
 from .events import Event, EventKind
 
 if TYPE_CHECKING:
+    from .access import AccessControl
     from .config import Config
+    from .outbound import Outbound
     from .primitives import Request
     from .storage import Storage
     from .tree import Tree
@@ -19,6 +21,8 @@ class Context:
     config: "Config"
     storage: "Storage"
     tree: "Tree"
+    access: "AccessControl"
+    outbound: "Outbound"
     request: "Request | None"
     now: float
     events: list[Event] = field(default_factory=list)

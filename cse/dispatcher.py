@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .access import AccessControl
     from .config import Config
     from .events import EventSink
+    from .outbound import Outbound
     from .representation import Renderer
     from .storage import Storage
     from .tree import Tree
@@ -53,8 +54,11 @@ NotifyHandler = Callable[[Context, Request], Awaitable[Response]]
 
 class Dispatcher:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree", clock: Clock,
-                 access: "AccessControl", renderer: "Renderer", events: "EventSink"):
+                 access: "AccessControl", renderer: "Renderer", events: "EventSink",
+                 outbound: "Outbound"):
         self.config = config
+        self.access = access
+        self.outbound = outbound
         self.storage = storage
         self.tree = tree
         self.clock = clock
@@ -94,7 +98,7 @@ class Dispatcher:
                 raise OneM2MError(RSC.NOT_FOUND,
                                   f"{request.to!r} is on CSE {address.remote_cse}, which is not known here")
             return await self.remote_handler(request, address.remote_cse, address.remote_sp)
-        ctx = Context(self.config, self.storage, self.tree, request, now)
+        ctx = self.context(request, now)
         op = request.op
         if op == Operation.RETRIEVE:
             response = await self.operations.retrieve(ctx, address)
@@ -111,6 +115,10 @@ class Dispatcher:
         if ctx.events:
             self.events.publish(ctx.events)
         return response
+
+    def context(self, request: Request | None, now: float | None = None) -> Context:
+        return Context(self.config, self.storage, self.tree, self.access, self.outbound, request,
+                       self.clock.now() if now is None else now)
 
     def _check_primitive(self, request: Request, now: float) -> None:
         """The receiver checks of TS-0004 7.3.2.1 that do not depend on the target."""

@@ -9,31 +9,25 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from .context import Context
-
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .config import Config
+    from .dispatcher import Dispatcher
     from .events import EventSink
-    from .storage import Storage
-    from .tree import Tree
 
 log = logging.getLogger(__name__)
 
 
 class ExpiryReaper:
-    def __init__(self, config: "Config", storage: "Storage", tree: "Tree", clock: "Clock",
-                 events: "EventSink"):
-        self.config = config
-        self.storage = storage
-        self.tree = tree
-        self.clock = clock
+    def __init__(self, dispatcher: "Dispatcher", events: "EventSink"):
+        self.dispatcher = dispatcher
+        self.config = dispatcher.config
+        self.storage = dispatcher.storage
+        self.tree = dispatcher.tree
         self.events = events
         self._task: asyncio.Task | None = None
 
     async def reap_once(self, batch: int = 500) -> int:
         """Remove what has expired by now; returns how many resources were removed."""
-        ctx = Context(self.config, self.storage, self.tree, None, self.clock.now())
+        ctx = self.dispatcher.context(None)
         removed = 0
         with self.storage.transaction():
             for resource in self.storage.expired(ctx.now_ts, batch):
