@@ -15,6 +15,7 @@ from .addressing import AddressParser
 from .clock import Clock, parse_abs_rel
 from .context import Context
 from .errors import RSC, OneM2MError, bad_request
+from .filters import check_filter_criteria
 from .operations import Operations
 from .primitives import Operation, Request, Response, ResponseTypeValue, ResultContent
 from .storage import StorageError
@@ -135,6 +136,8 @@ class Dispatcher:
             raise bad_request("the originator (fr) must be a string")
         if not request.fr and not (op == Operation.CREATE and request.ty == AE_TY):
             raise bad_request("the originator (fr) is missing")
+        if request.fc is not None:
+            check_filter_criteria(request.fc)
         if op == Operation.CREATE:
             if request.ty is None:
                 raise bad_request("a CREATE request needs the resource type (ty)")

@@ -14,6 +14,7 @@ from .addressing import VIRTUAL_NAMES, Address, not_found, split_virtual
 from .clock import format_timestamp, parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
+from .filters import has_conditions, matches
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
 
 if TYPE_CHECKING:
@@ -248,8 +249,8 @@ class Operations:
 
     def _visible_children(self, ctx: "Context", children: list[dict], fc: dict) -> list[dict]:
         limit = fc.get("lim")
-        kept = [c for c in children if self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, c)
-                or self.access.allowed(ctx, ctx.originator, Permission.DISCOVER, c)]
+        kept = [c for c in children if (not has_conditions(fc) or matches(c, fc))
+                and self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, c)]
         return kept[:limit] if isinstance(limit, int) else kept
 
     def _descendants(self, ctx: "Context", resource: dict, fc: dict) -> list[dict]:
@@ -258,9 +259,14 @@ class Operations:
         cap = self.limits.max_result_resources
         now_ts = ctx.now_ts
         found = []
+        conditional = has_conditions(fc)
         for candidate in self.storage.descendants(resource["_path"], max_level=level):
             et = candidate.get("et")
             if et is not None and et <= now_ts:
+                continue
+            if conditional and not matches(candidate, fc):
+                continue
+            if not self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, candidate):
                 continue
             found.append(candidate)
             if len(found) >= cap or (isinstance(limit, int) and len(found) >= limit):
