@@ -18,6 +18,7 @@ from .config import Config
 from .dispatcher import Dispatcher
 from .events import DiscardEvents, EventSink
 from .expiry import ExpiryReaper
+from .federation import Federation
 from .outbound import Outbound
 from .representation import Renderer
 from .storage import Storage, open_storage
@@ -53,6 +54,7 @@ class Cse:
     outbound: Outbound
     bindings: list[Binding] = field(default_factory=list)
     cse_base: dict | None = None
+    federation: Federation | None = None
 
     async def start(self) -> None:
         self.storage.open()
@@ -63,6 +65,8 @@ class Cse:
             self._provision([url for b in self.bindings for url in b.poa])
             await self.storage.commit()
             self.reaper.start()
+            if self.federation is not None:
+                self.federation.start(self.cse_base.get("poa", []))
         except BaseException:
             await self.stop()
             raise
@@ -72,6 +76,8 @@ class Cse:
         self.cse_base = provision(self.config, self.storage, now_ts, self.types.supported, poa)
 
     async def stop(self) -> None:
+        if self.federation is not None:
+            await self.federation.stop()    # may still talk to the registrar: bindings are up
         await self.reaper.stop()
         for binding in reversed(self.bindings):
             try:
@@ -95,4 +101,6 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     outbound = Outbound()
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
     reaper = ExpiryReaper(dispatcher, events)
-    return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
+    cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
+    cse.federation = Federation(config, dispatcher, types, clock, outbound)
+    return cse

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--durability", choices=["process", "power"],
                         help="what an acknowledged write survives (default process)")
     parser.add_argument("--admin-originator", help="originator with all rights (default CAdmin)")
+    parser.add_argument("--registrar-url", help="point of access of the registrar CSE (MN-CSE: its IN-CSE)")
+    parser.add_argument("--registrar-id", help="CSE-ID of the registrar, e.g. /id-in")
+    parser.add_argument("--registrar-rn", help="CSEBase resource name of the registrar (default cse-in)")
+    parser.add_argument("--registrar-keepalive", type=float,
+                        help="seconds between checks that the registration still exists (default 30)")
+    parser.add_argument("--deregister-on-exit", action="store_true", default=None,
+                        help="delete the registration at the registrar on clean shutdown")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     return parser
 
@@ -43,6 +50,9 @@ def config_from_args(argv: list[str] | None) -> Config:
         "storage.data_dir": args.data_dir, "storage.url": args.storage,
         "storage.durability": args.durability, "cse.admin_originator": args.admin_originator,
         "log_level": args.log_level,
+        "registrar.url": args.registrar_url, "registrar.cse_id": args.registrar_id,
+        "registrar.rn": args.registrar_rn, "registrar.keepalive": args.registrar_keepalive,
+        "registrar.deregister_on_shutdown": args.deregister_on_exit,
     })
 
 
