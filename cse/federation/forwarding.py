@@ -77,9 +77,7 @@ class Forwarder:
         # same one arriving again before its answer came back went round in a circle.
         self._in_flight: set[tuple[str, str, int, str]] = set()
 
-    async def handle(self, request: Request, cse_id: str | None, sp_id: str | None) -> Response:
-        if cse_id is None:
-            raise bad_request(f"absolute address {request.to!r} names no CSE after the SP-ID")
+    async def handle(self, request: Request, cse_id: str, sp_id: str | None) -> Response:
         if request.op == Operation.CREATE and request.ty in REGISTRATIONS:
             raise bad_request(f"registration of {REGISTRATIONS[request.ty]} must be sent to the registrar "
                               f"itself; {cse_id} is not this CSE ({self.own_id}), which does not relay it")
@@ -106,7 +104,7 @@ class Forwarder:
             self._in_flight.discard(key)
         failure = response.extra.get(LOCAL_FAILURE)
         if failure is not None:
-            if failure == TIMED_OUT and deadline is not None and self.clock.now() >= deadline:
+            if failure == TIMED_OUT and deadline is not None:   # the wait was bounded by rqet/rset
                 raise OneM2MError(RSC.REQUEST_TIMEOUT, f"the request expired before CSE {hop.cse_id} answered "
                                                        f"(rqet/rset {request.rqet or request.rset!r})")
             way = f" (via the registrar {hop.cse_id})" if hop.via_registrar else ""
