@@ -59,9 +59,6 @@ class RemoteCSE(ResourceType):
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         config = ctx.config
         own_id = config.cse.cse_id
-        if config.cse.type == "ASN":
-            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
-                              "an ASN-CSE accepts no CSE registrations (it has no registrees)")
         originator = ctx.originator or ""
         if originator == own_id:
             # This CSE records the registrar it has registered with.
@@ -70,6 +67,9 @@ class RemoteCSE(ResourceType):
                 raise bad_request("attribute 'csi' is needed when a CSE records its own registrar")
             registrar = True
         else:
+            if config.cse.type == "ASN":
+                raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                                  "an ASN-CSE accepts no CSE registrations (it has no registrees)")
             csi = sp_relative_cse_id(originator, config)
             if csi is None:
                 raise bad_request(f"originator {originator!r} cannot register a CSE: a CSE registers "

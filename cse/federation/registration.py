@@ -91,11 +91,10 @@ class RegistrationAgent:
 
     async def wait_until(self, registrations: int, timeout: float) -> None:
         """Wait until at least `registrations` registrations succeeded (tests, tools)."""
-        async def reached() -> None:
+        async with asyncio.timeout(timeout):
             while self.registrations < registrations:
                 self._changed.clear()
                 await self._changed.wait()
-        await asyncio.wait_for(reached(), timeout)
 
     async def _run(self) -> None:
         delay = self.settings.retry_min
@@ -121,8 +120,11 @@ class RegistrationAgent:
                 log.exception("registration with %s failed unexpectedly; retrying", self.settings.cse_id)
                 wait, delay = delay, min(delay * 2, self.settings.retry_max)
             try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
+                # that arrives as the event is set, and stop() would wait forever.
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
 
