@@ -6,7 +6,8 @@ Two kinds live under the CSEBase, told apart by the internal key `_registrar`:
 - the record of this CSE's own registrar: created by this CSE itself (`fr` = its own
   CSE-ID) once its registration upwards succeeded.
 Either way `ri` is the CSE-ID without "/" (so `/id-in/id-mn` addresses the record of
-`/id-mn`) and the described CSE owns its record, so it can keep its poa up to date.
+`/id-mn`).  A registree owns its record, so it can keep its poa up to date; the record
+of the registrar is this CSE's own.
 Routing (`cse/federation`) reads these records; `generation` tells it when they changed.
 This module never sends anything.
 """
@@ -99,9 +100,13 @@ class RemoteCSE(ResourceType):
                                             f"take, is already used by {existing['_path']!r}")
         resource["ri"] = ri
         resource["csi"] = csi
-        resource["_own"] = resource["_org"] = csi
         if registrar:
+            # Ours: only this CSE (and its admin) keeps it up to date.
+            resource["_own"] = resource["_org"] = own_id
             resource["_registrar"] = True
+        else:
+            # The registree keeps its own record (poa, dcse) up to date.
+            resource["_own"] = resource["_org"] = csi
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         merged = {**resource, **{k: v for k, v in changes.items() if v is not None}}

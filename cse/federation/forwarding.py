@@ -94,8 +94,7 @@ class Forwarder:
         deadline = deadline_of(request, now)
         outgoing = dataclasses.replace(
             request, fr=originator, oet=None, accept=None, remote_address=None, authenticated=False,
-            rqet=self._absolute(request.rqet, now, "rqet"), rset=self._absolute(request.rset, now, "rset"),
-            via=(*request.via, self.own_id))
+            rqet=self._absolute(request.rqet, now, "rqet"), rset=self._absolute(request.rset, now, "rset"))
         timeout = deadline - now if deadline is not None else self.outbound.default_timeout
         self._in_flight.add(key)
         try:

@@ -154,11 +154,13 @@ async def test_descendants_are_reported_upwards_and_routed(in_cse):
         assert up.pc["m2m:cb"]["csi"] == "/id-in"
         # The ASN leaves for good: the MN stops announcing it, and the IN stops routing to it.
         await asn.stop()
+        asn = None
         await eventually(lambda: _equals(dcse_at_in(), []), what="/id-asn removed from dcse at the IN")
         gone = await ask(in_cse, 2, "/id-asn/cse-asn")
         assert gone.rsc == 4004
     finally:
-        await asn.stop()
+        if asn is not None:
+            await asn.stop()
         await mn.stop()
 
 
