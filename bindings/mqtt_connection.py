@@ -65,6 +65,7 @@ class BrokerConnection:
         self._ready = asyncio.Event()
         self._down = asyncio.Event()
         self._down.set()
+        self._failed = asyncio.Event()     # set when a connection attempt failed
         self._pending: dict[str, asyncio.Future] = {}
         self._suback_waiters: dict[int, asyncio.Future] = {}
         self._stopping = False
@@ -120,6 +121,10 @@ class BrokerConnection:
     async def wait_down(self, timeout: float) -> None:
         await asyncio.wait_for(self._down.wait(), timeout)
 
+    async def wait_failure(self, timeout: float) -> None:
+        """Until a connection attempt failed (refused, TLS not trusted, bad credentials)."""
+        await asyncio.wait_for(self._failed.wait(), timeout)
+
     # -- sending (event-loop thread) -----------------------------------------------------
     def publish(self, topic: str, payload: bytes) -> None:
         info = self._client.publish(topic, payload, qos=self.qos)
@@ -171,6 +176,7 @@ class BrokerConnection:
         try:
             if reason_code.is_failure:
                 log.warning("MQTT broker %s refused the connection: %s", self.address, reason_code)
+                self._to_loop(self._failed.set)
                 return
             self._connects += 1
             self._failures = 0
@@ -190,6 +196,7 @@ class BrokerConnection:
         level = logging.WARNING if self._failures == 1 else logging.INFO
         log.log(level, "cannot connect to MQTT broker %s (attempt %d); retrying with backoff",
                 self.address, self._failures)
+        self._to_loop(self._failed.set)
 
     def _paho_disconnected(self, client, userdata, flags, reason_code, properties) -> None:
         try:

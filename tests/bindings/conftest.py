@@ -75,3 +75,63 @@ async def mqtt_cse(mqtt_broker):
     finally:
         await running.peer.close()
         await running.cse.stop()
+
+
+@dataclass
+class CoapCse:
+    cse: Cse
+    url: str             # coap://127.0.0.1:PORT
+    client: Any          # aiocoap client context
+
+    async def call(self, method, path: str, *, fr: str | None = "CAdmin", rqi: str | None = "c-1",
+                   rvi: str | None = "3", ty: int | None = None, body: Any = None, payload: bytes | None = None,
+                   content_format: int | None = None, accept: int | None = None,
+                   options: dict[int, Any] | None = None):
+        """One CoAP request as a device would send it; returns aiocoap's response message."""
+        import aiocoap
+        from aiocoap.numbers.optionnumbers import OptionNumber
+
+        import orjson
+        if body is not None:
+            payload = orjson.dumps(body)
+            content_format = 50 if content_format is None else content_format
+        message = aiocoap.Message(code=method, uri=self.url + path, payload=payload or b"")
+        if content_format is not None:
+            message.opt.content_format = content_format
+        if accept is not None:
+            message.opt.accept = accept
+        sent = {279: fr, 283: rqi, 271: rvi, 267: ty}
+        sent.update(options or {})
+        for number, value in sent.items():
+            if value is not None:
+                message.opt.add_option(OptionNumber(number).create_option(value=value))
+        return await self.client.request(message).response
+
+
+async def start_coap_cse(**overrides: Any) -> CoapCse:
+    import aiocoap
+    values = {"coap.enabled": True, "coap.port": 0}
+    values.update(overrides)
+    cse = build_cse(make_config(**values))
+    add_bindings(cse)
+    await cse.start()
+    coap = next(b for b in cse.bindings if b.name == "coap")
+    client = await aiocoap.Context.create_client_context(transports=["udp6"])
+    return CoapCse(cse, coap.url, client)
+
+
+@pytest.fixture
+async def coap_cse():
+    running = await start_coap_cse()
+    try:
+        yield running
+    finally:
+        await running.client.shutdown()
+        await running.cse.stop()
+
+
+def option(message, number: int):
+    """The value of option `number` in an aiocoap message, or None."""
+    from aiocoap.numbers.optionnumbers import OptionNumber
+    found = message.opt.get_option(OptionNumber(number))
+    return found[0].value if found else None
