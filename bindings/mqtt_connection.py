@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import Callable
@@ -46,6 +47,15 @@ class TlsFiles:
     cert_file: str = ""
     key_file: str = ""
     insecure: bool = False
+
+
+def _no_delay(client, userdata, sock) -> None:
+    """Primitives are small and answered at once: without TCP_NODELAY, Nagle's algorithm
+    meeting the peer's delayed ACK adds ~40 ms to a response (paho does not set it)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket (e.g. a proxy or WebSocket wrapper)
+        pass
 
 
 class BrokerConnection:
@@ -89,6 +99,7 @@ class BrokerConnection:
         client.on_disconnect = self._paho_disconnected
         client.on_subscribe = self._paho_subscribed
         client.on_message = self._paho_message
+        client.on_socket_open = _no_delay
         self._client = client
         self._keepalive = keepalive
 

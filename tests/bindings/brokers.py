@@ -52,7 +52,7 @@ class Mosquitto:
         self.port = port
         self.config = directory / f"mosquitto-{port}.conf"
         lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "persistence false",
-                 "log_dest stderr", "log_type error", "log_type warning"]
+                 "log_dest stderr", "log_type error", "log_type warning", "set_tcp_nodelay true"]
         if os.geteuid() == 0:
             lines.append("user root")  # else mosquitto drops to a user that cannot read tmp files
         if tls:
