@@ -14,6 +14,9 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+import cbor2
+import orjson
+
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response, ResponseTypeValue
 
@@ -104,7 +107,11 @@ class MqttBinding:
                                   f"{self.settings.max_payload_bytes} bytes")
             if not payload:
                 raise bad_request("the MQTT message is empty; it must carry a request primitive")
-            primitive = media.decode(payload, serialization)
+            try:
+                primitive = media.decode(payload, serialization)
+            except OneM2MError:
+                primitive = _salvage(payload, serialization)
+                raise
             request = request_from_primitive(primitive)
             request.accept = serialization
             self._check_topic(topic, request)
@@ -154,6 +161,15 @@ def _xml_rqi(payload: bytes) -> str:
     """Best effort, so an XML client can still match the 4015 answer to its request."""
     match = re.search(rb"<rqi>([^<]{1,255})</rqi>", payload)
     return match.group(1).decode("utf-8", "replace") if match else ""
+
+
+def _salvage(payload: bytes, serialization: str) -> Any:
+    """The raw object of a body refused by media.decode (too deep, CBOR bytes...), only to
+    echo its rqi; None when it does not parse at all."""
+    try:
+        return orjson.loads(payload) if serialization == media.JSON else cbor2.loads(payload)
+    except Exception:  # any parse failure or recursion limit: nothing to echo
+        return None
 
 
 def _field(primitive: Any, name: str) -> str:

@@ -154,6 +154,20 @@ BAD_INPUTS = [
      Code.BAD_REQUEST, 4000, "does not match the resource type"),
     ("create without content", dict(method=POST, path="/cse-in", ty=3), Code.BAD_REQUEST, 4000,
      "has no content"),
+    ("cbor byte string", dict(method=POST, path="/cse-in", ty=2, fr="C", content_format=60,
+                              payload=cbor2.dumps({"m2m:ae": {"api": b"bytes"}})), Code.BAD_REQUEST, 4000, "bytes"),
+    ("cbor map with integer keys", dict(method=POST, path="/cse-in", ty=2, fr="C", content_format=60,
+                                        payload=cbor2.dumps({1: 2})), Code.BAD_REQUEST, 4000, "not a text string"),
+    ("nested too deep", dict(method=POST, path="/cse-in", ty=2, fr="C", content_format=50,
+                             payload=b"[" * 100 + b"]" * 100), Code.BAD_REQUEST, 4000, "nested"),
+    ("empty request id", dict(method=GET, path="/cse-in", rqi=""), Code.BAD_REQUEST, 4000, "rqi"),
+    ("limit not a number", dict(method=GET, path="/cse-in?lim=-"), Code.BAD_REQUEST, 4000, "'lim'"),
+    ("da not a boolean", dict(method=GET, path="/cse-in?da=maybe"), Code.BAD_REQUEST, 4000, "'da'"),
+    ("PATCH method", dict(method=Code.PATCH, path="/cse-in"), Code.METHOD_NOT_ALLOWED, 4005, "PATCH"),
+    ("notify to the cse base", dict(method=POST, path="/cse-in", body={"m2m:sgn": {}}), Code.NOT_IMPLEMENTED,
+     5001, "NOTIFY"),
+    ("update of the cse base", dict(method=PUT, path="/cse-in", body={"m2m:cb": {"lbl": ["x"]}}),
+     Code.METHOD_NOT_ALLOWED, 4005, "CSEBase"),
 ]
 
 
@@ -168,7 +182,7 @@ async def test_bad_requests_get_a_clear_error_and_the_binding_keeps_serving(coap
     message = orjson.loads(answer.payload)["m2m:dbg"]
     assert words in message
     if call["rqi"]:
-        assert option(answer, RQI) == "bad-1"
+        assert option(answer, RQI) == "bad-1"   # echoed whenever the request carried one
     answer = await coap_cse.call(GET, "/cse-in", rqi="after")
     assert (option(answer, RSC), option(answer, RQI)) == (2000, "after")
 
@@ -186,3 +200,14 @@ async def test_oversized_block_wise_upload_is_refused_early():
     finally:
         await coap.client.shutdown()
         await coap.cse.stop()
+
+
+async def test_an_exception_in_the_core_is_answered_not_dropped(coap_cse: CoapCse, monkeypatch):
+    async def broken(request):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(coap_cse.cse.dispatcher, "handle", broken)
+    answer = await coap_cse.call(GET, "/cse-in", rqi="boom-1")
+    assert (answer.code, option(answer, RSC), option(answer, RQI)) == (Code.INTERNAL_SERVER_ERROR, 5000, "boom-1")
+    monkeypatch.undo()
+    assert option(await coap_cse.call(GET, "/cse-in"), RSC) == 2000

@@ -95,6 +95,17 @@ BAD_INPUTS = [
      4015, "json and cbor"),
     ("retrieve on the registration topic", _retrieve(ME), "reg_req", "json", 4000, "only registrations"),
     ("unknown target", _retrieve(ME, to="cse-in/nothing-here"), "req", "json", 4004, "does not exist"),
+    ("cbor byte string", cbor2.dumps({"op": 1, "to": "cse-in", "fr": "C", "rqi": "bad-1", "rvi": "3", "ty": 2,
+                                      "pc": {"m2m:ae": {"api": b"bytes"}}}), "reg_req", "cbor", 4000, "bytes"),
+    ("nested too deep", b'{"op": 2, "to": "cse-in", "rqi": "bad-1", "pc": ' + b"[" * 100 + b"]" * 100 + b"}",
+     "req", "json", 4000, "nested"),
+    ("empty rqi", _retrieve(ME, rqi=""), "req", "json", 4000, "rqi"),
+    ("ec not a number", _retrieve(ME, ec="x"), "req", "json", 4000, "'ec' must be an integer"),
+    ("negative limit", _retrieve(ME, fc={"lim": -1}), "req", "json", 4000, "'lim'"),
+    ("notify to the cse base", {"op": 5, "to": "cse-in", "fr": ME, "rqi": "bad-1", "rvi": "3",
+                                "pc": {"m2m:sgn": {}}}, "req", "json", 5001, "NOTIFY"),
+    ("update of the cse base", {"op": 3, "to": "cse-in", "fr": ME, "rqi": "bad-1", "rvi": "3",
+                                "pc": {"m2m:cb": {"lbl": ["x"]}}}, "req", "json", 4005, "CSEBase"),
 ]
 
 
@@ -134,3 +145,28 @@ async def test_cse_base_advertises_its_mqtt_point_of_access(mqtt_cse: MqttCse):
     _, answer = await mqtt_cse.call(_retrieve(mqtt_cse.originator, rqi="poa"))
     broker = mqtt_cse.binding.connection.address
     assert f"mqtt://{broker.host}:{broker.port}" in answer["pc"]["m2m:cb"]["poa"]
+
+
+async def test_payload_over_the_limit_is_refused(mqtt_broker):
+    from .conftest import start_mqtt_cse
+    running = await start_mqtt_cse(mqtt_broker.host, mqtt_broker.port, **{"mqtt.max_payload_bytes": 1000})
+    try:
+        _, answer = await running.call(_retrieve(running.originator, rqi="big", pc={"x": "y" * 2000}))
+        assert answer["rsc"] == 4000 and "larger than the limit of 1000 bytes" in answer["pc"]["m2m:dbg"]
+        _, answer = await running.call(_retrieve(running.originator, rqi="small"))
+        assert (answer["rsc"], answer["rqi"]) == (2000, "small")
+    finally:
+        await running.peer.close()
+        await running.cse.stop()
+
+
+async def test_an_exception_in_the_core_is_answered_not_dropped(mqtt_cse: MqttCse, monkeypatch):
+    async def broken(request):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mqtt_cse.cse.dispatcher, "handle", broken)
+    _, answer = await mqtt_cse.call(_retrieve(mqtt_cse.originator, rqi="boom-1"))
+    assert (answer["rsc"], answer["rqi"]) == (5000, "boom-1")
+    monkeypatch.undo()
+    _, answer = await mqtt_cse.call(_retrieve(mqtt_cse.originator, rqi="fine"))
+    assert answer["rsc"] == 2000
