@@ -245,6 +245,11 @@ class BrokerConnection:
     def _became_down(self) -> None:
         self._ready.clear()
         self._down.set()
+        # A response can no longer arrive on this session: say so now, not at the timeout.
+        for rqi, future in list(self._pending.items()):
+            if not future.done():
+                future.set_exception(ConnectionError(
+                    f"lost the connection to the MQTT broker {self.address} before the response"))
 
     def _suback(self, mid: int, granted: bool) -> None:
         future = self._suback_waiters.get(mid)

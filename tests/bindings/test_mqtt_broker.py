@@ -145,3 +145,26 @@ async def test_tls_broker_with_an_unknown_ca_is_not_trusted(tls_broker, tmp_path
     finally:
         await cse.stop()
     assert any("cannot connect" in r.getMessage() for r in caplog.records)
+
+
+async def test_waiting_notification_fails_at_once_when_the_broker_goes(tmp_path):
+    import asyncio
+    broker = Mosquitto(tmp_path, free_port())
+    broker.start()
+    running = await start_mqtt_cse("127.0.0.1", broker.port)
+    listener = await MqttPeer("127.0.0.1", broker.port).connect()
+    try:
+        await listener.subscribe(f"/oneM2M/req/+/{running.topic_id}:Csilent/+")
+        sending = asyncio.ensure_future(running.cse.outbound.send(
+            f"mqtt://127.0.0.1:{broker.port}",
+            Request(op=5, to="Csilent", fr=running.cse_id, rqi="never", rvi="3", pc={"m2m:sgn": {}}),
+            timeout=60))
+        await listener.next_message()          # published; the target will never answer
+        broker.stop()
+        response = await asyncio.wait_for(sending, 20)   # long before the 60 s timeout
+        assert response.rsc == 5103 and "lost the connection" in response.pc["m2m:dbg"]
+    finally:
+        await listener.close()
+        await running.peer.close()
+        await running.cse.stop()
+        broker.stop()
