@@ -38,12 +38,22 @@ import aiocoap
 import orjson
 from aiocoap.numbers.codes import Code
 
-from bench.common import CseProcess, closed_loop, report
+from bench.common import CseProcess, closed_loop
 from bindings import coap_options
 from bindings.mqtt_connection import BrokerAddress, BrokerConnection
 from bindings.mqtt_topics import response_filters
 
 CONCURRENCY = (1, 32)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def parse_broker(text: str) -> BrokerAddress:
@@ -161,7 +171,18 @@ async def run(address: BrokerAddress, requests: int, only: str | None) -> list:
     results = []
     args = ["--cse-id", cse_id, "--coap-port", str(coap_port),
             "--mqtt-host", address.host, "--mqtt-port", str(address.port)]
-    with CseProcess(*args):
+    with CseProcess(*args) as process:
+        pid = process.process.pid
+
+        async def measured(name: str, concurrency: int, operation) -> None:
+            """One scenario, plus the CSE's own CPU per request: unlike req/s it hardly
+            depends on the load generator and the other users of the machine."""
+            before = cpu_seconds(pid)
+            result = await closed_loop(name, concurrency, requests, operation)
+            used = cpu_seconds(pid) - before
+            results.append(result)
+            print(f"{result.row()}  cse cpu {used / requests * 1e6:6.0f} us/req", flush=True)
+
         ae = f"Cbench{uuid.uuid4().hex[:6]}"
         device = MqttDevice(address, ae, cse_id[1:], connections=4)
         await device.start()
@@ -185,9 +206,8 @@ async def run(address: BrokerAddress, requests: int, only: str | None) -> list:
                     async def latest(i: int) -> bool:
                         return await device.call({"op": 2, "to": "cse-in/meter/mqtt/la"}, worker=i) == 2000
 
-                    results.append(await closed_loop("mqtt create contentInstance", concurrency, requests, create))
-                    results.append(await closed_loop("mqtt retrieve la", concurrency, requests, latest))
-                    report(results[-2:])
+                    await measured("mqtt create contentInstance", concurrency, create)
+                    await measured("mqtt retrieve la", concurrency, latest)
             if only in (None, "coap"):
                 for concurrency in CONCURRENCY:
                     async def create(i: int) -> bool:
@@ -197,9 +217,8 @@ async def run(address: BrokerAddress, requests: int, only: str | None) -> list:
                     async def latest(i: int) -> bool:
                         return await coap.call(Code.GET, "/cse-in/meter/coap/la") == 2000
 
-                    results.append(await closed_loop("coap create contentInstance", concurrency, requests, create))
-                    results.append(await closed_loop("coap retrieve la", concurrency, requests, latest))
-                    report(results[-2:])
+                    await measured("coap create contentInstance", concurrency, create)
+                    await measured("coap retrieve la", concurrency, latest)
         finally:
             await coap.stop()
             await device.stop()

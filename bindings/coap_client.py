@@ -5,7 +5,8 @@ with a path is the exact destination (a notification URI); a bare point of acces
 (coap://host:port) is the entity itself, and the Uri-Path is derived from `request.to` as
 in TS-0008 6.2.2.2.  A `ct=json|cbor` query on the URL picks the serialization and is not
 sent.  One aiocoap client context serves every request and is closed at stop; aiocoap does
-retransmission and block-wise transfer.
+retransmission and block-wise transfer.  It never retries beyond CoAP's own retransmission:
+what to do with a failed delivery is the caller's decision.
 """
 from __future__ import annotations
 

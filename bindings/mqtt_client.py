@@ -9,6 +9,7 @@ oneM2M request topic waits (with the caller's timeout) for the response with the
 on the matching response topic; a free-form topic has no response, so delivery to the
 broker is all that can be reported.  The binding's own broker connection is reused when the
 URL names the same broker; other brokers get a connection of their own, kept until stop.
+It never retries or queues: what to do with a failed delivery is the caller's decision.
 """
 from __future__ import annotations
 
