@@ -15,6 +15,7 @@ from resources.cse_base import provision
 from .access import AccessControl
 from .clock import Clock, format_timestamp
 from .config import Config
+from .discovery import Discovery
 from .dispatcher import Dispatcher
 from .events import DiscardEvents, EventSink
 from .expiry import ExpiryReaper
@@ -94,5 +95,6 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     events = events or DiscardEvents()
     outbound = Outbound()
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
+    dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
     reaper = ExpiryReaper(dispatcher, events)
     return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
