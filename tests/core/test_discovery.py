@@ -201,3 +201,18 @@ async def test_discovery_without_matches_is_an_empty_list(core, home):
     response = await discover(core, lbl=["zone:99"])
     assert response.pc == {"m2m:uril": []}
     assert response.cnst is None
+
+
+async def test_the_walk_goes_on_past_many_resources_the_originator_may_not_see(core):
+    # 300 containers of the admin come first; the AE's own come after them
+    for i in range(300):
+        await core.create("cse-in", 3, {"m2m:cnt": {"rn": f"admin{i}"}})
+    await core.register_ae("Cme", rn="me")
+    for i in range(5):
+        await core.create("cse-in/me", 3, {"m2m:cnt": {"rn": f"mine{i}"}}, fr="Cme")
+    assert await uris(core, fr="Cme", ty=[3]) == [f"cse-in/me/mine{i}" for i in range(5)]
+    response = await discover(core, fr="Cme", ty=[3], lim=2, ofst=2)
+    assert response.pc["m2m:uril"] == ["cse-in/me/mine2", "cse-in/me/mine3"]
+    assert (response.cnst, response.cnot) == (1, 4)
+    everything = await uris(core, ty=[3])
+    assert len(everything) == 305 and len(set(everything)) == 305
