@@ -197,6 +197,13 @@ class Criteria:
     def tag_count(self) -> int:
         return len(self.local) + len(self.related)
 
+    @property
+    def answered_by_index(self) -> bool:
+        """True when the storage's ty/lbl narrowing (index_hints) already is the whole test."""
+        fc = self.fc
+        indexed = ("ty" in fc) + ("lbl" in fc)
+        return indexed == self.tag_count and (not self.any_of or indexed == 1)
+
     def index_hints(self) -> tuple[list[int] | None, list[str] | None]:
         """(types, labels) a storage index may narrow candidates by without losing matches:
         under AND every match has them; under OR only when they are the only condition."""

@@ -216,3 +216,39 @@ async def test_the_walk_goes_on_past_many_resources_the_originator_may_not_see(c
     assert (response.cnst, response.cnot) == (1, 4)
     everything = await uris(core, ty=[3])
     assert len(everything) == 305 and len(set(everything)) == 305
+
+
+async def test_what_lies_below_an_expired_resource_is_not_found(core, home, clock):
+    await core.update("cse-in/m0/power", {"m2m:cnt": {"et": format_timestamp(clock.now() + 5)}}, fr="Cm0")
+    clock.advance(6)              # expired, not reaped yet
+    assert await uris(core, ty=[4], lbl=["x"], fo=2) == ["cse-in/m1/power/r0", "cse-in/m1/power/r1",
+                                                         "cse-in/m1/power/r2", "cse-in/plug/state/s0"]
+    assert await uris(core, "cse-in/m0") == []
+    assert await uris(core, ty=[2], arp="power/la") == ["cse-in/m1/power/r2"]
+
+
+async def test_expired_ancestors_are_found_without_the_expiry_index_too(core, home, clock):
+    from cse.search import Expired
+
+    await core.update("cse-in/m0", {"m2m:ae": {"et": format_timestamp(clock.now() + 5)}}, fr="Cm0")
+    clock.advance(6)
+    ctx = core.cse.dispatcher.context(None)
+    reading = core.cse.storage.get_by_path("cse-in/m0/power/r1")
+    other = core.cse.storage.get_by_path("cse-in/m1/power/r1")
+    for sample in (1000, 1):      # 1: more waiting than sampled, so ancestors are read one by one
+        expired = Expired(ctx, "cse-in", sample=sample)
+        assert expired.known is (sample == 1000)
+        assert expired(reading) is True and expired(other) is False
+    # below the root, ancestors above it do not count (the root itself was found alive)
+    assert Expired(ctx, "cse-in/m0/power", sample=1)(reading) is False
+
+
+async def test_inactive_registrations_among_many_aes(core, monkeypatch):
+    from cse.search import InactiveRegistrations
+
+    monkeypatch.setattr(InactiveRegistrations, "LOOKUPS_BEFORE_BULK", 8)
+    for i in range(40):           # more AEs than are looked up one by one
+        await core.register_ae(f"Cx{i}", rn=f"x{i}", regs=2 if i % 10 == 3 else 1)
+        await core.create(f"cse-in/x{i}", 3, {"m2m:cnt": {"rn": "c"}}, fr=f"Cx{i}")
+    found = await uris(core, ty=[3])
+    assert found == [f"cse-in/x{i}/c" for i in range(40) if i % 10 != 3]

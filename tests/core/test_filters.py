@@ -127,3 +127,13 @@ def test_index_hints_only_narrow_when_no_match_can_be_lost():
     assert Criteria({"ty": [3], "fo": 2}).index_hints() == ([3], None)
     assert Criteria({"ty": [3], "lbl": ["a"], "fo": 2}).index_hints() == (None, None)
     assert Criteria({"ty": [3], "cra": "20250101T000000,000000", "fo": 2}).index_hints() == (None, None)
+
+
+def test_conditions_the_index_answers_alone():
+    assert Criteria({"ty": [3]}).answered_by_index
+    assert Criteria({"ty": [3], "lbl": ["a"]}).answered_by_index
+    assert Criteria({"lbl": ["a"], "fo": 2, "lim": 5}).answered_by_index
+    assert not Criteria({"ty": [3], "lbl": ["a"], "fo": 2}).answered_by_index
+    assert not Criteria({"ty": [3], "sza": 1}).answered_by_index
+    assert not Criteria({"ty": [3], "clbl": ["a"]}).answered_by_index
+    assert not Criteria({"ty": [3], "atr": [{"nm": "rn", "val": "x"}]}).answered_by_index
