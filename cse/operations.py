@@ -212,6 +212,8 @@ class Operations:
             self.access.check(ctx, Permission.RETRIEVE, resource)
             self.types.of(resource).check_retrieve(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
+        if rcn == ResultContent.DISCOVERY_RESULT_REFERENCES:
+            raise bad_request("result content 11 (discovery result references) needs discovery (fu=1)")
         if rcn == ResultContent.ATTRIBUTES and fc:
             self._check_condition(ctx, resource, fc)
         if names is not None:

@@ -86,3 +86,8 @@ async def test_delete_with_child_references_lists_what_went(core, home):
     assert response.rsc == 2002
     assert [r["nm"] for r in response.pc["m2m:rrl"]["rrf"]] == ["r0", "r1", "r2"]
     assert (await core.retrieve("cse-in/m1/power")).rsc == 4004
+
+
+async def test_discovery_result_references_need_discovery(core, home):
+    response = await core.retrieve("cse-in/m0", rcn=11, fr="Cm0")
+    assert response.rsc == 4000 and "needs discovery (fu=1)" in response.pc["m2m:dbg"]
