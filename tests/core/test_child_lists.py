@@ -91,3 +91,35 @@ async def test_delete_with_child_references_lists_what_went(core, home):
 async def test_discovery_result_references_need_discovery(core, home):
     response = await core.retrieve("cse-in/m0", rcn=11, fr="Cm0")
     assert response.rsc == 4000 and "needs discovery (fu=1)" in response.pc["m2m:dbg"]
+
+
+async def test_direct_children_are_paged_through_in_creation_order(core):
+    await core.register_ae("Cm", rn="m")
+    for i in range(150):
+        await core.create("cse-in/m", 3, {"m2m:cnt": {"rn": f"c{i:03}", "lbl": ["odd"] if i % 2 else []}},
+                          fr="Cm")
+    response = await core.retrieve("cse-in/m", rcn=5, fr="Cm")
+    assert [c["nm"] for c in response.pc["m2m:ae"]["ch"]] == [f"c{i:03}" for i in range(150)]
+    seen, offset = [], 0
+    while True:
+        response = await core.retrieve("cse-in/m", rcn=5, fc={"ty": [3], "lim": 40, "ofst": offset}, fr="Cm")
+        seen += [c["nm"] for c in response.pc["m2m:ae"]["ch"]]
+        if response.cnst is None:
+            break
+        offset = response.cnot
+    assert seen == [f"c{i:03}" for i in range(150)]
+    response = await core.retrieve("cse-in/m", rcn=5, fc={"lbl": ["odd"], "lim": 70}, fr="Cm")
+    assert [c["nm"] for c in response.pc["m2m:ae"]["ch"]] == [f"c{i:03}" for i in range(1, 141, 2)]
+    assert (response.cnst, response.cnot) == (1, 70)
+    response = await core.retrieve("cse-in", fc={"fu": 1, "lvl": 1, "ty": [2]}, fr="Cm")
+    assert response.pc == {"m2m:uril": ["cse-in/m"]}
+
+
+async def test_direct_children_walk_goes_on_past_hidden_ones(core):
+    for i in range(100):
+        await core.register_ae(f"Cother{i}", rn=f"other{i}")
+    await core.register_ae("Cme", rn="me")
+    response = await core.retrieve("cse-in", fc={"fu": 1, "lvl": 1, "ty": [2], "lim": 1}, fr="Cme")
+    assert response.pc == {"m2m:uril": ["cse-in/me"]} and response.cnst is None
+    response = await core.retrieve("cse-in", rcn=5, fc={"ty": [2]}, fr="Cother99")
+    assert [c["nm"] for c in response.pc["m2m:cb"]["ch"]] == ["other99"]
