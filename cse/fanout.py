@@ -9,7 +9,8 @@ The answers are collected in one m2m:agr, in `mid` order, each m2m:rsp carrying 
 ID in `fr`; the fan-out itself answers 2000 whatever the members answered.
 
 Access to the fan-out point: the group's macp when it has one, else the group's own rules.
-A CREATE of a subscription through fopt carries the group's ID (gpi) to each member.
+A CREATE of a subscription through fopt creates one at each member, like any other type
+(its content is passed on unchanged: no gpi/nfu, see docs/discovery.md).
 The same (gid, group) arriving while it is being fanned out is a loop: 4104.
 With rset, answers that arrive later are left out; none at all is 5209.
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from .dispatcher import Dispatcher
 
 GROUP_TY = 9
-SUBSCRIPTION_TY = 23
 FANOUT_POINT = "fopt"
 PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permission.RETRIEVE,
                Operation.UPDATE: Permission.UPDATE, Operation.DELETE: Permission.DELETE,
@@ -114,8 +114,8 @@ class FanOut:
                               f"originator {ctx.originator!r} has no {permission.name} privilege on the "
                               f"fan-out point of {group['_path']!r} ({rules})")
 
-    def _member_request(self, ctx: "Context", group: dict, member: str, relative: str,
-                        attribute: str | None, gid: str) -> Request:
+    def _member_request(self, ctx: "Context", member: str, relative: str, attribute: str | None,
+                        gid: str) -> Request:
         request = ctx.request
         to = member + ("/" + relative if relative else "") + ("#" + attribute if attribute else "")
         changes: dict = {"to": to, "gid": gid, "oet": None}   # oet was already waited for
@@ -123,12 +123,6 @@ class FanOut:
             value = getattr(request, name)
             if value is not None:
                 changes[name] = format_timestamp(parse_abs_rel(value, ctx.now, name))
-        if request.op == Operation.CREATE and request.ty == SUBSCRIPTION_TY:
-            content = request.pc
-            if isinstance(content, dict) and isinstance(content.get("m2m:sub"), dict) \
-                    and "gpi" not in content["m2m:sub"]:
-                group_id = f"{ctx.config.cse.cse_id}/{group['ri']}"
-                changes["pc"] = {"m2m:sub": {**content["m2m:sub"], "gpi": group_id}}
         return dataclasses.replace(request, **changes)
 
     async def _send(self, ctx: "Context", group: dict, members: list[str], relative: str,
@@ -140,7 +134,7 @@ class FanOut:
             async with limit:
                 return await handle(member_request)
 
-        tasks = [asyncio.ensure_future(one(self._member_request(ctx, group, m, relative, attribute, gid)))
+        tasks = [asyncio.ensure_future(one(self._member_request(ctx, m, relative, attribute, gid)))
                  for m in members]
         timeout = None
         if ctx.request.rset is not None:

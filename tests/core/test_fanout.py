@@ -146,7 +146,7 @@ class RemoteCse:
 
     async def __call__(self, request, cse_id, sp_id):
         if request.gid is None:          # a member check of the group
-            return Response(rsc=2000, pc={"m2m:cnt": {"ty": 3, "ri": "cntRemote"}})
+            return Response(rsc=2000, pc={"m2m:cnt": {"ty": 3, "ri": "cnt" + request.to.replace("/", "_")}})
         self.requests.append(request)
         if self.hold:
             await self.release.wait()
@@ -166,15 +166,17 @@ async def test_remote_members_are_reached_through_the_dispatcher(core):
     assert (sent.to, sent.fr, sent.gid, sent.ty) == ("/id-mn/cse-mn/heater/switch/x", "CAdmin", "G1", 4)
 
 
-async def test_subscriptions_through_the_fan_out_point_carry_the_group_id(core):
+async def test_subscriptions_through_the_fan_out_point_reach_every_member(core):
     remote = RemoteCse()
     core.cse.dispatcher.remote_handler = remote
-    group = (await create_group(core, rn="g", mid=["/id-mn/cse-mn/heater/switch"])).pc["m2m:grp"]
+    await create_group(core, rn="g", mid=["/id-mn/cse-mn/heater/switch", "/id-mn/cse-mn/boiler/switch"])
     subscription = {"m2m:sub": {"nu": ["Capp"], "enc": {"net": [3]}}}
-    await core.create("cse-in/g/fopt", 23, subscription)
-    sent = remote.requests[0]
-    assert sent.pc["m2m:sub"] == {"nu": ["Capp"], "enc": {"net": [3]}, "gpi": f"/id-in/{group['ri']}"}
-    assert sent.gid and sent.gid.startswith("id-in-g")
+    response = await core.create("cse-in/g/fopt", 23, subscription)
+    assert [a["rsc"] for a in answers(response)] == [2001, 2001]
+    assert [(r.to, r.ty, r.pc) for r in remote.requests] == [
+        ("/id-mn/cse-mn/heater/switch", 23, subscription), ("/id-mn/cse-mn/boiler/switch", 23, subscription)]
+    assert remote.requests[0].gid == remote.requests[1].gid
+    assert remote.requests[0].gid.startswith("id-in-g")
 
 
 async def test_result_expiration_cuts_slow_members_off(core):
