@@ -14,9 +14,8 @@ from .addressing import VIRTUAL_NAMES, Address, not_found, split_virtual
 from .clock import format_timestamp, parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
-from .filters import Criteria
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
-from .search import Related, find
+from .search import find, meets
 
 if TYPE_CHECKING:
     from resources.base import ResourceType
@@ -226,15 +225,7 @@ class Operations:
 
     def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
         """Conditional retrieval of the target itself (rcn=1): it must meet the criteria."""
-        criteria = Criteria(fc)
-        if criteria.empty:
-            return
-        related = None
-        if criteria.related:
-            def visible(other: dict) -> bool:
-                return self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, other)
-            related = Related(ctx, fc, resource["_path"], 0, visible)
-        if not criteria.matches(resource, related):
+        if not meets(ctx, resource, fc, Permission.RETRIEVE):
             raise OneM2MError(RSC.NOT_FOUND, f"resource {resource['_path']!r} does not meet the "
                                              "filter criteria of this conditional retrieval")
 

@@ -178,6 +178,20 @@ class InactiveRegistrations:
         return inactive
 
 
+def meets(ctx: "Context", resource: dict, fc: dict, permission: "Permission") -> bool:
+    """Whether one resource meets fc (conditional retrieval of a target); related conditions
+    count the children and parent visible with `permission`."""
+    criteria = Criteria(fc)
+    if criteria.empty:
+        return True
+    related = None
+    if criteria.related:
+        def visible(other: dict) -> bool:
+            return ctx.access.allowed(ctx, ctx.originator, permission, other)
+        related = Related(ctx, fc, resource["_path"], 0, visible)
+    return criteria.matches(resource, related)
+
+
 def find(ctx: "Context", root: dict, fc: dict | None, permission: "Permission", *,
          max_level: int | None = None, skip_inactive: bool = False,
          transform: Callable[[dict], dict | None] | None = None) -> Page:
