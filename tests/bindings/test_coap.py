@@ -211,3 +211,11 @@ async def test_an_exception_in_the_core_is_answered_not_dropped(coap_cse: CoapCs
     assert (answer.code, option(answer, RSC), option(answer, RQI)) == (Code.INTERNAL_SERVER_ERROR, 5000, "boom-1")
     monkeypatch.undo()
     assert option(await coap_cse.call(GET, "/cse-in"), RSC) == 2000
+
+
+async def test_discovery_over_coap(coap_cse: CoapCse):
+    me = unique("C")
+    await register(coap_cse, me)
+    answer = await coap_cse.call(GET, "/cse-in?fu=1&ty=3", fr=me)
+    assert option(answer, RSC) == 2000, answer.payload
+    assert orjson.loads(answer.payload)["m2m:uril"] == ["cse-in/meter/power"]

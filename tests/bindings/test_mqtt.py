@@ -170,3 +170,12 @@ async def test_an_exception_in_the_core_is_answered_not_dropped(mqtt_cse: MqttCs
     monkeypatch.undo()
     _, answer = await mqtt_cse.call(_retrieve(mqtt_cse.originator, rqi="fine"))
     assert answer["rsc"] == 2000
+
+
+async def test_discovery_over_mqtt(mqtt_cse: MqttCse):
+    me = mqtt_cse.originator
+    await mqtt_cse.call(ae_create("reg", me, "cse-in"), kind="reg_req")
+    await mqtt_cse.call({"op": 1, "to": "cse-in/meter", "fr": me, "rqi": "c", "rvi": "3", "ty": 3,
+                         "pc": {"m2m:cnt": {"rn": "power", "lbl": ["energy"]}}})
+    _, answer = await mqtt_cse.call(_retrieve(me, rqi="disc", fc={"fu": 1, "lbl": ["energy"]}))
+    assert answer["rsc"] == 2000 and answer["pc"]["m2m:uril"] == ["cse-in/meter/power"]
