@@ -104,6 +104,8 @@ def fsync_directory(directory: Path) -> None:
 class JournalWriter:
     """Appends framed batches; a failed append leaves the file as it was."""
 
+    _write = staticmethod(os.write)      # replaced in tests to simulate a full disk
+
     def __init__(self, path: Path, sync: bool, valid_length: int | None = None):
         self.path = path
         self.sync = sync
@@ -117,7 +119,7 @@ class JournalWriter:
         try:
             view = memoryview(data)
             while view:
-                written = os.write(self.fd, view)
+                written = self._write(self.fd, view)
                 view = view[written:]
             if self.sync:
                 os.fdatasync(self.fd)

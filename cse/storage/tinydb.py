@@ -450,6 +450,10 @@ class TinyDbStorage(Storage):
                     waiter.set_exception(error)
 
     # -- compaction ---------------------------------------------------------------------
+    def wait_for_compaction(self) -> None:
+        """Block until a running background compaction has finished (tools and tests)."""
+        self._finish_compaction(wait=True)
+
     def _maybe_compact(self) -> None:
         if not self._finish_compaction(wait=False):
             return
