@@ -67,7 +67,7 @@ def _depth(path: str) -> int:
 class SqliteStorage(Storage):
     def __init__(self, filename: str, durability: str = "process"):
         self.filename = filename
-        self.url = f"sqlite:///{filename}" if filename != ":memory:" else "memory:"
+        self.url = f"sqlite://{filename}" if filename != ":memory:" else "memory:"
         self.durability = durability
         self._db: sqlite3.Connection | None = None
         self._commit_waiters: list[asyncio.Future] = []
