@@ -36,7 +36,6 @@ from typing import Iterable, Iterator
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage as TinyStorage
-from tinydb.table import Document
 
 from .base import Storage, StorageError
 from .journal import (JournalCorrupt, JournalWriter, encode_delete, encode_put, frame, fsync_directory,
@@ -58,8 +57,8 @@ _INSERTED, _UPDATED, _DELETED = 1, 2, 3
 
 
 class _SnapshotFile(TinyStorage):
-    """TinyDB storage for the snapshot: orjson, and each write fsynced (the file is renamed
-    into place afterwards, so a reader never sees a half-written one)."""
+    """TinyDB storage that reads the snapshot with orjson.  Snapshots are written by
+    `write_snapshot`, never through TinyDB (see there), so writing is refused."""
 
     def __init__(self, path: str):
         self.path = path
@@ -79,13 +78,37 @@ class _SnapshotFile(TinyStorage):
         return self._data
 
     def write(self, data: dict) -> None:
-        raw = _dumps(data)
-        with open(self.path, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._data = data
-        self.size = len(raw)
+        raise StorageError(f"{self.path} is only written by compaction")
+
+
+def write_snapshot(path: Path, generation: int, seqs: list[int], docs: list[bytes]) -> int:
+    """Write TinyDB's JSON layout ({"meta": {"1": ...}, "resources": {"<doc_id>": document}})
+    straight from the stored documents, fsynced; returns the size.
+
+    TinyDB's own writer would decode every document into a dict and encode the whole
+    database in one call: on 100,000 resources that held the GIL (and the garbage
+    collector busy) long enough to stall the request loop for hundreds of milliseconds.
+    Joining the already-encoded documents creates no Python containers at all."""
+    order = sorted(range(len(seqs)), key=seqs.__getitem__)
+    meta = _dumps({"1": {"generation": generation, "format": FORMAT}})
+    size = 0
+    with open(path, "wb") as handle:
+        parts = [b'{"meta":%b,"resources":{' % meta]
+        pending = 0
+        separator = b""
+        for position in order:
+            part = b'%b"%d":%b' % (separator, seqs[position], docs[position])
+            separator = b","
+            parts.append(part)
+            pending += len(part)
+            if pending >= 1 << 20:
+                size += handle.write(b"".join(parts))
+                parts, pending = [], 0
+        parts.append(b"}}")
+        size += handle.write(b"".join(parts))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return size
 
 
 def _row(seq: int, resource: dict, doc: bytes) -> Row:
@@ -103,9 +126,10 @@ def _encode(resource: dict) -> bytes:
 class _Compaction:
     """Writes one snapshot (in a thread or inline); `error` is set when it failed."""
 
-    def __init__(self, directory: Path, generation: int, docs: list[tuple[int, bytes]]):
+    def __init__(self, directory: Path, generation: int, seqs: list[int], docs: list[bytes]):
         self.directory = directory
         self.generation = generation
+        self.seqs = seqs
         self.docs = docs
         self.size = 0
         self.error: BaseException | None = None
@@ -131,17 +155,8 @@ class _Compaction:
     def run(self) -> None:
         directory = self.directory
         temporary = directory / (SNAPSHOT_NAME + ".tmp")
-        temporary.unlink(missing_ok=True)
-        self.docs.sort()
-        db = TinyDB(str(temporary), storage=_SnapshotFile)
-        try:
-            db.table("meta").insert({"generation": self.generation, "format": FORMAT})
-            db.table("resources").insert_multiple(
-                Document(_loads(doc), doc_id=seq) for seq, doc in self.docs)
-            self.size = db.storage.size
-        finally:
-            db.close()
-        self.docs = []
+        self.size = write_snapshot(temporary, self.generation, self.seqs, self.docs)
+        self.seqs, self.docs = [], []
         os.replace(temporary, directory / SNAPSHOT_NAME)
         fsync_directory(directory)
         for generation in journal_generations(directory):
@@ -201,7 +216,7 @@ class TinyDbStorage(Storage):
     def _load(self) -> None:
         directory = self.directory
         (directory / (SNAPSHOT_NAME + ".tmp")).unlink(missing_ok=True)
-        state: dict[str, tuple[int, dict]] = {}
+        state: dict[str, Row] = {}
         generation = 0
         snapshot = directory / SNAPSHOT_NAME
         if snapshot.exists():
@@ -213,8 +228,8 @@ class TinyDbStorage(Storage):
                         raise ValueError(f"{snapshot} has format {meta[0].get('format')!r}, "
                                          f"this version reads {FORMAT}")
                     generation = int(meta[0]["generation"])
-                for document in db.table("resources").all():
-                    state[document["ri"]] = (document.doc_id, document)
+                for document in db.table("resources"):      # one Document at a time
+                    state[document["ri"]] = _row(document.doc_id, document, _dumps(document))
                 self._snapshot_size = db.storage.size
             finally:
                 db.close()
@@ -230,13 +245,15 @@ class TinyDbStorage(Storage):
             for batch in batches:
                 for operation in batch:
                     if operation[0] == "p":
-                        state[operation[2]["ri"]] = (operation[1], operation[2])
+                        resource = operation[2]
+                        state[resource["ri"]] = _row(operation[1], resource, _dumps(resource))
                     elif operation[0] == "d":
                         state.pop(operation[1], None)
                     else:
                         raise JournalCorrupt(f"unknown journal operation {operation[0]!r}")
         index = ResourceIndex()
-        index.load(_row(seq, resource, _dumps(resource)) for seq, resource in state.values())
+        index.load(state.values())
+        del state
         current = live[-1] if live else generation
         self._journal = JournalWriter(journal_path(directory, current), self._sync,
                                       valid_length if live else None)
@@ -489,8 +506,10 @@ class TinyDbStorage(Storage):
         self._journal.close()
         self._journal = journal
         self._generation = generation
-        job = _Compaction(self.directory, generation,
-                          [(row.seq, row.doc) for row in self._index.rows.values()])
+        rows = list(self._index.rows.values())
+        # Two flat lists (ints, bytes): no tuples, so building them wakes no garbage collection.
+        job = _Compaction(self.directory, generation, [row.seq for row in rows], [row.doc for row in rows])
+        del rows
         if background:
             self._compaction = job
             job.start()
