@@ -52,6 +52,13 @@ COMPACT_MIN_BYTES = 8 * 1024 * 1024
 _dumps = orjson.dumps
 _loads = orjson.loads
 
+
+def _stored_bytes(value: object) -> bytes:
+    """orjson.dumps for documents kept in memory.  orjson hands back bytes objects that
+    hold a 4 KiB allocation whatever their length; copying keeps only what is used
+    (100,000 stored contentInstances: about 400 MB less)."""
+    return memoryview(_dumps(value)).tobytes()
+
 # Undo entry kinds.
 _INSERTED, _UPDATED, _DELETED = 1, 2, 3
 
@@ -118,7 +125,7 @@ def _row(seq: int, resource: dict, doc: bytes) -> Row:
 
 def _encode(resource: dict) -> bytes:
     try:
-        return _dumps(resource)
+        return _stored_bytes(resource)
     except TypeError as exc:     # orjson.JSONEncodeError
         raise StorageError(f"resource {resource.get('ri')!r} cannot be stored: {exc}") from exc
 
@@ -229,7 +236,7 @@ class TinyDbStorage(Storage):
                                          f"this version reads {FORMAT}")
                     generation = int(meta[0]["generation"])
                 for document in db.table("resources"):      # one Document at a time
-                    state[document["ri"]] = _row(document.doc_id, document, _dumps(document))
+                    state[document["ri"]] = _row(document.doc_id, document, _stored_bytes(document))
                 self._snapshot_size = db.storage.size
             finally:
                 db.close()
@@ -246,7 +253,7 @@ class TinyDbStorage(Storage):
                 for operation in batch:
                     if operation[0] == "p":
                         resource = operation[2]
-                        state[resource["ri"]] = _row(operation[1], resource, _dumps(resource))
+                        state[resource["ri"]] = _row(operation[1], resource, _stored_bytes(resource))
                     elif operation[0] == "d":
                         state.pop(operation[1], None)
                     else:
