@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -184,58 +185,71 @@ async def insert_during_compaction(storage, counter) -> list[dict]:
 
 
 # -- http ---------------------------------------------------------------------------------
-async def over_http(backend: str, instances: int, total: int, concurrency: int,
+class HttpLoad:
+    """Request factories for one running CSE."""
+
+    def __init__(self, cse: CseProcess, session: aiohttp.ClientSession):
+        self.cse = cse
+        self.session = session
+        self.rqi = itertools.count()
+        self.headers = {"X-M2M-Origin": ORIGINATOR, "X-M2M-RVI": "3", "Accept": "application/json"}
+
+    def create_in(self, name: str):
+        target = f"{self.cse.url}/cse-in/bench/{name}"
+        body = json.dumps({"m2m:cin": {"con": "{\"power\": 1234, \"unit\": \"W\"}"}})
+        headers = {**self.headers, "Content-Type": "application/json;ty=4"}
+
+        async def create(_: int) -> bool:
+            async with self.session.post(target, data=body,
+                                         headers={**headers, "X-M2M-RI": f"c{next(self.rqi)}"}) as response:
+                await response.read()
+                return response.status == 201
+        return create
+
+    def latest_of(self, name: str):
+        target = f"{self.cse.url}/cse-in/bench/{name}/la"
+
+        async def latest(_: int) -> bool:
+            async with self.session.get(target, headers={**self.headers, "X-M2M-RI": f"r{next(self.rqi)}"}) as response:
+                await response.read()
+                return response.status == 200
+        return latest
+
+
+async def over_http(backends: list[str], instances: int, total: int, concurrency: int,
                     repeat: int) -> list[Result]:
+    """One CSE per backend, all running at once; the scenarios alternate between them and
+    the median of `repeat` runs is kept, so a burst of someone else's load on the shared
+    machine hits every backend alike instead of deciding a comparison."""
+    with contextlib.ExitStack() as stack:
+        loads: dict[str, HttpLoad] = {}
+        session = None
+        for backend in backends:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-storage-")))
+            url = storage_url(backend, directory)
+            await prefill(url, instances)
+            cse = stack.enter_context(CseProcess("--storage", url, data_dir=str(directory)))
+            loads[backend] = HttpLoad(cse, None)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * len(backends))) as session:
+            for backend, load in loads.items():
+                load.session = session
+                await closed_loop("warm-up", concurrency, 400, load.create_in("empty"))
+                await closed_loop("warm-up", concurrency, 400, load.latest_of("full"))
+                print(f"{backend}: CSE process RSS with {instances} instances: "
+                      f"{rss_mb(load.cse.process.pid)} MB", flush=True)
+            runs: dict[str, list[Result]] = {}
+            for _ in range(repeat):
+                for name in ("empty", "full"):
+                    held = "~0" if name == "empty" else str(instances)
+                    for kind in ("CREATE cin", "RETRIEVE la"):
+                        for backend, load in loads.items():
+                            label = f"{backend} {kind} ({held} held)"
+                            operation = load.create_in(name) if kind == "CREATE cin" else load.latest_of(name)
+                            runs.setdefault(label, []).append(await closed_loop(label, concurrency, total, operation))
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
-        directory = Path(tmp)
-        url = storage_url(backend, directory)
-        await prefill(url, instances)
-        with CseProcess("--storage", url, data_dir=str(directory)) as cse:
-            headers = {"X-M2M-Origin": ORIGINATOR, "X-M2M-RVI": "3", "Accept": "application/json"}
-            connector = aiohttp.TCPConnector(limit=concurrency)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                rqi = itertools.count()
-
-                def create_in(name: str):
-                    target = f"{cse.url}/cse-in/bench/{name}"
-                    body = json.dumps({"m2m:cin": {"con": "{\"power\": 1234, \"unit\": \"W\"}"}})
-
-                    async def create(_: int) -> bool:
-                        async with session.post(target, data=body, headers={
-                                **headers, "X-M2M-RI": f"c{next(rqi)}",
-                                "Content-Type": "application/json;ty=4"}) as response:
-                            await response.read()
-                            return response.status == 201
-                    return create
-
-                def latest_of(name: str):
-                    target = f"{cse.url}/cse-in/bench/{name}/la"
-
-                    async def latest(_: int) -> bool:
-                        async with session.get(target, headers={**headers, "X-M2M-RI": f"r{next(rqi)}"}) as response:
-                            await response.read()
-                            return response.status == 200
-                    return latest
-
-                # warm up both containers (the "empty" one then holds a few hundred)
-                await closed_loop("warm-up", concurrency, 400, create_in("empty"))
-                await closed_loop("warm-up", concurrency, 400, latest_of("full"))
-                print(f"{backend}: CSE process RSS with {instances} instances: {rss_mb(cse.process.pid)} MB",
-                      flush=True)
-                # Alternate the containers and keep the median of `repeat` runs: the machine
-                # is shared, and a burst of someone else's load should not decide a figure.
-                runs: dict[str, list[Result]] = {}
-                for _ in range(repeat):
-                    for name in ("empty", "full"):
-                        held = "~0" if name == "empty" else str(instances)
-                        for label, operation in ((f"{backend} CREATE cin ({held} held)", create_in(name)),
-                                                 (f"{backend} RETRIEVE la ({held} held)", latest_of(name))):
-                            runs.setdefault(label, []).append(
-                                await closed_loop(label, concurrency, total, operation))
-                for label, measured in runs.items():
-                    measured.sort(key=lambda r: r.per_second)
-                    results.append(measured[len(measured) // 2])
+    for label in sorted(runs):
+        measured = sorted(runs[label], key=lambda r: r.per_second)
+        results.append(measured[len(measured) // 2])
     return results
 
 
@@ -261,10 +275,7 @@ def main() -> None:
             print(f"{row['backend']:<7} {row['what']:<52} {row['value']:>10} {row['unit']}", flush=True)
         figures["direct"] = rows
     if args.mode in ("http", "both"):
-        results = []
-        for backend in backends:
-            results += asyncio.run(over_http(backend, args.instances, args.requests, args.concurrency,
-                                             args.repeat))
+        results = asyncio.run(over_http(backends, args.instances, args.requests, args.concurrency, args.repeat))
         report(results)
         figures["http"] = [r.__dict__ for r in results]
     figures["load_after"] = os.getloadavg()
