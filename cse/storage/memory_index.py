@@ -295,13 +295,14 @@ class ResourceIndex:
         return found
 
     def descendants(self, path: str, types: set[int] | None, labels: list[str] | None,
-                    max_level: int | None) -> Iterator[Row]:
-        """Rows strictly below `path` in creation order (so parents before children)."""
+                    max_level: int | None, limit: int | None = None) -> Iterator[Row]:
+        """Rows strictly below `path` in creation order (so parents before children);
+        `limit` only lets an index scan keep the first rows instead of sorting all."""
         root = self.by_path.get(path)
         max_depth = None if max_level is None else path.count("/") + max_level
         candidates = self._indexed_candidates(types, labels)
         if candidates is not None and (root is None or len(candidates) <= root.below):
-            return self._scan(candidates, path + "/", types, labels, max_depth)
+            return self._scan(candidates, path + "/", types, labels, max_depth, limit)
         if root is None:
             return iter(())
         return self._walk(root, types, set(labels) if labels is not None else None, max_depth)
@@ -323,13 +324,15 @@ class ResourceIndex:
 
     @staticmethod
     def _scan(candidates: dict[str, Row], prefix: str, types: set[int] | None,
-              labels: list[str] | None, max_depth: int | None) -> Iterator[Row]:
+              labels: list[str] | None, max_depth: int | None, limit: int | None) -> Iterator[Row]:
         wanted = set(labels) if labels is not None else None
         found = [row for row in candidates.values()
                  if row.path.startswith(prefix)
                  and (types is None or row.ty in types)
                  and (wanted is None or not wanted.isdisjoint(row.labels))
                  and (max_depth is None or row.depth <= max_depth)]
+        if limit is not None and limit < len(found):
+            return iter(heapq.nsmallest(max(limit, 0), found, key=_seq_of))
         found.sort(key=_seq_of)
         return iter(found)
 

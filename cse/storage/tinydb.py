@@ -378,8 +378,9 @@ class TinyDbStorage(Storage):
         type_set = None if types is None else {int(t) for t in types}
         label_list = None if labels is None else list(labels)
         level = None if max_level is None else int(max_level)
-        rows = self._index.descendants(path, type_set, label_list, level)
-        for row in itertools.islice(rows, None if limit is None else int(limit)):
+        count = None if limit is None else max(int(limit), 0)
+        rows = self._index.descendants(path, type_set, label_list, level, count)
+        for row in itertools.islice(rows, count):
             yield _loads(row.doc)
 
     def expired(self, now: str, limit: int = 500) -> list[dict]:
