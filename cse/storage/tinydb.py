@@ -11,15 +11,17 @@ it is not trusted with acknowledged changes directly:
   to the journal as one checksummed line, before any response that depends on it goes
   out ("process": written to the OS, survives kill -9; "power": also fdatasync'ed).
 - Compaction writes all resources into a new TinyDB file (`db.json`, one document per
-  resource, doc_id = creation sequence) off the request path, fsyncs it, renames it over
-  the old one and only then deletes the journals it contains.  It runs when the journal has
+  resource, doc_id = creation sequence; TinyDB's layout, written by `write_snapshot`) off
+  the request path, fsyncs it, renames it over the old one and only then deletes the
+  journals it contains.  It runs when the journal has
   grown past the snapshot's size (at least `compact_min_bytes`) and at close, so a clean
   shutdown leaves a single TinyDB file.
 - Opening loads the snapshot and replays the journals after it; a torn last line (a crash
   during a write that was never acknowledged) is dropped.
 
-One process at a time: the directory is locked while open.  This module never lets TinyDB
-write a file that is in use, and never touches the journal format itself (`journal`).
+One process at a time: the directory is locked while open.  This module never writes a file
+in place that a crash could leave half-written, and never touches the journal format
+itself (`journal`).
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ def _stored_bytes(value: object) -> bytes:
     hold a 4 KiB allocation whatever their length; copying keeps only what is used
     (100,000 stored contentInstances: about 400 MB less)."""
     return memoryview(_dumps(value)).tobytes()
+
 
 # Undo entry kinds.
 _INSERTED, _UPDATED, _DELETED = 1, 2, 3
@@ -172,6 +175,8 @@ class _Compaction:
 
 
 class TinyDbStorage(Storage):
+    """Resources in memory, changes in a journal, folded into a TinyDB file (module docstring)."""
+
     def __init__(self, directory: str, durability: str = "process", *,
                  compact_min_bytes: int = COMPACT_MIN_BYTES):
         self.directory = Path(directory)
@@ -202,7 +207,7 @@ class TinyDbStorage(Storage):
             self.directory.mkdir(parents=True, exist_ok=True)
             self._lock()
             self._load()
-        except (OSError, ValueError, KeyError, TypeError, JournalCorrupt) as exc:
+        except (OSError, ValueError, KeyError, IndexError, TypeError, JournalCorrupt) as exc:
             self._unlock()
             raise StorageError(f"cannot open TinyDB storage {self.directory}: {exc}") from exc
 

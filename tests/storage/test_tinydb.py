@@ -10,7 +10,7 @@ import pytest
 from tinydb import TinyDB
 
 from cse.storage import StorageError
-from cse.storage.journal import JournalWriter, journal_generations, journal_path
+from cse.storage.journal import JournalWriter, frame, journal_generations, journal_path
 from cse.storage.tinydb import SNAPSHOT_NAME, TinyDbStorage
 
 from .conftest import add
@@ -260,16 +260,6 @@ def test_a_snapshot_of_another_format_is_refused(directory):
         TinyDbStorage(str(directory)).open()
 
 
-def test_a_journal_with_an_unknown_operation_is_refused(directory):
-    directory.mkdir()
-    writer = JournalWriter(journal_path(directory, 0), sync=False)
-    from cse.storage.journal import frame
-    writer.append(frame([b'["x",1]']))
-    writer.close()
-    with pytest.raises(StorageError, match="unknown journal operation"):
-        TinyDbStorage(str(directory)).open()
-
-
 async def test_the_same_object_can_be_reopened(opened):
     store = opened()
     add(store, "cb", 5)
@@ -277,3 +267,21 @@ async def test_the_same_object_can_be_reopened(opened):
     store.open()
     assert store.get_by_path("cb") is not None
     store.close()
+
+
+@pytest.mark.parametrize("operation, words", [
+    (b'["x", 1]', "unknown journal operation"),
+    (b'["p"]', "index out of range"),
+    (b'["d"]', "index out of range"),
+    (b"7", "not subscriptable"),
+    (b'{"p": 1}', "0"),
+    (b'["p", 1, {"ri": "x"}]', "ty"),            # a document without its type
+])
+def test_a_journal_with_malformed_operations_is_refused(directory, operation, words):
+    directory.mkdir()
+    writer = JournalWriter(journal_path(directory, 0), sync=False)
+    writer.append(frame([operation]))
+    writer.close()
+    with pytest.raises(StorageError, match="cannot open") as refused:
+        TinyDbStorage(str(directory)).open()
+    assert words in str(refused.value)
