@@ -99,11 +99,12 @@ class StorageSettings:
     def resolved_url(self) -> str:
         if self.url:
             return self.url
-        directory = Path(self.data_dir)
+        # Absolute, so that "sqlite://" + path never reads a relative data_dir as rooted at /.
+        directory = Path(self.data_dir).absolute()
         if self.backend == "sqlite":
-            return f"sqlite:///{directory / 'cse.sqlite'}"
+            return f"sqlite://{directory / 'cse.sqlite'}"
         if self.backend == "tinydb":
-            return f"tinydb:///{directory / 'tinydb'}"
+            return f"tinydb://{directory / 'tinydb'}"
         raise ConfigError(f"storage.backend must be 'sqlite' or 'tinydb', not {self.backend!r}")
 
 
