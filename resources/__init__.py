@@ -10,9 +10,10 @@ def default_types() -> TypeRegistry:
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
+    from .group import Group
     from .remote_cse import RemoteCSE
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), RemoteCSE()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

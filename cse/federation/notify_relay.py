@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cse.primitives import Request, Response
 
 AE_TY = 2
+CSE_BASE_TY = 5
 
 
 def preferred_serialization(csz: list[str] | None) -> str:
@@ -44,6 +45,9 @@ class NotifyRelay:
         address = self.dispatcher.addresses.parse(request.to)
         target = self.dispatcher.operations.locate(ctx, address)
         resource = target.resource
+        if target.virtual is None and resource["ty"] == CSE_BASE_TY:
+            raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE takes no NOTIFY requests addressed to itself; "
+                                                   "it delivers notifications to its registered AEs")
         if target.virtual is not None or resource["ty"] != AE_TY:
             what = f"'{target.virtual}'" if target.virtual else self.dispatcher.tree.types.of(resource).type_name
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
