@@ -27,7 +27,7 @@ class Federation:
     def __init__(self, config: "Config", dispatcher: "Dispatcher", types: "TypeRegistry", clock: "Clock",
                  outbound: "Outbound"):
         records = types.get(REMOTE_CSE_TY)
-        self.routes = Routes(config, dispatcher.storage, dispatcher.tree, records)
+        self.routes = Routes(config, dispatcher.storage, dispatcher.tree, records, clock)
         self.forwarder = Forwarder(config, self.routes, clock, outbound)
         self.relay = NotifyRelay(dispatcher)
         self.registration: RegistrationAgent | None = None

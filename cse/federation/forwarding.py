@@ -55,6 +55,23 @@ async def send_to_poa(outbound: "Outbound", urls: Iterable[str], request: Reques
                     extra={LOCAL_FAILURE: UNREACHABLE})
 
 
+def cse_url(poa: str, own_id: str, cse_id: str) -> str:
+    """The URL that reaches CSE `cse_id` at its point of access `poa`.
+
+    HTTP and CoAP address the target resource itself (the sender takes the path from
+    `to`), so a bare poa is enough.  MQTT addresses the receiving entity by topic
+    (TS-0010 6.4: /oneM2M/req/<sender>/<receiver>/<fmt>), and the receiver of a hop is the
+    next CSE, not whatever `to` names; so for a bare mqtt(s) poa the exact topic is given."""
+    scheme, _, rest = poa.partition("://")
+    if scheme.lower() in ("mqtt", "mqtts") and "/" not in rest.rstrip("/"):
+        return f"{poa.rstrip('/')}/oneM2M/req/{_topic_id(own_id)}/{_topic_id(cse_id)}/json"
+    return poa
+
+
+def _topic_id(cse_id: str) -> str:
+    return cse_id.lstrip("/").replace("/", ":")
+
+
 def debug_text(response: Response) -> str:
     pc = response.pc
     return pc.get("m2m:dbg", "") if isinstance(pc, dict) else ""
@@ -98,7 +115,8 @@ class Forwarder:
         timeout = deadline - now if deadline is not None else self.outbound.default_timeout
         self._in_flight.add(key)
         try:
-            response = await send_to_poa(self.outbound, hop.poa, outgoing, timeout=timeout)
+            urls = [cse_url(poa, self.own_id, hop.cse_id) for poa in hop.poa]
+            response = await send_to_poa(self.outbound, urls, outgoing, timeout=timeout)
         finally:
             self._in_flight.discard(key)
         failure = response.extra.get(LOCAL_FAILURE)

@@ -27,7 +27,7 @@ from cse.errors import RSC
 from cse.primitives import Operation, Request, Response
 from resources.cse_base import CSE_TYPES
 
-from .forwarding import debug_text
+from .forwarding import cse_url, debug_text
 
 if TYPE_CHECKING:
     from cse.config import Config
@@ -230,8 +230,8 @@ class RegistrationAgent:
 
     async def _send(self, op: int, to: str, **fields: Any) -> Response:
         """To the registrar; an unreachable registrar ends this attempt."""
-        response = await self.outbound.send(self.settings.url, self._request(op, to, **fields),
-                                            timeout=self.settings.timeout)
+        url = cse_url(self.settings.url, self.own_id, self.settings.cse_id)
+        response = await self.outbound.send(url, self._request(op, to, **fields), timeout=self.settings.timeout)
         if response.rsc == RSC.TARGET_NOT_REACHABLE:
             raise RegistrationFailed(f"the registrar is not reachable: {debug_text(response)}")
         return response

@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cse.clock import format_timestamp
 from cse.errors import RSC, OneM2MError
 
 if TYPE_CHECKING:
     from resources.remote_cse import RemoteCSE
 
+    from cse.clock import Clock
     from cse.config import Config
     from cse.storage import Storage
     from cse.tree import Tree
@@ -39,7 +41,7 @@ class Hop:
 
 class Routes:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
-                 remote_cse_type: "RemoteCSE | None"):
+                 remote_cse_type: "RemoteCSE | None", clock: "Clock"):
         self.own_id = config.cse.cse_id
         self.own_sp = config.cse.sp_id.lstrip("/")
         self.cse_ri = config.cse.cse_id.lstrip("/")
@@ -47,6 +49,7 @@ class Routes:
         self.storage = storage
         self.tree = tree
         self.records = remote_cse_type
+        self.clock = clock
         # descendant CSE-ID -> ri of the registree record that lists it in dcse
         self._descendants: dict[str, str] = {}
         self._generation = -1
@@ -71,6 +74,11 @@ class Routes:
             self._descendants = index
             self._generation = generation
         return self._descendants
+
+    def is_neighbour(self, cse_id: str) -> bool:
+        """Whether `cse_id` is a CSE this one is registered with or that is registered here
+        (a binding may accept requests relayed by it on behalf of other originators)."""
+        return self.record(cse_id, format_timestamp(self.clock.now())) is not None
 
     def registree_of(self, cse_id: str, now_ts: str) -> dict | None:
         """The record of the registree through which `cse_id` is reached (itself or an

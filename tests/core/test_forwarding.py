@@ -234,3 +234,16 @@ async def test_mn_sends_other_sp_domains_up_for_its_own_aes(mn):
     client, peer = mn
     assert (await client.retrieve("//other.sp/id-x/cse", fr="Cmeter")).rsc == 2000
     assert peer.sent[0].url == REGISTRAR
+
+
+async def test_over_mqtt_the_hop_is_addressed_by_topic(core, peer):
+    """TS-0010: the topic names the next CSE (not the resource `to` names)."""
+    core.cse.outbound.register(("mqtt", "mqtts"), peer)
+    await register_mn(core, poa=["mqtt://broker.test:1883", "mqtts://broker.test:8883/",
+                                 "mqtt://broker.test:1883/oneM2M/req/id-in/id-mn/cbor"])
+    peer.answer = lambda url, request: ConnectionRefusedError("down")
+    await core.retrieve("/id-mn/cse-mn/meter", fr="CApp")
+    assert [s.url for s in peer.sent] == ["mqtt://broker.test:1883/oneM2M/req/id-in/id-mn/json",
+                                          "mqtts://broker.test:8883/oneM2M/req/id-in/id-mn/json",
+                                          "mqtt://broker.test:1883/oneM2M/req/id-in/id-mn/cbor"]
+    assert peer.sent[0].request.to == "/id-mn/cse-mn/meter"
