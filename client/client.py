@@ -17,7 +17,7 @@ from cse.primitives import Operation, Request, Response
 from .transport import CseUnreachable, Transport, transport_for
 
 if TYPE_CHECKING:
-    from .receiver import NotificationReceiver
+    from .receiver import NotificationInbox
 
 # JSON root -> resource type (TS-0004 6.3.4.2.1), so `create` needs no separate ty.
 RESOURCE_TYPES = {
@@ -65,20 +65,21 @@ class CseClient:
     `url`: the CSE's point of access (http://host:port).  `originator`: the AE-ID to
     use; None before registration (the CSE then assigns one), or a fixed "Cxyz" so a
     device keeps its identity across restarts.  `cse_rn`: the CSEBase name ("-" works
-    with any CSE that supports the shortcut)."""
+    with any CSE that supports the shortcut).  `cse_id`: the CSE's CSE-ID; needed for an
+    mqtt:// URL (MQTT addresses the CSE by ID), read from the CSEBase otherwise."""
 
     def __init__(self, url: str, *, originator: str | None = None, cse_rn: str = "-",
-                 release: str = "3", timeout: float = 10.0, serialization: str = "json",
-                 transport: Transport | None = None):
+                 cse_id: str | None = None, release: str = "3", timeout: float = 10.0,
+                 serialization: str = "json", transport: Transport | None = None):
         self.url = url
         self.originator = originator
         self.cse_rn = cse_rn
         self.release = release
         self.timeout = timeout
-        self.transport = transport or transport_for(url, serialization)
+        self.transport = transport or transport_for(url, serialization, cse_id)
         self.ae: dict | None = None             # our AE resource after register()
         self.ae_address: str | None = None      # its structured address, e.g. "cse-in/meter"
-        self._cse_id: str | None = None
+        self._cse_id: str | None = cse_id
         self._rqi = itertools.count(1)
         self._rqi_prefix = secrets.token_hex(4)
 
@@ -112,7 +113,7 @@ class CseClient:
 
     # -- registration -------------------------------------------------------------------
     async def register(self, app_id: str, *, rn: str | None = None, poa: list[str] | None = None,
-                       rr: bool | None = None, receiver: "NotificationReceiver | None" = None,
+                       rr: bool | None = None, receiver: "NotificationInbox | None" = None,
                        srv: list[str] | None = None, **attributes: Any) -> dict:
         """Register the AE (CREATE <AE>) and return its resource; afterwards requests use
         the AE-ID as originator.  With `receiver`, notifications and requests for the AE
@@ -143,6 +144,8 @@ class CseClient:
         self.ae = resource
         if not self.ae_address:
             self.ae_address = f"{self.cse_rn}/{resource['rn']}"
+        if receiver is not None:
+            await receiver.registered(self)
         return resource
 
     async def _take_over(self, wanted: dict) -> dict:

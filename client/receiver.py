@@ -1,10 +1,12 @@
-"""`NotificationReceiver`: where a CSE delivers an AE's notifications.
+"""Where a CSE delivers an AE's notifications.
 
-A small HTTP server on a free loopback port (or the address given).  It answers
-verification requests (TS-0004 7.5.1.2.2) so subscriptions can be created, answers every
-notification with 2000, and hands it on as a `Notification`, either to a callback or to
-an async queue (`await receiver.next()` / `async for n in receiver`).  The HTTP mapping is
-the CSE's own HTTP binding, so headers, media types and errors are handled the same way.
+`NotificationInbox` is the transport-free part: it answers verification requests
+(TS-0004 7.5.1.2.2) so subscriptions can be created, answers every notification with
+2000, and hands it on as a `Notification`, either to a callback or to an async queue
+(`await receiver.next()` / `async for n in receiver`).  `NotificationReceiver` serves it
+over HTTP on a free loopback port (or the address given), using the CSE's own HTTP binding
+for the mapping, so headers, media types and errors are handled the same way;
+`client.mqtt.MqttNotificationReceiver` serves it over MQTT.
 """
 from __future__ import annotations
 
@@ -46,52 +48,36 @@ class Notification:
 Callback = Callable[[Notification], "Awaitable[None] | None"]
 
 
-class NotificationReceiver:
-    """`on_notification`: called for each notification (sync or async); without it,
+class NotificationInbox:
+    """What every receiver does with a NOTIFY, whatever carried it.
+
+    `on_notification`: called for each notification (sync or async); without it,
     notifications queue up (at most `max_queued`; beyond that the CSE is answered 5000
     rather than losing one silently).  `verify`: decides verification requests (True:
-    accept all).  `public_url`: the URL the CSE should use when it differs from the
-    listening address (NAT, 0.0.0.0)."""
+    accept all)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, on_notification: Callback | None = None,
-                 verify: bool | Callable[[Notification], bool] = True, public_url: str = "",
+    def __init__(self, *, on_notification: Callback | None = None,
+                 verify: bool | Callable[[Notification], bool] = True,
                  deliver_verifications: bool = False, max_queued: int = 10_000):
         self.on_notification = on_notification
         self.verify = verify
         self.deliver_verifications = deliver_verifications
         self.queue: asyncio.Queue[Notification] = asyncio.Queue(max_queued)
-        self._binding = HttpBinding(HttpSettings(host=host, port=port, public_url=public_url), self)
 
-    @property
-    def url(self) -> str:
-        if self._binding.port is None:
-            raise RuntimeError("start the receiver first")
-        return self._binding.poa[0]
-
-    async def start(self) -> "NotificationReceiver":
-        await self._binding.start()
-        return self
-
-    async def stop(self) -> None:
-        await self._binding.stop()
-
-    async def __aenter__(self) -> "NotificationReceiver":
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
+    async def registered(self, client: Any) -> None:
+        """Called by `CseClient.register` once the AE-ID is known (MQTT listens then)."""
 
     async def next(self, timeout: float | None = None) -> Notification:
         """The next queued notification (asyncio.TimeoutError after `timeout` seconds)."""
         return await asyncio.wait_for(self.queue.get(), timeout)
 
-    def __aiter__(self) -> "NotificationReceiver":
+    def __aiter__(self) -> "NotificationInbox":
         return self
 
     async def __anext__(self) -> Notification:
         return await self.queue.get()
 
-    # -- the "dispatcher" of the HTTP binding ------------------------------------------
+    # -- a NOTIFY in, the answer out (the transport's "dispatcher") --------------------
     async def handle(self, request: Request) -> Response:
         response = await self._handle(request)
         response.rqi = request.rqi
@@ -130,6 +116,35 @@ class NotificationReceiver:
         except asyncio.QueueFull:
             return _error(5000, f"the receiver's queue is full ({self.queue.maxsize} notifications not read)")
         return Response(rsc=2000)
+
+
+class NotificationReceiver(NotificationInbox):
+    """Notifications over HTTP: a small server on `host`:`port` (default: a free loopback
+    port).  `public_url`: the URL the CSE should use when it differs from the listening
+    address (NAT, 0.0.0.0).  Other arguments: see `NotificationInbox`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, public_url: str = "", **inbox: Any):
+        super().__init__(**inbox)
+        self._binding = HttpBinding(HttpSettings(host=host, port=port, public_url=public_url), self)
+
+    @property
+    def url(self) -> str:
+        if self._binding.port is None:
+            raise RuntimeError("start the receiver first")
+        return self._binding.poa[0]
+
+    async def start(self) -> "NotificationReceiver":
+        await self._binding.start()
+        return self
+
+    async def stop(self) -> None:
+        await self._binding.stop()
+
+    async def __aenter__(self) -> "NotificationReceiver":
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
 
 
 def _error(rsc: int, message: str) -> Response:

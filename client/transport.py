@@ -1,8 +1,8 @@
 """How the client reaches its CSE.  A transport sends one request primitive and returns
 the response primitive; it knows the wire, the client does not.
 
-HTTP is here; an MQTT transport only has to offer the same three methods (see
-docs/client.md).  A transport raises `CseUnreachable` when nothing came back, never a
+HTTP is here, MQTT in `client.mqtt`; another transport only has to offer the same three
+methods (see docs/client.md).  A transport raises `CseUnreachable` when nothing came back, never a
 library-specific exception.
 """
 from __future__ import annotations
@@ -61,9 +61,14 @@ class HttpTransport:
             raise CseUnreachable(f"{self.url} is not reachable: {exc}") from None
 
 
-def transport_for(url: str, serialization: str = "json") -> Transport:
-    """The transport for a CSE URL's scheme."""
+def transport_for(url: str, serialization: str = "json", cse_id: str | None = None) -> Transport:
+    """The transport for a CSE URL's scheme (MQTT needs the CSE's CSE-ID as well)."""
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("http", "https"):
         return HttpTransport(url, serialization=serialization)
-    raise ValueError(f"no client transport for {scheme!r} URLs (supported: http, https)")
+    if scheme in ("mqtt", "mqtts"):
+        if cse_id is None:
+            raise ValueError("an MQTT transport needs the CSE-ID of the CSE (cse_id='/id-in')")
+        from .mqtt import MqttTransport
+        return MqttTransport(url, cse_id=cse_id, serialization=serialization)
+    raise ValueError(f"no client transport for {scheme!r} URLs (supported: http, https, mqtt, mqtts)")
