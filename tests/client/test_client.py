@@ -216,3 +216,15 @@ async def test_subscribe_with_explicit_targets_and_events():
     await app.subscribe("cse-in/x", nu=["http://127.0.0.1:9/n"], net=(1, 3), nct=1, rn="mine", exc=5)
     assert transport.sent[-1].pc == {"m2m:sub": {"nu": ["http://127.0.0.1:9/n"], "enc": {"net": [1, 3]},
                                                  "exc": 5, "nct": 1, "rn": "mine"}}
+
+
+async def test_discover_against_the_cse(cse_url):
+    async with CseClient(cse_url, originator="Cmeter03") as meter:
+        await meter.register("Nmeter", rn="meter03")
+        for name, labels in (("power", ["energy:power"]), ("energy", ["energy:total"]), ("log", [])):
+            await meter.create(meter.ae_address, {"m2m:cnt": {"rn": name, "lbl": labels}})
+        found = await meter.discover(meter.ae_address, ty=3, labels=["energy:power", "energy:total"])
+        assert sorted(found) == ["cse-in/meter03/energy", "cse-in/meter03/power"]
+        by_id = await meter.discover(meter.ae_address, labels=["energy:power"], structured=False)
+        assert len(by_id) == 1 and by_id[0].split("/")[-1].startswith("cnt")
+        assert await meter.discover(meter.ae_address, ty=4) == []
