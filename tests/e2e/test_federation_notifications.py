@@ -1,0 +1,60 @@
+"""An energy application on the IN-CSE subscribes to a meter's container on the MN-CSE and
+receives every reading: the MN notifies /id-in/CEnergyApp, the IN delivers it to the AE's poa.
+Real CSE processes.  Needs the subscription resource (issue 3); skips while it is not merged."""
+import pytest
+
+from client import CseClient, NotificationReceiver
+from cse.app import build_cse
+from tests.conftest import free_port, make_config
+from tests.e2e.federation_support import CseProcess, eventually
+
+SUBSCRIPTION_TY = 23
+pytestmark = pytest.mark.skipif(
+    SUBSCRIPTION_TY not in build_cse(make_config()).types.supported,
+    reason="needs the subscription resource (issue 3, branch wt-notify), not merged yet")
+
+READINGS = ["1530", "1610", "1475"]
+
+
+async def mn_registered(in_url: str) -> None:
+    async with CseClient(in_url, originator="CAdmin", cse_rn="cse-in") as admin:
+        async def check():
+            return (await admin.request(2, "cse-in/id-mn")).rsc == 2000
+        await eventually(check, what="the MN registered at the IN")
+
+
+@pytest.mark.parametrize("subscriber", ["application", "platform admin for the application"])
+async def test_application_on_the_platform_gets_the_gateways_readings(tmp_path, subscriber):
+    in_cse = await CseProcess("--port", str(free_port()), "--storage", "memory:").start()
+    # Without ACPs: the application (or the platform's admin) is the gateway's admin.
+    gateway_admin = "/id-in/CEnergyApp" if subscriber == "application" else "/id-in/CAdmin"
+    mn = await CseProcess("--port", "0", "--data-dir", str(tmp_path / "mn"), "--type", "MN",
+                          "--cse-id", "/id-mn", "--rn", "cse-mn", "--registrar-url", in_cse.url,
+                          "--registrar-id", "/id-in", "--admin-originator", gateway_admin).start()
+    try:
+        await mn_registered(in_cse.url)
+        async with NotificationReceiver() as inbox, \
+                CseClient(in_cse.url, originator="CEnergyApp", cse_rn="cse-in") as app, \
+                CseClient(in_cse.url, originator="CAdmin", cse_rn="cse-in") as platform, \
+                CseClient(mn.url, originator="Cmeter", cse_rn="cse-mn") as meter:
+            await app.register("Nenergy", rn="energy", receiver=inbox)
+            await meter.register("Nmeter", rn="meter")
+            await meter.create("cse-mn/meter", {"m2m:cnt": {"rn": "power"}})
+            power = "/id-mn/cse-mn/meter/power"
+            if subscriber == "application":
+                # nu defaults to the application's SP-relative AE-ID: /id-in/CEnergyApp
+                sub = await app.subscribe(power, rn="energy-app")
+            else:
+                # nu is not the subscriber: the MN verifies it through the IN first
+                sub = await platform.subscribe(power, nu=["/id-in/CEnergyApp"], rn="energy-app")
+            assert sub["nu"] == ["/id-in/CEnergyApp"]
+            for watts in READINGS:
+                await meter.add_instance("cse-mn/meter/power", watts)
+            received = [(await inbox.next(timeout=10)) for _ in READINGS]
+            assert [n.resource["con"] for n in received] == READINGS
+            assert {n.event for n in received} == {3}
+            assert {n.originator for n in received} == {"/id-mn"}
+            assert {n.subscription for n in received} == {f"/id-mn/{sub['ri']}"}
+    finally:
+        await mn.stop()
+        await in_cse.stop()
