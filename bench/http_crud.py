@@ -361,7 +361,8 @@ def verdicts(results: list[Result], options: Options) -> list[str]:
             if before and after:
                 slower = (before.per_second - after.per_second) / before.per_second
                 lines.append(f"{scenario} c={c} at {options.full_label} vs 0: "
-                             f"{change(before.per_second, after.per_second)} req/s "
+                             f"{change(before.per_second, after.per_second)} req/s, CSE CPU per request "
+                             f"{change(before.cse_cpu_us, after.cse_cpu_us)} "
                              f"(target: at most {TARGET_MAX_SLOWDOWN:.0%} slower) "
                              f"{'met' if slower <= TARGET_MAX_SLOWDOWN else 'MISSED'}")
     return lines
