@@ -384,7 +384,8 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--concurrency", "-c", type=_int_list, default=[1, 32],
                         help="comma-separated concurrency levels (default 1,32)")
     parser.add_argument("--repeat", type=_positive,
-                        help="passes over all scenarios; req/s is the median (default 3; 1 with --quick)")
+                        help="passes over all scenarios; req/s is the best pass, the median is shown "
+                             "beside it (default 3; 1 with --quick)")
     parser.add_argument("--prefill", type=_non_negative,
                         help="instances stored in the second container (default 100000; 10000 with "
                              "--quick; 0 skips the comparison)")
