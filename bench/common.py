@@ -230,22 +230,33 @@ class CseProcess:
 
     def __enter__(self) -> "CseProcess":
         self.process = subprocess.Popen([sys.executable, "-m", "cse", *self.args], cwd=ROOT,
-                                        stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
+                                        stdout=subprocess.PIPE, stderr=sys.stderr, bufsize=0,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        line = self._first_line()
-        match = re.search(r"serving (\S+)", line)
-        if not match:
+        url, seen = self._wait_for_url()
+        if url is None:
             self.__exit__(None, None, None)
-            raise RuntimeError(f"the CSE did not start (cse {' '.join(self.args)}): {line!r}")
-        self.url = match.group(1)
+            raise RuntimeError(f"the CSE did not start (cse {' '.join(self.args)}): {seen!r}")
+        self.url = url
         return self
 
-    def _first_line(self) -> str:
+    def _wait_for_url(self) -> tuple[str | None, str]:
+        """The URL of the "serving <url>" line, or None and the last thing seen instead."""
+        deadline = time.monotonic() + self.start_timeout
+        line = ""
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(self.start_timeout):
-                return f"no output within {self.start_timeout} s"
-        return self.process.stdout.readline()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return None, f"no 'serving' line within {self.start_timeout} s (last: {line!r})"
+                # Unbuffered: readline takes exactly one line, so select() never waits for
+                # a line already read ahead into a buffer.
+                line = self.process.stdout.readline().decode(errors="replace")
+                if not line:
+                    return None, "the process ended"
+                match = re.search(r"serving (\S+)", line)
+                if match:
+                    return match.group(1), line
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:

@@ -81,4 +81,4 @@ def test_a_cse_that_cannot_start_is_reported(tmp_path):
          "--storage", "nosuch://x"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
-    assert "the CSE did not start" in completed.stderr
+    assert "the CSE did not start" in completed.stderr and "the process ended" in completed.stderr
