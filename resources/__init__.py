@@ -10,8 +10,9 @@ def default_types() -> TypeRegistry:
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
+    from .group import Group
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]
