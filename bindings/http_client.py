@@ -19,7 +19,9 @@ from .query import to_query
 
 METHOD = {Operation.CREATE: "POST", Operation.RETRIEVE: "GET", Operation.UPDATE: "PUT",
           Operation.DELETE: "DELETE", Operation.NOTIFY: "POST"}
-NOTIFY_TYPE = {media.JSON: "application/json", media.CBOR: "application/cbor"}
+CONTENT_TYPE = {media.JSON: "application/json", media.CBOR: "application/cbor"}
+# TS-0009 6.7: a notification (m2m:sgn, m2m:agn) has its own media type.
+NOTIFY_TYPE = {media.JSON: "application/vnd.onem2m-ntfy+json", media.CBOR: "application/vnd.onem2m-ntfy+cbor"}
 
 
 class HttpSender:
@@ -47,7 +49,7 @@ class HttpSender:
         if self._session is None:
             await self.start()
         parts = urlsplit(url)
-        if parts.path in ("", "/"):
+        if parts.path in ("", "/") and "://" not in request.to:
             url = f"{parts.scheme}://{parts.netloc}{target_to_path(request.to)}"
         headers = {"X-M2M-Origin": request.fr or "", "X-M2M-RI": request.rqi,
                    "Accept": media.CONTENT_TYPE[serialization]}
@@ -65,7 +67,7 @@ class HttpSender:
         body = None
         if request.pc is not None:
             body = media.encode(request.pc, serialization)
-            content_type = NOTIFY_TYPE[serialization]
+            content_type = (NOTIFY_TYPE if request.op == Operation.NOTIFY else CONTENT_TYPE)[serialization]
             if request.op == Operation.CREATE:
                 content_type += f";ty={request.ty}"
             headers["Content-Type"] = content_type

@@ -16,8 +16,9 @@ from .access import AccessControl
 from .clock import Clock, format_timestamp
 from .config import Config
 from .dispatcher import Dispatcher
-from .events import DiscardEvents, EventSink
+from .events import EventSink
 from .expiry import ExpiryReaper
+from .notify import Notifier
 from .outbound import Outbound
 from .representation import Renderer
 from .storage import Storage, open_storage
@@ -62,6 +63,9 @@ class Cse:
                 await binding.start()
             self._provision([url for b in self.bindings for url in b.poa])
             await self.storage.commit()
+            start_events = getattr(self.events, "start", None)
+            if start_events is not None:
+                await start_events()
             self.reaper.start()
         except BaseException:
             await self.stop()
@@ -73,6 +77,10 @@ class Cse:
 
     async def stop(self) -> None:
         await self.reaper.stop()
+        # Deliver pending notifications while the bindings can still send them.
+        drain_events = getattr(self.events, "drain", None)
+        if drain_events is not None:
+            await drain_events()
         for binding in reversed(self.bindings):
             try:
                 await binding.stop()
@@ -91,8 +99,8 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     types = types or default_types()
     tree = Tree(config, storage, types)
     access = AccessControl(config)
-    events = events or DiscardEvents()
     outbound = Outbound()
+    events = events or Notifier(config, clock, storage, tree, access, outbound)
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
     reaper = ExpiryReaper(dispatcher, events)
     return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)

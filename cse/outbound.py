@@ -23,7 +23,8 @@ class Sender(Protocol):
 
         URL rules, the same for every binding: a URL with a path or topic is the exact
         destination (a notification URI); a bare point of access (scheme://host:port)
-        is the entity itself, and the binding derives the rest from `request.to`."""
+        is the entity itself, and the binding derives the rest from `request.to` - unless
+        `request.to` is that URL itself (a notificationURI given as a bare URL)."""
 
 
 class Outbound:

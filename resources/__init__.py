@@ -10,8 +10,9 @@ def default_types() -> TypeRegistry:
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
+    from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Subscription()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

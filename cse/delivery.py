@@ -1,0 +1,270 @@
+"""Delivery of notifications: one bounded FIFO queue and at most one sender task per target.
+
+Why per target: a slow or dead receiver must only delay itself.  Each target's queue is
+served by one task, sending one notification at a time, so notifications reach a target
+in the order they were queued (per subscription order follows).  A target that does not
+answer is retried with exponential back-off; meanwhile its queue keeps at most
+`queue_size` notifications and drops the oldest beyond that, counted and logged, so memory
+stays bounded whatever the receivers do.
+
+`enqueue` is synchronous and O(1): it is called from `EventSink.publish` on the request
+path.  This module never touches storage except to read a target's poa/csz at send time.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import RSC
+from .notification_target import NotificationTarget, TargetResolver, parse_target
+from .primitives import Operation, Request
+from .tree import random_suffix
+
+if TYPE_CHECKING:
+    from .config import NotificationSettings
+    from .outbound import Outbound
+
+log = logging.getLogger(__name__)
+
+LATEST_EC = 4   # event category "latest" (TS-0004 6.3.3): what ln/pn=1 notifications carry
+# Answers that mean "nobody took it": try again later.  Any other answer is final.
+RETRYABLE = frozenset({RSC.TARGET_NOT_REACHABLE, RSC.REMOTE_ENTITY_NOT_REACHABLE, RSC.REQUEST_TIMEOUT,
+                       RSC.INTERNAL_SERVER_ERROR})
+DROP_LOG_INTERVAL = 10.0
+
+
+@dataclass(slots=True, eq=False)
+class Notification:
+    """One NOTIFY to one target, as queued."""
+
+    target: NotificationTarget
+    subscription: str              # ri of the subscription (for coalescing and logs)
+    pc: dict
+    ec: int | None = None
+    rvi: str | None = None
+    serialization: str | None = None   # the subscriber's, used when the target states none
+    attempts: int = 0
+    queued: bool = False
+
+    def to_record(self) -> dict:
+        return {"t": self.target.entry, "s": self.subscription, "pc": self.pc, "ec": self.ec,
+                "rvi": self.rvi, "ser": self.serialization, "a": self.attempts}
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Notification":
+        return cls(parse_target(record["t"]), record["s"], record["pc"], record.get("ec"),
+                   record.get("rvi"), record.get("ser"), record.get("a", 0))
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    REJECTED = "rejected"          # the target answered with an error: not retried
+    UNREACHABLE = "unreachable"    # no answer (refused, timeout, no poa): retried
+
+
+@dataclass(slots=True, eq=False)
+class TargetQueue:
+    key: str
+    items: deque = field(default_factory=deque)
+    # The newest queued notification per subscription that wants only the latest one.
+    latest: dict = field(default_factory=dict)
+    inflight: Notification | None = None
+    worker: asyncio.Task | None = None
+    failing: bool = False
+    backoff: float = 0.0
+    delivered: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    retries: int = 0
+    drops_unlogged: int = 0
+    last_drop_log: float = 0.0
+
+    @property
+    def pending(self) -> int:
+        return len(self.items) + (self.inflight is not None)
+
+    def stats(self) -> dict:
+        return {"queued": len(self.items), "inflight": self.inflight is not None, "failing": self.failing,
+                "delivered": self.delivered, "rejected": self.rejected, "dropped": self.dropped,
+                "retries": self.retries}
+
+
+class Delivery:
+    def __init__(self, settings: "NotificationSettings", outbound: "Outbound", resolver: TargetResolver,
+                 cse_id: str, releases: list[str]):
+        self.settings = settings
+        self.outbound = outbound
+        self.resolver = resolver
+        self.cse_id = cse_id
+        self.releases = frozenset(releases)
+        self.default_rvi = max(releases, key=_release_order)
+        self.queues: dict[str, TargetQueue] = {}
+        self.totals = {"delivered": 0, "rejected": 0, "dropped": 0, "retries": 0}
+        self._closing = False
+        self._progress = asyncio.Event()
+        self._rqi = (f"n{random_suffix(6)}-{n}" for n in itertools.count(1))
+
+    # -- queueing (synchronous, on the request path) --------------------------------------
+    def enqueue(self, notification: Notification, *, latest_only: bool = False,
+                latest_when_failing: bool = False) -> None:
+        """Queue for the target; `latest_only` (ln) replaces a still-queued notification of the
+        same subscription, and `latest_when_failing` (pn=1) does so while the target fails."""
+        queue = self.queues.get(notification.target.key)
+        if queue is None:
+            queue = self.queues[notification.target.key] = TargetQueue(notification.target.key)
+        if latest_only or (latest_when_failing and queue.failing):
+            notification.ec = LATEST_EC
+            previous = queue.latest.get(notification.subscription)
+            if previous is not None and previous.queued:
+                previous.pc, previous.ec = notification.pc, LATEST_EC
+                return
+        if len(queue.items) >= self.settings.queue_size:
+            self._drop_oldest(queue)
+        notification.queued = True
+        queue.items.append(notification)
+        if latest_only or latest_when_failing:
+            queue.latest[notification.subscription] = notification
+        if queue.worker is None and not self._closing:
+            queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
+                                                                  name=f"notify {queue.key}")
+
+    def _drop_oldest(self, queue: TargetQueue) -> None:
+        oldest = queue.items.popleft()
+        oldest.queued = False
+        if queue.latest.get(oldest.subscription) is oldest:
+            del queue.latest[oldest.subscription]
+        self._count_drop(queue, oldest, "the queue is full")
+
+    def _count_drop(self, queue: TargetQueue, notification: Notification, why: str) -> None:
+        queue.dropped += 1
+        self.totals["dropped"] += 1
+        queue.drops_unlogged += 1
+        now = time.monotonic()
+        if queue.dropped == 1 or now - queue.last_drop_log >= DROP_LOG_INTERVAL:
+            log.warning("dropped %d notification(s) for %s (%s; subscription %s); %d dropped so far",
+                        queue.drops_unlogged, queue.key, why, notification.subscription, queue.dropped)
+            queue.drops_unlogged = 0
+            queue.last_drop_log = now
+
+    # -- sending (one task per target with pending notifications) -------------------------
+    async def _serve(self, queue: TargetQueue) -> None:
+        try:
+            while queue.items and not self._closing:
+                notification = queue.items.popleft()
+                notification.queued = False
+                if queue.latest.get(notification.subscription) is notification:
+                    del queue.latest[notification.subscription]
+                queue.inflight = notification
+                await self._deliver(queue, notification)
+                queue.inflight = None
+                self._progress.set()
+        finally:
+            queue.worker = None
+            self._progress.set()
+            if not queue.items and queue.inflight is None and not queue.failing and not self._closing:
+                self.queues.pop(queue.key, None)
+
+    async def _deliver(self, queue: TargetQueue, notification: Notification) -> None:
+        settings = self.settings
+        while True:
+            notification.attempts += 1
+            outcome, detail = await self._send_once(notification)
+            if outcome is Outcome.DELIVERED:
+                queue.delivered += 1
+                self.totals["delivered"] += 1
+                queue.failing, queue.backoff = False, 0.0
+                return
+            if outcome is Outcome.REJECTED:
+                queue.rejected += 1
+                self.totals["rejected"] += 1
+                queue.failing, queue.backoff = False, 0.0
+                log.warning("notification for subscription %s refused by %s: %s",
+                            notification.subscription, queue.key, detail)
+                return
+            if not queue.failing:
+                log.warning("notification target %s is unreachable (%s); retrying with back-off",
+                            queue.key, detail)
+            queue.failing = True
+            self._progress.set()
+            if settings.max_attempts and notification.attempts >= settings.max_attempts:
+                self._count_drop(queue, notification, f"unreachable after {notification.attempts} attempts")
+                return
+            queue.backoff = min(settings.retry_max, queue.backoff * 2 if queue.backoff else settings.retry_initial)
+            queue.retries += 1
+            self.totals["retries"] += 1
+            await asyncio.sleep(queue.backoff)
+
+    async def _send_once(self, notification: Notification) -> tuple[Outcome, str]:
+        resolver = self.resolver
+        target = notification.target
+        entity = resolver.entity(target)
+        url = resolver.url_of(target, entity)
+        if url is None:
+            return Outcome.UNREACHABLE, resolver.describe_unreachable(target, entity)
+        request = Request(op=Operation.NOTIFY, to=resolver.to_of(target), fr=self.cse_id,
+                          rqi=next(self._rqi), rvi=self._release_for(entity, notification.rvi),
+                          pc=notification.pc, ec=notification.ec)
+        serialization = resolver.serialization_of(target, entity, notification.serialization)
+        response = await self.outbound.send(url, request, serialization=serialization,
+                                            timeout=self.settings.timeout)
+        if 2000 <= response.rsc < 3000:
+            return Outcome.DELIVERED, ""
+        detail = f"rsc {response.rsc}"
+        if isinstance(response.pc, dict) and "m2m:dbg" in response.pc:
+            detail += f": {response.pc['m2m:dbg']}"
+        return (Outcome.UNREACHABLE if response.rsc in RETRYABLE else Outcome.REJECTED), detail
+
+    def _release_for(self, entity: dict | None, subscriber_rvi: str | None) -> str:
+        """The newest release both sides speak: the entity's srv when known, else the release
+        the subscriber used, else ours."""
+        common = self.releases.intersection((entity or {}).get("srv") or ())
+        if common:
+            return max(common, key=_release_order)
+        return subscriber_rvi or self.default_rvi
+
+    # -- shutdown -------------------------------------------------------------------------
+    async def drain(self, timeout: float) -> None:
+        """Keep sending until every reachable target's queue is empty, or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = [q for q in self.queues.values() if q.pending and not q.failing]
+            remaining = deadline - time.monotonic()
+            if not busy or remaining <= 0:
+                return
+            self._progress.clear()
+            try:
+                await asyncio.wait_for(self._progress.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
+
+    async def close(self) -> list[Notification]:
+        """Stop sending; return every notification not yet delivered, oldest first per target."""
+        self._closing = True
+        workers = [q.worker for q in self.queues.values() if q.worker is not None]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        left: list[Notification] = []
+        for queue in self.queues.values():
+            if queue.inflight is not None:
+                left.append(queue.inflight)
+                queue.inflight = None
+            left.extend(queue.items)
+            queue.items.clear()
+            queue.latest.clear()
+        return left
+
+    def stats(self) -> dict:
+        return {**self.totals, "queued": sum(q.pending for q in self.queues.values()),
+                "targets": {key: q.stats() for key, q in self.queues.items()}}
+
+
+def _release_order(release: str) -> tuple[int, str]:
+    digits = "".join(c for c in str(release) if c.isdigit())
+    return int(digits or 0), str(release)
