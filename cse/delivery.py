@@ -142,6 +142,7 @@ class Delivery:
         self._count_drop(queue, oldest, "the queue is full")
 
     def _count_drop(self, queue: TargetQueue, notification: Notification, why: str) -> None:
+        self._progress.set()
         queue.dropped += 1
         self.totals["dropped"] += 1
         queue.drops_unlogged += 1
@@ -229,19 +230,25 @@ class Delivery:
         return subscriber_rvi or self.default_rvi
 
     # -- shutdown -------------------------------------------------------------------------
-    async def drain(self, timeout: float) -> None:
-        """Keep sending until every reachable target's queue is empty, or `timeout` passes."""
+    async def wait_until(self, condition, timeout: float) -> bool:
+        """Wait until `condition()` holds (re-checked whenever a notification is delivered,
+        dropped or a target starts failing); False if `timeout` passed first."""
         deadline = time.monotonic() + timeout
-        while True:
-            busy = [q for q in self.queues.values() if q.pending and not q.failing]
+        while not condition():
             remaining = deadline - time.monotonic()
-            if not busy or remaining <= 0:
-                return
+            if remaining <= 0:
+                return False
             self._progress.clear()
             try:
                 await asyncio.wait_for(self._progress.wait(), remaining)
             except asyncio.TimeoutError:
-                return
+                return condition()
+        return True
+
+    async def drain(self, timeout: float) -> None:
+        """Keep sending until every reachable target's queue is empty, or `timeout` passes."""
+        await self.wait_until(
+            lambda: not any(q.pending and not q.failing for q in self.queues.values()), timeout)
 
     async def close(self) -> list[Notification]:
         """Stop sending; return every notification not yet delivered, oldest first per target."""

@@ -10,6 +10,8 @@ from tests.conftest import CoreClient, make_config
 
 from .receiver import Receiver
 
+# New readings only (a new subscription is a new child as well).
+READINGS = {"net": [3], "chty": [4]}
 FAST_RETRIES = {"notification.retry_initial": 0.05, "notification.retry_max": 0.2,
                 "notification.timeout": 5.0, "notification.verification_timeout": 2.0}
 

@@ -31,12 +31,14 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, *, rsc: int = 2000, verification_rsc: int = 2000, hang: bool = False):
+    def __init__(self, *, rsc: int = 2000, verification_rsc: int = 2000, hang: bool = False,
+                 delay: float = 0.0, port: int | None = None):
         self.rsc = rsc                           # answer to notifications
         self.verification_rsc = verification_rsc  # answer to verification requests
         self.hang = hang                         # never answer notifications (a dead receiver)
+        self.delay = delay                       # seconds before answering a notification (slow)
         self.received: list[Received] = []
-        self.port = free_port()
+        self.port = port or free_port()
         self._changed = asyncio.Condition()
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -84,6 +86,8 @@ class Receiver:
         else:
             if self.hang:
                 await self._release.wait()
+            elif self.delay:
+                await asyncio.sleep(self.delay)   # simulates a slow receiver, not a test wait
             rsc = self.rsc
         status = 200 if 2000 <= rsc < 3000 else (403 if rsc in (4101, 4103, 5205) else 500)
         headers = {"X-M2M-RSC": str(rsc), "X-M2M-RI": request.headers.get("X-M2M-RI", "")}
