@@ -1,7 +1,8 @@
 """HTTP sender (TS-0009): primitives this CSE originates, as HTTP requests.
 
 Registered with `cse.outbound.Outbound` for http and https.  One aiohttp session with a
-connection pool is kept for the life of the CSE.
+connection pool is kept for the life of the CSE; notifications go over pipelined
+keep-alive connections instead (`http_pipeline`), one per destination URL.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cse.primitives import Operation, Request, Response
 
 from . import media
 from .http import target_to_path
+from .http_pipeline import PipelineClient, PipelineResponse
 from .query import to_query
 
 METHOD = {Operation.CREATE: "POST", Operation.RETRIEVE: "GET", Operation.UPDATE: "PUT",
@@ -27,16 +29,24 @@ NOTIFY_TYPE = {media.JSON: "application/vnd.onem2m-ntfy+json", media.CBOR: "appl
 class HttpSender:
     name = "http-client"
 
+    # Concurrent NOTIFYs to one URL are transmitted in the order `send` was called, so the
+    # notifier may keep several in flight per target without reordering them.
+    keeps_order = True
+
     def __init__(self, ssl_context: ssl.SSLContext | None = None, pool_size: int = 100):
         self.ssl_context = ssl_context
         self.pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        self._pipeline: PipelineClient | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context)
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def stop(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.close()
+            self._pipeline = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -46,8 +56,6 @@ class HttpSender:
         return []
 
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
-        if self._session is None:
-            await self.start()
         parts = urlsplit(url)
         if parts.path in ("", "/") and "://" not in request.to:
             url = f"{parts.scheme}://{parts.netloc}{target_to_path(request.to)}"
@@ -71,6 +79,15 @@ class HttpSender:
             if request.op == Operation.CREATE:
                 content_type += f";ty={request.ty}"
             headers["Content-Type"] = content_type
+        if request.op == Operation.NOTIFY:
+            # Synchronous until the request is written: concurrent notifications to one URL
+            # leave in call order (see `keeps_order`).
+            if self._pipeline is None:
+                self._pipeline = PipelineClient(self.ssl_context)
+            answer = await self._pipeline.request("POST", url, headers, body, timeout)
+            return self._from_pipeline(answer, request.rqi)
+        if self._session is None:
+            await self.start()
         async with self._session.request(
                 METHOD[request.op], url, data=body, headers=headers, params=to_query(request) or None,
                 timeout=aiohttp.ClientTimeout(total=timeout)) as http:
@@ -78,25 +95,38 @@ class HttpSender:
             return self._to_response(http, raw, request.rqi)
 
     @staticmethod
+    def _from_pipeline(answer: PipelineResponse, rqi: str) -> Response:
+        headers = answer.headers
+        return Response(rsc=_rsc_of(headers.get("x-m2m-rsc"), answer.status),
+                        rqi=headers.get("x-m2m-ri", rqi), rvi=headers.get("x-m2m-rvi"),
+                        pc=_decode(answer.body, headers.get("content-type")))
+
+    @staticmethod
     def _to_response(http: aiohttp.ClientResponse, raw: bytes, rqi: str) -> Response:
-        rsc_header = http.headers.get("X-M2M-RSC")
-        try:
-            rsc = int(rsc_header) if rsc_header else _rsc_from_status(http.status)
-        except ValueError:
-            rsc = _rsc_from_status(http.status)
-        pc = None
-        if raw:
-            kind = media.serialization_of(http.headers.get("Content-Type", "application/json")) or media.JSON
-            try:
-                pc = media.decode(raw, kind)
-            except Exception:
-                pc = None
-        response = Response(rsc=rsc, rqi=http.headers.get("X-M2M-RI", rqi), pc=pc,
+        response = Response(rsc=_rsc_of(http.headers.get("X-M2M-RSC"), http.status),
+                            rqi=http.headers.get("X-M2M-RI", rqi), pc=_decode(raw, http.headers.get("Content-Type")),
                             rvi=http.headers.get("X-M2M-RVI"))
         location = http.headers.get("Content-Location")
         if location:
             response.content_location = location
         return response
+
+
+def _rsc_of(header: str | None, status: int) -> int:
+    try:
+        return int(header) if header else _rsc_from_status(status)
+    except ValueError:
+        return _rsc_from_status(status)
+
+
+def _decode(raw: bytes, content_type: str | None) -> object:
+    if not raw:
+        return None
+    kind = media.serialization_of(content_type or "application/json") or media.JSON
+    try:
+        return media.decode(raw, kind)
+    except Exception:   # an undecodable answer body does not change the status code
+        return None
 
 
 def _rsc_from_status(status: int) -> int:

@@ -83,6 +83,9 @@ class NotificationSettings:
 
     # Most notifications waiting for one target; when full the oldest is dropped (counted, logged).
     queue_size: int = 1000
+    # Notifications in flight to one target at once, over bindings that keep their order
+    # (HTTP pipelining); 1 = wait for each answer before sending the next.
+    pipeline: int = 16
     # Seconds one notification may take to be answered before it counts as unreachable.
     timeout: float = 10.0
     # Seconds a verification request (subscription CREATE/UPDATE) may take.
@@ -104,7 +107,7 @@ class NotificationSettings:
     cache_size: int = 10_000
 
     def check(self) -> None:
-        for name in ("queue_size", "max_batch_size", "cache_size"):
+        for name in ("queue_size", "pipeline", "max_batch_size", "cache_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"notification.{name} must be at least 1")
         for name in ("timeout", "verification_timeout", "retry_initial", "retry_max",

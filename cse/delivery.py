@@ -1,8 +1,10 @@
 """Delivery of notifications: one bounded FIFO queue and at most one sender task per target.
 
 Why per target: a slow or dead receiver must only delay itself.  Each target's queue is
-served by one task, sending one notification at a time, so notifications reach a target
-in the order they were queued (per subscription order follows).  A target that does not
+served by one task, so notifications reach a target in the order they were queued (per
+subscription order follows).  Over a binding that transmits concurrent requests to one URL
+in order (HTTP pipelining) up to `pipeline` notifications are in flight at once, so a
+target's throughput is not capped at one notification per round trip.  A target that does not
 answer is retried with exponential back-off; meanwhile its queue keeps at most
 `queue_size` notifications and drops the oldest beyond that, counted and logged, so memory
 stays bounded whatever the receivers do.
@@ -74,7 +76,9 @@ class TargetQueue:
     items: deque = field(default_factory=deque)
     # The newest queued notification per subscription that wants only the latest one.
     latest: dict = field(default_factory=dict)
-    inflight: Notification | None = None
+    # (notification, task) in the order they were sent
+    inflight: deque = field(default_factory=deque)
+    window: int = 1
     worker: asyncio.Task | None = None
     failing: bool = False
     backoff: float = 0.0
@@ -87,10 +91,10 @@ class TargetQueue:
 
     @property
     def pending(self) -> int:
-        return len(self.items) + (self.inflight is not None)
+        return len(self.items) + len(self.inflight)
 
     def stats(self) -> dict:
-        return {"queued": len(self.items), "inflight": self.inflight is not None, "failing": self.failing,
+        return {"queued": len(self.items), "inflight": len(self.inflight), "failing": self.failing,
                 "delivered": self.delivered, "rejected": self.rejected, "dropped": self.dropped,
                 "retries": self.retries}
 
@@ -130,9 +134,17 @@ class Delivery:
         queue.items.append(notification)
         if latest_only or latest_when_failing:
             queue.latest[notification.subscription] = notification
-        if queue.worker is None and not self._closing:
-            queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
-                                                                  name=f"notify {queue.key}")
+        if queue.worker is None:
+            if not self._closing:
+                queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
+                                                                      name=f"notify {queue.key}")
+        elif not queue.failing and len(queue.inflight) < queue.window and len(queue.items) == 1:
+            # The window has room: send at once rather than after the next answer.
+            queue.items.pop()
+            notification.queued = False
+            if latest_only or latest_when_failing:
+                del queue.latest[notification.subscription]
+            self._start(queue, notification)
 
     def _drop_oldest(self, queue: TargetQueue) -> None:
         oldest = queue.items.popleft()
@@ -154,48 +166,91 @@ class Delivery:
             queue.last_drop_log = now
 
     # -- sending (one task per target with pending notifications) -------------------------
+    def _start(self, queue: TargetQueue, notification: Notification) -> None:
+        """Send now.  Tasks run in creation order, so an order-keeping sender transmits them
+        in the order they were started."""
+        notification.attempts += 1
+        task = asyncio.get_running_loop().create_task(self._send_once(notification))
+        queue.inflight.append((notification, task))
+
     async def _serve(self, queue: TargetQueue) -> None:
+        """Keep up to `window` notifications in flight; settle their answers in order."""
         try:
-            while queue.items and not self._closing:
-                notification = queue.items.popleft()
-                notification.queued = False
-                if queue.latest.get(notification.subscription) is notification:
-                    del queue.latest[notification.subscription]
-                queue.inflight = notification
-                await self._deliver(queue, notification)
-                queue.inflight = None
-                self._progress.set()
+            while not self._closing:
+                queue.window = 1 if queue.failing else self._window(queue)
+                while queue.items and len(queue.inflight) < queue.window:
+                    notification = queue.items.popleft()
+                    notification.queued = False
+                    if queue.latest.get(notification.subscription) is notification:
+                        del queue.latest[notification.subscription]
+                    self._start(queue, notification)
+                if not queue.inflight:
+                    break
+                notification, task = queue.inflight[0]
+                outcome, detail = await task
+                queue.inflight.popleft()
+                if outcome is not Outcome.UNREACHABLE:
+                    self._settle(queue, notification, outcome, detail)
+                    self._progress.set()
+                    continue
+                # Unanswered: nothing new is started (failing), the rest in flight is awaited,
+                # then what failed is retried in order.
+                if not queue.failing:
+                    log.warning("notification target %s is unreachable (%s); retrying with back-off",
+                                queue.key, detail)
+                queue.failing = True
+                rest, queue.inflight = list(queue.inflight), deque()
+                answers = await asyncio.gather(*(t for _, t in rest))
+                retry = [(notification, detail)]
+                for (later, _), (later_outcome, later_detail) in zip(rest, answers):
+                    if later_outcome is Outcome.UNREACHABLE:
+                        retry.append((later, later_detail))
+                    else:
+                        self._settle(queue, later, later_outcome, later_detail)
+                await self._back_off(queue, retry)
         finally:
             queue.worker = None
             self._progress.set()
-            if not queue.items and queue.inflight is None and not queue.failing and not self._closing:
+            if not queue.items and not queue.inflight and not queue.failing and not self._closing:
                 self.queues.pop(queue.key, None)
 
-    async def _deliver(self, queue: TargetQueue, notification: Notification) -> None:
+    def _window(self, queue: TargetQueue) -> int:
+        """How many notifications may be in flight: more than one only over a binding that
+        transmits concurrent requests to one URL in order (HTTP pipelining)."""
+        if self.settings.pipeline <= 1 or not queue.items:
+            return max(1, queue.window)
+        target = queue.items[0].target
+        url = target.url or self.resolver.url_of(target, self.resolver.entity(target))
+        return self.settings.pipeline if url is not None and self.outbound.keeps_order(url) else 1
+
+    def _settle(self, queue: TargetQueue, notification: Notification, outcome: Outcome, detail: str) -> None:
+        if outcome is Outcome.DELIVERED:
+            queue.delivered += 1
+            self.totals["delivered"] += 1
+            queue.failing, queue.backoff = False, 0.0
+        else:
+            queue.rejected += 1
+            self.totals["rejected"] += 1
+            log.warning("notification for subscription %s refused by %s: %s",
+                        notification.subscription, queue.key, detail)
+
+    async def _back_off(self, queue: TargetQueue, retry: list[tuple[Notification, str]]) -> None:
+        """Put unanswered notifications back at the head (in order) and wait before the next try."""
         settings = self.settings
-        while True:
-            notification.attempts += 1
-            outcome, detail = await self._send_once(notification)
-            if outcome is Outcome.DELIVERED:
-                queue.delivered += 1
-                self.totals["delivered"] += 1
-                queue.failing, queue.backoff = False, 0.0
-                return
-            if outcome is Outcome.REJECTED:
-                queue.rejected += 1
-                self.totals["rejected"] += 1
-                queue.failing, queue.backoff = False, 0.0
-                log.warning("notification for subscription %s refused by %s: %s",
-                            notification.subscription, queue.key, detail)
-                return
-            if not queue.failing:
-                log.warning("notification target %s is unreachable (%s); retrying with back-off",
-                            queue.key, detail)
-            queue.failing = True
-            self._progress.set()
+        queue.failing = True           # even if a later one in the window was answered
+        kept = []
+        for notification, _ in retry:
             if settings.max_attempts and notification.attempts >= settings.max_attempts:
                 self._count_drop(queue, notification, f"unreachable after {notification.attempts} attempts")
-                return
+            else:
+                kept.append(notification)
+        for notification in reversed(kept):
+            notification.queued = True
+            queue.items.appendleft(notification)
+        while len(queue.items) > settings.queue_size:
+            self._drop_oldest(queue)
+        self._progress.set()
+        if kept:
             queue.backoff = min(settings.retry_max, queue.backoff * 2 if queue.backoff else settings.retry_initial)
             queue.retries += 1
             self.totals["retries"] += 1
@@ -253,15 +308,15 @@ class Delivery:
     async def close(self) -> list[Notification]:
         """Stop sending; return every notification not yet delivered, oldest first per target."""
         self._closing = True
-        workers = [q.worker for q in self.queues.values() if q.worker is not None]
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        tasks = [q.worker for q in self.queues.values() if q.worker is not None]
+        tasks += [task for q in self.queues.values() for _, task in q.inflight]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         left: list[Notification] = []
         for queue in self.queues.values():
-            if queue.inflight is not None:
-                left.append(queue.inflight)
-                queue.inflight = None
+            left.extend(notification for notification, _ in queue.inflight)
+            queue.inflight.clear()
             left.extend(queue.items)
             queue.items.clear()
             queue.latest.clear()

@@ -27,6 +27,12 @@ class Sender(Protocol):
         `request.to` is that URL itself (a notificationURI given as a bare URL)."""
 
 
+def keeps_order(sender: Sender) -> bool:
+    """A sender may declare `keeps_order = True`: concurrent `send` calls to one URL reach the
+    peer in the order they were made, so callers may keep several requests in flight."""
+    return bool(getattr(sender, "keeps_order", False))
+
+
 class Outbound:
     def __init__(self, default_timeout: float = 10.0):
         self._senders: dict[str, Sender] = {}
@@ -38,6 +44,10 @@ class Outbound:
 
     def supports(self, url: str) -> bool:
         return url.split("://", 1)[0].lower() in self._senders
+
+    def keeps_order(self, url: str) -> bool:
+        sender = self._senders.get(url.split("://", 1)[0].lower())
+        return sender is not None and keeps_order(sender)
 
     async def send(self, url: str, request: Request, *, serialization: str = "json",
                    timeout: float | None = None) -> Response:

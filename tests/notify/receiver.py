@@ -38,6 +38,7 @@ class Receiver:
         self.hang = hang                         # never answer notifications (a dead receiver)
         self.delay = delay                       # seconds before answering a notification (slow)
         self.received: list[Received] = []
+        self._notifications: list[Received] = []
         self.port = port or free_port()
         self._changed = asyncio.Condition()
         self._release = asyncio.Event()
@@ -52,7 +53,7 @@ class Receiver:
 
     @property
     def notifications(self) -> list[Received]:
-        return [r for r in self.received if not r.is_verification]
+        return self._notifications
 
     @property
     def verifications(self) -> list[Received]:
@@ -80,6 +81,8 @@ class Receiver:
         record = Received(request.path_qs, dict(request.headers), body, serialization, time.monotonic())
         async with self._changed:
             self.received.append(record)
+            if not record.is_verification:
+                self._notifications.append(record)
             self._changed.notify_all()
         if record.is_verification:
             rsc = self.verification_rsc
