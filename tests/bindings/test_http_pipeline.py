@@ -53,6 +53,7 @@ class ScriptedServer:
         self.answers = list(answers)
         self.requests: list[bytes] = []
         self.connections = 0
+        self._writers: list[asyncio.StreamWriter] = []
         self.port = free_port()
         self.server: asyncio.AbstractServer | None = None
 
@@ -62,10 +63,13 @@ class ScriptedServer:
 
     async def __aexit__(self, *exc) -> None:
         self.server.close()
+        for writer in self._writers:
+            writer.close()
         await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.append(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")

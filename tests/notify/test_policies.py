@@ -124,3 +124,28 @@ async def test_nec_sets_the_event_category(ncore, receiver):
     await post_reading(ncore, container, 1)
     [received] = await receiver.wait_for(1)
     assert received.headers["X-M2M-EC"] == "3"
+
+
+async def test_pn_send_latest_keeps_one_pending_notification_while_the_target_fails(ncore):
+    from .receiver import Receiver
+    container = await meter_with_container(ncore)
+    target = await Receiver().start()
+    sub = (await subscribe(ncore, container, target.url(), enc={"net": [3], "chty": [4]}, pn=1)).pc["m2m:sub"]
+    await target.stop()
+    await post_reading(ncore, container, "first")        # fails: the target is now known to be down
+    delivery = ncore.cse.events.delivery
+    queue = delivery.queues[target.url()]
+    assert await delivery.wait_until(lambda: queue.failing, 5)
+    for value in range(5):
+        await post_reading(ncore, container, value)
+    latest = [n for n in queue.items if n.subscription == sub["ri"] and n.pc["m2m:sgn"]["nev"]["rep"]
+              ["m2m:cin"]["con"] != "first"]
+    assert len(latest) == 1 and latest[0].pc["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"] == "4"
+    assert latest[0].ec == 4 and queue.dropped == 0
+    back = await Receiver(port=target.port).start()
+    try:
+        received = await back.wait_for(2)
+        assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["first", "4"]
+        assert received[1].headers["X-M2M-EC"] == "4"
+    finally:
+        await back.stop()
