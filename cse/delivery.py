@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .errors import RSC
 from .notification_target import NotificationTarget, TargetResolver, parse_target
@@ -53,15 +53,16 @@ class Notification:
     serialization: str | None = None   # the subscriber's, used when the target states none
     attempts: int = 0
     queued: bool = False
+    counted: bool = False          # the subscription keeps statistics (nse)
 
     def to_record(self) -> dict:
         return {"t": self.target.entry, "s": self.subscription, "pc": self.pc, "ec": self.ec,
-                "rvi": self.rvi, "ser": self.serialization, "a": self.attempts}
+                "rvi": self.rvi, "ser": self.serialization, "a": self.attempts, "c": self.counted}
 
     @classmethod
     def from_record(cls, record: dict) -> "Notification":
         return cls(parse_target(record["t"]), record["s"], record["pc"], record.get("ec"),
-                   record.get("rvi"), record.get("ser"), record.get("a", 0))
+                   record.get("rvi"), record.get("ser"), record.get("a", 0), counted=record.get("c", False))
 
 
 class Outcome(enum.Enum):
@@ -112,6 +113,8 @@ class Delivery:
         self.totals = {"delivered": 0, "rejected": 0, "dropped": 0, "retries": 0}
         self._closing = False
         self._progress = asyncio.Event()
+        # Told about every attempt of a `counted` notification: (notification, answered).
+        self.on_attempt: Callable[[Notification, bool], None] | None = None
         self._rqi = (f"n{random_suffix(6)}-{n}" for n in itertools.count(1))
 
     # -- queueing (synchronous, on the request path) --------------------------------------
@@ -269,12 +272,16 @@ class Delivery:
         serialization = resolver.serialization_of(target, entity, notification.serialization)
         response = await self.outbound.send(url, request, serialization=serialization,
                                             timeout=self.settings.timeout)
-        if 2000 <= response.rsc < 3000:
-            return Outcome.DELIVERED, ""
+        outcome = Outcome.DELIVERED if 2000 <= response.rsc < 3000 else \
+            Outcome.UNREACHABLE if response.rsc in RETRYABLE else Outcome.REJECTED
+        if notification.counted and self.on_attempt is not None:
+            self.on_attempt(notification, outcome is not Outcome.UNREACHABLE)
+        if outcome is Outcome.DELIVERED:
+            return outcome, ""
         detail = f"rsc {response.rsc}"
         if isinstance(response.pc, dict) and "m2m:dbg" in response.pc:
             detail += f": {response.pc['m2m:dbg']}"
-        return (Outcome.UNREACHABLE if response.rsc in RETRYABLE else Outcome.REJECTED), detail
+        return outcome, detail
 
     def _release_for(self, entity: dict | None, subscriber_rvi: str | None) -> str:
         """The newest release both sides speak: the entity's srv when known, else the release

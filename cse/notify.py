@@ -117,6 +117,68 @@ class Subscription:
         return self.conditions is None or matches(resource, self.conditions)
 
 
+class NotificationStatistics:
+    """nsi of subscriptions with nse=true: per target, notification events (noec), requests
+    sent (rqs) and responses received (rsr).  Counted in memory and written to the
+    subscription at most every WRITE_INTERVAL seconds (and at shutdown), so counting never
+    adds a storage write per notification; a RETRIEVE may be that much behind."""
+
+    WRITE_INTERVAL = 1.0
+
+    def __init__(self, storage: "Storage", schedule_commit):
+        self.storage = storage
+        self.schedule_commit = schedule_commit
+        self._counters: dict[str, dict[str, list[int]]] = {}
+        self._dirty: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _targets(self, ri: str) -> dict[str, list[int]]:
+        counters = self._counters.get(ri)
+        if counters is None:
+            # Continue from what is stored (e.g. before a restart).
+            stored = (self.storage.get(ri) or {}).get("nsi") or []
+            counters = self._counters[ri] = {
+                s["tg"]: [s.get("noec", 0), s.get("rqs", 0), s.get("rsr", 0)] for s in stored if "tg" in s}
+        return counters
+
+    def event(self, ri: str, target: str) -> None:
+        self._targets(ri).setdefault(target, [0, 0, 0])[0] += 1
+        self._touch(ri)
+
+    def attempted(self, notification: Notification, answered: bool) -> None:
+        counters = self._targets(notification.subscription).setdefault(notification.target.entry, [0, 0, 0])
+        counters[1] += 1
+        counters[2] += answered
+        self._touch(notification.subscription)
+
+    def forget(self, ri: str) -> None:
+        self._counters.pop(ri, None)
+        self._dirty.discard(ri)
+
+    def _touch(self, ri: str) -> None:
+        self._dirty.add(ri)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.WRITE_INTERVAL, self.write)
+
+    def write(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        dirty, self._dirty = self._dirty, set()
+        wrote = False
+        for ri in dirty:
+            current = self.storage.get(ri)
+            if current is None or not current.get("nse"):
+                continue
+            current["nsi"] = [{"tg": tg, "rqs": c[1], "rsr": c[2], "noec": c[0]}
+                              for tg, c in self._counters.get(ri, {}).items()]
+            with self.storage.transaction():
+                self.storage.update(current, changed=("nsi",))
+            wrote = True
+        if wrote:
+            self.schedule_commit()
+
+
 @dataclass(slots=True, eq=False)
 class Batch:
     subscription: Subscription
@@ -151,6 +213,8 @@ class Notifier:
         self._commit_task: asyncio.Task | None = None
         self._now_ts: str | None = None
         self._pending_at_close: list[Notification] = []
+        self.statistics = NotificationStatistics(storage, self._schedule_commit)
+        self.delivery.on_attempt = self.statistics.attempted
         self.state = State.RUNNING
 
     # -- EventSink ------------------------------------------------------------------------
@@ -181,6 +245,8 @@ class Notifier:
         elif kind is EventKind.UPDATED:
             if resource["ty"] == SUBSCRIPTION_TY:
                 self._cache.pop(resource["pi"], None)
+                if event.modified and "nsi" in event.modified:     # nse switched on: start afresh
+                    self.statistics.forget(resource["ri"])
                 if event.modified and "bn" in event.modified and resource["ri"] in self._batches:
                     self._flush(resource["ri"])
             for subscription in self._subscriptions_of(resource["ri"]):
@@ -194,6 +260,7 @@ class Notifier:
         self._cache.pop(resource["ri"], None)
         for doc in event.removed_subscriptions:
             self._cache.pop(doc["pi"], None)
+            self.statistics.forget(doc["ri"])
             subscription = self._compile(doc)
             if subscription is None:
                 continue
@@ -237,6 +304,9 @@ class Notifier:
         if subscription.creator:
             sgn["cr"] = subscription.creator
         self._count(subscription)
+        if subscription.doc.get("nse"):
+            for target in subscription.targets:
+                self.statistics.event(subscription.ri, target.entry)
         if subscription.batch_size is None:
             self._send(subscription, {"m2m:sgn": sgn}, subscription.ec)
             return
@@ -277,9 +347,10 @@ class Notifier:
 
     def _send(self, subscription: Subscription, pc: dict, ec: int | None) -> None:
         doc = subscription.doc
+        counted = bool(doc.get("nse"))
         for target in subscription.targets:
             self.delivery.enqueue(
-                Notification(target, subscription.ri, pc, ec, doc.get("_rvi"), doc.get("_ser")),
+                Notification(target, subscription.ri, pc, ec, doc.get("_rvi"), doc.get("_ser"), counted=counted),
                 latest_only=subscription.latest_only, latest_when_failing=subscription.latest_when_failing)
 
     def _finish(self, subscription: Subscription) -> None:
@@ -377,6 +448,7 @@ class Notifier:
         left = self._pending_at_close + await self.delivery.close()
         self._pending_at_close = []
         self.state = State.STOPPED
+        self.statistics.write()
         if self._commit_task is not None:
             await asyncio.gather(self._commit_task, return_exceptions=True)
         if left:

@@ -62,6 +62,8 @@ class Subscription(ResourceType):
         resource["enc"] = enc
         self._check(ctx, resource, parent)
         resource.setdefault("nct", 1)
+        if resource.get("nse"):
+            resource["nsi"] = []
         request = ctx.request
         if request is not None:
             if request.accept:
@@ -73,6 +75,8 @@ class Subscription(ResourceType):
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("enc") is not None:
             changes["enc"] = {"net": [UPDATE_EVENT], **changes["enc"]}
+        if changes.get("nse") and not resource.get("nse"):
+            changes["nsi"] = []      # statistics start afresh when switched on (TS-0004 R4)
         merged = {**resource, **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
         parent = ctx.storage.get(resource["pi"])

@@ -149,3 +149,30 @@ async def test_pn_send_latest_keeps_one_pending_notification_while_the_target_fa
         assert received[1].headers["X-M2M-EC"] == "4"
     finally:
         await back.stop()
+
+
+async def test_nse_keeps_notification_statistics_per_target(ncore, receiver):
+    from tests.conftest import free_port
+    container = await meter_with_container(ncore)
+    sub = (await subscribe(ncore, container, receiver.url(), enc={"net": [3], "chty": [4]}, nse=True,
+                           bn={"num": 2})).pc["m2m:sub"]
+    assert sub["nsi"] == []
+    for value in range(4):
+        await post_reading(ncore, container, value)
+    notifier = ncore.cse.events
+    delivery = notifier.delivery
+    assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 2, 5)
+    notifier.statistics.write()        # what the once-a-second writer does
+    stored = (await ncore.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]
+    # 4 events in 2 batches: 2 requests, 2 responses
+    assert stored["nsi"] == [{"tg": receiver.url(), "rqs": 2, "rsr": 2, "noec": 4}]
+
+    await ncore.update(sub["ri"], {"m2m:sub": {"nse": False}}, fr="Cmeter")
+    await post_reading(ncore, container, "not counted")
+    await post_reading(ncore, container, "not counted")
+    assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 3, 5)
+    notifier.statistics.write()
+    assert (await ncore.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"][0]["noec"] == 4
+
+    response = await ncore.update(sub["ri"], {"m2m:sub": {"nse": True}}, fr="Cmeter")
+    assert response.pc["m2m:sub"]["nsi"] == []          # switched on again: counting starts afresh
