@@ -223,13 +223,19 @@ class Notifier:
             log.warning("%d event(s) after the notifier stopped: not notified", len(events))
             return
         self._now_ts = None
-        try:
-            for event in events:
+        # The changes are committed: a failure here must neither fail the request nor keep
+        # the other events from being notified.
+        for event in events:
+            try:
                 self._handle(event)
-            while self._exhausted:
-                self._delete_exhausted(self._exhausted.pop(0))
-        except Exception:   # the change is committed; a notifier bug must not fail the request
-            log.exception("notifying %d event(s) failed", len(events))
+            except Exception:
+                log.exception("notifying %s of %s failed", event.kind.value, event.resource.get("ri"))
+        while self._exhausted:
+            subscription = self._exhausted.pop(0)
+            try:
+                self._delete_exhausted(subscription)
+            except Exception:
+                log.exception("deleting subscription %s after its last notification failed", subscription.ri)
 
     def _handle(self, event: Event) -> None:
         resource = event.resource

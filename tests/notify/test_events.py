@@ -128,3 +128,17 @@ async def test_size_criteria_filter_new_instances(ncore, receiver, criteria, siz
     got = [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in receiver.notifications
            if r.sgn["sur"] == f"/id-in/{sub['ri']}" and r.sgn["nev"]["rep"]["m2m:cin"]["con"] != "barrier"]
     assert got == expected
+
+
+async def test_a_failure_in_the_notifier_does_not_fail_the_committed_request(ncore, receiver, monkeypatch, caplog):
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, receiver.url(), enc={"net": [3]})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in rendering")
+
+    monkeypatch.setattr(ncore.cse.events, "_representation", broken)
+    response = await ncore.create(container, 4, {"m2m:cin": {"con": "kept"}}, fr="Cmeter")
+    assert response.rsc == 2001
+    assert (await ncore.retrieve(f"{container}/la", fr="Cmeter")).pc["m2m:cin"]["con"] == "kept"
+    assert "notifying created" in caplog.text and "bug in rendering" in caplog.text
