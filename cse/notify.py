@@ -24,7 +24,7 @@ from .context import Context
 from .delivery import Delivery, Notification
 from .errors import OneM2MError
 from .events import Event, EventKind
-from .filters import matches
+from .filters import Criteria
 from .notification_target import NotificationTarget, TargetResolver, parse_target
 from .tree import visible
 
@@ -56,7 +56,7 @@ class Subscription:
     events: frozenset[int]
     child_types: frozenset[int] | None
     attributes: frozenset[str] | None
-    conditions: dict | None
+    conditions: Criteria | None      # the filter-like enc members, compiled once
     content_type: int
     targets: list[NotificationTarget]
     subscriber: NotificationTarget | None
@@ -96,7 +96,8 @@ class Subscription:
                    events=frozenset(enc.get("net") or (UPDATE,)),
                    child_types=frozenset(enc["chty"]) if enc.get("chty") else None,
                    attributes=frozenset(enc["atr"]) if enc.get("atr") else None,
-                   conditions=conditions or None, content_type=doc.get("nct") or ALL_ATTRIBUTES,
+                   conditions=Criteria(conditions) if conditions else None,
+                   content_type=doc.get("nct") or ALL_ATTRIBUTES,
                    targets=targets, subscriber=subscriber, batch_size=size, batch_seconds=seconds,
                    latest_only=bool(doc.get("ln")), latest_when_failing=doc.get("pn") == 1,
                    ec=doc.get("nec"), creator=doc.get("cr"))
@@ -114,7 +115,7 @@ class Subscription:
         elif event_type == UPDATE and self.attributes is not None and modified is not None:
             if self.attributes.isdisjoint(modified):
                 return False
-        return self.conditions is None or matches(resource, self.conditions)
+        return self.conditions is None or self.conditions.matches(resource)
 
 
 class NotificationStatistics:

@@ -10,9 +10,10 @@ def default_types() -> TypeRegistry:
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
+    from .group import Group
     from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Subscription()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), Subscription()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]
