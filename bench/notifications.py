@@ -8,8 +8,9 @@ Scenarios (each against a fresh CSE process on a free loopback port):
           the 2001 response of its CREATE to its arrival at the receiver (p50/p99)
   max     as fast as 16 concurrent clients can create; notifications/s delivered
 Every run reports notifications lost (expected - received, after waiting for stragglers),
-notifications out of order per subscriber, and the CSE's CPU time per notification, which
-depends far less on the machine's other load than the rates do.
+notifications out of order per subscriber, and the CSE's CPU time per CREATE, which depends
+far less on the machine's other load than the rates do (the 0-subscriber run is the
+baseline; the difference divided by the subscribers is the cost of one notification).
 
 The receivers (one path per subscriber) and the load generator share this process and its
 clock; the CSE sends notifications from its own process.  This module must never import
@@ -55,6 +56,7 @@ class NotificationResult:
     create_p99_ms: float
     create_errors: int
     cse_cpu_us_per_notification: float | None
+    cse_cpu_us_per_create: float | None    # compare with 0 subscribers for the notifications' share
 
     def row(self) -> str:
         rate = f"{self.target_rate:.0f}/s" if self.target_rate else "max"
@@ -62,7 +64,7 @@ class NotificationResult:
                 f"notif {self.notifications_per_second:>6.0f}/s  latency p50 {self.latency_p50_ms:>6.2f} ms "
                 f"p99 {self.latency_p99_ms:>7.2f} ms max {self.latency_max_ms:>7.1f} ms  "
                 f"lost {self.lost}  out-of-order {self.out_of_order}  "
-                f"CSE CPU {self.cse_cpu_us_per_notification or 0:.0f} us/notif  "
+                f"CSE CPU {self.cse_cpu_us_per_create or 0:.0f} us/CREATE  "
                 f"CREATE p99 {self.create_p99_ms:.1f} ms  errors {self.create_errors}")
 
 
@@ -159,11 +161,11 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 async def run(scenario: str, subscribers: int, instances: int, rate: float | None,
-              concurrency: int = 16, quiet: float = 5.0) -> NotificationResult:
+              concurrency: int = 16, quiet: float = 5.0, cse_args: tuple[str, ...] = ()) -> NotificationResult:
     receivers = Receivers(subscribers)
     await receivers.start()
     try:
-        with CseProcess() as cse:
+        with CseProcess(*cse_args) as cse:
             connector = aiohttp.TCPConnector(limit=256)
             async with aiohttp.ClientSession(connector=connector) as session:
                 container = await _prepare(session, cse.url, receivers)
@@ -213,16 +215,19 @@ async def _measure(scenario, session, container, receivers, instances, rate, con
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     created_in = time.perf_counter() - started
     expected = len(responded) * receivers.count
-    await receivers.wait_for(expected, quiet)
+    if expected:
+        await receivers.wait_for(expected, quiet)
     cpu_after = _cpu_seconds(pid)
     last_arrival = max((t for arrivals in receivers.arrivals for t in arrivals.values()), default=started)
     latencies = sorted(max(0.0, arrivals[s] - responded[s])
                        for arrivals in receivers.arrivals for s in arrivals if s in responded)
     received = sum(len(a) for a in receivers.arrivals)
     create_latencies.sort()
-    cpu = None
-    if cpu_before is not None and cpu_after is not None and received:
-        cpu = round((cpu_after - cpu_before) * 1e6 / received, 1)
+    cpu = per_create = None
+    if cpu_before is not None and cpu_after is not None:
+        spent = (cpu_after - cpu_before) * 1e6
+        cpu = round(spent / received, 1) if received else None
+        per_create = round(spent / len(responded), 1) if responded else None
     return NotificationResult(
         scenario=scenario, subscribers=receivers.count, instances=instances, target_rate=rate,
         create_rate=round(len(responded) / created_in, 1),
@@ -234,11 +239,12 @@ async def _measure(scenario, session, container, receivers, instances, rate, con
         latency_max_ms=round((latencies[-1] if latencies else float("nan")) * 1000, 2),
         create_p50_ms=round(percentile(create_latencies, 0.50) * 1000, 2),
         create_p99_ms=round(percentile(create_latencies, 0.99) * 1000, 2),
-        create_errors=errors, cse_cpu_us_per_notification=cpu)
+        create_errors=errors, cse_cpu_us_per_notification=cpu, cse_cpu_us_per_create=per_create)
 
 
 DEFAULT_SCENARIOS = [
     # (scenario, subscribers, contentInstances, rate)
+    ("paced", 0, 5000, 500.0),       # baseline: the CREATEs alone
     ("paced", 1, 5000, 500.0),
     ("paced", 10, 2000, 100.0),
     ("max", 1, 5000, None),
@@ -253,6 +259,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of a paced run")
     parser.add_argument("--instances", type=int, help="contentInstances per run (overrides --seconds)")
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--config", help="TOML configuration for the CSE (e.g. [notification] settings)")
     args = parser.parse_args()
     if args.rate is None and args.subscribers is None and args.instances is None:
         scenarios = DEFAULT_SCENARIOS
@@ -267,7 +274,8 @@ def main() -> None:
         pass
     results = []
     for scenario, subscribers, instances, rate in scenarios:
-        result = asyncio.run(run(scenario, subscribers, instances, rate))
+        cse_args = ("--config", str(Path(args.config).resolve())) if args.config else ()
+        result = asyncio.run(run(scenario, subscribers, instances, rate, cse_args=cse_args))
         print(result.row(), flush=True)
         results.append(result)
     if args.json:

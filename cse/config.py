@@ -85,7 +85,7 @@ class NotificationSettings:
     queue_size: int = 1000
     # Notifications in flight to one target at once, over bindings that keep their order
     # (HTTP pipelining); 1 = wait for each answer before sending the next.
-    pipeline: int = 16
+    pipeline: int = 64
     # Seconds one notification may take to be answered before it counts as unreachable.
     timeout: float = 10.0
     # Seconds a verification request (subscription CREATE/UPDATE) may take.

@@ -12,8 +12,10 @@ from .receiver import Receiver
 
 # New readings only (a new subscription is a new child as well).
 READINGS = {"net": [3], "chty": [4]}
+# Short back-off for tests; a small pipeline so bursts of a few dozen fill the window.
 FAST_RETRIES = {"notification.retry_initial": 0.05, "notification.retry_max": 0.2,
-                "notification.timeout": 5.0, "notification.verification_timeout": 2.0}
+                "notification.timeout": 5.0, "notification.verification_timeout": 2.0,
+                "notification.pipeline": 4}
 
 
 def notifying_cse(clock=None, **settings):
