@@ -200,15 +200,20 @@ class _Connection(asyncio.Protocol):
     def _finish(self, body: bytes) -> bool:
         status, headers = self._head
         self._head = None
-        if headers.get("connection", "").lower() == "close":
-            self.closing = True
-            self.client._forget(self)
         if not self.waiting:
             raise HttpProtocolError("a response nobody asked for")
         pending = self.waiting.popleft()
         if not pending.future.done():
             pending.future.set_result(PipelineResponse(status, headers, body))
         self.last_used = time.monotonic()
+        if headers.get("connection", "").lower() == "close":
+            # The server processes nothing more on this connection.  What is behind moves to
+            # a new one now, before any later request could get there first.
+            self.closing = True
+            self.client._forget(self)
+            if self.waiting:
+                left, self.waiting = list(self.waiting), deque()
+                self.client._resubmit(self.key, left)
         return True
 
     def _fail_all(self, error: BaseException) -> None:
