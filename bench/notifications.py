@@ -161,7 +161,8 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 async def run(scenario: str, subscribers: int, instances: int, rate: float | None,
-              concurrency: int = 16, quiet: float = 5.0, cse_args: tuple[str, ...] = ()) -> NotificationResult:
+              concurrency: int = 16, quiet: float = 5.0,
+              cse_args: tuple[str, ...] = ()) -> NotificationResult:
     receivers = Receivers(subscribers)
     await receivers.start()
     try:

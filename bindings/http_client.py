@@ -104,7 +104,8 @@ class HttpSender:
     @staticmethod
     def _to_response(http: aiohttp.ClientResponse, raw: bytes, rqi: str) -> Response:
         response = Response(rsc=_rsc_of(http.headers.get("X-M2M-RSC"), http.status),
-                            rqi=http.headers.get("X-M2M-RI", rqi), pc=_decode(raw, http.headers.get("Content-Type")),
+                            rqi=http.headers.get("X-M2M-RI", rqi),
+                            pc=_decode(raw, http.headers.get("Content-Type")),
                             rvi=http.headers.get("X-M2M-RVI"))
         location = http.headers.get("Content-Location")
         if location:

@@ -254,7 +254,8 @@ class Delivery:
             self._drop_oldest(queue)
         self._progress.set()
         if kept:
-            queue.backoff = min(settings.retry_max, queue.backoff * 2 if queue.backoff else settings.retry_initial)
+            doubled = queue.backoff * 2 if queue.backoff else settings.retry_initial
+            queue.backoff = min(settings.retry_max, doubled)
             queue.retries += 1
             self.totals["retries"] += 1
             await asyncio.sleep(queue.backoff)

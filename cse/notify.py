@@ -357,7 +357,8 @@ class Notifier:
         counted = bool(doc.get("nse"))
         for target in subscription.targets:
             self.delivery.enqueue(
-                Notification(target, subscription.ri, pc, ec, doc.get("_rvi"), doc.get("_ser"), counted=counted),
+                Notification(target, subscription.ri, pc, ec, doc.get("_rvi"), doc.get("_ser"),
+                             counted=counted),
                 latest_only=subscription.latest_only, latest_when_failing=subscription.latest_when_failing)
 
     def _finish(self, subscription: Subscription) -> None:

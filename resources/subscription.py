@@ -54,7 +54,8 @@ class Subscription(ResourceType):
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         parent_type = ctx.tree.types.of(parent)
         if not parent_type.subscribable:
-            raise OneM2MError(RSC.TARGET_NOT_SUBSCRIBABLE, f"a {parent_type.type_name} cannot be subscribed to")
+            raise OneM2MError(RSC.TARGET_NOT_SUBSCRIBABLE,
+                              f"a {parent_type.type_name} cannot be subscribed to")
         # TS-0004 7.4.8.2.1: the subscriber must be allowed to read what it subscribes to.
         ctx.access.check(ctx, Permission.RETRIEVE, parent)
         enc = dict(resource.get("enc") or {})
@@ -81,7 +82,8 @@ class Subscription(ResourceType):
         merged = {k: v for k, v in merged.items() if v is not None}
         parent = ctx.storage.get(resource["pi"])
         if parent is None:
-            raise OneM2MError(RSC.NOT_FOUND, f"the subscribed-to resource of {resource['ri']} no longer exists")
+            raise OneM2MError(RSC.NOT_FOUND,
+                              f"the subscribed-to resource of {resource['ri']} no longer exists")
         self._check(ctx, merged, parent)
         if changes.get("nu"):
             known = set(resource.get("nu") or ())
@@ -104,8 +106,8 @@ class Subscription(ResourceType):
         for event in events:
             if event in UNSUPPORTED_EVENTS:
                 raise OneM2MError(RSC.NOT_IMPLEMENTED,
-                                  f"attribute 'enc': notificationEventType {event} ({UNSUPPORTED_EVENTS[event]}) "
-                                  "is not supported by this CSE")
+                                  f"attribute 'enc': notificationEventType {event} "
+                                  f"({UNSUPPORTED_EVENTS[event]}) is not supported by this CSE")
         types = ctx.tree.types
         parent_type = types.of(parent)
         for child_ty in enc.get("chty") or ():
@@ -115,15 +117,16 @@ class Subscription(ResourceType):
                                   f"child of a {parent_type.type_name}")
         for name in enc.get("atr") or ():
             if name not in parent_type.schema.rules:
-                raise bad_request(f"attribute 'enc': atr {name!r} is not an attribute of {parent_type.type_name}")
+                raise bad_request(f"attribute 'enc': atr {name!r} is not an attribute of "
+                                  f"{parent_type.type_name}")
         content_type = sub.get("nct", 1)
         if content_type in UNSUPPORTED_CONTENT:
             raise OneM2MError(RSC.NOT_IMPLEMENTED,
                               f"attribute 'nct': {content_type} ({UNSUPPORTED_CONTENT[content_type]}) is not "
                               "supported by this CSE")
         if content_type == MODIFIED_ATTRIBUTES and set(events) != {UPDATE_EVENT}:
-            raise bad_request(f"attribute 'nct': 2 (modified attributes) applies only to net 1 (update of the "
-                              f"resource), not to net {sorted(events)}")
+            raise bad_request(f"attribute 'nct': 2 (modified attributes) applies only to net 1 "
+                              f"(update of the resource), not to net {sorted(events)}")
         batch = sub.get("bn")
         if batch is not None and "dur" in batch:
             if parse_duration(batch["dur"], "attribute 'bn': dur") <= 0:
@@ -178,4 +181,5 @@ class Subscription(ResourceType):
             detail = f": {response.pc['m2m:dbg']}"
         if response.rsc in (RSC.TARGET_NOT_REACHABLE, RSC.REQUEST_TIMEOUT):
             return f"notification target {target.entry!r} could not be reached for verification{detail}"
-        return f"notification target {target.entry!r} refused the verification request (rsc {response.rsc}{detail})"
+        return (f"notification target {target.entry!r} refused the verification request "
+                f"(rsc {response.rsc}{detail})")

@@ -45,6 +45,9 @@ async def test_concurrent_requests_arrive_in_call_order_and_get_their_own_answer
     assert all(a.status == 200 and a.headers["x-m2m-rsc"] == "2000" for a in answers)
 
 
+EMPTY_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
 class ScriptedServer:
     """A raw TCP server answering each request with the next scripted chunk of bytes
     (None = close the connection without answering)."""
@@ -77,7 +80,7 @@ class ScriptedServer:
                                   if line.lower().startswith(b"content-length")))
                 body = await reader.readexactly(length)
                 self.requests.append(head + body)
-                answer = self.answers.pop(0) if self.answers else b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                answer = self.answers.pop(0) if self.answers else EMPTY_OK
                 if answer is None:
                     writer.transport.abort()
                     return
@@ -96,7 +99,8 @@ class ScriptedServer:
 
 async def test_chunked_and_interim_responses_are_framed(client):
     chunked = (b"HTTP/1.1 100 Continue\r\n\r\n"
-               b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n")
+               b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n")
     with_trailer = b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n"
     async with ScriptedServer([chunked, with_trailer]) as server:
         first, second = await asyncio.gather(client.request("POST", server.url, {}, b"1", 5),

@@ -112,7 +112,8 @@ class Receiver:
     async def barrier(self, core, container: str, fr: str = "Cmeter") -> None:
         """Wait until every notification queued so far for this receiver's /notify target has
         arrived: a marker subscription on the same target shares its FIFO queue."""
-        marker = await core.create(container, 23, {"m2m:sub": {"nu": [self.url()], "enc": {"net": [3]}}}, fr=fr)
+        marker = await core.create(container, 23, {"m2m:sub": {"nu": [self.url()], "enc": {"net": [3]}}},
+                                   fr=fr)
         assert marker.rsc == 2001, marker.pc
         sur = f"/id-in/{marker.pc['m2m:sub']['ri']}"
         await core.create(container, 4, {"m2m:cin": {"con": "barrier"}}, fr=fr)

@@ -20,7 +20,8 @@ async def test_ae_id_target_is_resolved_through_its_poa_at_send_time(ncore, rece
     [first] = await receiver.wait_for(1)
     assert first.path == "/~/id-in/Capp" and first.sgn["nev"]["rep"]["m2m:cin"]["con"] == "first"
     moved = await receivers()
-    assert (await ncore.update("cse-in/app", {"m2m:ae": {"poa": [moved.url("/inbox")]}}, fr="Capp")).rsc == 2004
+    moving = await ncore.update("cse-in/app", {"m2m:ae": {"poa": [moved.url("/inbox")]}}, fr="Capp")
+    assert moving.rsc == 2004
     await post_reading(ncore, container, "second")
     [second] = await moved.wait_for(1)
     assert second.path == "/inbox" and second.sgn["nev"]["rep"]["m2m:cin"]["con"] == "second"

@@ -130,7 +130,8 @@ async def test_size_criteria_filter_new_instances(ncore, receiver, criteria, siz
     assert got == expected
 
 
-async def test_a_failure_in_the_notifier_does_not_fail_the_committed_request(ncore, receiver, monkeypatch, caplog):
+async def test_a_failure_in_the_notifier_does_not_fail_the_committed_request(ncore, receiver, monkeypatch,
+                                                                             caplog):
     container = await meter_with_container(ncore)
     await subscribe(ncore, container, receiver.url(), enc={"net": [3]})
 

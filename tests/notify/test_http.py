@@ -9,7 +9,8 @@ from .conftest import READINGS
 
 async def _meter(client) -> None:
     response, _ = await client.call("POST", "/cse-in", originator="Cmeter", ty=2,
-                                    body={"m2m:ae": {"rn": "meter", "api": "Nmeter", "rr": False, "srv": ["3"]}})
+                                    body={"m2m:ae": {"rn": "meter", "api": "Nmeter", "rr": False,
+                                                     "srv": ["3"]}})
     assert response.status == 201
     response, _ = await client.call("POST", "/cse-in/meter", originator="Cmeter", ty=3,
                                     body={"m2m:cnt": {"rn": "power"}})
@@ -20,7 +21,8 @@ async def test_subscribe_and_receive_over_http(http_cse, receiver):
     cse, client = http_cse
     await _meter(client)
     response, body = await client.call("POST", "/cse-in/meter/power", originator="Cmeter", ty=23,
-                                       body={"m2m:sub": {"rn": "watch", "nu": [receiver.url()], "enc": READINGS}})
+                                       body={"m2m:sub": {"rn": "watch", "nu": [receiver.url()],
+                                                         "enc": READINGS}})
     assert response.status == 201, body
     sub = orjson.loads(body)["m2m:sub"]
     response, _ = await client.call("POST", "/cse-in/meter/power", originator="Cmeter", ty=4,
@@ -41,7 +43,8 @@ async def test_a_subscription_made_in_cbor_is_notified_in_cbor(http_cse, receive
     response, body = await client.call("POST", "/cse-in/meter/power", originator="Cmeter", ty=23, raw=payload,
                                        content_type="application/cbor")
     assert response.status == 201, body
-    await client.call("POST", "/cse-in/meter/power", originator="Cmeter", ty=4, body={"m2m:cin": {"con": "7"}})
+    await client.call("POST", "/cse-in/meter/power", originator="Cmeter", ty=4,
+                      body={"m2m:cin": {"con": "7"}})
     [received] = await receiver.wait_for(1)
     assert received.serialization == "cbor"
     assert received.headers["Content-Type"] == "application/vnd.onem2m-ntfy+cbor"

@@ -59,7 +59,8 @@ async def test_a_standard_library_receiver_gets_every_notification_in_order(ncor
         assert (await subscribe(ncore, container, receiver.url, enc=READINGS)).rsc == 2001
         await asyncio.gather(*(post_reading(ncore, container, i) for i in range(40)))
         assert await asyncio.to_thread(receiver.enough.wait, 10)
-        states = [b["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["st"] for b in receiver.bodies if "nev" in b["m2m:sgn"]]
+        states = [b["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["st"]
+                  for b in receiver.bodies if "nev" in b["m2m:sgn"]]
         assert states == list(range(1, 41))
         assert ncore.cse.events.delivery.totals["retries"] == 0
     finally:

@@ -75,7 +75,8 @@ async def test_bn_dur_sends_what_accumulated_when_the_time_is_up(ncore, receiver
     for value in range(4):
         await post_reading(ncore, container, value)
     [batch] = await receiver.wait_for(1)
-    assert [n["nev"]["rep"]["m2m:cin"]["con"] for n in batch.body["m2m:agn"]["m2m:sgn"]] == ["0", "1", "2", "3"]
+    batched = batch.body["m2m:agn"]["m2m:sgn"]
+    assert [n["nev"]["rep"]["m2m:cin"]["con"] for n in batched] == ["0", "1", "2", "3"]
     await post_reading(ncore, container, 4)
     [_, later] = await receiver.wait_for(2)
     assert [n["nev"]["rep"]["m2m:cin"]["con"] for n in later.body["m2m:agn"]["m2m:sgn"]] == ["4"]
@@ -152,7 +153,6 @@ async def test_pn_send_latest_keeps_one_pending_notification_while_the_target_fa
 
 
 async def test_nse_keeps_notification_statistics_per_target(ncore, receiver):
-    from tests.conftest import free_port
     container = await meter_with_container(ncore)
     sub = (await subscribe(ncore, container, receiver.url(), enc={"net": [3], "chty": [4]}, nse=True,
                            bn={"num": 2})).pc["m2m:sub"]

@@ -107,7 +107,8 @@ async def test_an_unreachable_target_fails_the_creation_and_names_it(ncore, rece
 async def test_an_unknown_entity_as_target_fails_the_creation(ncore):
     container = await meter_with_container(ncore)
     response = await subscribe(ncore, container, "Cnobody")
-    assert response.rsc == 5204 and "Cnobody" in response.pc["m2m:dbg"] and "not an entity" in response.pc["m2m:dbg"]
+    assert response.rsc == 5204
+    assert "Cnobody" in response.pc["m2m:dbg"] and "not an entity" in response.pc["m2m:dbg"]
 
 
 async def test_an_ae_without_poa_as_target_fails_the_creation(ncore):
