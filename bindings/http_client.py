@@ -23,7 +23,8 @@ METHOD = {Operation.CREATE: "POST", Operation.RETRIEVE: "GET", Operation.UPDATE:
           Operation.DELETE: "DELETE", Operation.NOTIFY: "POST"}
 CONTENT_TYPE = {media.JSON: "application/json", media.CBOR: "application/cbor"}
 # TS-0009 6.7: a notification (m2m:sgn, m2m:agn) has its own media type.
-NOTIFY_TYPE = {media.JSON: "application/vnd.onem2m-ntfy+json", media.CBOR: "application/vnd.onem2m-ntfy+cbor"}
+NOTIFY_TYPE = {media.JSON: "application/vnd.onem2m-ntfy+json",
+               media.CBOR: "application/vnd.onem2m-ntfy+cbor"}
 
 
 class HttpSender:
@@ -103,9 +104,19 @@ class HttpSender:
 
     @staticmethod
     def _to_response(http: aiohttp.ClientResponse, raw: bytes, rqi: str) -> Response:
-        response = Response(rsc=_rsc_of(http.headers.get("X-M2M-RSC"), http.status),
-                            rqi=http.headers.get("X-M2M-RI", rqi),
-                            pc=_decode(raw, http.headers.get("Content-Type")),
+        rsc_header = http.headers.get("X-M2M-RSC")
+        try:
+            rsc = int(rsc_header) if rsc_header else _rsc_from_status(http.status)
+        except ValueError:
+            rsc = _rsc_from_status(http.status)
+        pc = None
+        if raw:
+            kind = media.serialization_of(http.headers.get("Content-Type", "application/json")) or media.JSON
+            try:
+                pc = media.decode(raw, kind)
+            except Exception:
+                pc = None
+        response = Response(rsc=rsc, rqi=http.headers.get("X-M2M-RI", rqi), pc=pc,
                             rvi=http.headers.get("X-M2M-RVI"))
         location = http.headers.get("Content-Location")
         if location:
