@@ -1,6 +1,8 @@
 """Clean shutdown: queued notifications are delivered, or kept and resent after a restart."""
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import CoreClient
 
 from .conftest import READINGS, meter_with_container, notifying_cse, post_reading, subscribe
@@ -27,8 +29,9 @@ async def test_stop_delivers_what_is_queued_and_batched(receivers, tmp_path):
     assert len(batch.body["m2m:agn"]["m2m:sgn"]) == 10
 
 
-async def test_undeliverable_notifications_are_resent_after_a_restart(tmp_path):
-    storage = {"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}", "notification.shutdown_timeout": 0.5}
+@pytest.mark.parametrize("backend", ["sqlite:///{dir}/cse.sqlite", "tinydb:///{dir}/tinydb"])
+async def test_undeliverable_notifications_are_resent_after_a_restart(tmp_path, backend):
+    storage = {"storage.url": backend.format(dir=tmp_path), "notification.shutdown_timeout": 0.5}
     target = await Receiver().start()
     cse = notifying_cse(**storage)
     await cse.start()
