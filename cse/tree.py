@@ -134,8 +134,15 @@ class Tree:
         rtype.on_delete(ctx, resource, parent)
         if parent is not None:
             self.types.of(parent).on_child_deleted(ctx, parent, resource)
+        subscribed: dict[str, dict] = {}
         if self.types.may_have_children(resource["ty"]):
             subscriptions = list(self.storage.descendants(resource["_path"], types=(SUBSCRIPTION_TY,)))
+            for subscription in subscriptions:
+                pi = subscription["pi"]
+                if pi != resource["ri"] and pi not in subscribed:
+                    below = self.storage.get(pi)
+                    if below is not None:
+                        subscribed[pi] = below
             self.storage.delete_subtree(resource["_path"])
         else:
             subscriptions = []
@@ -143,4 +150,4 @@ class Tree:
         if resource["ty"] == SUBSCRIPTION_TY:
             subscriptions.append(resource)
         ctx.emit(EventKind.DELETED, resource, parent, removed_subscriptions=subscriptions,
-                 notify_parent=notify_parent)
+                 removed_subscribed=subscribed, notify_parent=notify_parent)
