@@ -12,8 +12,9 @@ def default_types() -> TypeRegistry:
     from .cse_base import CSEBase
     from .group import Group
     from .remote_cse import RemoteCSE
+    from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]
