@@ -65,3 +65,20 @@ async def test_a_stranger_cannot_relay_under_its_own_topic(mqtt_pair):
         assert "does not match the topic" in answer["pc"]["m2m:dbg"]
     finally:
         await peer.close()
+
+
+async def test_subscription_on_the_mn_notifies_an_application_on_the_in_over_mqtt(mqtt_pair):
+    """The MN's notifier reaches /in.../Capp through the IN over the broker (topic names the IN)."""
+    broker, in_cse, mn = mqtt_pair
+    in_id, mn_id = in_cse.config.cse.cse_id, mn.config.cse.cse_id
+    async with NotificationReceiver() as inbox:
+        app = {"api": "Napp", "rr": True, "srv": ["3"], "poa": [inbox.url]}
+        assert (await ask(in_cse, 1, "cse-in", fr="Capp", ty=2, pc={"m2m:ae": app})).rsc == 2001
+        admin = f"{in_id}/CAdmin"                         # the MN's admin (see the fixture)
+        assert (await ask(mn, 1, f"{mn_id}/cse-mn", fr=admin, ty=3, pc={"m2m:cnt": {"rn": "power"}})).rsc == 2001
+        sub = await ask(mn, 1, "cse-mn/power", fr=admin, ty=23,
+                        pc={"m2m:sub": {"nu": [f"{in_id}/Capp"], "enc": {"net": [3]}}})
+        assert sub.rsc == 2001, sub.pc                    # verified through the IN, over MQTT
+        assert (await ask(mn, 1, "cse-mn/power", fr=admin, ty=4, pc={"m2m:cin": {"con": "1530"}})).rsc == 2001
+        note = await inbox.next(timeout=10)
+        assert (note.originator, note.resource["con"]) == (mn_id, "1530")

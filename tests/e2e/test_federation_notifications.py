@@ -1,17 +1,11 @@
 """An energy application on the IN-CSE subscribes to a meter's container on the MN-CSE and
 receives every reading: the MN notifies /id-in/CEnergyApp, the IN delivers it to the AE's poa.
-Real CSE processes.  Needs the subscription resource (issue 3); skips while it is not merged."""
+Real CSE processes."""
 import pytest
 
 from client import CseClient, NotificationReceiver
-from cse.app import build_cse
-from tests.conftest import free_port, make_config
+from tests.conftest import free_port
 from tests.e2e.federation_support import CseProcess, eventually
-
-SUBSCRIPTION_TY = 23
-pytestmark = pytest.mark.skipif(
-    SUBSCRIPTION_TY not in build_cse(make_config()).types.supported,
-    reason="needs the subscription resource (issue 3, branch wt-notify), not merged yet")
 
 READINGS = ["1530", "1610", "1475"]
 
