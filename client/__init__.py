@@ -14,5 +14,5 @@ from .client import RESOURCE_TYPES, CseClient, RequestFailed, sp_relative_ae_id,
 from .receiver import Notification, NotificationInbox, NotificationReceiver
 from .transport import CseUnreachable, HttpTransport, Transport
 
-__all__ = ["CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox", "NotificationReceiver",
-           "RESOURCE_TYPES", "RequestFailed", "Transport", "sp_relative_ae_id", "unwrap"]
+__all__ = ["CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
+           "NotificationReceiver", "RESOURCE_TYPES", "RequestFailed", "Transport", "sp_relative_ae_id", "unwrap"]

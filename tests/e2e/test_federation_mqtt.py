@@ -7,7 +7,7 @@ import pytest
 from client import NotificationReceiver
 from tests.bindings.brokers import shared_broker
 from tests.bindings.mqtt_peer import MqttPeer
-from tests.e2e.federation_support import MN, ask, eventually, start_cse
+from tests.e2e.federation_support import MN, ask, start_cse
 
 
 @pytest.fixture

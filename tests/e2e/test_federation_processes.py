@@ -68,11 +68,13 @@ async def test_gateway_and_platform_work_as_one(pair):
         assert "/id-in/CEnergyApp" in denied.pc["m2m:dbg"]
 
         # Notifications cross in both directions, delivered to the AEs' poa by their registrars.
-        sgn = {"m2m:sgn": {"sur": "/id-mn/cse-mn/meter/power/sub", "nev": {"net": 3, "rep": {"m2m:cin": {"con": "1610"}}}}}
+        reading = {"m2m:cin": {"con": "1610"}}
+        sgn = {"m2m:sgn": {"sur": "/id-mn/cse-mn/meter/power/sub", "nev": {"net": 3, "rep": reading}}}
         assert (await meter.request(5, "/id-in/CEnergyApp", originator="/id-mn", pc=sgn)).rsc == 2000
         got = await app_inbox.next(timeout=10)
         assert (got.originator, got.resource) == ("/id-mn", {"con": "1610"})
-        command = {"m2m:sgn": {"sur": "/id-in/cse-in/energy/plan", "nev": {"net": 1, "rep": {"m2m:cin": {"con": "shed"}}}}}
+        plan = {"m2m:cin": {"con": "shed"}}
+        command = {"m2m:sgn": {"sur": "/id-in/cse-in/energy/plan", "nev": {"net": 1, "rep": plan}}}
         assert (await app.request(5, "/id-mn/Cmeter", pc=command)).rsc == 2000
         got = await meter_inbox.next(timeout=10)
         assert (got.originator, got.target, got.resource) == ("/id-in/CEnergyApp", "/id-mn/Cmeter", {"con": "shed"})
