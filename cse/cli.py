@@ -87,7 +87,33 @@ def run(config: Config) -> None:
         asyncio.run(serve(config))
 
 
+def certs_main(argv: list[str]) -> int:
+    """`cse certs DIR`: a development CA and a server certificate for the loopback names."""
+    from .certs import LOOPBACK_NAMES, create_dev_pki
+
+    parser = argparse.ArgumentParser(prog="cse certs", description=(
+        "Create a development CA (ca.crt, ca.key) and a server certificate (server.crt, "
+        "server.key) in DIR. For trying TLS and for tests, never for production."))
+    parser.add_argument("directory", help="where to write the files (created if missing)")
+    parser.add_argument("--host", action="append", dest="hosts",
+                        help=f"name or address the server certificate is valid for (repeatable; "
+                             f"default {', '.join(LOOPBACK_NAMES)})")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
+    args = parser.parse_args(argv)
+    try:
+        pki = create_dev_pki(args.directory, tuple(args.hosts or LOOPBACK_NAMES), overwrite=args.force)
+    except (OSError, ValueError) as error:
+        print(f"cse certs: {error}", file=sys.stderr)
+        return 1
+    print(f"CA certificate {pki.ca_cert}\nserver certificate {pki.server_cert}\n"
+          f"server key {pki.server_key}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["certs"]:
+        return certs_main(argv[1:])
     try:
         config = config_from_args(argv)
     except ConfigError as error:
