@@ -77,6 +77,7 @@ class Dispatcher:
             response = error_response(request, error.rsc, error.message)
         except StorageError as error:
             log.error("storage failure on %s: %s", request.describe(), error)
+            self.access.forget_all()      # cached ACPs may never have been stored
             response = error_response(request, RSC.INTERNAL_SERVER_ERROR, f"storage failure: {error}")
         except Exception:  # a bug: answer it, log it, keep serving
             log.exception("internal error on %s", request.describe())

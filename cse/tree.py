@@ -90,6 +90,8 @@ class Tree:
         if self.types.may_have_children(resource["ty"]):
             subscriptions = list(self.storage.descendants(resource["_path"], types=(SUBSCRIPTION_TY,)))
             self.storage.delete_subtree(resource["_path"])
+            # ACPs in the subtree go with it; their on_delete hooks are not called.
+            ctx.access.forget_subtree(resource["_path"])
         else:
             subscriptions = []
             self.storage.delete(resource["ri"])

@@ -6,12 +6,14 @@ from .registry import TypeRegistry
 
 
 def default_types() -> TypeRegistry:
+    from .acp import AccessControlPolicy
     from .ae import AE
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(),
+                         AccessControlPolicy()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]
