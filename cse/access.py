@@ -83,6 +83,21 @@ class Policy:
 _MISSING = object()
 
 
+class _LazyFacts:
+    """The facts of a decision, computed once and only if a rule has conditions."""
+
+    __slots__ = ("access", "ctx", "originator", "ty", "facts")
+
+    def __init__(self, access: "AccessControl", ctx: "Context", originator: str, ty: int):
+        self.access, self.ctx, self.originator, self.ty = access, ctx, originator, ty
+        self.facts: Facts | None = None
+
+    def __call__(self) -> Facts:
+        if self.facts is None:
+            self.facts = self.access._facts(self.ctx, self.originator, self.ty)
+        return self.facts
+
+
 class AccessControl:
     def __init__(self, config: "Config"):
         self.admin = config.cse.admin_originator
@@ -122,7 +137,7 @@ class AccessControl:
         if ty == ACP_TY:
             policy = self._compiled(resource)
             return any_grants(policy.self_privileges, originator, permission,
-                              self._facts(ctx, originator, ty))
+                              _LazyFacts(self, ctx, originator, ty))
         rtype = ctx.tree.types.get(ty)
         if rtype is not None and not rtype.has_acpi:
             parent = self._parent(ctx, resource)
@@ -132,7 +147,7 @@ class AccessControl:
         acpi = resource.get("acpi")
         if not acpi:
             return self._default(ctx, originator, permission, resource)
-        facts = self._facts(ctx, originator, ty)
+        facts = _LazyFacts(self, ctx, originator, ty)
         for reference in acpi:
             policy = self._policy(ctx, reference)
             if policy is not None and any_grants(policy.privileges, originator, permission, facts):
@@ -201,7 +216,7 @@ class AccessControl:
         originator = self.normalize(originator) if originator else ""
         policies = [p for p in (self._policy(ctx, ref) for ref in resource.get("acpi") or ()) if p]
         if policies:
-            facts = self._facts(ctx, originator, resource["ty"])
+            facts = _LazyFacts(self, ctx, originator, resource["ty"])
             if any(any_grants(p.self_privileges, originator, Permission.UPDATE, facts) for p in policies):
                 return
         elif originator and self._default(ctx, originator, Permission.UPDATE, resource):

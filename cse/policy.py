@@ -15,7 +15,7 @@ import ipaddress
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
 
@@ -130,13 +130,19 @@ class Rule:
     contexts: tuple[AccessContext, ...]
     needs_authentication: bool
     object_details: tuple[tuple[int | None, frozenset[int] | None], ...]
+    conditional: bool = False          # has contexts, acaf or acod: needs the facts
 
-    def grants(self, originator: str, operation: int, facts: Facts) -> bool:
+    def grants(self, originator: str, operation: int, facts: "Facts | Callable[[], Facts]") -> bool:
+        """`facts` may be a function: it is called only when the rule has conditions."""
         if not self.operations & operation:
             return False
         if not (self.everyone or originator in self.names
                 or any(p.fullmatch(originator) for p in self.patterns)):
             return False
+        if not self.conditional:
+            return True
+        if callable(facts):
+            facts = facts()
         if self.needs_authentication and not facts.authenticated:
             return False
         if self.contexts and not any(c.matches(facts) for c in self.contexts):
@@ -193,9 +199,10 @@ def _compile_rule(rule: Any, where: str, normalize) -> Rule:
     needs_authentication = rule.get("acaf", False)
     if not isinstance(needs_authentication, bool):
         raise bad_request(f"{where}.acaf must be true or false")
-    return Rule(operations, everyone, frozenset(names), tuple(patterns),
-                _compile_contexts(rule.get("acco"), f"{where}.acco"), needs_authentication,
-                _compile_object_details(rule.get("acod"), f"{where}.acod"))
+    contexts = _compile_contexts(rule.get("acco"), f"{where}.acco")
+    object_details = _compile_object_details(rule.get("acod"), f"{where}.acod")
+    return Rule(operations, everyone, frozenset(names), tuple(patterns), contexts, needs_authentication,
+                object_details, conditional=bool(contexts or needs_authentication or object_details))
 
 
 def _compile_contexts(value: Any, where: str) -> tuple[AccessContext, ...]:
@@ -272,7 +279,8 @@ def _compile_object_details(value: Any, where: str) -> tuple:
     return tuple(details)
 
 
-def any_grants(rules: Iterable[Rule], originator: str, operation: int, facts: Facts) -> bool:
+def any_grants(rules: Iterable[Rule], originator: str, operation: int,
+               facts: "Facts | Callable[[], Facts]") -> bool:
     for rule in rules:
         if rule.grants(originator, operation, facts):
             return True
