@@ -15,6 +15,7 @@ from aiohttp import web
 
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response
+from cse.ratelimit import retry_after_seconds
 
 from . import media
 from .query import parse_query
@@ -216,6 +217,11 @@ class HttpBinding:
         if response.vsi:
             headers["X-M2M-VSI"] = response.vsi
         status = http_status(response.rsc)
+        retry_after = response.extra.get("retry_after")
+        if retry_after is not None:
+            # Rate limited: RFC 6585 says it better than the 405 that 4005 maps to.
+            status = 429
+            headers["Retry-After"] = str(retry_after_seconds(retry_after))
         if response.pc is None:
             return web.Response(status=status, headers=headers)
         headers["Content-Type"] = media.CONTENT_TYPE[serialization]

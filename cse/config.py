@@ -75,6 +75,10 @@ class LimitSettings:
     max_attribute_bytes: int = 65_536
     # Most resources one response lists (rcn 4/5/6/8, discovery); more -> partial content.
     max_result_resources: int = 10_000
+    # Requests per second each originator may send on average (0 = no limit), and how many
+    # it may send at once; beyond that: 4005 (HTTP 429 with Retry-After).
+    rate_per_originator: float = 0.0
+    rate_burst: int = 100
 
 
 @dataclass
@@ -105,6 +109,8 @@ class Config:
             raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")
+        if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
+            raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         return self
 
 

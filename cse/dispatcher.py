@@ -18,6 +18,7 @@ from .errors import RSC, OneM2MError, bad_request
 from .filters import check_filter_criteria
 from .operations import Operations
 from .primitives import Operation, Request, Response, ResponseTypeValue, ResultContent
+from .ratelimit import RateLimiter
 from .storage import StorageError
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Dispatcher:
         self.operations = Operations(config, storage, tree, access, renderer)
         self.supported_releases = frozenset(config.cse.supported_releases) | {"1", "2"}
         self.remote_handler: RemoteHandler | None = None
+        self.rate_limiter = RateLimiter(config.limits.rate_per_originator, config.limits.rate_burst)
         self.notify_handler: NotifyHandler | None = None
 
     async def handle(self, request: Request) -> Response:
@@ -75,6 +77,7 @@ class Dispatcher:
             response = await self._handle(request)
         except OneM2MError as error:
             response = error_response(request, error.rsc, error.message)
+            response.extra.update(error.extra)
         except StorageError as error:
             log.error("storage failure on %s: %s", request.describe(), error)
             self.access.forget_all()      # cached ACPs may never have been stored
@@ -91,6 +94,8 @@ class Dispatcher:
     async def _handle(self, request: Request) -> Response:
         now = self.clock.now()
         self._check_primitive(request, now)
+        if self.rate_limiter.enabled:
+            self.rate_limiter.admit(request.fr, request.remote_address, now)
         if request.oet is not None:
             await self._wait_for_execution_time(request, now)
             now = self.clock.now()
