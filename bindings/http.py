@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from cse.certs import peer_common_name, server_context
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response
 from cse.ratelimit import retry_after_seconds
@@ -21,6 +22,7 @@ from . import media
 from .query import parse_query
 
 if TYPE_CHECKING:
+    from cse.auth import Authenticator
     from cse.config import HttpSettings
     from cse.dispatcher import Dispatcher
 
@@ -46,6 +48,29 @@ HTTP_STATUS = {
 METHODS = {"GET": Operation.RETRIEVE, "PUT": Operation.UPDATE, "DELETE": Operation.DELETE}
 HEADER_FIELDS = (("X-M2M-OT", "ot"), ("X-M2M-RET", "rqet"), ("X-M2M-RST", "rset"),
                  ("X-M2M-OET", "oet"), ("X-M2M-GID", "gid"), ("X-M2M-VSI", "vsi"))
+
+
+def server_tls_context(settings: "HttpSettings") -> ssl.SSLContext | None:
+    """The HTTPS context the settings ask for, or None for plain HTTP."""
+    if not settings.tls_cert:
+        return None
+    verify_clients = settings.tls_client_cert != "none"
+    return server_context(settings.tls_cert, settings.tls_key,
+                          settings.tls_ca if verify_clients else None,
+                          require_client_cert=settings.tls_client_cert == "required")
+
+
+def tls_peer_name(http: web.BaseRequest) -> str | None:
+    """Common name of the client's verified TLS certificate, if it presented one."""
+    transport = http.transport
+    return peer_common_name(transport.get_extra_info("ssl_object")) if transport else None
+
+
+def authenticator_hook(authenticator: "Authenticator"):
+    """Adapts `cse.auth.Authenticator` to the binding's hook (request, header, http request)."""
+    async def hook(request: Request, authorization: str | None, http: web.BaseRequest) -> None:
+        await authenticator.authenticate(request, authorization, tls_peer_name(http))
+    return hook
 
 
 def http_status(rsc: int) -> int:
@@ -182,7 +207,9 @@ class HttpBinding:
             except ValueError:
                 raise bad_request(f"X-M2M-EC {ec!r} is not an integer") from None
         if self.authenticator is not None:
-            self.authenticator(request, headers.get("Authorization"), http)
+            outcome = self.authenticator(request, headers.get("Authorization"), http)
+            if outcome is not None:
+                await outcome
         return request, response_format
 
     async def _read_body(self, http: web.BaseRequest) -> bytes:

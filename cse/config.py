@@ -43,6 +43,20 @@ class HttpSettings:
     # Address advertised in poa; defaults to http://host:port.
     public_url: str = ""
     max_body_bytes: int = 1_048_576
+    # HTTPS: a certificate chain and its key (PEM files) turn TLS on for the server.
+    # `cse certs DIR` makes development ones.
+    tls_cert: str = ""
+    tls_key: str = ""
+    # CA bundle for client certificates, and whether clients must present one
+    # ("none", "optional", "required").  A verified certificate whose common name is the
+    # request's originator authenticates the request.
+    tls_ca: str = ""
+    tls_client_cert: str = "none"
+    # Requests this CSE sends to https:// URLs: CA bundle to verify peers (empty = the
+    # system's), and an optional client certificate and key to present.
+    tls_outbound_ca: str = ""
+    tls_outbound_cert: str = ""
+    tls_outbound_key: str = ""
 
 
 @dataclass
@@ -82,11 +96,21 @@ class LimitSettings:
 
 
 @dataclass
+class AuthSettings:
+    # Refuse every request that is not authenticated (by credential or client certificate).
+    required: bool = False
+    # originator -> hashed passwords or tokens ("pbkdf2-sha256$...", from `cse hash-secret`).
+    # An originator listed here must authenticate; nobody else can use its name.
+    credentials: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     log_level: str = "INFO"
 
     @property
@@ -111,7 +135,29 @@ class Config:
             raise ConfigError("storage.durability must be 'process' or 'power'")
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
+        self._validate_tls()
+        from .auth import parse_credentials
+        try:
+            parse_credentials(self.auth.credentials)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         return self
+
+    def _validate_tls(self) -> None:
+        http = self.http
+        if bool(http.tls_cert) != bool(http.tls_key):
+            raise ConfigError("http.tls_cert and http.tls_key must be given together")
+        if http.tls_client_cert not in ("none", "optional", "required"):
+            raise ConfigError("http.tls_client_cert must be 'none', 'optional' or 'required'")
+        if http.tls_client_cert != "none" and not (http.tls_cert and http.tls_ca):
+            raise ConfigError("http.tls_client_cert needs http.tls_cert, http.tls_key and http.tls_ca")
+        if bool(http.tls_outbound_cert) != bool(http.tls_outbound_key):
+            raise ConfigError("http.tls_outbound_cert and http.tls_outbound_key must be given together")
+        for name in ("tls_cert", "tls_key", "tls_ca", "tls_outbound_ca", "tls_outbound_cert",
+                     "tls_outbound_key"):
+            path = getattr(http, name)
+            if path and not Path(path).is_file():
+                raise ConfigError(f"http.{name}: {path} is not a readable file")
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
