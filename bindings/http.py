@@ -99,6 +99,35 @@ def target_to_path(to: str) -> str:
     return "/" + to
 
 
+class _OneM2MRequestHandler(web.RequestHandler):
+    """aiohttp answers requests it cannot parse (unknown method, malformed header or
+    chunk, oversized header) itself, in plain text.  This answers them as oneM2M errors
+    too, so a client always finds X-M2M-RSC and m2m:dbg; hostile input is logged at
+    debug level only, as it is not the server's fault."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        log.debug("unparsable HTTP request from %s: %s", request.remote, exc or message)
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was already sent; cannot send the error")
+        text = getattr(exc, "message", None) or message or str(exc or "") or "malformed request"
+        reason = next((line.strip() for line in str(text).splitlines() if line.strip()), "malformed request")
+        reason = reason.rstrip(":")[:200]
+        headers = {"X-M2M-RSC": str(int(RSC.BAD_REQUEST)), "X-M2M-RI": ""}
+        response = web.Response(status=400, headers=headers, content_type="application/json",
+                                body=media.encode({"m2m:dbg": f"malformed HTTP request: {reason}"},
+                                                  media.JSON))
+        response.force_close()
+        return response
+
+
+class _OneM2MServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        return _OneM2MRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
 class HttpBinding:
     name = "http"
 
@@ -129,7 +158,7 @@ class HttpBinding:
         return [self.settings.public_url or self.url]
 
     async def start(self) -> None:
-        server = web.Server(self._handle, handler_cancellation=False, access_log=None)
+        server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None)
         self._runner = web.ServerRunner(server)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
