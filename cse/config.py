@@ -93,6 +93,8 @@ class LimitSettings:
     # it may send at once; beyond that: 4005 (HTTP 429 with Retry-After).
     rate_per_originator: float = 0.0
     rate_burst: int = 100
+    # Longest a request may ask to wait for its operation execution time (oet), seconds.
+    max_execution_delay: float = 60.0
 
 
 @dataclass

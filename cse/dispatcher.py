@@ -180,6 +180,11 @@ class Dispatcher:
         if request.rqet is not None and execute_at > parse_abs_rel(request.rqet, now, "rqet"):
             raise bad_request("the operation execution time (oet) is after the request expiration (rqet)")
         delay = execute_at - now
+        limit = self.config.limits.max_execution_delay
+        if delay > limit:
+            # Holding a request (and its connection) for hours is a denial of service.
+            raise bad_request(f"the operation execution time (oet) is {delay:.0f} s away; this CSE "
+                              f"waits at most {limit:g} s")
         if delay > 0:
             await asyncio.sleep(delay)
 

@@ -116,3 +116,16 @@ def test_bad_rate_settings_are_refused(overrides, words):
     from cse.config import ConfigError
     with pytest.raises(ConfigError, match=words):
         make_config(**overrides)
+
+
+# -- operation execution time ---------------------------------------------------------------
+@pytest.mark.parametrize("oet", ["9" * 40, "3600000", "20991231T235959"])
+async def test_far_operation_execution_time_is_refused_at_once(core, oet):
+    response = await core.retrieve("cse-in", oet=oet)
+    assert response.rsc == 4000
+    assert "waits at most 60 s" in response.pc["m2m:dbg"]
+
+
+async def test_past_operation_execution_time_executes_at_once(core):
+    response = await core.retrieve("cse-in", oet="-1000")
+    assert response.rsc == 2000
