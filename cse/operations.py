@@ -280,9 +280,11 @@ class Operations:
         now_ts = ctx.now_ts
         found = []
         conditional = has_conditions(fc)
+        expired: set[str] = set()     # what lies below an expired resource is gone with it
         for candidate in self.storage.descendants(resource["_path"], max_level=level):
             et = candidate.get("et")
-            if et is not None and et <= now_ts:
+            if (et is not None and et <= now_ts) or candidate["pi"] in expired:
+                expired.add(candidate["ri"])
                 continue
             if conditional and not matches(candidate, fc):
                 continue
