@@ -11,13 +11,16 @@ from typing import Protocol
 
 from resources import TypeRegistry, default_types
 from resources.cse_base import provision
+from resources.group import GROUP_TY
 
 from .access import AccessControl
 from .clock import Clock, format_timestamp
 from .config import Config
+from .discovery import Discovery
 from .dispatcher import Dispatcher
 from .events import DiscardEvents, EventSink
 from .expiry import ExpiryReaper
+from .fanout import FanOut
 from .outbound import Outbound
 from .representation import Renderer
 from .storage import Storage, open_storage
@@ -94,5 +97,9 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     events = events or DiscardEvents()
     outbound = Outbound()
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
+    dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
+    dispatcher.fanout = FanOut(dispatcher)
+    if types.get(GROUP_TY) is not None:
+        types.get(GROUP_TY).dispatch = dispatcher.handle     # member checks of <group>
     reaper = ExpiryReaper(dispatcher, events)
     return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)

@@ -71,6 +71,8 @@ class Dispatcher:
         self.remote_handler: RemoteHandler | None = None
         self.rate_limiter = RateLimiter(config.limits.rate_per_originator, config.limits.rate_burst)
         self.notify_handler: NotifyHandler | None = None
+        # Serves <group>/fopt[/...] (cse.fanout.FanOut) when present.
+        self.fanout = None
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -106,6 +108,10 @@ class Dispatcher:
                                   f"{request.to!r} is on CSE {address.remote_cse}, which is not known here")
             return await self.remote_handler(request, address.remote_cse, address.remote_sp)
         ctx = self.context(request, now)
+        if self.fanout is not None and self.fanout.addresses_fanout(request):
+            response = await self.fanout.handle(ctx, address)
+            if response is not None:
+                return response
         op = request.op
         if op == Operation.RETRIEVE:
             response = await self.operations.retrieve(ctx, address)

@@ -16,8 +16,8 @@ from .addressing import VIRTUAL_NAMES, Address, not_found, split_virtual
 from .clock import format_timestamp, parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
-from .filters import has_conditions, matches
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
+from .search import find, meets
 
 if TYPE_CHECKING:
     from resources.base import ResourceType
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_TY = 23
+PARTIAL_CONTENT = 1     # cnst when a list was cut by lim or the CSE's cap
 
 
 class Target:
@@ -230,6 +231,10 @@ class Operations:
             self.access.check(ctx, Permission.RETRIEVE, resource)
             self.types.of(resource).check_retrieve(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
+        if rcn == ResultContent.DISCOVERY_RESULT_REFERENCES:
+            raise bad_request("result content 11 (discovery result references) needs discovery (fu=1)")
+        if rcn == ResultContent.ATTRIBUTES and fc:
+            self._check_condition(ctx, resource, fc)
         if names is not None:
             if rcn != ResultContent.ATTRIBUTES:
                 raise bad_request("a partial retrieve (attribute list) needs rcn=1")
@@ -237,6 +242,12 @@ class Operations:
         if rcn == ResultContent.ATTRIBUTES:
             return Response(rsc=RSC.OK, pc=self.render.resource(resource))
         return self._with_children(ctx, resource, rcn, RSC.OK)
+
+    def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
+        """Conditional retrieval of the target itself (rcn=1): it must meet the criteria."""
+        if not meets(ctx, resource, fc, Permission.RETRIEVE):
+            raise OneM2MError(RSC.NOT_FOUND, f"resource {resource['_path']!r} does not meet the "
+                                             "filter criteria of this conditional retrieval")
 
     def _attribute_list(self, pc: object, atrl: list[str] | None, attribute: str | None) -> list[str] | None:
         names: list[str] | None = None
@@ -253,47 +264,23 @@ class Operations:
         return names
 
     def _with_children(self, ctx: "Context", resource: dict, rcn: int, rsc: int) -> Response:
-        """rcn 4, 5, 6, 8 for RETRIEVE and DELETE."""
+        """rcn 4, 5, 6, 8 for RETRIEVE and DELETE: children selected by fc, paged by ofst/lim."""
         drt = ctx.request.drt
-        fc = ctx.request.fc or {}
-        if rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES:
-            children = self.tree.children(resource, ctx.now_ts)
-            children = self._visible_children(ctx, children, fc)
-            return Response(rsc=rsc, pc=self.render.with_child_references(resource, children, drt))
-        descendants = self._descendants(ctx, resource, fc)
-        if rcn == ResultContent.CHILD_REFERENCES:
-            return Response(rsc=rsc, pc=self.render.child_reference_list(descendants, drt))
-        include_self = rcn == ResultContent.ATTRIBUTES_AND_CHILDREN
-        return Response(rsc=rsc, pc=self.render.with_children(resource, descendants,
-                                                              include_self=include_self))
-
-    def _visible_children(self, ctx: "Context", children: list[dict], fc: dict) -> list[dict]:
-        limit = fc.get("lim")
-        kept = [c for c in children if (not has_conditions(fc) or matches(c, fc))
-                and self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, c)]
-        return kept[:limit] if isinstance(limit, int) else kept
-
-    def _descendants(self, ctx: "Context", resource: dict, fc: dict) -> list[dict]:
-        level = fc.get("lvl")
-        limit = fc.get("lim")
-        cap = self.limits.max_result_resources
-        now_ts = ctx.now_ts
-        found = []
-        conditional = has_conditions(fc)
-        expired: set[str] = set()     # what lies below an expired resource is gone with it
-        for candidate in self.storage.descendants(resource["_path"], max_level=level):
-            et = candidate.get("et")
-            if (et is not None and et <= now_ts) or candidate["pi"] in expired:
-                expired.add(candidate["ri"])
-                continue
-            if conditional and not matches(candidate, fc):
-                continue
-            if not self.access.allowed(ctx, ctx.originator, Permission.RETRIEVE, candidate):
-                continue
-            found.append(candidate)
-            if len(found) >= cap or (isinstance(limit, int) and len(found) >= limit):
-                break
-        return found
+        fc = ctx.request.fc
+        direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
+        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None)
+        if direct:
+            pc = self.render.with_child_references(resource, page.items, drt)
+        elif rcn == ResultContent.CHILD_REFERENCES:
+            pc = self.render.child_reference_list(page.items, drt)
+        else:
+            pc = self.render.with_children(resource, page.items,
+                                           include_self=rcn == ResultContent.ATTRIBUTES_AND_CHILDREN)
+        response = Response(rsc=rsc, pc=pc)
+        if page.partial:
+            response.cnst = PARTIAL_CONTENT
+            response.cnot = page.next_offset
+        return response
 
     # -- UPDATE -------------------------------------------------------------------------
     async def update(self, ctx: "Context", address: Address) -> Response:

@@ -51,17 +51,26 @@ class Renderer:
         return {"nm": resource["rn"], "typ": resource["ty"], "val": identifier(resource, drt)}
 
     def with_children(self, resource: dict, descendants: list[dict], *, include_self: bool) -> dict:
-        """rcn 4 / 8: children nested under their parents as arrays per type root."""
+        """rcn 4 / 8: children nested under their parents as arrays per type root.
+
+        A descendant whose parent is not in the list (filtered out by fc) is nested under
+        its nearest ancestor that is, ultimately the target, so no selected resource is lost.
+        `descendants` must list parents before children (storage order does)."""
         nodes: dict[str, dict] = {}
         top = attributes(resource) if include_self else {}
-        nodes[resource["ri"]] = top
+        nodes[resource["_path"]] = top
         for child in descendants:
-            parent_node = nodes.get(child.get("pi"))
+            path = child["_path"]
+            parent_path = path.rpartition("/")[0]
+            parent_node = nodes.get(parent_path)
+            while parent_node is None and "/" in parent_path:
+                parent_path = parent_path.rpartition("/")[0]
+                parent_node = nodes.get(parent_path)
             if parent_node is None:
-                continue
+                parent_node = top
             node = attributes(child)
             parent_node.setdefault(self.root(child), []).append(node)
-            nodes[child["ri"]] = node
+            nodes[path] = node
         return {self.root(resource): top}
 
     def child_reference_list(self, resources: list[dict], drt: int | None) -> dict:

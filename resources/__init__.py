@@ -11,8 +11,9 @@ def default_types() -> TypeRegistry:
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
+    from .group import Group
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(),
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(),
                          AccessControlPolicy()])
 
 
