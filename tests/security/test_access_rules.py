@@ -394,3 +394,21 @@ async def test_allowed_for_another_originator_ignores_the_requesters_transport(w
     other_ctx = cse.dispatcher.context(Request(op=2, to="x", fr=OWNER, rqi="2", remote_address="10.0.0.1"))
     assert not cse.access.allowed(other_ctx, OTHER, Permission.NOTIFY, container)
     assert cse.access.allowed(other_ctx, OTHER, Permission.DISCOVER, container)
+
+
+async def test_discovery_lists_only_what_the_originator_may_discover(world):
+    discoverable = await make_acp(world, "d", [{"acor": [OWNER], "acop": 63}, {"acor": [OTHER], "acop": 32}])
+    readable = await make_acp(world, "r", [{"acor": [OWNER], "acop": 63}, {"acor": [OTHER], "acop": 2}])
+    for rn, acpi in (("found", [discoverable]), ("readOnly", [readable])):
+        response = await world.create("cse-in/owner", 3, {"m2m:cnt": {"rn": rn, "acpi": acpi, "lbl": ["energy"]}},
+                                      fr=OWNER)
+        assert response.rsc == 2001, response.pc
+    assert (await world.create("cse-in/owner/found", 4, {"m2m:cin": {"rn": "i", "con": "1"}}, fr=OWNER)).rsc == 2001
+    response = await world.retrieve("cse-in/owner", fr=OTHER, fc={"fu": 1})
+    assert response.rsc == 2000, response.pc
+    assert sorted(response.pc["m2m:uril"]) == ["cse-in/owner/found", "cse-in/owner/found/i"]
+    # The owner sees everything (its own container without acpi and the ACPs included).
+    response = await world.retrieve("cse-in/owner", fr=OWNER, fc={"fu": 1, "ty": [3]})
+    assert sorted(response.pc["m2m:uril"]) == ["cse-in/owner/cnt", "cse-in/owner/found", "cse-in/owner/readOnly"]
+    response = await world.retrieve("cse-in/owner", fr="Cstranger", fc={"fu": 1})
+    assert response.rsc == 2000 and response.pc["m2m:uril"] == []

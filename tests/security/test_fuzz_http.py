@@ -113,6 +113,12 @@ SEED = [
     ("POST", "/cse-in", FUZZER, 2, {"m2m:ae": {"rn": "fuzz", "api": "Nfuzz", "rr": False, "srv": ["3"]}}),
     ("POST", "/cse-in/fuzz", FUZZER, 3, {"m2m:cnt": {"rn": "box"}}),
     ("POST", "/cse-in/fuzz/box", FUZZER, 4, {"m2m:cin": {"con": "x"}}),
+    # The fuzzer may do anything in its area except remove it (which would end the fun).
+    ("POST", "/cse-in", ADMIN, 1, {"m2m:acp": {
+        "rn": "fuzzRights", "pv": {"acr": [{"acor": [FUZZER], "acop": 63 - 8}]},
+        "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}}),
+    ("PUT", "/cse-in/fuzz", ADMIN, None, {"m2m:ae": {"acpi": ["cse-in/fuzzRights"]}}),
+    ("PUT", "/cse-in/fuzz/box", ADMIN, None, {"m2m:cnt": {"acpi": ["cse-in/fuzzRights"]}}),
 ]
 
 
@@ -129,7 +135,7 @@ def cse():
         try:
             for method, path, originator, ty, body in SEED:
                 rsc, answer = server.call(method, path, originator, body, ty)
-                assert rsc == 2001, (path, answer)
+                assert rsc in (2001, 2004), (path, answer)
             yield server
         finally:
             server.stop()
@@ -255,7 +261,41 @@ optional_headers = st.fixed_dictionaries({}, optional={
 TARGETS = ["/cse-in", "/cse-in/fuzz", "/cse-in/fuzz/box", "/cse-in/fuzz/box/la", "/cse-in/fuzz/box/ol",
            "/cse-in/seed", "/cse-in/seed/power", "/cse-in/seed/power/la", "/cse-in/seed/open",
            "/cse-in/seed/open/la", "/cse-in/seed/readable", "/~/id-in/cse-in/fuzz", "/cse-in/fuzz/new"]
+PROPER_PARENT = {1: ["/cse-in/fuzz"], 2: ["/cse-in"], 3: ["/cse-in/fuzz", "/cse-in/fuzz/box"],
+                 4: ["/cse-in/fuzz/box"], 5: ["/cse-in"], 9: ["/cse-in/fuzz"], 23: ["/cse-in/fuzz/box"]}
 TYPES = {1: "m2m:acp", 2: "m2m:ae", 3: "m2m:cnt", 4: "m2m:cin", 5: "m2m:cb", 23: "m2m:sub", 9: "m2m:grp"}
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-._~"
+# Per attribute: values of the right type (mostly valid), and values that are not.
+GOOD = {
+    "rn": st.text(NAME_CHARS, min_size=1, max_size=20),
+    "lbl": st.lists(st.one_of(st.text(NAME_CHARS + ":", min_size=1, max_size=12), st.just("energy")), max_size=5),
+    "mni": st.integers(0, 1000), "mbs": st.integers(0, 10**6), "mia": st.integers(0, 10**6),
+    "con": st.one_of(st.text(max_size=40), st.dictionaries(st.text(max_size=5), scalars, max_size=3)),
+    "cnf": st.sampled_from(["application/json:0", "text/plain:0"]),
+    "et": st.sampled_from(["20991231T235959", "20991231T235959,123456"]), "disr": st.booleans(),
+    "or": st.text(NAME_CHARS, min_size=1, max_size=20),
+    "acpi": st.lists(st.sampled_from(["cse-in/seed/readable", "cse-in/fuzzRights"]), max_size=2),
+    "api": st.sampled_from(["Nfuzz", "Rfuzz.example.com"]), "rr": st.booleans(),
+    "srv": st.lists(st.sampled_from(["3", "2a", "4"]), min_size=1, max_size=3),
+    "poa": st.lists(st.sampled_from(["http://127.0.0.1:1", "mqtt://127.0.0.1:1"]), max_size=2),
+    "nu": st.lists(st.sampled_from(["http://127.0.0.1:1/n", "Cfuzz"]), max_size=2),
+}
+BAD = {
+    "rn": st.sampled_from(["la", "ol", "..", "a/b", "", " ", "x" * 300, "ä", "a#b"]),
+    "lbl": st.one_of(st.lists(st.sampled_from(["", "a" * 300, "x y"]), min_size=1, max_size=3),
+                     st.lists(st.just("l"), min_size=65, max_size=70)),
+    "mni": st.one_of(st.integers(-5, -1), st.integers(2**63, 2**64)), "mbs": st.integers(-5, -1),
+    "mia": st.integers(-5, -1), "con": st.just("x" * 70000),
+    "cnf": st.sampled_from(["x", "a/b:9", "text/plain:0:9"]),
+    "et": st.one_of(st.sampled_from(["19700101T000000", "20990230T000000", "99991231T235959", "2099-12-31"]),
+                    st.text(max_size=20)),
+    "disr": st.sampled_from([0, "true", None]), "or": st.sampled_from(["", 5]),
+    "acpi": st.lists(st.sampled_from(["acpXXXXXXXXXX", "/id-mn/acp1", "cse-in/fuzz/box", ""]), min_size=1,
+                     max_size=3),
+    "api": st.sampled_from(["x", "", "N", "Q12"]), "rr": st.sampled_from(["yes", 1]),
+    "srv": st.sampled_from([[], ["9"], "3"]), "poa": st.sampled_from([["ftp://x"], ["http://"], "x"]),
+    "nu": st.sampled_from([[], [""], "x"]),
+}
 rule = st.fixed_dictionaries({}, optional={
     "acor": st.one_of(st.lists(st.sampled_from(["all", "C*", "Cfuzz", "CAdmin", "*", ""]), max_size=3), values),
     "acop": st.one_of(st.integers(-1, 70), values),
@@ -267,10 +307,47 @@ rule = st.fixed_dictionaries({}, optional={
                                                     "ipv6": st.lists(st.text(max_size=40), max_size=2)}),
         "aclr": values}), max_size=2), values),
     "acaf": values, "acod": values})
+good_rule = st.fixed_dictionaries(
+    {"acor": st.lists(st.sampled_from(["all", "C*", FUZZER, "Cother"]), min_size=1, max_size=2),
+     "acop": st.integers(0, 63)},
+    optional={"acco": st.lists(st.fixed_dictionaries({}, optional={
+        "actw": st.lists(st.sampled_from(["* * * * * * *", "* * 8-18 * * 1-5 *", "*/5 0-30 * * 1,3 * 2020-2100"]),
+                         max_size=2),
+        "acip": st.fixed_dictionaries({}, optional={"ipv4": st.lists(st.sampled_from(["127.0.0.1", "10.0.0.0/8"]),
+                                                                     max_size=2),
+                                                    "ipv6": st.lists(st.sampled_from(["::1", "fd00::/8"]),
+                                                                     max_size=2)})}), max_size=2),
+        "acaf": st.booleans(), "acod": st.lists(st.fixed_dictionaries({}, optional={
+            "ty": st.sampled_from([2, 3, 4]), "chty": st.lists(st.sampled_from([1, 3, 4]), max_size=2)}),
+            max_size=2)})
+good_acp = st.fixed_dictionaries({"pv": st.fixed_dictionaries({"acr": st.lists(good_rule, max_size=3)}),
+                                  "pvs": st.fixed_dictionaries({"acr": st.lists(good_rule, min_size=1, max_size=2)})},
+                                 optional={"rn": GOOD["rn"], "lbl": GOOD["lbl"]})
 acp_attributes = st.fixed_dictionaries({}, optional={
     "pv": st.one_of(st.fixed_dictionaries({"acr": st.lists(rule, max_size=3)}), values),
     "pvs": st.one_of(st.fixed_dictionaries({"acr": st.lists(rule, max_size=3)}), values),
     "rn": values, "et": values, "lbl": values})
+
+
+TYPE_ATTRIBUTES = {2: ["rn", "api", "rr", "srv", "poa", "lbl", "acpi", "et", "or"],
+                   3: ["rn", "mni", "mbs", "mia", "lbl", "acpi", "et", "disr", "or"],
+                   4: ["rn", "con", "cnf", "lbl", "et", "or"],
+                   5: ["lbl"], 9: ["rn", "lbl"], 23: ["rn", "nu", "lbl", "et"]}
+
+
+MANDATORY = {2: ["api", "rr", "srv"], 4: ["con"]}
+
+
+@st.composite
+def typed_attributes(draw, ty: int):
+    names = draw(st.lists(st.sampled_from(TYPE_ATTRIBUTES[ty]), max_size=4, unique=True))
+    names += [n for n in MANDATORY.get(ty, ()) if n not in names and draw(st.integers(0, 9)) > 0]
+    attributes = {}
+    for name in names:
+        attributes[name] = draw(st.one_of(GOOD[name], GOOD[name], GOOD[name], GOOD[name], BAD[name], values))
+    if draw(st.integers(0, 9)) == 0:
+        attributes.update(draw(attribute_sets))
+    return attributes
 
 
 @st.composite
@@ -279,19 +356,24 @@ def plausible_requests(draw):
     method = draw(st.sampled_from(["POST", "POST", "GET", "PUT", "DELETE"]))
     headers = {"X-M2M-RI": draw(st.text("abcdefghij0123456789", min_size=1, max_size=8)),
                "X-M2M-RVI": "3", "X-M2M-Origin": draw(st.sampled_from([FUZZER, FUZZER, "Cother"]))}
-    path = draw(st.sampled_from(TARGETS))
+    ty = draw(st.sampled_from(list(TYPES)))
+    path = draw(st.one_of(st.sampled_from(TARGETS), st.sampled_from(PROPER_PARENT[ty]),
+                          st.sampled_from(PROPER_PARENT[ty])))
     body = None
     if method in ("POST", "PUT"):
-        ty = draw(st.sampled_from(list(TYPES)))
         root = TYPES[ty]
-        attributes = draw(acp_attributes if ty == 1 else attribute_sets)
+        if ty == 1:
+            attributes = draw(st.one_of(good_acp, good_acp, good_acp, acp_attributes))
+        else:
+            attributes = draw(typed_attributes(ty))
         content = {root: attributes}
         serialization = draw(st.sampled_from(["json", "cbor"]))
         body = json.dumps(content).encode() if serialization == "json" else cbor2.dumps(content)
         headers["Content-Type"] = f"application/{serialization}" + (f";ty={ty}" if method == "POST" else "")
-    query = draw(queries)
-    mutation = draw(optional_headers)
-    headers.update(mutation)
+    # Mostly clean requests, so the attribute values reach the resource types; some mutated.
+    query = draw(queries) if draw(st.integers(0, 9)) == 0 else ""
+    if draw(st.integers(0, 9)) == 0:
+        headers.update(draw(optional_headers))
     return method, path + ("?" + query if query else ""), headers, body
 
 
