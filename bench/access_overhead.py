@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import itertools
 import json
+from pathlib import Path
 
 import aiohttp
 
@@ -21,6 +22,26 @@ from .common import CseProcess, Result, closed_loop, report
 ADMIN = "CAdmin"
 OWNER = "CbenchOwner"
 READER = "CbenchReader"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process's threads have used (schedstat, ns resolution)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
+async def measured(name: str, concurrency: int, requests: int, operation, pid: int) -> Result:
+    """closed_loop plus the CSE's CPU time per request, which other load on the machine
+    disturbs far less than requests per second."""
+    before = cpu_seconds(pid)
+    result = await closed_loop(name, concurrency, requests, operation)
+    result.scenario = f"{name} [{(cpu_seconds(pid) - before) / requests * 1e6:.0f} us CPU/req]"
+    return result
 
 
 class Client:
@@ -83,8 +104,9 @@ async def run(requests: int, concurrency: int, with_acp: bool) -> list[Result]:
                     rsc, _ = await client.call("GET", path + "/la", originator)
                     return rsc == 2000
 
-                results.append(await closed_loop(f"create cin, {label}", concurrency, requests, create))
-                results.append(await closed_loop(f"retrieve la, {label}", concurrency, requests, latest))
+                pid = cse.process.pid
+                results.append(await measured(f"create cin, {label}", concurrency, requests, create, pid))
+                results.append(await measured(f"retrieve la, {label}", concurrency, requests, latest, pid))
     return results
 
 
