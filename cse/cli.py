@@ -32,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="what an acknowledged write survives (default process)")
     parser.add_argument("--admin-originator", help="originator with all rights (default CAdmin)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None,
+                        help="serve over MQTT (default off; on when --mqtt-port is given)")
+    parser.add_argument("--mqtt-host", help="MQTT broker address (default 127.0.0.1)")
+    parser.add_argument("--mqtt-port", type=int, help="MQTT broker port (default 1883)")
+    parser.add_argument("--coap", action=argparse.BooleanOptionalAction, default=None,
+                        help="serve over CoAP/UDP (default off; on when --coap-port is given)")
+    parser.add_argument("--coap-host", help="CoAP listen address (default 127.0.0.1)")
+    parser.add_argument("--coap-port", type=int, help="CoAP port (default 5683; 0 = any free port)")
     return parser
 
 
@@ -43,13 +51,28 @@ def config_from_args(argv: list[str] | None) -> Config:
         "storage.data_dir": args.data_dir, "storage.url": args.storage,
         "storage.durability": args.durability, "cse.admin_originator": args.admin_originator,
         "log_level": args.log_level,
+        "mqtt.enabled": _enabled(args.mqtt, args.mqtt_port), "mqtt.host": args.mqtt_host,
+        "mqtt.port": args.mqtt_port,
+        "coap.enabled": _enabled(args.coap, args.coap_port), "coap.host": args.coap_host,
+        "coap.port": args.coap_port,
     })
+
+
+def _enabled(flag: bool | None, port: int | None) -> bool | None:
+    """--mqtt/--no-mqtt decide; otherwise giving a port switches the binding on."""
+    if flag is not None:
+        return flag
+    return True if port is not None else None
 
 
 def add_bindings(cse: Cse) -> None:
     """The bindings the configuration enables, in start order."""
+    from bindings.coap import CoapBinding
+    from bindings.coap_client import CoapSender
     from bindings.http import HttpBinding, authenticator_hook, server_tls_context
     from bindings.http_client import HttpSender
+    from bindings.mqtt import MqttBinding
+    from bindings.mqtt_client import MqttSender
 
     from .auth import Authenticator
     from .certs import client_context
@@ -62,6 +85,13 @@ def add_bindings(cse: Cse) -> None:
     sender = HttpSender(ssl_context=outbound_tls)
     cse.outbound.register(("http", "https"), sender)
     cse.bindings.append(sender)
+    mqtt = MqttBinding(cse.config, cse.dispatcher) if cse.config.mqtt.enabled else None
+    mqtt_sender = MqttSender(cse.config, mqtt)
+    cse.outbound.register(("mqtt", "mqtts"), mqtt_sender)
+    cse.bindings.append(mqtt_sender)
+    coap_sender = CoapSender()
+    cse.outbound.register(("coap",), coap_sender)
+    cse.bindings.append(coap_sender)
     if http.enabled:
         authenticator = Authenticator(cse.config.auth, cse.access.normalize)
         if not (cse.config.auth.required or
@@ -72,6 +102,10 @@ def add_bindings(cse: Cse) -> None:
             http.tls_client_cert != "none" else None
         cse.bindings.append(HttpBinding(http, cse.dispatcher, ssl_context=server_tls_context(http),
                                         authenticator=hook))
+    if mqtt is not None:
+        cse.bindings.append(mqtt)
+    if cse.config.coap.enabled:
+        cse.bindings.append(CoapBinding(cse.config, cse.dispatcher))
 
 
 async def serve(config: Config) -> None:

@@ -60,6 +60,47 @@ class HttpSettings:
 
 
 @dataclass
+class MqttSettings:
+    """MQTT binding (TS-0010): the CSE is a client of a broker, not a broker itself."""
+    enabled: bool = False
+    host: str = "127.0.0.1"             # broker address
+    port: int = 1883
+    client_id: str = ""                 # default C::<CSE-ID without the leading />
+    username: str = ""
+    password: str = ""
+    keepalive: int = 60                 # seconds
+    qos: int = 1                        # 0 or 1 (TS-0010 forbids 2)
+    # TS-0010 asks for a persistent session (clean session false); tests on a shared broker
+    # set true so they leave no session state behind.
+    clean_session: bool = False
+    tls: bool = False                   # connect with TLS (poa becomes mqtts://)
+    ca_file: str = ""                   # CA bundle to verify the broker (default: system CAs)
+    cert_file: str = ""                 # client certificate (mutual TLS), with key_file
+    key_file: str = ""
+    tls_insecure: bool = False          # skip the host name check (tests with self-made certs)
+    reconnect_min: float = 1.0          # first reconnect delay after a lost broker (seconds) ...
+    reconnect_max: float = 30.0         # ... doubled per attempt up to this
+    connect_wait: float = 5.0           # how long start() waits for the first connection
+    max_payload_bytes: int = 1_048_576
+    # Topic form of a CSE-relative AE-ID when this CSE sends to an AE: "sp-relative"
+    # (TS-0010: id-in:Cmeter) or "stem" (ACME/Mobius: Cmeter).  Both are accepted inbound.
+    ae_topic_form: str = "sp-relative"
+    # Refuse a request whose fr does not match the originator level of its topic.
+    check_originator: bool = True
+    public_url: str = ""                # poa advertised; default mqtt(s)://host:port
+
+
+@dataclass
+class CoapSettings:
+    """CoAP binding (TS-0008) over UDP, RFC 7252."""
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5683                    # 0 = any free port
+    public_url: str = ""                # poa advertised; default coap://host:port
+    max_body_bytes: int = 1_048_576     # largest request body, after block-wise assembly
+
+
+@dataclass
 class StorageSettings:
     # sqlite:///path/file.sqlite, tinydb:///path/dir, or memory:
     url: str = ""
@@ -72,11 +113,12 @@ class StorageSettings:
     def resolved_url(self) -> str:
         if self.url:
             return self.url
-        directory = Path(self.data_dir)
+        # Absolute, so that "sqlite://" + path never reads a relative data_dir as rooted at /.
+        directory = Path(self.data_dir).absolute()
         if self.backend == "sqlite":
-            return f"sqlite:///{directory / 'cse.sqlite'}"
+            return f"sqlite://{directory / 'cse.sqlite'}"
         if self.backend == "tinydb":
-            return f"tinydb:///{directory / 'tinydb'}"
+            return f"tinydb://{directory / 'tinydb'}"
         raise ConfigError(f"storage.backend must be 'sqlite' or 'tinydb', not {self.backend!r}")
 
 
@@ -110,6 +152,8 @@ class AuthSettings:
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    coap: CoapSettings = field(default_factory=CoapSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -135,6 +179,16 @@ class Config:
             raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")
+        if self.mqtt.qos not in (0, 1):
+            raise ConfigError(f"mqtt.qos must be 0 or 1 (TS-0010 does not use 2), not {self.mqtt.qos!r}")
+        if self.mqtt.ae_topic_form not in ("sp-relative", "stem"):
+            raise ConfigError("mqtt.ae_topic_form must be 'sp-relative' or 'stem'")
+        if not 0 < self.mqtt.port < 65536:
+            raise ConfigError(f"mqtt.port {self.mqtt.port} is not a TCP port")
+        if not 0 <= self.coap.port < 65536:
+            raise ConfigError(f"coap.port {self.coap.port} is not a UDP port")
+        if bool(self.mqtt.cert_file) != bool(self.mqtt.key_file):
+            raise ConfigError("mqtt.cert_file and mqtt.key_file go together")
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

@@ -67,10 +67,9 @@ def _depth(path: str) -> int:
 class SqliteStorage(Storage):
     def __init__(self, filename: str, durability: str = "process"):
         self.filename = filename
-        self.url = f"sqlite:///{filename}" if filename != ":memory:" else "memory:"
+        self.url = f"sqlite://{filename}" if filename != ":memory:" else "memory:"
         self.durability = durability
         self._db: sqlite3.Connection | None = None
-        self._in_transaction = False
         self._commit_waiters: list[asyncio.Future] = []
         self._commit_scheduled = False
         self._savepoint_depth = 0
@@ -93,6 +92,7 @@ class SqliteStorage(Storage):
             raise StorageError(f"cannot open SQLite database {self.filename}: {exc}") from exc
         self._db = db
         if self.filename != ":memory:":
+            self._stop_checkpointer.clear()      # set by an earlier close()
             self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
                                                   daemon=True)
             self._checkpointer.start()
@@ -101,16 +101,26 @@ class SqliteStorage(Storage):
         self._stop_checkpointer.set()
         if self._checkpointer:
             self._checkpointer.join(timeout=5)
-        if self._db is not None:
-            if self._in_transaction:
-                self._db.execute("COMMIT")
-                self._in_transaction = False
-            self._release_waiters(None)
-            if self.filename != ":memory:":
+            self._checkpointer = None
+        db = self._db
+        if db is None:
+            return
+        error: StorageError | None = None
+        if db.in_transaction:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                error = StorageError(f"commit at close failed: {exc}")
                 with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.close()
-            self._db = None
+                    db.execute("ROLLBACK")
+        self._release_waiters(error)
+        if self.filename != ":memory:":
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        self._db = None
+        if error is not None:
+            raise error
 
     def _checkpoint_loop(self) -> None:
         """Fold the WAL back into the database off the request path."""
@@ -128,15 +138,23 @@ class SqliteStorage(Storage):
     # -- write helpers ------------------------------------------------------------------
     def _write(self, sql: str, params: tuple) -> sqlite3.Cursor:
         db = self._db
-        if not self._in_transaction:
+        if not db.in_transaction:
             db.execute("BEGIN")
-            self._in_transaction = True
         try:
             return db.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise StorageError(f"constraint violated: {exc}") from exc
         except sqlite3.Error as exc:
+            if not db.in_transaction:
+                self._transaction_lost(exc)
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise StorageError(f"constraint violated: {exc}") from exc
             raise StorageError(str(exc)) from exc
+
+    def _transaction_lost(self, cause: BaseException) -> None:
+        """SQLite rolled back the whole open transaction by itself (disk full, I/O error):
+        the changes of every request waiting for the group commit are gone, so none of
+        them may be acknowledged."""
+        log.error("SQLite rolled back the open transaction: %s", cause)
+        self._release_waiters(StorageError(f"the transaction was rolled back by the database: {cause}"))
 
     def _set_labels(self, resource: dict, replace: bool) -> None:
         ri = resource["ri"]
@@ -257,25 +275,28 @@ class SqliteStorage(Storage):
     # -- transactions -------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        if not self._in_transaction:
-            self._db.execute("BEGIN")
-            self._in_transaction = True
+        db = self._db
+        if not db.in_transaction:
+            db.execute("BEGIN")
         name = f"sp{self._savepoint_depth}"
         self._savepoint_depth += 1
-        self._db.execute(f"SAVEPOINT {name}")
+        db.execute(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            self._db.execute(f"ROLLBACK TO {name}")
-            self._db.execute(f"RELEASE {name}")
+            # If SQLite already rolled back everything (SQLITE_FULL, IOERR), the savepoint
+            # is gone with it and there is nothing left to undo here.
+            if db.in_transaction:
+                db.execute(f"ROLLBACK TO {name}")
+                db.execute(f"RELEASE {name}")
             raise
         else:
-            self._db.execute(f"RELEASE {name}")
+            db.execute(f"RELEASE {name}")
         finally:
             self._savepoint_depth -= 1
 
     async def commit(self) -> None:
-        if not self._in_transaction:
+        if self._db is None or not self._db.in_transaction:
             return
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
@@ -293,15 +314,15 @@ class SqliteStorage(Storage):
             asyncio.get_running_loop().call_soon(self._group_commit)
             return
         error: BaseException | None = None
-        if self._in_transaction:
+        db = self._db
+        if db is not None and db.in_transaction:
             try:
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
             except sqlite3.Error as exc:
                 log.error("commit failed: %s", exc)
                 error = StorageError(f"commit failed: {exc}")
                 with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-            self._in_transaction = False
+                    db.execute("ROLLBACK")
         self._release_waiters(error)
 
     def _release_waiters(self, error: BaseException | None) -> None:

@@ -1,0 +1,184 @@
+"""MQTT binding (TS-0010): requests published to this CSE's topics <-> primitives.
+
+The CSE is a client of a broker.  It subscribes to /oneM2M/req/+/<own id>/+ and
+/oneM2M/reg_req/+/<own id>/+, hands each request primitive to the dispatcher, and publishes
+the response primitive on the matching /oneM2M/resp/... (reg_resp) topic, in the
+serialization named by the topic's last level.  Every request that has a response topic gets
+an answer, including undecodable ones (an error primitive); nothing here may raise into
+paho's thread or stop the binding.  This module knows topics and payloads, not resources.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import cbor2
+import orjson
+
+from cse.errors import RSC, OneM2MError, bad_request
+from cse.primitives import Operation, Request, Response, ResponseTypeValue
+
+from . import media
+from .envelope import request_from_primitive
+from .mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
+from .mqtt_topics import (REG_REQUEST, REQUEST, SERIALIZATIONS, Topic, originator_forms, parse_topic,
+                          request_filters, response_filters, topic_id)
+
+if TYPE_CHECKING:
+    from cse.config import Config, MqttSettings
+    from cse.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+REGISTRATION_TYPES = (2, 16)   # AE, remoteCSE
+
+
+def broker_connection(settings: "MqttSettings", client_id: str, filters: list[str],
+                      on_message=None, address: BrokerAddress | None = None,
+                      clean_session: bool | None = None) -> BrokerConnection:
+    """A connection configured from [mqtt] (credentials, TLS files, backoff, QoS)."""
+    return BrokerConnection(
+        address or BrokerAddress(settings.host, settings.port, settings.tls), client_id, filters,
+        on_message=on_message, qos=settings.qos, username=settings.username,
+        password=settings.password, keepalive=settings.keepalive,
+        clean_session=settings.clean_session if clean_session is None else clean_session,
+        tls_files=TlsFiles(settings.ca_file, settings.cert_file, settings.key_file, settings.tls_insecure),
+        reconnect_min=settings.reconnect_min, reconnect_max=settings.reconnect_max)
+
+
+class MqttBinding:
+    name = "mqtt"
+
+    def __init__(self, config: "Config", dispatcher: "Dispatcher"):
+        self.settings = config.mqtt
+        self.dispatcher = dispatcher
+        self.cse_id = config.cse.cse_id
+        self.sp_id = config.cse.sp_id
+        self.own_topic_id = topic_id(self.cse_id, self.cse_id)
+        client_id = self.settings.client_id or f"C::{self.own_topic_id}"
+        filters = request_filters(self.own_topic_id) + response_filters(self.own_topic_id)
+        self.connection = broker_connection(self.settings, client_id, filters, self._received)
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def poa(self) -> list[str]:
+        return [self.settings.public_url or str(self.connection.address)]
+
+    async def start(self) -> None:
+        await self.connection.start()
+        if self.settings.connect_wait > 0:
+            try:
+                await self.connection.wait_ready(self.settings.connect_wait)
+            except asyncio.TimeoutError:
+                log.warning("MQTT broker %s not reachable yet; the CSE serves its other bindings "
+                            "and keeps trying", self.connection.address)
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+            for task in self._tasks:
+                task.cancel()
+        await self.connection.stop()
+
+    # -- requests (event-loop thread) ------------------------------------------------------
+    def _received(self, topic: str, payload: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(topic, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, topic_name: str, payload: bytes) -> None:
+        topic = parse_topic(topic_name)
+        if topic is None or topic.kind not in (REQUEST, REG_REQUEST):
+            log.warning("ignoring an MQTT message on %s: not a oneM2M request topic", topic_name)
+            return
+        serialization = topic.serialization if topic.serialization in SERIALIZATIONS else media.JSON
+        request: Request | None = None
+        primitive: Any = None
+        try:
+            if topic.serialization not in SERIALIZATIONS:
+                primitive = {"rqi": _xml_rqi(payload)}
+                raise OneM2MError(RSC.UNSUPPORTED_MEDIA_TYPE,
+                                  f"the topic asks for serialization {topic.serialization!r}; this CSE "
+                                  "speaks json and cbor (the error is sent as json)")
+            if len(payload) > self.settings.max_payload_bytes:
+                raise bad_request(f"the payload is larger than the limit of "
+                                  f"{self.settings.max_payload_bytes} bytes")
+            if not payload:
+                raise bad_request("the MQTT message is empty; it must carry a request primitive")
+            try:
+                primitive = media.decode(payload, serialization)
+            except OneM2MError:
+                primitive = _salvage(payload, serialization)
+                raise
+            request = request_from_primitive(primitive)
+            request.accept = serialization
+            self._check_topic(topic, request)
+            response = await self.dispatcher.handle(request)
+        except OneM2MError as error:
+            response = Response(rsc=error.rsc, rqi=_field(primitive, "rqi"),
+                                rvi="3", pc={"m2m:dbg": error.message})
+        except Exception:
+            log.exception("MQTT binding failed on a message on %s", topic_name)
+            response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=_field(primitive, "rqi"), rvi="3",
+                                pc={"m2m:dbg": "internal error in the MQTT binding"})
+        if request is not None and request.rt == ResponseTypeValue.NO_RESPONSE and response.ok:
+            return  # the originator asked for no response (rt 5)
+        self._respond(topic, request, response, serialization)
+
+    def _check_topic(self, topic: Topic, request: Request) -> None:
+        if topic.kind == REG_REQUEST:
+            if request.op != Operation.CREATE or request.ty not in REGISTRATION_TYPES:
+                raise bad_request("only registrations (CREATE of an AE or remoteCSE) may use the "
+                                  "reg_req topic; send other requests on /oneM2M/req/...")
+            return
+        if self.settings.check_originator and request.fr and isinstance(request.fr, str):
+            if topic.originator not in originator_forms(request.fr, self.cse_id, self.sp_id):
+                raise bad_request(f"the originator {request.fr!r} (fr) does not match the topic's "
+                                  f"originator level {topic.originator!r}")
+
+    def _respond(self, topic: Topic, request: Request | None, response: Response,
+                 serialization: str) -> None:
+        if response.fr is None:
+            response.fr = self.cse_id
+        if response.to is None and request is not None and isinstance(request.fr, str):
+            response.to = request.fr
+        try:
+            body = media.encode(response.to_primitive(), serialization)
+        except Exception:
+            log.exception("could not encode an MQTT response")
+            body = media.encode(Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=response.rqi, rvi="3",
+                                         pc={"m2m:dbg": "response could not be encoded"}).to_primitive(),
+                                serialization)
+        try:
+            self.connection.publish(str(topic.response()), body)
+        except ConnectionError as exc:
+            log.warning("could not answer rqi %r on %s: %s", response.rqi, topic.response(), exc)
+
+
+def _xml_rqi(payload: bytes) -> str:
+    """Best effort, so an XML client can still match the 4015 answer to its request."""
+    match = re.search(rb"<rqi>([^<]{1,255})</rqi>", payload)
+    return match.group(1).decode("utf-8", "replace") if match else ""
+
+
+def _salvage(payload: bytes, serialization: str) -> Any:
+    """The raw object of a body refused by media.decode (too deep, CBOR bytes...), only to
+    echo its rqi; None when it does not parse at all."""
+    try:
+        return orjson.loads(payload) if serialization == media.JSON else cbor2.loads(payload)
+    except Exception:  # any parse failure or recursion limit: nothing to echo
+        return None
+
+
+def _field(primitive: Any, name: str) -> str:
+    """A string parameter of a possibly malformed primitive, for echoing in an error answer."""
+    if isinstance(primitive, dict):
+        inner = primitive.get("m2m:rqp")
+        if isinstance(inner, dict) and len(primitive) == 1:
+            primitive = inner
+        value = primitive.get(name)
+        if isinstance(value, str):
+            return value
+    return ""

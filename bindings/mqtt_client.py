@@ -1,0 +1,110 @@
+"""MQTT sender (TS-0010): primitives this CSE originates (notifications, forwarding).
+
+Registered with `cse.outbound.Outbound` for mqtt and mqtts.  The URL names the broker; its
+path, when present, is the exact topic (a notification URI such as
+mqtt://broker:1883/oneM2M/req/id-in/Capp/json, leading "/" included).  A bare point of access
+(mqtt://broker:1883) means the entity itself: the request goes to
+/oneM2M/req/<this CSE>/<topic id of request.to>/<serialization>.  A request sent to a
+oneM2M request topic waits (with the caller's timeout) for the response with the same rqi
+on the matching response topic; a free-form topic has no response, so delivery to the
+broker is all that can be reported.  The binding's own broker connection is reused when the
+URL names the same broker; other brokers get a connection of their own, kept until stop.
+It never retries or queues: what to do with a failed delivery is the caller's decision.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from cse.errors import RSC
+from cse.primitives import Request, Response
+
+from . import media
+from .envelope import request_to_primitive
+from .mqtt import broker_connection
+from .mqtt_connection import BrokerAddress, BrokerConnection
+from .mqtt_topics import REQUEST, SERIALIZATIONS, Topic, parse_topic, response_filters, topic_id
+
+if TYPE_CHECKING:
+    from cse.config import Config
+
+    from .mqtt import MqttBinding
+
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+class MqttSender:
+    name = "mqtt-client"
+
+    def __init__(self, config: "Config", binding: "MqttBinding | None" = None):
+        self.settings = config.mqtt
+        self.cse_id = config.cse.cse_id
+        self.own_topic_id = topic_id(self.cse_id, self.cse_id)
+        self.binding = binding
+        self._connections: dict[BrokerAddress, BrokerConnection] = {}
+        self._opening: dict[BrokerAddress, asyncio.Lock] = {}
+        # Client IDs of extra connections must differ from the binding's (a broker drops
+        # the older session of a client ID), also when two spellings name one broker.
+        base = self.settings.client_id or f"C::{self.own_topic_id}"
+        self._client_ids = (f"{base}:out{os.getpid()}-{n}" for n in itertools.count(1))
+
+    @property
+    def poa(self) -> list[str]:
+        return []
+
+    async def start(self) -> None:
+        """Connections are opened on first use."""
+
+    async def stop(self) -> None:
+        connections, self._connections = list(self._connections.values()), {}
+        for connection in connections:
+            await connection.stop()
+
+    async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if not parts.hostname:
+            return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
+                            pc={"m2m:dbg": f"{url!r} names no MQTT broker"})
+        address = BrokerAddress(parts.hostname, parts.port or DEFAULT_PORTS[scheme], scheme == "mqtts")
+        connection = await self._connection(address, timeout)
+        path = unquote(parts.path)
+        if path in ("", "/"):
+            target = topic_id(request.to, self.cse_id, self.settings.ae_topic_form)
+            topic = Topic(REQUEST, self.own_topic_id, target, serialization)
+        else:
+            topic = parse_topic(path)
+            if topic is None or topic.kind != REQUEST:
+                connection.publish(path, media.encode(request_to_primitive(request), serialization))
+                return Response(rsc=RSC.OK, rqi=request.rqi,
+                                pc={"m2m:dbg": f"published on {path}; a topic outside /oneM2M/req/ "
+                                               "has no response"})
+            if topic.serialization in SERIALIZATIONS:
+                serialization = topic.serialization
+            if topic.originator != self.own_topic_id:  # not covered by the standing subscription
+                await connection.subscribe(str(topic.response()), timeout)
+        payload = media.encode(request_to_primitive(request), serialization)
+        return await connection.request(str(topic), payload, request.rqi, timeout)
+
+    async def _connection(self, address: BrokerAddress, timeout: float) -> BrokerConnection:
+        binding = self.binding
+        if binding is not None and binding.connection.address == address:
+            return binding.connection
+        lock = self._opening.setdefault(address, asyncio.Lock())
+        async with lock:
+            connection = self._connections.get(address)
+            if connection is None:
+                connection = broker_connection(self.settings, next(self._client_ids),
+                                               response_filters(self.own_topic_id), address=address,
+                                               clean_session=True)
+                self._connections[address] = connection
+                await connection.start()
+        if not connection.ready:
+            try:
+                await connection.wait_ready(timeout)
+            except asyncio.TimeoutError:
+                raise ConnectionError(f"MQTT broker {address} is not reachable") from None
+        return connection

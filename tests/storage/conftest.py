@@ -1,0 +1,74 @@
+"""Fixtures for the storage tests: every backend behind one `Storage` interface.
+
+`backend` runs a test once per backend; `reopenable` once per backend that keeps data on
+disk (SQLite file, TinyDB directory).  `store` is an opened storage, closed afterwards.
+"""
+from __future__ import annotations
+
+import pytest
+
+from cse.storage import Storage, open_storage
+
+BACKENDS = ["sqlite-memory", "sqlite-file", "tinydb"]
+PERSISTENT = ["sqlite-file", "tinydb"]
+
+
+def storage_url(backend: str, directory) -> str:
+    if backend == "sqlite-memory":
+        return "memory:"
+    if backend == "sqlite-file":
+        return f"sqlite://{directory / 'cse.sqlite'}"
+    return f"tinydb://{directory / 'tinydb'}"
+
+
+class Opener:
+    """Opens (and reopens) the storage of one backend at one place; closes what it opened."""
+
+    def __init__(self, backend: str, directory):
+        self.backend = backend
+        self.url = storage_url(backend, directory)
+        self.opened: list[Storage] = []
+
+    def __call__(self, durability: str = "process") -> Storage:
+        storage = open_storage(self.url, durability)
+        storage.open()
+        self.opened.append(storage)
+        return storage
+
+    def close_all(self) -> None:
+        for storage in self.opened:
+            storage.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def opener(backend, tmp_path):
+    opener = Opener(backend, tmp_path)
+    yield opener
+    opener.close_all()
+
+
+@pytest.fixture
+def store(opener) -> Storage:
+    return opener()
+
+
+@pytest.fixture(params=PERSISTENT)
+def reopenable(request, tmp_path):
+    opener = Opener(request.param, tmp_path)
+    yield opener
+    opener.close_all()
+
+
+def add(store: Storage, path: str, ty: int = 3, **attributes) -> dict:
+    """Insert a resource at `path` (its parent must exist, except for the root)."""
+    parent_path, _, rn = path.rpartition("/")
+    pi = store.get_by_path(parent_path)["ri"] if parent_path else ""
+    resource = {"ty": ty, "ri": "r:" + path, "rn": rn, "pi": pi, "_path": path, **attributes}
+    store.insert(resource)
+    return resource
+

@@ -1,0 +1,35 @@
+"""Where the configured data directory puts the database files."""
+from __future__ import annotations
+
+import pytest
+
+from cse.config import load_config
+from cse.storage import StorageError, open_storage
+
+
+@pytest.mark.parametrize("backend, place", [("sqlite", "cse.sqlite"), ("tinydb", "tinydb")])
+def test_a_relative_data_dir_is_relative_to_the_working_directory(tmp_path, monkeypatch, backend, place):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, {"storage.data_dir": "data", "storage.backend": backend})
+    storage = open_storage(config.storage.resolved_url())
+    storage.open()
+    try:
+        assert (tmp_path / "data" / place).exists()
+        assert storage.url == f"{backend}://{tmp_path / 'data' / place}"
+    finally:
+        storage.close()
+
+
+@pytest.mark.parametrize("backend, place", [("sqlite", "cse.sqlite"), ("tinydb", "tinydb")])
+def test_an_absolute_data_dir_is_used_as_is(tmp_path, backend, place):
+    config = load_config(None, {"storage.data_dir": str(tmp_path / "abs"), "storage.backend": backend})
+    storage = open_storage(config.storage.resolved_url())
+    storage.open()
+    storage.close()
+    assert (tmp_path / "abs" / place).exists()
+
+
+@pytest.mark.parametrize("url", ["postgres://x", "tinydb", "", "file:///x"])
+def test_unknown_storage_urls_are_refused(url):
+    with pytest.raises(StorageError, match="unsupported storage URL"):
+        open_storage(url)
