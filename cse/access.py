@@ -9,8 +9,8 @@ TS-0003 7.1):
    its own `pvs`; a type without `acpi` (contentInstance) by its parent's rules.
 3. No `acpi` (absent or empty): the default policy.  The originator that created the
    resource and the AE that owns the subtree (for resources below an <AE>) may do
-   everything; anybody else nothing.  The CSEBase may also be read and discovered by
-   registered AEs and by other CSEs, so they can learn what this CSE supports.
+   everything; anybody else nothing.  The CSEBase may be read by anyone (an AE checks the
+   supported releases before it registers) and discovered by registered AEs and other CSEs.
 4. With `acpi`: allowed if any rule in the `pv` of any referenced, existing, unexpired ACP
    grants the operation to the originator in the current context.  Nothing else counts,
    not even being the creator: an owner that links an ACP must grant itself rights there.
@@ -170,8 +170,13 @@ class AccessControl:
             holder = resource.get(key)
             if holder and (holder == originator or self.normalize(holder) == originator):
                 return True
-        if resource["ty"] == CSE_BASE_TY and permission in (Permission.RETRIEVE, Permission.DISCOVER):
-            return self._registered(ctx, originator)
+        if resource["ty"] == CSE_BASE_TY:
+            # Anyone may read what the CSE supports (srv, srt, poa): an AE checks the
+            # releases before it registers.  Only registered entities may discover it.
+            if permission == Permission.RETRIEVE:
+                return True
+            if permission == Permission.DISCOVER:
+                return self._registered(ctx, originator)
         return False
 
     def _registered(self, ctx: "Context", originator: str) -> bool:

@@ -291,6 +291,8 @@ class Operations:
                               f"the virtual resource '{target.virtual}' cannot be updated")
         resource = target.resource
         rtype = self.types.of(resource)
+        if resource["ty"] == 5:        # public knowledge, like its DELETE: no access question
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")
         # Access first, so that neither the type nor the attributes of a resource are
         # revealed to an originator without rights.  acpi is governed by selfPrivileges.
         given = _attributes_of(request.pc)

@@ -37,14 +37,14 @@ GRANTED = {
     ("acp", "create"): 4108, ("acp", "retrieve"): 2000, ("acp", "update"): 2004, ("acp", "delete"): 2002,
 }
 
-# Without any acpi: the default policy.  The CSEBase belongs to the admin; registered AEs
-# may read it.  Below the AE everything is the owner's.
+# Without any acpi: the default policy.  The CSEBase belongs to the admin; anybody may read
+# it (what it supports).  Below the AE everything is the owner's.
 DEFAULT_POLICY = {
     OWNER: {"cb": {"retrieve"}, "ae": set(OPERATIONS), "cnt": set(OPERATIONS),
             "cin": set(OPERATIONS), "acp": set(OPERATIONS)},
     OTHER: {"cb": {"retrieve"}, "ae": set(), "cnt": set(), "cin": set(), "acp": set()},
     ADMIN: {t: set(OPERATIONS) for t in TARGETS},
-    STRANGER: {t: set() for t in TARGETS},
+    STRANGER: {"cb": {"retrieve"}, "ae": set(), "cnt": set(), "cin": set(), "acp": set()},
 }
 # With acpi = [acp] on the AE and the container: pv decides for them (and for the instance,
 # through its container); pvs decides for the ACP itself.
@@ -101,8 +101,9 @@ async def test_access_matrix(core, scenario, originator, operation, target):
     table = WITH_ACP if scenario == "acp" else DEFAULT_POLICY
     granted = operation in table[originator][target]
     response = await perform(core, originator, operation, target)
-    if (target, operation) in (("cb", "delete"),):
-        # Deleting the CSEBase is refused for everyone, before any access decision.
+    if (target, operation) in (("cb", "delete"), ("cb", "update")):
+        # The CSEBase is provisioned: changing it is refused for everyone, before any access
+        # decision (that it cannot be changed is no secret).
         assert response.rsc == 4005
     elif granted:
         assert response.rsc == GRANTED[(target, operation)], response.pc

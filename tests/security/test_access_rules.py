@@ -291,11 +291,21 @@ async def test_child_lists_show_only_what_the_originator_may_retrieve(world):
 
 
 # -- the CSEBase -----------------------------------------------------------------------------
-@pytest.mark.parametrize("originator,rsc", [
-    (OWNER, 2000), ("/id-in/Cowner", 2000), ("/id-mn", 2000), ("Cnobody", 4103), ("Snobody", 4103),
+@pytest.mark.parametrize("originator", [OWNER, "/id-in/Cowner", "/id-mn", "Cnobody", "Snobody"])
+async def test_cse_base_is_readable_by_anyone_but_shows_no_children_to_strangers(world, originator):
+    assert (await world.retrieve("cse-in", fr=originator)).rsc == 2000
+    response = await world.retrieve("cse-in", fr=originator, rcn=6)
+    names = {ref["nm"] for ref in response.pc["m2m:rrl"]["rrf"]}
+    assert names == ({"owner", "cnt", "cin"} if originator in (OWNER, "/id-in/Cowner") else set())
+
+
+@pytest.mark.parametrize("originator,granted", [
+    (OWNER, True), ("/id-in/Cowner", True), ("/id-mn", True), ("Cnobody", False), ("Snobody", False),
 ])
-async def test_cse_base_is_readable_by_registered_entities_only(world, originator, rsc):
-    assert (await world.retrieve("cse-in", fr=originator)).rsc == rsc
+def test_cse_base_is_discoverable_by_registered_entities_only(world, originator, granted):
+    cse = world.cse
+    ctx = cse.dispatcher.context(Request(op=2, to="cse-in", fr=originator, rqi="1"))
+    assert cse.access.allowed(ctx, originator, Permission.DISCOVER, cse.cse_base) is granted
 
 
 # -- validation of ACPs ----------------------------------------------------------------------
