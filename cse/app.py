@@ -18,9 +18,10 @@ from .clock import Clock, format_timestamp
 from .config import Config
 from .discovery import Discovery
 from .dispatcher import Dispatcher
-from .events import DiscardEvents, EventSink
+from .events import EventSink
 from .expiry import ExpiryReaper
 from .fanout import FanOut
+from .notify import Notifier
 from .outbound import Outbound
 from .representation import Renderer
 from .storage import Storage, open_storage
@@ -65,6 +66,9 @@ class Cse:
                 await binding.start()
             self._provision([url for b in self.bindings for url in b.poa])
             await self.storage.commit()
+            start_events = getattr(self.events, "start", None)
+            if start_events is not None:
+                await start_events()
             self.reaper.start()
         except BaseException:
             await self.stop()
@@ -76,6 +80,10 @@ class Cse:
 
     async def stop(self) -> None:
         await self.reaper.stop()
+        # Deliver pending notifications while the bindings can still send them.
+        drain_events = getattr(self.events, "drain", None)
+        if drain_events is not None:
+            await drain_events()
         for binding in reversed(self.bindings):
             try:
                 await binding.stop()
@@ -94,8 +102,8 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     types = types or default_types()
     tree = Tree(config, storage, types)
     access = AccessControl(config)
-    events = events or DiscardEvents()
     outbound = Outbound()
+    events = events or Notifier(config, clock, storage, tree, access, outbound)
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
     dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
     dispatcher.fanout = FanOut(dispatcher)

@@ -149,6 +149,48 @@ class AuthSettings:
 
 
 @dataclass
+class NotificationSettings:
+    """Delivery of notifications (docs/notifications.md)."""
+
+    # Most notifications waiting for one target; when full the oldest is dropped (counted, logged).
+    queue_size: int = 1000
+    # Notifications in flight to one target at once, over bindings that keep their order
+    # (HTTP pipelining); 1 = wait for each answer before sending the next.
+    pipeline: int = 64
+    # Seconds one notification may take to be answered before it counts as unreachable.
+    timeout: float = 10.0
+    # Seconds a verification request (subscription CREATE/UPDATE) may take.
+    verification_timeout: float = 5.0
+    # Back-off between attempts for an unreachable target: doubles from initial up to max.
+    retry_initial: float = 0.5
+    retry_max: float = 30.0
+    # Attempts per notification before it is dropped (0 = retry until the queue overflows).
+    max_attempts: int = 10
+    # bn without dur: flush after this many seconds.
+    default_batch_duration: float = 60.0
+    # A batch is sent early when it holds this many notifications (bounds memory for huge bn.num).
+    max_batch_size: int = 1000
+    # Clean shutdown: seconds to keep delivering before what is left is persisted.
+    shutdown_timeout: float = 5.0
+    # Most undelivered notifications persisted at shutdown (redelivered at the next start).
+    max_persisted: int = 10_000
+    # Resources whose subscription lists are cached (looked up on every change).
+    cache_size: int = 10_000
+
+    def check(self) -> None:
+        for name in ("queue_size", "pipeline", "max_batch_size", "cache_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"notification.{name} must be at least 1")
+        for name in ("timeout", "verification_timeout", "retry_initial", "retry_max",
+                     "default_batch_duration"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"notification.{name} must be positive")
+        for name in ("max_attempts", "shutdown_timeout", "max_persisted"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"notification.{name} cannot be negative")
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -157,6 +199,7 @@ class Config:
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    notification: NotificationSettings = field(default_factory=NotificationSettings)
     log_level: str = "INFO"
 
     @property
@@ -189,6 +232,7 @@ class Config:
             raise ConfigError(f"coap.port {self.coap.port} is not a UDP port")
         if bool(self.mqtt.cert_file) != bool(self.mqtt.key_file):
             raise ConfigError("mqtt.cert_file and mqtt.key_file go together")
+        self.notification.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

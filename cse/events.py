@@ -29,6 +29,9 @@ class Event:
     modified: dict | None = None
     # DELETED: subscriptions removed with the resource (itself included when it is one).
     removed_subscriptions: list[dict] = field(default_factory=list)
+    # DELETED: resources below the deleted one that had subscriptions, by ri, so that those
+    # subscriptions can still report the deletion of what they watched (net 2).
+    removed_subscribed: dict[str, dict] = field(default_factory=dict)
     # False when the deletion must not be reported to the parent's subscribers
     # (instances pruned by mni/mbs/mia, TS-0004 7.4.7.2.1).
     notify_parent: bool = True

@@ -70,14 +70,17 @@ class Operations:
             path = head["_path"] + "/" + "/".join(address.rest)
         else:
             path = address.structured
-        resource = self.tree.get_by_path(path, now_ts)
-        if resource is not None:
-            return Target(resource)
         split = split_virtual(path)
         if split is not None:
+            # No resource can be named like a virtual one (refused at CREATE), so only the
+            # parent is looked up: one index lookup for .../la instead of a miss and a hit.
             parent = self.tree.get_by_path(split[0], now_ts)
             if parent is not None:
                 return Target(parent, split[1])
+            raise not_found(address.local_to)
+        resource = self.tree.get_by_path(path, now_ts)
+        if resource is not None:
+            return Target(resource)
         raise not_found(address.local_to)
 
     def resolve_virtual(self, ctx: "Context", target: Target, op: int) -> dict:

@@ -23,7 +23,14 @@ class Sender(Protocol):
 
         URL rules, the same for every binding: a URL with a path or topic is the exact
         destination (a notification URI); a bare point of access (scheme://host:port)
-        is the entity itself, and the binding derives the rest from `request.to`."""
+        is the entity itself, and the binding derives the rest from `request.to` - unless
+        `request.to` is that URL itself (a notificationURI given as a bare URL)."""
+
+
+def keeps_order(sender: Sender) -> bool:
+    """A sender may declare `keeps_order = True`: concurrent `send` calls to one URL reach the
+    peer in the order they were made, so callers may keep several requests in flight."""
+    return bool(getattr(sender, "keeps_order", False))
 
 
 class Outbound:
@@ -37,6 +44,10 @@ class Outbound:
 
     def supports(self, url: str) -> bool:
         return url.split("://", 1)[0].lower() in self._senders
+
+    def keeps_order(self, url: str) -> bool:
+        sender = self._senders.get(url.split("://", 1)[0].lower())
+        return sender is not None and keeps_order(sender)
 
     async def send(self, url: str, request: Request, *, serialization: str = "json",
                    timeout: float | None = None) -> Response:

@@ -12,8 +12,9 @@ def default_types() -> TypeRegistry:
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
     from .group import Group
+    from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(),
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), Subscription(),
                          AccessControlPolicy()])
 
 

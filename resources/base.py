@@ -58,9 +58,10 @@ class Schema:
             self.rules[name] = AttributeRule(Presence(create), Presence(update))
         self.unsupported = frozenset(document.get("x-unsupported", ()))
         self.mandatory_on_create = tuple(n for n, r in self.rules.items() if r.create is Presence.MANDATORY)
+        definitions = schemas.load("common")["$defs"]
         self._property_validators = {
             name: jsonschema.Draft202012Validator(
-                {"$schema": document["$schema"], **spec}, registry=_registry())
+                {"$schema": document["$schema"], **_inline_common(spec, definitions)}, registry=_registry())
             for name, spec in document["properties"].items()
         }
 
@@ -71,6 +72,29 @@ class Schema:
         error = next(validator.iter_errors(value), None)
         if error is not None:
             raise bad_request(f"{type_name} attribute '{name}': {_describe(error, value)}")
+
+
+COMMON_REF = "common.json#/$defs/"
+
+
+def _inline_common(spec: Any, definitions: dict) -> Any:
+    """`spec` with each reference to a shared value type of common.json replaced by the
+    definition itself.  Same meaning, but checking a value no longer resolves a reference:
+    that lookup was two thirds of the validation time of a CREATE (py-spy), e.g. 80 us for
+    an AE, a container and a contentInstance together.  Other references stay as they are."""
+    if isinstance(spec, list):
+        return [_inline_common(item, definitions) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    spec = {key: _inline_common(value, definitions) for key, value in spec.items()}
+    ref = spec.get("$ref")
+    if not (isinstance(ref, str) and ref.startswith(COMMON_REF) and ref[len(COMMON_REF):] in definitions):
+        return spec
+    target = _inline_common(definitions[ref[len(COMMON_REF):]], definitions)
+    rest = {key: value for key, value in spec.items() if key != "$ref"}
+    if rest.keys() & target.keys():
+        return {"allOf": [target, rest]}   # both apply, as with $ref next to other keywords
+    return {**target, **rest}
 
 
 def _describe(error: jsonschema.ValidationError, value: Any) -> str:

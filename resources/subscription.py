@@ -1,0 +1,185 @@
+"""subscription (m2m:sub, ty 23): who wants to hear about changes of its parent, and how.
+
+This module checks what the schema cannot (which events and content types go together,
+which child types exist, whether a target can be sent to) and verifies every notification
+target that is not the originator itself (TS-0004 7.4.8.2.1): a verification request
+(m2m:sgn with vrq) that must be answered with success, else the CREATE or UPDATE fails
+with 5204 naming the target.  Both happen in the prepare_* hooks, before anything is
+written.  Matching events and sending notifications is the notifier's (cse/notify.py);
+this module never sends a notification.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING
+
+from cse.access import Permission
+from cse.clock import parse_duration
+from cse.errors import RSC, OneM2MError, bad_request
+from cse.notification_target import TargetResolver, parse_target, same_entity
+from cse.primitives import Operation, Request
+
+from .base import ResourceType
+
+if TYPE_CHECKING:
+    from cse.context import Context
+
+# Types TS-0004 lets a <subscription> be created under (those this CSE implements are
+# found in the registry; a type whose module says `subscribable = False` is still refused).
+SUBSCRIBABLE_PARENTS = frozenset({1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+                                  22, 24, 28, 29})
+TIME_SERIES_TY = 29
+SUPPORTED_EVENTS = frozenset({1, 2, 3, 4})
+UNSUPPORTED_EVENTS = {5: "retrieve of a container without child resources", 6: "trigger received for AE",
+                      7: "blocking update", 8: "report on missing data points"}
+UNSUPPORTED_CRITERIA = {"om": "operationMonitor", "gq": "geoQuery"}
+UNSUPPORTED_CONTENT = {4: "trigger payload", 5: "timeSeries notification"}
+MODIFIED_ATTRIBUTES = 2
+UPDATE_EVENT = 1
+_verification_ids = itertools.count(1)
+
+
+def _is_valid_event_category(ec: int) -> bool:
+    return ec in (2, 3, 4) or 100 <= ec <= 999
+
+
+class Subscription(ResourceType):
+    ty = 23
+    short_name = "sub"
+    type_name = "subscription"
+    parent_types = SUBSCRIBABLE_PARENTS
+    subscribable = False
+
+    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        parent_type = ctx.tree.types.of(parent)
+        if not parent_type.subscribable:
+            raise OneM2MError(RSC.TARGET_NOT_SUBSCRIBABLE,
+                              f"a {parent_type.type_name} cannot be subscribed to")
+        # TS-0004 7.4.8.2.1: the subscriber must be allowed to read what it subscribes to.
+        ctx.access.check(ctx, Permission.RETRIEVE, parent)
+        enc = dict(resource.get("enc") or {})
+        enc.setdefault("net", [UPDATE_EVENT])
+        resource["enc"] = enc
+        self._check(ctx, resource, parent)
+        resource.setdefault("nct", 1)
+        if resource.get("nse"):
+            resource["nsi"] = []
+        request = ctx.request
+        if request is not None:
+            if request.accept:
+                resource["_ser"] = request.accept
+            if request.rvi:
+                resource["_rvi"] = request.rvi
+        await self._verify(ctx, resource, resource["nu"])
+
+    async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        if changes.get("enc") is not None:
+            changes["enc"] = {"net": [UPDATE_EVENT], **changes["enc"]}
+        if changes.get("nse") and not resource.get("nse"):
+            changes["nsi"] = []      # statistics start afresh when switched on (TS-0004 R4)
+        merged = {**resource, **changes}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        parent = ctx.storage.get(resource["pi"])
+        if parent is None:
+            raise OneM2MError(RSC.NOT_FOUND,
+                              f"the subscribed-to resource of {resource['ri']} no longer exists")
+        self._check(ctx, merged, parent)
+        if changes.get("nu"):
+            known = set(resource.get("nu") or ())
+            await self._verify(ctx, resource, [entry for entry in changes["nu"] if entry not in known])
+
+    # -- rules the schema cannot express ---------------------------------------------------
+    def _check(self, ctx: "Context", sub: dict, parent: dict) -> None:
+        for entry in sub.get("nu") or ():
+            self._check_target(ctx, entry, "nu")
+        if sub.get("su"):
+            self._check_target(ctx, sub["su"], "su")
+        enc = sub.get("enc") or {}
+        for member, name in UNSUPPORTED_CRITERIA.items():
+            if member in enc:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                                  f"attribute 'enc': member '{member}' ({name}) is not supported by this CSE")
+        if "md" in enc and parent["ty"] != TIME_SERIES_TY:
+            raise bad_request("attribute 'enc': missing data criteria (md) apply only to a timeSeries")
+        events = enc.get("net") or [UPDATE_EVENT]
+        for event in events:
+            if event in UNSUPPORTED_EVENTS:
+                raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                                  f"attribute 'enc': notificationEventType {event} "
+                                  f"({UNSUPPORTED_EVENTS[event]}) is not supported by this CSE")
+        types = ctx.tree.types
+        parent_type = types.of(parent)
+        for child_ty in enc.get("chty") or ():
+            child_type = types.get(child_ty)
+            if child_type is None or parent["ty"] not in child_type.parent_types:
+                raise bad_request(f"attribute 'enc': chty {child_ty} is not a resource type that can be a "
+                                  f"child of a {parent_type.type_name}")
+        for name in enc.get("atr") or ():
+            if name not in parent_type.schema.rules:
+                raise bad_request(f"attribute 'enc': atr {name!r} is not an attribute of "
+                                  f"{parent_type.type_name}")
+        content_type = sub.get("nct", 1)
+        if content_type in UNSUPPORTED_CONTENT:
+            raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                              f"attribute 'nct': {content_type} ({UNSUPPORTED_CONTENT[content_type]}) is not "
+                              "supported by this CSE")
+        if content_type == MODIFIED_ATTRIBUTES and set(events) != {UPDATE_EVENT}:
+            raise bad_request(f"attribute 'nct': 2 (modified attributes) applies only to net 1 "
+                              f"(update of the resource), not to net {sorted(events)}")
+        batch = sub.get("bn")
+        if batch is not None and "dur" in batch:
+            if parse_duration(batch["dur"], "attribute 'bn': dur") <= 0:
+                raise bad_request("attribute 'bn': dur must be longer than zero")
+        ec = sub.get("nec")
+        if ec is not None and not _is_valid_event_category(ec):
+            raise bad_request(f"attribute 'nec': {ec} is not an event category (2, 3, 4 or 100..999)")
+
+    @staticmethod
+    def _check_target(ctx: "Context", entry: str, attribute: str) -> None:
+        target = parse_target(entry, attribute)
+        if target.url is not None and not ctx.outbound.supports(target.url):
+            scheme = target.url.split("://", 1)[0]
+            raise bad_request(f"attribute '{attribute}': {entry!r}: this CSE has no binding that sends "
+                              f"over {scheme}")
+
+    # -- verification -----------------------------------------------------------------------
+    async def _verify(self, ctx: "Context", resource: dict, entries: list[str]) -> None:
+        config = ctx.config
+        originator = ctx.originator
+        targets = [parse_target(entry) for entry in entries
+                   if not same_entity(entry, originator, config.cse.cse_id, config.cse.sp_id)]
+        if not targets:
+            return
+        resolver = TargetResolver(config, ctx.storage, ctx.outbound)
+        sgn = {"vrq": True, "sur": f"{config.cse.cse_id}/{resource['ri']}"}
+        if originator:
+            sgn["cr"] = originator
+        failures = await asyncio.gather(*(self._verify_one(ctx, resolver, t, resource, sgn) for t in targets))
+        failures = [f for f in failures if f]
+        if failures:
+            raise OneM2MError(RSC.SUBSCRIPTION_VERIFICATION_INITIATION_FAILED, "; ".join(failures))
+
+    @staticmethod
+    async def _verify_one(ctx: "Context", resolver: TargetResolver, target, resource: dict,
+                          sgn: dict) -> str | None:
+        entity = resolver.entity(target)
+        url = resolver.url_of(target, entity)
+        if url is None:
+            return (f"notification target {target.entry!r} cannot be verified: "
+                    f"{resolver.describe_unreachable(target, entity)}")
+        request = Request(op=Operation.NOTIFY, to=resolver.to_of(target), fr=ctx.config.cse.cse_id,
+                          rqi=f"vrq{next(_verification_ids)}-{resource['ri']}",
+                          rvi=resource.get("_rvi"), pc={"m2m:sgn": sgn})
+        response = await ctx.outbound.send(
+            url, request, serialization=resolver.serialization_of(target, entity, resource.get("_ser")),
+            timeout=ctx.config.notification.verification_timeout)
+        if 2000 <= response.rsc < 3000:
+            return None
+        detail = ""
+        if isinstance(response.pc, dict) and isinstance(response.pc.get("m2m:dbg"), str):
+            detail = f": {response.pc['m2m:dbg']}"
+        if response.rsc in (RSC.TARGET_NOT_REACHABLE, RSC.REQUEST_TIMEOUT):
+            return f"notification target {target.entry!r} could not be reached for verification{detail}"
+        return (f"notification target {target.entry!r} refused the verification request "
+                f"(rsc {response.rsc}{detail})")

@@ -1,0 +1,81 @@
+"""Clean shutdown: queued notifications are delivered, or kept and resent after a restart."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CoreClient
+
+from .conftest import READINGS, meter_with_container, notifying_cse, post_reading, subscribe
+from .receiver import Receiver
+
+
+async def test_stop_delivers_what_is_queued_and_batched(receivers, tmp_path):
+    slow = await receivers(delay=0.02)
+    batching = await receivers()
+    cse = notifying_cse(**{"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}"})
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        await subscribe(core, container, slow.url(), enc=READINGS)
+        await subscribe(core, container, batching.url(), enc=READINGS, bn={"num": 100, "dur": "PT1H"})
+        for value in range(10):
+            await post_reading(core, container, value)
+        assert len(slow.notifications) < 10 and batching.notifications == []
+    finally:
+        await cse.stop()
+    assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in slow.notifications] == [str(v) for v in range(10)]
+    [batch] = batching.notifications
+    assert len(batch.body["m2m:agn"]["m2m:sgn"]) == 10
+
+
+@pytest.mark.parametrize("backend", ["sqlite:///{dir}/cse.sqlite", "tinydb:///{dir}/tinydb"])
+async def test_undeliverable_notifications_are_resent_after_a_restart(tmp_path, backend):
+    storage = {"storage.url": backend.format(dir=tmp_path), "notification.shutdown_timeout": 0.5}
+    target = await Receiver().start()
+    cse = notifying_cse(**storage)
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        await subscribe(core, container, target.url(), enc=READINGS)
+        await target.stop()                           # the receiver is down during the shutdown
+        for value in range(3):
+            await post_reading(core, container, value)
+    finally:
+        await cse.stop()
+    assert len(target.notifications) == 0
+
+    back = await Receiver(port=target.port).start()
+    cse = notifying_cse(**storage)
+    await cse.start()
+    try:
+        received = await back.wait_for(3)
+        assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["0", "1", "2"]
+        base = (await CoreClient(cse).retrieve("cse-in")).pc["m2m:cb"]
+        assert not any(k.startswith("_") for k in base)
+        assert "_pending_notifications" not in cse.storage.get("id-in")   # taken, not resent twice
+    finally:
+        await cse.stop()
+        await back.stop()
+    assert len(back.notifications) == 3
+
+
+async def test_events_after_the_drain_are_kept_for_the_next_start(tmp_path, receivers):
+    target = await receivers()
+    cse = notifying_cse(**{"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}"})
+    await cse.start()
+    core = CoreClient(cse)
+    container = await meter_with_container(core)
+    await subscribe(core, container, target.url(), enc=READINGS)
+    await cse.events.drain()                          # as Cse.stop does before stopping bindings
+    await post_reading(core, container, "late")       # a request finishing during shutdown
+    await cse.stop()
+    assert target.notifications == []
+    cse = notifying_cse(**{"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}"})
+    await cse.start()
+    try:
+        [received] = await target.wait_for(1)
+        assert received.sgn["nev"]["rep"]["m2m:cin"]["con"] == "late"
+    finally:
+        await cse.stop()
