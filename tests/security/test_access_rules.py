@@ -422,3 +422,14 @@ async def test_discovery_lists_only_what_the_originator_may_discover(world):
     assert sorted(response.pc["m2m:uril"]) == ["cse-in/owner/cnt", "cse-in/owner/found", "cse-in/owner/readOnly"]
     response = await world.retrieve("cse-in/owner", fr="Cstranger", fc={"fu": 1})
     assert response.rsc == 2000 and response.pc["m2m:uril"] == []
+
+
+@pytest.mark.parametrize("acop,rsc", [(1, 4103), (2, 4103), (3, 2001)])
+async def test_subscription_needs_create_on_the_parent_and_retrieve_on_the_subscribed_resource(world, acop, rsc):
+    ri = await make_acp(world, "a", [{"acor": [OWNER], "acop": 63}, {"acor": [OTHER], "acop": acop}])
+    assert (await link(world, "cse-in/owner/cnt", "m2m:cnt", [ri])).rsc == 2004
+    response = await world.create("cse-in/owner/cnt", 23, {"m2m:sub": {"rn": "watch", "nu": [OTHER],
+                                                                        "enc": {"net": [3]}}}, fr=OTHER)
+    assert response.rsc == rsc, response.pc
+    if rsc == 4103:
+        assert "privilege" in response.pc["m2m:dbg"]
