@@ -110,6 +110,12 @@ class AccessContext:
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in what a binding reports: '10.0.0.1', '::1', and (CoAP) the host-info
+    forms '10.0.0.1:5683' and '[::1]:5683'."""
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:

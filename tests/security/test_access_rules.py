@@ -213,6 +213,7 @@ async def test_time_window_context(core, clock, window, moment, granted):
 @pytest.mark.parametrize("remote,granted", [
     ("192.168.1.20", True), ("192.168.2.20", False), ("::ffff:192.168.1.7", True),
     ("fd00::5", True), ("fe80::1", False), (None, False), ("not-an-address", False),
+    ("192.168.1.20:5683", True), ("[fd00::5]:5683", True), ("[fe80::1]:5683", False), ("fd00::5%eth0", True),
 ])
 async def test_ip_context(world, remote, granted):
     ri = await make_acp(world, "a", [{"acor": [OTHER], "acop": 2, "acco": [
