@@ -9,8 +9,9 @@ The answers are collected in one m2m:agr, in `mid` order, each m2m:rsp carrying 
 ID in `fr`; the fan-out itself answers 2000 whatever the members answered.
 
 Access to the fan-out point: the group's macp when it has one, else the group's own rules.
-A CREATE of a subscription through fopt creates one at each member, like any other type
-(its content is passed on unchanged: no gpi/nfu, see docs/discovery.md).
+A CREATE of a subscription through fopt creates one at each member, carrying the group's
+ID in gpi (TS-0001 10.2.7.10); nfu (aggregation of member notifications at the group host)
+is not supported and refused by the subscription type.
 The same (gid, group) arriving while it is being fanned out is a loop: 4104.
 With rset, answers that arrive later are left out; none at all is 5209.
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .dispatcher import Dispatcher
 
 GROUP_TY = 9
+SUBSCRIPTION_TY = 23
 FANOUT_POINT = "fopt"
 PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permission.RETRIEVE,
                Operation.UPDATE: Permission.UPDATE, Operation.DELETE: Permission.DELETE,
@@ -115,10 +117,14 @@ class FanOut:
                               f"fan-out point of {group['_path']!r} ({rules})")
 
     def _member_request(self, ctx: "Context", member: str, relative: str, attribute: str | None,
-                        gid: str) -> Request:
+                        gid: str, group_ri: str) -> Request:
         request = ctx.request
         to = member + ("/" + relative if relative else "") + ("#" + attribute if attribute else "")
         changes: dict = {"to": to, "gid": gid, "oet": None}   # oet was already waited for
+        if request.op == Operation.CREATE and request.ty == SUBSCRIPTION_TY and isinstance(request.pc, dict) \
+                and isinstance(request.pc.get("m2m:sub"), dict):
+            group_id = f"{ctx.config.cse.cse_id}/{group_ri}"
+            changes["pc"] = {"m2m:sub": {**request.pc["m2m:sub"], "gpi": group_id}}
         for name in ("rqet", "rset"):                          # relative times stay anchored
             value = getattr(request, name)
             if value is not None:
@@ -134,7 +140,7 @@ class FanOut:
             async with limit:
                 return await handle(member_request)
 
-        tasks = [asyncio.ensure_future(one(self._member_request(ctx, m, relative, attribute, gid)))
+        tasks = [asyncio.ensure_future(one(self._member_request(ctx, m, relative, attribute, gid, group["ri"])))
                  for m in members]
         timeout = None
         if ctx.request.rset is not None:

@@ -169,12 +169,14 @@ async def test_remote_members_are_reached_through_the_dispatcher(core):
 async def test_subscriptions_through_the_fan_out_point_reach_every_member(core):
     remote = RemoteCse()
     core.cse.dispatcher.remote_handler = remote
-    await create_group(core, rn="g", mid=["/id-mn/cse-mn/heater/switch", "/id-mn/cse-mn/boiler/switch"])
+    group = await create_group(core, rn="g", mid=["/id-mn/cse-mn/heater/switch", "/id-mn/cse-mn/boiler/switch"])
     subscription = {"m2m:sub": {"nu": ["Capp"], "enc": {"net": [3]}}}
     response = await core.create("cse-in/g/fopt", 23, subscription)
     assert [a["rsc"] for a in answers(response)] == [2001, 2001]
+    # Each member's copy names the group it came through (gpi).
+    sent = {"m2m:sub": {**subscription["m2m:sub"], "gpi": f"/id-in/{group.pc['m2m:grp']['ri']}"}}
     assert [(r.to, r.ty, r.pc) for r in remote.requests] == [
-        ("/id-mn/cse-mn/heater/switch", 23, subscription), ("/id-mn/cse-mn/boiler/switch", 23, subscription)]
+        ("/id-mn/cse-mn/heater/switch", 23, sent), ("/id-mn/cse-mn/boiler/switch", 23, sent)]
     assert remote.requests[0].gid == remote.requests[1].gid
     assert remote.requests[0].gid.startswith("id-in-g")
 
