@@ -6,6 +6,7 @@ from .registry import TypeRegistry
 
 
 def default_types() -> TypeRegistry:
+    from .acp import AccessControlPolicy
     from .ae import AE
     from .container import Container
     from .content_instance import ContentInstance
@@ -13,7 +14,8 @@ def default_types() -> TypeRegistry:
     from .group import Group
     from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), Subscription()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), Subscription(),
+                         AccessControlPolicy()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]
