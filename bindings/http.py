@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from cse.certs import peer_common_name, server_context
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response
+from cse.ratelimit import retry_after_seconds
 
 from . import media
 from .query import parse_query
 
 if TYPE_CHECKING:
+    from cse.auth import Authenticator
     from cse.config import HttpSettings
     from cse.dispatcher import Dispatcher
 
@@ -47,6 +50,29 @@ HEADER_FIELDS = (("X-M2M-OT", "ot"), ("X-M2M-RET", "rqet"), ("X-M2M-RST", "rset"
                  ("X-M2M-OET", "oet"), ("X-M2M-GID", "gid"), ("X-M2M-VSI", "vsi"))
 
 
+def server_tls_context(settings: "HttpSettings") -> ssl.SSLContext | None:
+    """The HTTPS context the settings ask for, or None for plain HTTP."""
+    if not settings.tls_cert:
+        return None
+    verify_clients = settings.tls_client_cert != "none"
+    return server_context(settings.tls_cert, settings.tls_key,
+                          settings.tls_ca if verify_clients else None,
+                          require_client_cert=settings.tls_client_cert == "required")
+
+
+def tls_peer_name(http: web.BaseRequest) -> str | None:
+    """Common name of the client's verified TLS certificate, if it presented one."""
+    transport = http.transport
+    return peer_common_name(transport.get_extra_info("ssl_object")) if transport else None
+
+
+def authenticator_hook(authenticator: "Authenticator"):
+    """Adapts `cse.auth.Authenticator` to the binding's hook (request, header, http request)."""
+    async def hook(request: Request, authorization: str | None, http: web.BaseRequest) -> None:
+        await authenticator.authenticate(request, authorization, tls_peer_name(http))
+    return hook
+
+
 def http_status(rsc: int) -> int:
     status = HTTP_STATUS.get(rsc)
     if status is not None:
@@ -71,6 +97,35 @@ def target_to_path(to: str) -> str:
     if to.startswith("/"):
         return "/~" + to
     return "/" + to
+
+
+class _OneM2MRequestHandler(web.RequestHandler):
+    """aiohttp answers requests it cannot parse (unknown method, malformed header or
+    chunk, oversized header) itself, in plain text.  This answers them as oneM2M errors
+    too, so a client always finds X-M2M-RSC and m2m:dbg; hostile input is logged at
+    debug level only, as it is not the server's fault."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        log.debug("unparsable HTTP request from %s: %s", request.remote, exc or message)
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was already sent; cannot send the error")
+        text = getattr(exc, "message", None) or message or str(exc or "") or "malformed request"
+        reason = next((line.strip() for line in str(text).splitlines() if line.strip()), "malformed request")
+        reason = reason.rstrip(":")[:200]
+        headers = {"X-M2M-RSC": str(int(RSC.BAD_REQUEST)), "X-M2M-RI": ""}
+        response = web.Response(status=400, headers=headers, content_type="application/json",
+                                body=media.encode({"m2m:dbg": f"malformed HTTP request: {reason}"},
+                                                  media.JSON))
+        response.force_close()
+        return response
+
+
+class _OneM2MServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        return _OneM2MRequestHandler(self, loop=self._loop, **self._kwargs)
 
 
 class HttpBinding:
@@ -103,7 +158,7 @@ class HttpBinding:
         return [self.settings.public_url or self.url]
 
     async def start(self) -> None:
-        server = web.Server(self._handle, handler_cancellation=False, access_log=None)
+        server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None)
         self._runner = web.ServerRunner(server)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -181,7 +236,9 @@ class HttpBinding:
             except ValueError:
                 raise bad_request(f"X-M2M-EC {ec!r} is not an integer") from None
         if self.authenticator is not None:
-            self.authenticator(request, headers.get("Authorization"), http)
+            outcome = self.authenticator(request, headers.get("Authorization"), http)
+            if outcome is not None:
+                await outcome
         return request, response_format
 
     async def _read_body(self, http: web.BaseRequest) -> bytes:
@@ -216,6 +273,11 @@ class HttpBinding:
         if response.vsi:
             headers["X-M2M-VSI"] = response.vsi
         status = http_status(response.rsc)
+        retry_after = response.extra.get("retry_after")
+        if retry_after is not None:
+            # Rate limited: RFC 6585 says it better than the 405 that 4005 maps to.
+            status = 429
+            headers["Retry-After"] = str(retry_after_seconds(retry_after))
         if response.pc is None:
             return web.Response(status=status, headers=headers)
         headers["Content-Type"] = media.CONTENT_TYPE[serialization]

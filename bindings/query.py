@@ -51,9 +51,10 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         elif name == "atrl":
             fields["atrl"] = _split_list(values)
         elif name in BOOL_PARAMS:
+            # Checked, then dropped: this CSE implements none of these features and the
+            # request primitive has no field for them.
             if last.lower() not in ("true", "false", "1", "0"):
                 raise bad_request(f"query parameter '{name}': {last!r} is not a boolean")
-            fields[name] = last.lower() in ("true", "1")
         elif name in FC_INT:
             fc[name] = _to_int(name, last)
         elif name in FC_INT_LIST:

@@ -1,21 +1,42 @@
 """Access decisions: may this originator perform this operation on this resource?
 
 Every operation asks `AccessControl.check` (or `allowed` for silent filtering, as in
-discovery results) exactly once per resource.  Without accessControlPolicy support the
-TS default policy applies (TS-0001 9.6.2): the admin originator may do everything, the
-originator that created a resource and the AE that owns the subtree may do everything on
-it, and nobody else has any right.
+discovery results and child lists) once per resource.  The decision (TS-0001 9.6.2,
+TS-0003 7.1):
+
+1. The admin originator and this CSE itself may do everything.
+2. The rules come from the resource's own `acpi`.  An <accessControlPolicy> is governed by
+   its own `pvs`; a type without `acpi` (contentInstance) by its parent's rules.
+3. No `acpi` (absent or empty): the default policy.  The originator that created the
+   resource and the AE that owns the subtree (for resources below an <AE>) may do
+   everything; anybody else nothing.  The CSEBase may be read by anyone (an AE checks the
+   supported releases before it registers) and discovered by registered AEs and other CSEs.
+4. With `acpi`: allowed if any rule in the `pv` of any referenced, existing, unexpired ACP
+   grants the operation to the originator in the current context.  Nothing else counts,
+   not even being the creator: an owner that links an ACP must grant itself rights there.
+Changing `acpi` is governed by the `pvs` of the ACPs currently referenced, not by `pv`.
+
+ACPs are read on every request, so their compiled rules are cached by the ID used to
+reference them; the cache is emptied for an ACP when it is updated or removed (also with
+a removed subtree) and for negative entries when an ACP is created.
+
+What this module must never do: reveal in a refusal more than the address the originator
+sent (no structured paths for unstructured addresses, no ACP IDs, no resource content).
 """
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Iterable
 
-from .errors import RSC, OneM2MError
+from .errors import RSC, OneM2MError, bad_request
+from .policy import Facts, Rule, any_grants, compile_rules
 
 if TYPE_CHECKING:
     from .config import Config
     from .context import Context
+
+log = logging.getLogger(__name__)
 
 
 class Permission(enum.IntFlag):
@@ -28,31 +49,251 @@ class Permission(enum.IntFlag):
     ALL = 63
 
 
+ACP_TY = 1
+AE_TY = 2
 CSE_BASE_TY = 5
+REMOTE_CSE_TY = 16
+# Most cached ACP references; past that the cache starts again (it refills from storage).
+CACHE_LIMIT = 4096
+
+
+class Policy:
+    """A compiled <accessControlPolicy>: enough of it to decide, nothing more."""
+
+    __slots__ = ("ri", "path", "et", "lt", "privileges", "self_privileges")
+
+    def __init__(self, resource: dict, normalize):
+        self.ri: str = resource["ri"]
+        self.path: str = resource["_path"]
+        self.et: str | None = resource.get("et")
+        self.lt: str = resource.get("lt", "")
+        try:
+            self.privileges: tuple[Rule, ...] = compile_rules(resource.get("pv"), "pv", normalize)
+            self.self_privileges: tuple[Rule, ...] = compile_rules(resource.get("pvs"), "pvs", normalize)
+        except OneM2MError as error:
+            # Validated when stored, so this means a damaged document: it grants nothing.
+            log.error("accessControlPolicy %s cannot be evaluated (%s); it grants nothing",
+                      self.ri, error.message)
+            self.privileges = self.self_privileges = ()
+
+    def alive(self, now_ts: str) -> bool:
+        return self.et is None or self.et > now_ts
+
+
+_MISSING = object()
+
+
+class _LazyFacts:
+    """The facts of a decision, computed once and only if a rule has conditions."""
+
+    __slots__ = ("access", "ctx", "originator", "ty", "facts")
+
+    def __init__(self, access: "AccessControl", ctx: "Context", originator: str, ty: int):
+        self.access, self.ctx, self.originator, self.ty = access, ctx, originator, ty
+        self.facts: Facts | None = None
+
+    def __call__(self) -> Facts:
+        if self.facts is None:
+            self.facts = self.access._facts(self.ctx, self.originator, self.ty)
+        return self.facts
 
 
 class AccessControl:
     def __init__(self, config: "Config"):
         self.admin = config.cse.admin_originator
         self.cse_id = config.cse.cse_id
+        self.cse_name = config.cse.rn
+        self._sp_prefix = config.cse.sp_id + config.cse.cse_id + "/"
+        self._cse_prefix = config.cse.cse_id + "/"
+        self._cache: dict[str, Policy | object] = {}
+        # Parent lookups for types without acpi, reused within one request (child lists).
+        self._parents: tuple[object, dict] = (None, {})
+
+    # -- identities ---------------------------------------------------------------------
+    def normalize(self, originator: str) -> str:
+        """This CSE's entities compare in CSE-relative form ('/id-in/Cm' == 'Cm')."""
+        if originator.startswith(self._cse_prefix):
+            return originator[len(self._cse_prefix):]
+        if originator.startswith(self._sp_prefix):
+            return originator[len(self._sp_prefix):]
+        return originator
 
     def is_admin(self, originator: str | None) -> bool:
-        return originator == self.admin or originator == self.cse_id
-
-    def allowed(self, ctx: "Context", originator: str | None, permission: Permission,
-                resource: dict) -> bool:
-        if self.is_admin(originator):
-            return True
         if originator is None:
             return False
-        if resource["ty"] == CSE_BASE_TY:
-            # Registered entities may read the CSEBase to learn what it supports.
-            return permission in (Permission.RETRIEVE, Permission.DISCOVER)
-        return originator == resource.get("_own") or originator == resource.get("_org")
+        return originator in (self.admin, self.cse_id) or self.normalize(originator) == self.admin
+
+    # -- decisions ----------------------------------------------------------------------
+    def allowed(self, ctx: "Context", originator: str | None, permission: Permission,
+                resource: dict) -> bool:
+        if not originator:
+            return False
+        if originator == self.admin or originator == self.cse_id:
+            return True
+        originator = self.normalize(originator)
+        if originator == self.admin:
+            return True
+        ty = resource["ty"]
+        if ty == ACP_TY:
+            policy = self._compiled(resource)
+            return any_grants(policy.self_privileges, originator, permission,
+                              _LazyFacts(self, ctx, originator, ty))
+        rtype = ctx.tree.types.get(ty)
+        if rtype is not None and not rtype.has_acpi:
+            parent = self._parent(ctx, resource)
+            if parent is None:
+                return False
+            return self.allowed(ctx, originator, permission, parent)
+        acpi = resource.get("acpi")
+        if not acpi:
+            return self._default(ctx, originator, permission, resource)
+        facts = _LazyFacts(self, ctx, originator, ty)
+        for reference in acpi:
+            policy = self._policy(ctx, reference)
+            if policy is not None and any_grants(policy.privileges, originator, permission, facts):
+                return True
+        return False
 
     def check(self, ctx: "Context", permission: Permission, resource: dict) -> None:
         if not self.allowed(ctx, ctx.originator, permission, resource):
-            raise OneM2MError(
-                RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
-                f"originator {ctx.originator!r} has no {permission.name} privilege on "
-                f"{resource.get('_path', resource.get('ri'))!r}")
+            raise self._refusal(ctx, permission)
+
+    def _refusal(self, ctx: "Context", permission: Permission, what: str = "") -> OneM2MError:
+        # Name the address the originator sent, never the stored path of the resource.
+        target = ctx.request.to if ctx.request is not None else "the resource"
+        return OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
+                           f"originator {ctx.originator!r} has no {permission.name} privilege"
+                           f"{what} on {target!r}")
+
+    def _default(self, ctx: "Context", originator: str, permission: Permission, resource: dict) -> bool:
+        for key in ("_own", "_org"):
+            holder = resource.get(key)
+            if holder and (holder == originator or self.normalize(holder) == originator):
+                return True
+        if resource["ty"] == CSE_BASE_TY:
+            # Anyone may read what the CSE supports (srv, srt, poa): an AE checks the
+            # releases before it registers.  Only registered entities may discover it.
+            if permission == Permission.RETRIEVE:
+                return True
+            if permission == Permission.DISCOVER:
+                return self._registered(ctx, originator)
+        return False
+
+    def _registered(self, ctx: "Context", originator: str) -> bool:
+        """A registered AE, or another CSE (which reads the CSEBase while registering)."""
+        if originator.startswith("/") and "/" not in originator[1:]:
+            return True
+        entity = ctx.storage.get(originator)
+        return entity is not None and entity["ty"] in (AE_TY, REMOTE_CSE_TY)
+
+    def _facts(self, ctx: "Context", originator: str, target_ty: int) -> Facts:
+        request = ctx.request
+        # Transport facts (address, authentication) describe the requester only; for any
+        # other originator (e.g. a subscription's creator) rules that need them do not match.
+        own = request is not None and request.fr is not None and self.normalize(request.fr) == originator
+        return Facts(now=ctx.now,
+                     remote_address=request.remote_address if own else None,
+                     authenticated=request.authenticated if own else False,
+                     target_ty=target_ty,
+                     child_ty=request.ty if request is not None else None)
+
+    def _parent(self, ctx: "Context", resource: dict) -> dict | None:
+        owner, parents = self._parents
+        if owner is not ctx:
+            parents = {}
+            self._parents = (ctx, parents)
+        pi = resource.get("pi")
+        if pi not in parents:
+            parents[pi] = ctx.tree.get(pi, ctx.now_ts) if pi else None
+        return parents[pi]
+
+    # -- acpi changes -------------------------------------------------------------------
+    def check_acpi_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        """UPDATE of acpi: it must come alone, and needs UPDATE in the pvs of the ACPs the
+        resource references now (the default policy when it references none that exist)."""
+        if len(changes) != 1:
+            others = ", ".join(sorted(name for name in changes if name != "acpi"))
+            raise bad_request(f"attribute 'acpi' must be the only attribute of its UPDATE "
+                              f"(also given: {others})")
+        originator = ctx.originator
+        if self.is_admin(originator):
+            return
+        originator = self.normalize(originator) if originator else ""
+        policies = [p for p in (self._policy(ctx, ref) for ref in resource.get("acpi") or ()) if p]
+        if policies:
+            facts = _LazyFacts(self, ctx, originator, resource["ty"])
+            if any(any_grants(p.self_privileges, originator, Permission.UPDATE, facts) for p in policies):
+                return
+        elif originator and self._default(ctx, originator, Permission.UPDATE, resource):
+            return
+        raise self._refusal(ctx, Permission.UPDATE, " (selfPrivileges, needed to change acpi)")
+
+    def check_references(self, ctx: "Context", acpi: Iterable[str]) -> None:
+        """Every acpi entry must name an existing <accessControlPolicy> of this CSE."""
+        for reference in acpi:
+            if self._policy(ctx, reference) is None:
+                raise bad_request(f"attribute 'acpi': {reference!r} is not an accessControlPolicy "
+                                  "of this CSE")
+
+    # -- the ACP cache ------------------------------------------------------------------
+    def _policy(self, ctx: "Context", reference: str) -> Policy | None:
+        entry = self._cache.get(reference, None)
+        if entry is None:
+            entry = self._load(ctx, reference)
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[reference] = entry
+        if entry is _MISSING or not entry.alive(ctx.now_ts):
+            return None
+        return entry
+
+    def _load(self, ctx: "Context", reference: str) -> Policy | object:
+        if not isinstance(reference, str):
+            return _MISSING
+        local = self.normalize(reference)
+        if local.startswith("/"):
+            return _MISSING                 # on another CSE: not evaluated here
+        if "/" in local:
+            if local.startswith("-/"):
+                local = self.cse_name + local[1:]
+            resource = ctx.storage.get_by_path(local)
+        else:
+            resource = ctx.storage.get(local)
+        if resource is None or resource.get("ty") != ACP_TY:
+            return _MISSING
+        return self._compiled(resource)
+
+    def _compiled(self, resource: dict) -> Policy:
+        entry = self._cache.get(resource["ri"])
+        if isinstance(entry, Policy) and entry.lt == resource.get("lt", "") and entry.path == resource["_path"]:
+            return entry
+        policy = Policy(resource, self.normalize)
+        self._cache[resource["ri"]] = policy
+        return policy
+
+    def forget(self, acp: dict) -> None:
+        """An ACP was changed or removed."""
+        ri = acp["ri"]
+        stale = [key for key, entry in self._cache.items()
+                 if key == ri or (isinstance(entry, Policy) and entry.ri == ri)]
+        for key in stale:
+            del self._cache[key]
+
+    def forget_subtree(self, path: str) -> None:
+        """Everything at or below `path` was removed (ACPs among it included)."""
+        below = path + "/"
+        stale = [key for key, entry in self._cache.items()
+                 if isinstance(entry, Policy) and (entry.path == path or entry.path.startswith(below))]
+        for key in stale:
+            del self._cache[key]
+
+    def acp_created(self) -> None:
+        """A reference that named nothing may name the new ACP now."""
+        stale = [key for key, entry in self._cache.items() if entry is _MISSING]
+        for key in stale:
+            del self._cache[key]
+
+    def forget_all(self) -> None:
+        """After a failed commit: what the cache holds may never have been stored."""
+        self._cache.clear()
+        self._parents = (None, {})

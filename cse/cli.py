@@ -79,12 +79,20 @@ def add_bindings(cse: Cse) -> None:
     """The bindings the configuration enables, in start order."""
     from bindings.coap import CoapBinding
     from bindings.coap_client import CoapSender
-    from bindings.http import HttpBinding
+    from bindings.http import HttpBinding, authenticator_hook, server_tls_context
     from bindings.http_client import HttpSender
     from bindings.mqtt import MqttBinding
     from bindings.mqtt_client import MqttSender
 
-    sender = HttpSender()
+    from .auth import Authenticator
+    from .certs import client_context
+
+    http = cse.config.http
+    outbound_tls = None
+    if http.tls_outbound_ca or http.tls_outbound_cert:
+        outbound_tls = client_context(http.tls_outbound_ca or None, http.tls_outbound_cert or None,
+                                      http.tls_outbound_key or None)
+    sender = HttpSender(ssl_context=outbound_tls)
     cse.outbound.register(("http", "https"), sender)
     cse.bindings.append(sender)
     mqtt = MqttBinding(cse.config, cse.dispatcher) if cse.config.mqtt.enabled else None
@@ -96,8 +104,16 @@ def add_bindings(cse: Cse) -> None:
     coap_sender = CoapSender()
     cse.outbound.register(("coap",), coap_sender)
     cse.bindings.append(coap_sender)
-    if cse.config.http.enabled:
-        cse.bindings.append(HttpBinding(cse.config.http, cse.dispatcher))
+    if http.enabled:
+        authenticator = Authenticator(cse.config.auth, cse.access.normalize)
+        if not (cse.config.auth.required or
+                cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
+            log.warning("no credentials for the admin originator %s: any client may act as it "
+                        "(see docs/security.md)", cse.config.cse.admin_originator)
+        hook = authenticator_hook(authenticator) if authenticator.active or \
+            http.tls_client_cert != "none" else None
+        cse.bindings.append(HttpBinding(http, cse.dispatcher, ssl_context=server_tls_context(http),
+                                        authenticator=hook))
     if mqtt is not None:
         cse.bindings.append(mqtt)
     if cse.config.coap.enabled:
@@ -133,7 +149,66 @@ def run(config: Config) -> None:
         asyncio.run(serve(config))
 
 
+def certs_main(argv: list[str]) -> int:
+    """`cse certs DIR`: a development CA and a server certificate for the loopback names."""
+    from .certs import LOOPBACK_NAMES, create_dev_pki
+
+    parser = argparse.ArgumentParser(prog="cse certs", description=(
+        "Create a development CA (ca.crt, ca.key) and a server certificate (server.crt, "
+        "server.key) in DIR. For trying TLS and for tests, never for production."))
+    parser.add_argument("directory", help="where to write the files (created if missing)")
+    parser.add_argument("--host", action="append", dest="hosts",
+                        help=f"name or address the server certificate is valid for (repeatable; "
+                             f"default {', '.join(LOOPBACK_NAMES)})")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
+    args = parser.parse_args(argv)
+    try:
+        pki = create_dev_pki(args.directory, tuple(args.hosts or LOOPBACK_NAMES), overwrite=args.force)
+    except (OSError, ValueError) as error:
+        print(f"cse certs: {error}", file=sys.stderr)
+        return 1
+    print(f"CA certificate {pki.ca_cert}\nserver certificate {pki.server_cert}\n"
+          f"server key {pki.server_key}")
+    return 0
+
+
+def hash_secret_main(argv: list[str]) -> int:
+    """`cse hash-secret`: the configuration form of a password or token."""
+    import getpass
+
+    from .auth import DEFAULT_ITERATIONS, MIN_ITERATIONS, hash_secret, new_token
+
+    parser = argparse.ArgumentParser(prog="cse hash-secret", description=(
+        "Print the hashed form of a secret for [auth.credentials]. The secret is read from "
+        "standard input (one line) or asked for; with --new-token a random token is made."))
+    parser.add_argument("--new-token", action="store_true",
+                        help="make a random bearer token, print it and its hash")
+    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
+                        help=f"PBKDF2 iterations (default {DEFAULT_ITERATIONS})")
+    args = parser.parse_args(argv)
+    if args.iterations < MIN_ITERATIONS:
+        print(f"cse hash-secret: use at least {MIN_ITERATIONS} iterations", file=sys.stderr)
+        return 2
+    if args.new_token:
+        secret = new_token()
+        print(f"token {secret}")
+    elif sys.stdin.isatty():
+        secret = getpass.getpass("secret: ")
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        print("cse hash-secret: the secret is empty", file=sys.stderr)
+        return 2
+    print(hash_secret(secret, args.iterations))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["certs"]:
+        return certs_main(argv[1:])
+    if argv[:1] == ["hash-secret"]:
+        return hash_secret_main(argv[1:])
     try:
         config = config_from_args(argv)
     except ConfigError as error:

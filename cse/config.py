@@ -46,6 +46,20 @@ class HttpSettings:
     # Address advertised in poa; defaults to http://host:port.
     public_url: str = ""
     max_body_bytes: int = 1_048_576
+    # HTTPS: a certificate chain and its key (PEM files) turn TLS on for the server.
+    # `cse certs DIR` makes development ones.
+    tls_cert: str = ""
+    tls_key: str = ""
+    # CA bundle for client certificates, and whether clients must present one
+    # ("none", "optional", "required").  A verified certificate whose common name is the
+    # request's originator authenticates the request.
+    tls_ca: str = ""
+    tls_client_cert: str = "none"
+    # Requests this CSE sends to https:// URLs: CA bundle to verify peers (empty = the
+    # system's), and an optional client certificate and key to present.
+    tls_outbound_ca: str = ""
+    tls_outbound_cert: str = ""
+    tls_outbound_key: str = ""
 
 
 @dataclass
@@ -158,6 +172,21 @@ class LimitSettings:
     max_attribute_bytes: int = 65_536
     # Most resources one response lists (rcn 4/5/6/8, discovery); more -> partial content.
     max_result_resources: int = 10_000
+    # Requests per second each originator may send on average (0 = no limit), and how many
+    # it may send at once; beyond that: 4005 (HTTP 429 with Retry-After).
+    rate_per_originator: float = 0.0
+    rate_burst: int = 100
+    # Longest a request may ask to wait for its operation execution time (oet), seconds.
+    max_execution_delay: float = 60.0
+
+
+@dataclass
+class AuthSettings:
+    # Refuse every request that is not authenticated (by credential or client certificate).
+    required: bool = False
+    # originator -> hashed passwords or tokens ("pbkdf2-sha256$...", from `cse hash-secret`).
+    # An originator listed here must authenticate; nobody else can use its name.
+    credentials: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -211,6 +240,7 @@ class Config:
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     notification: NotificationSettings = field(default_factory=NotificationSettings)
     log_level: str = "INFO"
 
@@ -246,7 +276,31 @@ class Config:
             raise ConfigError("mqtt.cert_file and mqtt.key_file go together")
         self.registrar.validate(self.cse)
         self.notification.check()
+        if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
+            raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
+        self._validate_tls()
+        from .auth import parse_credentials
+        try:
+            parse_credentials(self.auth.credentials)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         return self
+
+    def _validate_tls(self) -> None:
+        http = self.http
+        if bool(http.tls_cert) != bool(http.tls_key):
+            raise ConfigError("http.tls_cert and http.tls_key must be given together")
+        if http.tls_client_cert not in ("none", "optional", "required"):
+            raise ConfigError("http.tls_client_cert must be 'none', 'optional' or 'required'")
+        if http.tls_client_cert != "none" and not (http.tls_cert and http.tls_ca):
+            raise ConfigError("http.tls_client_cert needs http.tls_cert, http.tls_key and http.tls_ca")
+        if bool(http.tls_outbound_cert) != bool(http.tls_outbound_key):
+            raise ConfigError("http.tls_outbound_cert and http.tls_outbound_key must be given together")
+        for name in ("tls_cert", "tls_key", "tls_ca", "tls_outbound_ca", "tls_outbound_cert",
+                     "tls_outbound_key"):
+            path = getattr(http, name)
+            if path and not Path(path).is_file():
+                raise ConfigError(f"http.{name}: {path} is not a readable file")
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

@@ -18,6 +18,7 @@ from .errors import RSC, OneM2MError, bad_request
 from .filters import check_filter_criteria
 from .operations import Operations
 from .primitives import Operation, Request, Response, ResponseTypeValue, ResultContent
+from .ratelimit import RateLimiter
 from .storage import StorageError
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Dispatcher:
         self.operations = Operations(config, storage, tree, access, renderer)
         self.supported_releases = frozenset(config.cse.supported_releases) | {"1", "2"}
         self.remote_handler: RemoteHandler | None = None
+        self.rate_limiter = RateLimiter(config.limits.rate_per_originator, config.limits.rate_burst)
         self.notify_handler: NotifyHandler | None = None
         # Serves <group>/fopt[/...] (cse.fanout.FanOut) when present.
         self.fanout = None
@@ -77,8 +79,10 @@ class Dispatcher:
             response = await self._handle(request)
         except OneM2MError as error:
             response = error_response(request, error.rsc, error.message)
+            response.extra.update(error.extra)
         except StorageError as error:
             log.error("storage failure on %s: %s", request.describe(), error)
+            self.access.forget_all()      # cached ACPs may never have been stored
             response = error_response(request, RSC.INTERNAL_SERVER_ERROR, f"storage failure: {error}")
         except Exception:  # a bug: answer it, log it, keep serving
             log.exception("internal error on %s", request.describe())
@@ -92,6 +96,8 @@ class Dispatcher:
     async def _handle(self, request: Request) -> Response:
         now = self.clock.now()
         self._check_primitive(request, now)
+        if self.rate_limiter.enabled:
+            self.rate_limiter.admit(request.fr, request.remote_address, now)
         if request.oet is not None:
             await self._wait_for_execution_time(request, now)
             now = self.clock.now()
@@ -180,6 +186,11 @@ class Dispatcher:
         if request.rqet is not None and execute_at > parse_abs_rel(request.rqet, now, "rqet"):
             raise bad_request("the operation execution time (oet) is after the request expiration (rqet)")
         delay = execute_at - now
+        limit = self.config.limits.max_execution_delay
+        if delay > limit:
+            # Holding a request (and its connection) for hours is a denial of service.
+            raise bad_request(f"the operation execution time (oet) is {delay:.0f} s away; this CSE "
+                              f"waits at most {limit:g} s")
         if delay > 0:
             await asyncio.sleep(delay)
 

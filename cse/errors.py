@@ -56,10 +56,12 @@ class RSC(enum.IntEnum):
 class OneM2MError(Exception):
     """A refusal with its response status code and a message saying what was wrong."""
 
-    def __init__(self, rsc: int, message: str):
+    def __init__(self, rsc: int, message: str, **extra):
         super().__init__(message)
         self.rsc = int(rsc)
         self.message = message
+        # Facts a binding may render beyond rsc and message (e.g. retry_after, seconds).
+        self.extra = extra
 
     def __repr__(self) -> str:
         return f"OneM2MError({self.rsc}, {self.message!r})"

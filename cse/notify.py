@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .access import Permission
 from .clock import format_timestamp, parse_duration
 from .context import Context
 from .delivery import Delivery, Notification
@@ -213,6 +214,7 @@ class Notifier:
         self._exhausted: list[Subscription] = []
         self._commit_task: asyncio.Task | None = None
         self._now_ts: str | None = None
+        self._access_ctx: Context | None = None     # for access decisions within one publish
         self._pending_at_close: list[Notification] = []
         self.statistics = NotificationStatistics(storage, self._schedule_commit)
         self.delivery.on_attempt = self.statistics.attempted
@@ -224,6 +226,7 @@ class Notifier:
             log.warning("%d event(s) after the notifier stopped: not notified", len(events))
             return
         self._now_ts = None
+        self._access_ctx = None
         # The changes are committed: a failure here must neither fail the request nor keep
         # the other events from being notified.
         for event in events:
@@ -247,7 +250,8 @@ class Notifier:
             if event.parent is not None:
                 for subscription in self._subscriptions_of(event.parent["ri"]):
                     # A new subscription is a new child too, but not news to itself.
-                    if subscription.ri != resource["ri"] and subscription.wants(CHILD_CREATED, resource):
+                    if subscription.ri != resource["ri"] and subscription.wants(CHILD_CREATED, resource) \
+                            and self._may_read(subscription, resource):
                         self._notify(subscription, CHILD_CREATED, resource)
         elif kind is EventKind.UPDATED:
             if resource["ty"] == SUBSCRIPTION_TY:
@@ -257,7 +261,7 @@ class Notifier:
                 if event.modified and "bn" in event.modified and resource["ri"] in self._batches:
                     self._flush(resource["ri"])
             for subscription in self._subscriptions_of(resource["ri"]):
-                if subscription.wants(UPDATE, resource, event.modified):
+                if subscription.wants(UPDATE, resource, event.modified) and self._may_read(subscription, resource):
                     self._notify(subscription, UPDATE, resource, event.modified)
         elif kind is EventKind.DELETED:
             self._handle_deletion(event)
@@ -280,6 +284,18 @@ class Notifier:
             for subscription in self._subscriptions_of(parent["ri"]):
                 if subscription.wants(CHILD_DELETED, resource):
                     self._notify(subscription, CHILD_DELETED, resource)
+
+    def _may_read(self, subscription: Subscription, resource: dict) -> bool:
+        """Whether the subscription's originator may still RETRIEVE what the notification
+        shows: a grant withdrawn after the subscription was made stops the readings at once
+        (the subscription stays, and notifies again if the grant comes back)."""
+        originator = subscription.doc.get("_org")
+        if not originator:
+            return True
+        if self._access_ctx is None:
+            self._access_ctx = Context(self.config, self.storage, self.tree, self.access, self.outbound,
+                                       None, self.clock.now())
+        return self.access.allowed(self._access_ctx, originator, Permission.RETRIEVE, resource)
 
     # -- subscriptions of a resource (cached) ---------------------------------------------
     def _subscriptions_of(self, ri: str) -> tuple[Subscription, ...]:

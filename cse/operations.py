@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import orjson
+
 from .access import Permission
 from .addressing import VIRTUAL_NAMES, Address, not_found, split_virtual
 from .clock import format_timestamp, parse_timestamp
@@ -100,6 +102,9 @@ class Operations:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
                               f"nothing can be created under the virtual resource '{target.virtual}'")
         parent = target.resource
+        # Access first: an originator without rights learns nothing about the parent's type.
+        if not rtype.registration:
+            self.access.check(ctx, Permission.CREATE, parent)
         if parent["ty"] not in rtype.parent_types:
             parent_type = self.types.of(parent)
             if rtype.ty == SUBSCRIPTION_TY and not parent_type.subscribable:
@@ -107,10 +112,10 @@ class Operations:
                                   f"a {parent_type.type_name} cannot be subscribed to")
             raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
-        if not rtype.registration:
-            self.access.check(ctx, Permission.CREATE, parent)
-        rtype.validate_create(attributes)
         self._check_limits(attributes, parent)
+        rtype.validate_create(attributes)
+        if attributes.get("acpi"):
+            self.access.check_references(ctx, attributes["acpi"])
         resource = self._new_resource(ctx, rtype, attributes, parent)
         await rtype.prepare_create(ctx, resource, parent)
         if "rn" not in resource:
@@ -141,8 +146,9 @@ class Operations:
 
     def _check_limits(self, attributes: dict, parent: dict) -> None:
         limits = self.limits
+        self._check_sizes(attributes)
         rn = attributes.get("rn")
-        if rn is not None:
+        if isinstance(rn, str):
             if len(rn) > limits.max_rn_length:
                 raise bad_request(f"attribute 'rn' is longer than {limits.max_rn_length} characters")
             if rn in VIRTUAL_NAMES:
@@ -151,13 +157,27 @@ class Operations:
         if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
             raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")
 
+    def _check_sizes(self, attributes: dict) -> None:
+        """No attribute may be larger than max_attribute_bytes (its JSON size)."""
+        limit = self.limits.max_attribute_bytes
+        for name, value in attributes.items():
+            if isinstance(value, str):
+                # A str has at most 4 bytes per character in UTF-8: count only when it might matter.
+                size = len(value) if len(value) * 4 <= limit else len(value.encode("utf-8", "replace"))
+            elif isinstance(value, (dict, list)):
+                size = len(orjson.dumps(value))
+            else:
+                continue
+            if size > limit:
+                raise bad_request(f"attribute {name!r} is {size} bytes; the limit is {limit} bytes")
+
     def _check_labels(self, attributes: dict) -> None:
         labels = attributes.get("lbl")
-        if labels:
+        if isinstance(labels, list) and labels:
             if len(labels) > self.limits.max_labels:
                 raise bad_request(f"attribute 'lbl' has more than {self.limits.max_labels} labels")
             for label in labels:
-                if len(label) > self.limits.max_label_length:
+                if isinstance(label, str) and len(label) > self.limits.max_label_length:
                     raise bad_request(f"attribute 'lbl': a label is longer than "
                                       f"{self.limits.max_label_length} characters")
 
@@ -274,12 +294,23 @@ class Operations:
                               f"the virtual resource '{target.virtual}' cannot be updated")
         resource = target.resource
         rtype = self.types.of(resource)
+        if resource["ty"] == 5:        # public knowledge, like its DELETE: no access question
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")
+        # Access first, so that neither the type nor the attributes of a resource are
+        # revealed to an originator without rights.  acpi is governed by selfPrivileges.
+        given = _attributes_of(request.pc)
+        if rtype.has_acpi and given is not None and "acpi" in given:
+            self.access.check_acpi_update(ctx, resource, given)
+        else:
+            self.access.check(ctx, Permission.UPDATE, resource)
         if not rtype.updatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
         changes = self._content(request.pc, rtype)
-        self.access.check(ctx, Permission.UPDATE, resource)
+        self._check_sizes(changes)
         rtype.validate_update(changes)
         self._check_labels(changes)
+        if changes.get("acpi"):
+            self.access.check_references(ctx, changes["acpi"])
         et = changes.get("et")
         if et is not None and parse_timestamp(et, "et") <= ctx.now:
             raise bad_request(f"attribute 'et' ({et}) is not in the future")
@@ -338,3 +369,12 @@ class Operations:
         await self.storage.commit()
         return response
 
+
+
+def _attributes_of(pc: object) -> dict | None:
+    """The attributes of a one-root content ({"m2m:x": {...}}), without judging the root."""
+    if isinstance(pc, dict) and len(pc) == 1:
+        attributes = next(iter(pc.values()))
+        if isinstance(attributes, dict):
+            return attributes
+    return None

@@ -144,6 +144,8 @@ class Tree:
                     if below is not None:
                         subscribed[pi] = below
             self.storage.delete_subtree(resource["_path"])
+            # ACPs in the subtree go with it; their on_delete hooks are not called.
+            ctx.access.forget_subtree(resource["_path"])
         else:
             subscriptions = []
             self.storage.delete(resource["ri"])

@@ -6,6 +6,7 @@ from .registry import TypeRegistry
 
 
 def default_types() -> TypeRegistry:
+    from .acp import AccessControlPolicy
     from .ae import AE
     from .container import Container
     from .content_instance import ContentInstance
@@ -14,7 +15,8 @@ def default_types() -> TypeRegistry:
     from .remote_cse import RemoteCSE
     from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription()])
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
+                         AccessControlPolicy()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

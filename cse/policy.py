@@ -1,0 +1,293 @@
+"""accessControlPolicy rules in a form that is cheap to evaluate on every request.
+
+`compile_rules` turns the `pv`/`pvs` value of an <accessControlPolicy> (`{"acr": [...]}`)
+into `Rule`s, checking what the JSON schema cannot (schedule strings, IP blocks, features
+this CSE does not support); `Rule.grants` answers one question for one request.  Parsing
+happens once per ACP version, matching many times, so matching must stay free of parsing,
+regular-expression compilation and storage access.
+
+What this module must never do: read storage or look at anything but the rule and the
+facts handed to `grants` (it is pure, and the access-decision code relies on that).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .errors import RSC, OneM2MError, bad_request
+
+ALL_OPERATIONS = 63
+EVERYONE = "all"
+
+# Fields of an accessControlWindow (TS-0004 m2m:scheduleEntry): second minute hour
+# day-of-month month day-of-week year.  Day of week 0 = Sunday (7 is accepted as Sunday).
+_SCHEDULE_FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
+                    ("month", 1, 12), ("day of week", 0, 7), ("year", 1970, 9999))
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a rule may depend on besides the originator and the operation."""
+
+    now: float                         # seconds since the epoch
+    remote_address: str | None         # None when unknown (internal requests)
+    authenticated: bool
+    target_ty: int | None              # type of the resource the rule is evaluated for
+    child_ty: int | None               # for CREATE: type of the resource being created
+
+
+class Schedule:
+    """One accessControlWindow: a 7-field schedule string, evaluated in UTC."""
+
+    __slots__ = ("text", "_fields")
+
+    def __init__(self, text: str, where: str):
+        self.text = text
+        parts = text.split()
+        if len(parts) != 7:
+            raise bad_request(f"{where}: {text!r} must have 7 fields "
+                              "(second minute hour day-of-month month day-of-week year)")
+        self._fields = tuple(_parse_field(part, name, low, high, where)
+                             for part, (name, low, high) in zip(parts, _SCHEDULE_FIELDS))
+
+    def matches(self, now: float) -> bool:
+        t = time.gmtime(now)
+        values = (t.tm_sec if t.tm_sec < 60 else 59, t.tm_min, t.tm_hour, t.tm_mday, t.tm_mon,
+                  (t.tm_wday + 1) % 7, t.tm_year)
+        for allowed, value in zip(self._fields, values):
+            if allowed is not None and value not in allowed:
+                return False
+        return True
+
+
+def _parse_field(text: str, name: str, low: int, high: int, where: str) -> frozenset[int] | None:
+    """None for '*', else the set of values the field allows ('1-5', '*/15', '1,3,5')."""
+    if text == "*":
+        return None
+    values: set[int] = set()
+    for item in text.split(","):
+        match = re.fullmatch(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?", item)
+        if match is None:
+            raise bad_request(f"{where}: {name} field {text!r} is not '*', a number, a range a-b, "
+                              "a step */n or a list of those")
+        span, step_text = match.groups()
+        if span == "*":
+            start, end = low, high
+        else:
+            first, _, last = span.partition("-")
+            start, end = int(first), int(last or first)
+        step = int(step_text) if step_text else 1
+        if not (low <= start <= end <= high) or step < 1:
+            raise bad_request(f"{where}: {name} field {text!r} is outside {low}..{high}")
+        values.update(range(start, end + 1, step))
+    if name == "day of week" and 7 in values:
+        values.add(0)
+    return frozenset(values)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessContext:
+    """One accessControlContexts entry: every part present must match."""
+
+    windows: tuple[Schedule, ...]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
+
+    def matches(self, facts: Facts) -> bool:
+        if self.windows and not any(w.matches(facts.now) for w in self.windows):
+            return False
+        if self.networks is not None:
+            if facts.remote_address is None:
+                return False
+            address = _ip(facts.remote_address)
+            if address is None:
+                return False
+            return any(address in network for network in self.networks
+                       if network.version == address.version)
+        return True
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in what a binding reports: '10.0.0.1', '::1', and (CoAP) the host-info
+    forms '10.0.0.1:5683' and '[::1]:5683'."""
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One accessControlRule, ready to match."""
+
+    operations: int
+    everyone: bool
+    names: frozenset[str]
+    patterns: tuple[re.Pattern, ...]
+    contexts: tuple[AccessContext, ...]
+    needs_authentication: bool
+    object_details: tuple[tuple[int | None, frozenset[int] | None], ...]
+    conditional: bool = False          # has contexts, acaf or acod: needs the facts
+
+    def grants(self, originator: str, operation: int, facts: "Facts | Callable[[], Facts]") -> bool:
+        """`facts` may be a function: it is called only when the rule has conditions."""
+        if not self.operations & operation:
+            return False
+        if not (self.everyone or originator in self.names
+                or any(p.fullmatch(originator) for p in self.patterns)):
+            return False
+        if not self.conditional:
+            return True
+        if callable(facts):
+            facts = facts()
+        if self.needs_authentication and not facts.authenticated:
+            return False
+        if self.contexts and not any(c.matches(facts) for c in self.contexts):
+            return False
+        if self.object_details and not self._object_matches(operation, facts):
+            return False
+        return True
+
+    def _object_matches(self, operation: int, facts: Facts) -> bool:
+        for target_ty, child_types in self.object_details:
+            if target_ty is not None and target_ty != facts.target_ty:
+                continue
+            if child_types is not None and operation == 1 and facts.child_ty not in child_types:
+                continue
+            return True
+        return False
+
+
+def compile_rules(value: Any, where: str, normalize) -> tuple[Rule, ...]:
+    """`{"acr": [...]}` -> rules.  `normalize` maps an originator ID to the form the
+    access decision compares (CSE-relative for this CSE's own entities)."""
+    if not isinstance(value, dict) or not isinstance(value.get("acr"), list):
+        raise bad_request(f"{where} must be an object {{\"acr\": [rules]}}")
+    return tuple(_compile_rule(rule, f"{where}.acr[{i}]", normalize) for i, rule in enumerate(value["acr"]))
+
+
+def _compile_rule(rule: Any, where: str, normalize) -> Rule:
+    if not isinstance(rule, dict):
+        raise bad_request(f"{where} must be an object with acor and acop")
+    unknown = set(rule) - {"acor", "acop", "acco", "acaf", "acod"}
+    if unknown:
+        raise bad_request(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
+    originators = rule.get("acor")
+    if not isinstance(originators, list) or not all(isinstance(o, str) and o for o in originators):
+        raise bad_request(f"{where}.acor must be a list of originator IDs (or 'all')")
+    operations = rule.get("acop")
+    if not isinstance(operations, int) or isinstance(operations, bool) or \
+            not 0 <= operations <= ALL_OPERATIONS:
+        raise bad_request(f"{where}.acop must be an integer bit mask 0..63 (create 1, retrieve 2, "
+                          "update 4, delete 8, notify 16, discover 32)")
+    everyone = EVERYONE in originators
+    names = set()
+    patterns = []
+    for originator in originators:
+        if originator == EVERYONE:
+            continue
+        if "*" in originator:
+            # Only '*' is special (any run of characters); everything else is literal.
+            regex = ".*".join(re.escape(normalize(part) if i == 0 else part)
+                              for i, part in enumerate(originator.split("*")))
+            patterns.append(re.compile(regex, re.DOTALL))
+        else:
+            names.add(normalize(originator))
+    needs_authentication = rule.get("acaf", False)
+    if not isinstance(needs_authentication, bool):
+        raise bad_request(f"{where}.acaf must be true or false")
+    contexts = _compile_contexts(rule.get("acco"), f"{where}.acco")
+    object_details = _compile_object_details(rule.get("acod"), f"{where}.acod")
+    return Rule(operations, everyone, frozenset(names), tuple(patterns), contexts, needs_authentication,
+                object_details, conditional=bool(contexts or needs_authentication or object_details))
+
+
+def _compile_contexts(value: Any, where: str) -> tuple[AccessContext, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise bad_request(f"{where} must be a list of contexts")
+    contexts = []
+    for i, item in enumerate(value):
+        here = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise bad_request(f"{here} must be an object (actw, acip)")
+        if "aclr" in item:
+            raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                              f"{here}.aclr: location-based access control is not supported by this CSE")
+        unknown = set(item) - {"actw", "acip"}
+        if unknown:
+            raise bad_request(f"{here}: unknown member(s) {', '.join(sorted(unknown))}")
+        windows = item.get("actw", [])
+        if not isinstance(windows, list) or not all(isinstance(w, str) for w in windows):
+            raise bad_request(f"{here}.actw must be a list of schedule strings")
+        networks = None
+        if "acip" in item:
+            networks = _compile_networks(item["acip"], f"{here}.acip")
+        contexts.append(AccessContext(tuple(Schedule(w, f"{here}.actw") for w in windows), networks))
+    return tuple(contexts)
+
+
+def _compile_networks(value: Any, where: str) -> tuple:
+    if not isinstance(value, dict) or set(value) - {"ipv4", "ipv6"}:
+        raise bad_request(f"{where} must be an object with ipv4 and/or ipv6 lists")
+    networks = []
+    for version, kind in ((4, "ipv4"), (6, "ipv6")):
+        entries = value.get(kind, [])
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise bad_request(f"{where}.{kind} must be a list of addresses or address blocks")
+        for entry in entries:
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise bad_request(f"{where}.{kind}: {entry!r} is not an address or block") from None
+            if network.version != version:
+                raise bad_request(f"{where}.{kind}: {entry!r} is not an IPv{version} address")
+            networks.append(network)
+    return tuple(networks)
+
+
+def _compile_object_details(value: Any, where: str) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise bad_request(f"{where} must be a list of {{ty, chty}} objects")
+    details = []
+    for i, item in enumerate(value):
+        here = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise bad_request(f"{here} must be an object with ty and/or chty")
+        if "spty" in item:
+            raise OneM2MError(RSC.NOT_IMPLEMENTED, f"{here}.spty: specialization-based access "
+                                                   "control is not supported by this CSE")
+        unknown = set(item) - {"ty", "chty"}
+        if unknown:
+            raise bad_request(f"{here}: unknown member(s) {', '.join(sorted(unknown))}")
+        target_ty = item.get("ty")
+        if target_ty is not None and (not isinstance(target_ty, int) or isinstance(target_ty, bool)):
+            raise bad_request(f"{here}.ty must be a resource type number")
+        child_types = item.get("chty")
+        if child_types is not None:
+            if not isinstance(child_types, list) or not all(
+                    isinstance(t, int) and not isinstance(t, bool) for t in child_types):
+                raise bad_request(f"{here}.chty must be a list of resource type numbers")
+            child_types = frozenset(child_types)
+        details.append((target_ty, child_types))
+    return tuple(details)
+
+
+def any_grants(rules: Iterable[Rule], originator: str, operation: int,
+               facts: "Facts | Callable[[], Facts]") -> bool:
+    for rule in rules:
+        if rule.grants(originator, operation, facts):
+            return True
+    return False
