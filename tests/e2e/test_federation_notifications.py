@@ -17,11 +17,14 @@ async def mn_registered(in_url: str) -> None:
         await eventually(check, what="the MN registered at the IN")
 
 
-@pytest.mark.parametrize("subscriber", ["application", "platform admin for the application"])
+@pytest.mark.parametrize("subscriber", ["application granted by an ACP", "application as gateway admin",
+                                        "platform admin for the application"])
 async def test_application_on_the_platform_gets_the_gateways_readings(tmp_path, subscriber):
     in_cse = await CseProcess("--port", str(free_port()), "--storage", "memory:").start()
-    # Without ACPs: the application (or the platform's admin) is the gateway's admin.
-    gateway_admin = "/id-in/CEnergyApp" if subscriber == "application" else "/id-in/CAdmin"
+    # Either the meter grants the application rights with an ACP (the production way), or,
+    # without ACPs, the application (or the platform's admin) is the gateway's admin.
+    gateway_admin = {"application granted by an ACP": "CAdmin", "application as gateway admin": "/id-in/CEnergyApp",
+                     "platform admin for the application": "/id-in/CAdmin"}[subscriber]
     mn = await CseProcess("--port", "0", "--data-dir", str(tmp_path / "mn"), "--type", "MN",
                           "--cse-id", "/id-mn", "--rn", "cse-mn", "--registrar-url", in_cse.url,
                           "--registrar-id", "/id-in", "--admin-originator", gateway_admin).start()
@@ -35,7 +38,16 @@ async def test_application_on_the_platform_gets_the_gateways_readings(tmp_path, 
             await meter.register("Nmeter", rn="meter")
             await meter.create("cse-mn/meter", {"m2m:cnt": {"rn": "power"}})
             power = "/id-mn/cse-mn/meter/power"
-            if subscriber == "application":
+            if subscriber == "application granted by an ACP":
+                # The forwarded originator is /id-in/CEnergyApp: that is what the ACP names.
+                acp = await meter.create("cse-mn/meter", {"m2m:acp": {
+                    "rn": "share", "pv": {"acr": [{"acor": ["Cmeter"], "acop": 63},
+                                                  {"acor": ["/id-in/CEnergyApp"], "acop": 3}]},
+                    "pvs": {"acr": [{"acor": ["Cmeter"], "acop": 63}]}}})
+                await meter.update("cse-mn/meter/power", {"m2m:cnt": {"acpi": [acp["ri"]]}})
+                denied = await app.request(4, power)             # DELETE is not granted
+                assert denied.rsc == 4103
+            if subscriber != "platform admin for the application":
                 # nu defaults to the application's SP-relative AE-ID: /id-in/CEnergyApp
                 sub = await app.subscribe(power, rn="energy-app")
             else:
