@@ -15,7 +15,7 @@ from cse.errors import RSC
 from cse.primitives import Operation, Request, Response
 
 from . import media
-from .http import target_to_path
+from .http import path_to_target, target_to_path
 from .http_pipeline import PipelineClient, PipelineResponse
 from .query import to_query
 
@@ -120,7 +120,9 @@ class HttpSender:
                             rvi=http.headers.get("X-M2M-RVI"))
         location = http.headers.get("Content-Location")
         if location:
-            response.content_location = location
+            # The header carries the HTTP path form (/~/id-in/x, /cse-in/x, or a full URL);
+            # the primitive carries the oneM2M address, as bindings expect when rendering it.
+            response.content_location = path_to_target(urlsplit(location).path or "/")
         return response
 
 

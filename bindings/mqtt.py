@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import cbor2
 import orjson
@@ -60,6 +60,9 @@ class MqttBinding:
         client_id = self.settings.client_id or f"C::{self.own_topic_id}"
         filters = request_filters(self.own_topic_id) + response_filters(self.own_topic_id)
         self.connection = broker_connection(self.settings, client_id, filters, self._received)
+        # Set by the wiring when the CSE forwards requests (cse/federation): CSE-ID -> whether
+        # that CSE is registered here or is our registrar.
+        self.is_neighbour_cse: Callable[[str], bool] | None = None
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -134,9 +137,16 @@ class MqttBinding:
                                   "reg_req topic; send other requests on /oneM2M/req/...")
             return
         if self.settings.check_originator and request.fr and isinstance(request.fr, str):
-            if topic.originator not in originator_forms(request.fr, self.cse_id, self.sp_id):
+            if topic.originator not in originator_forms(request.fr, self.cse_id, self.sp_id) \
+                    and not self._relayed_by_neighbour(topic, request.fr):
                 raise bad_request(f"the originator {request.fr!r} (fr) does not match the topic's "
                                   f"originator level {topic.originator!r}")
+
+    def _relayed_by_neighbour(self, topic: Topic, originator: str) -> bool:
+        """TS-0010 6.4: the topic names the hop's sender; a CSE connected with this one
+        forwards requests of other (SP-relative) originators under its own CSE-ID."""
+        return (self.is_neighbour_cse is not None and originator.startswith("/")
+                and ":" not in topic.originator and self.is_neighbour_cse("/" + topic.originator))
 
     def _respond(self, topic: Topic, request: Request | None, response: Response,
                  serialization: str) -> None:

@@ -54,7 +54,9 @@ class AddressParser:
             if not sp:
                 raise bad_request(f"absolute address {to!r} has no SP-ID")
             if sp != self.sp_id_bare:
-                csi = "/" + remainder.split("/", 1)[0] if remainder else None
+                if not remainder.split("/", 1)[0]:
+                    raise bad_request(f"absolute address {to!r} has no CSE-ID after the SP-ID")
+                csi = "/" + remainder.split("/", 1)[0]
                 return Address(remote_cse=csi, remote_sp="//" + sp, attribute=attribute, local_to=to)
             to = "/" + remainder
         if to.startswith("/"):

@@ -20,6 +20,7 @@ from .discovery import Discovery
 from .dispatcher import Dispatcher
 from .events import EventSink
 from .expiry import ExpiryReaper
+from .federation import Federation
 from .fanout import FanOut
 from .notify import Notifier
 from .outbound import Outbound
@@ -57,6 +58,7 @@ class Cse:
     outbound: Outbound
     bindings: list[Binding] = field(default_factory=list)
     cse_base: dict | None = None
+    federation: Federation | None = None
 
     async def start(self) -> None:
         self.storage.open()
@@ -70,6 +72,8 @@ class Cse:
             if start_events is not None:
                 await start_events()
             self.reaper.start()
+            if self.federation is not None:
+                self.federation.start(self.cse_base.get("poa", []))
         except BaseException:
             await self.stop()
             raise
@@ -79,6 +83,8 @@ class Cse:
         self.cse_base = provision(self.config, self.storage, now_ts, self.types.supported, poa)
 
     async def stop(self) -> None:
+        if self.federation is not None:
+            await self.federation.stop()    # may still talk to the registrar: bindings are up
         await self.reaper.stop()
         # Deliver pending notifications while the bindings can still send them.
         drain_events = getattr(self.events, "drain", None)
@@ -110,4 +116,6 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     if types.get(GROUP_TY) is not None:
         types.get(GROUP_TY).dispatch = dispatcher.handle     # member checks of <group>
     reaper = ExpiryReaper(dispatcher, events)
-    return Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
+    cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
+    cse.federation = Federation(config, dispatcher, types, clock, outbound)
+    return cse

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--durability", choices=["process", "power"],
                         help="what an acknowledged write survives (default process)")
     parser.add_argument("--admin-originator", help="originator with all rights (default CAdmin)")
+    parser.add_argument("--registrar-url", help="point of access of the registrar CSE (MN-CSE: its IN-CSE)")
+    parser.add_argument("--registrar-id", help="CSE-ID of the registrar, e.g. /id-in")
+    parser.add_argument("--registrar-rn", help="CSEBase resource name of the registrar (default cse-in)")
+    parser.add_argument("--registrar-keepalive", type=float,
+                        help="seconds between checks that the registration still exists (default 30)")
+    parser.add_argument("--deregister-on-exit", action="store_true", default=None,
+                        help="delete the registration at the registrar on clean shutdown")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None,
                         help="serve over MQTT (default off; on when --mqtt-port is given)")
@@ -51,6 +58,9 @@ def config_from_args(argv: list[str] | None) -> Config:
         "storage.data_dir": args.data_dir, "storage.url": args.storage,
         "storage.durability": args.durability, "cse.admin_originator": args.admin_originator,
         "log_level": args.log_level,
+        "registrar.url": args.registrar_url, "registrar.cse_id": args.registrar_id,
+        "registrar.rn": args.registrar_rn, "registrar.keepalive": args.registrar_keepalive,
+        "registrar.deregister_on_shutdown": args.deregister_on_exit,
         "mqtt.enabled": _enabled(args.mqtt, args.mqtt_port), "mqtt.host": args.mqtt_host,
         "mqtt.port": args.mqtt_port,
         "coap.enabled": _enabled(args.coap, args.coap_port), "coap.host": args.coap_host,
@@ -86,6 +96,8 @@ def add_bindings(cse: Cse) -> None:
     cse.outbound.register(("http", "https"), sender)
     cse.bindings.append(sender)
     mqtt = MqttBinding(cse.config, cse.dispatcher) if cse.config.mqtt.enabled else None
+    if mqtt is not None and cse.federation is not None:
+        mqtt.is_neighbour_cse = cse.federation.routes.is_neighbour
     mqtt_sender = MqttSender(cse.config, mqtt)
     cse.outbound.register(("mqtt", "mqtts"), mqtt_sender)
     cse.bindings.append(mqtt_sender)

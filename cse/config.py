@@ -33,6 +33,9 @@ class CseSettings:
     expiry_interval: float = 1.0
     # Originators allowed to register AEs (fnmatch patterns on the AE-ID stem).
     allowed_ae_originators: list[str] = field(default_factory=lambda: ["C*", "S*"])
+    # CSE-IDs allowed to register here as remoteCSEs (fnmatch patterns, e.g. "/id-mn*").
+    # The default admits any CSE: restrict it (and authenticate CSEs) outside a lab.
+    allowed_cse_originators: list[str] = field(default_factory=lambda: ["/*"])
 
 
 @dataclass
@@ -123,6 +126,44 @@ class StorageSettings:
 
 
 @dataclass
+class RegistrarSettings:
+    """The CSE this one registers with (an MN-CSE with its IN-CSE, TS-0001 10.2.2.7).
+
+    Empty `url`: this CSE registers nowhere.  See docs/federation.md."""
+
+    url: str = ""                       # registrar's point of access, e.g. http://10.0.0.1:8080
+    cse_id: str = ""                    # its SP-relative CSE-ID, e.g. /id-in
+    rn: str = "cse-in"                  # its CSEBase resource name
+    keepalive: float = 30.0             # seconds between checks that our registration still exists
+    retry_min: float = 1.0              # first wait after a failed attempt (doubles up to retry_max)
+    retry_max: float = 60.0
+    timeout: float = 10.0               # seconds to wait for each answer of the registrar
+    # Clean shutdown deletes our remoteCSE at the registrar (and all the registrar keeps
+    # under it).  Off by default: a gateway restart must not wipe the IN side.
+    deregister_on_shutdown: bool = False
+
+    def validate(self, cse: "CseSettings") -> None:
+        if not self.url:
+            return
+        if not self.url.startswith(("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://")):
+            raise ConfigError(f"registrar.url must be an http(s), mqtt(s) or coap(s) URL, not {self.url!r}")
+        if not self.cse_id.startswith("/") or self.cse_id.startswith("//") or "/" in self.cse_id[1:] \
+                or len(self.cse_id) < 2:
+            raise ConfigError(f"registrar.cse_id must look like /id-in, not {self.cse_id!r}")
+        if self.cse_id == cse.cse_id:
+            raise ConfigError(f"registrar.cse_id {self.cse_id} is this CSE's own CSE-ID")
+        if cse.type == "IN":
+            raise ConfigError("an IN-CSE has no registrar (registrar.url is set, cse.type is IN)")
+        if not self.rn or "/" in self.rn:
+            raise ConfigError(f"registrar.rn must be a plain resource name, not {self.rn!r}")
+        for name in ("keepalive", "retry_min", "retry_max", "timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"registrar.{name} must be a positive number of seconds")
+        if self.retry_max < self.retry_min:
+            raise ConfigError("registrar.retry_max must not be smaller than registrar.retry_min")
+
+
+@dataclass
 class LimitSettings:
     max_rn_length: int = 255
     max_labels: int = 64
@@ -198,6 +239,7 @@ class Config:
     coap: CoapSettings = field(default_factory=CoapSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     notification: NotificationSettings = field(default_factory=NotificationSettings)
     log_level: str = "INFO"
@@ -232,6 +274,7 @@ class Config:
             raise ConfigError(f"coap.port {self.coap.port} is not a UDP port")
         if bool(self.mqtt.cert_file) != bool(self.mqtt.key_file):
             raise ConfigError("mqtt.cert_file and mqtt.key_file go together")
+        self.registrar.validate(self.cse)
         self.notification.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")

@@ -17,12 +17,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .addressing import AddressParser
 from .errors import OneM2MError, bad_request
+from .federation.forwarding import cse_url
 
 if TYPE_CHECKING:
     from .config import Config
     from .outbound import Outbound
     from .storage import Storage
 
+REMOTE_CSE_TY = 16
 SERIALIZATION_NAMES = {"json": "json", "cbor": "cbor"}
 MEDIA_TYPES = {"application/json": "json", "application/cbor": "cbor",
                "application/vnd.onem2m-res+json": "json", "application/vnd.onem2m-res+cbor": "cbor"}
@@ -107,6 +109,10 @@ class TargetResolver:
             return target.url if self.outbound.supports(target.url) else None
         for url in (entity or {}).get("poa") or ():
             if isinstance(url, str) and self.outbound.supports(url):
+                if entity.get("ty") == REMOTE_CSE_TY and entity.get("csi"):
+                    # A target behind another CSE goes to that CSE (which relays it); over
+                    # MQTT the topic must name that CSE, not the target.
+                    return cse_url(url, self.cse_id, entity["csi"])
                 return url
         return None
 

@@ -16,6 +16,14 @@ from .primitives import Request, Response
 
 log = logging.getLogger(__name__)
 
+# A 5103 made here rather than received from the peer carries `extra[LOCAL_FAILURE]`, so a
+# caller can tell "nothing was delivered, try another point of access" (NO_SENDER,
+# UNREACHABLE) from "sent, but no answer came; it may have been executed" (TIMED_OUT).
+LOCAL_FAILURE = "local_failure"
+NO_SENDER = "no-sender"
+UNREACHABLE = "unreachable"
+TIMED_OUT = "timed-out"
+
 
 class Sender(Protocol):
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
@@ -55,14 +63,17 @@ class Outbound:
         sender = self._senders.get(scheme)
         if sender is None:
             return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
-                            pc={"m2m:dbg": f"no binding can send to {url!r}"})
+                            pc={"m2m:dbg": f"no binding can send to {url!r}"},
+                            extra={LOCAL_FAILURE: NO_SENDER})
         try:
             return await sender.send(url, request, serialization=serialization,
                                      timeout=timeout or self.default_timeout)
         except asyncio.TimeoutError:
             return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
-                            pc={"m2m:dbg": f"{url} did not answer in time"})
+                            pc={"m2m:dbg": f"{url} did not answer in time"},
+                            extra={LOCAL_FAILURE: TIMED_OUT})
         except Exception as exc:  # connection refused, DNS, TLS: the target is unreachable
             log.debug("sending to %s failed: %r", url, exc)
             return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
-                            pc={"m2m:dbg": f"{url} is not reachable: {exc}"})
+                            pc={"m2m:dbg": f"{url} is not reachable: {exc}"},
+                            extra={LOCAL_FAILURE: UNREACHABLE})

@@ -12,9 +12,10 @@ def default_types() -> TypeRegistry:
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
     from .group import Group
+    from .remote_cse import RemoteCSE
     from .subscription import Subscription
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), Subscription(),
+    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
                          AccessControlPolicy()])
 
 

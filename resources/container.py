@@ -32,7 +32,7 @@ class Container(ResourceType):
     ty = 3
     short_name = "cnt"
     type_name = "container"
-    parent_types = frozenset({5, 2, 3})
+    parent_types = frozenset({5, 2, 3, 16})
     virtual_children = frozenset({"la", "ol"})
 
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:

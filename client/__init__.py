@@ -1,0 +1,18 @@
+"""AE-side client for a oneM2M CSE: register, create/retrieve/update/delete, discover,
+subscribe, and receive notifications, without building a single oneM2M header.
+
+    async with CseClient("http://127.0.0.1:8080", originator="Cmeter01") as meter:
+        await meter.register("Nmeter", rn="meter01")
+        await meter.create(meter.ae_address, {"m2m:cnt": {"rn": "power", "mni": 100}})
+        await meter.add_instance(f"{meter.ae_address}/power", "1530")
+
+Over MQTT: `CseClient("mqtt://broker:1883", cse_id="/id-in", ...)` and
+`client.mqtt.MqttNotificationReceiver`.  See docs/client.md.  It uses the CSE package's primitives and HTTP mapping, nothing of
+the CSE's internals, and talks to any oneM2M CSE.
+"""
+from .client import RESOURCE_TYPES, CseClient, RequestFailed, sp_relative_ae_id, unwrap
+from .receiver import Notification, NotificationInbox, NotificationReceiver
+from .transport import CseUnreachable, HttpTransport, Transport
+
+__all__ = ["CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
+           "NotificationReceiver", "RESOURCE_TYPES", "RequestFailed", "Transport", "sp_relative_ae_id", "unwrap"]

@@ -1,0 +1,51 @@
+"""Connecting CSEs: registration with a registrar, request forwarding, NOTIFY relay.
+
+`Federation` puts the pieces together for `build_cse`; see docs/federation.md.
+Nothing here imports a binding: every message to another entity goes through `Outbound`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .forwarding import Forwarder
+from .notify_relay import NotifyRelay
+from .registration import RegistrationAgent
+from .routing import Routes
+
+if TYPE_CHECKING:
+    from resources.registry import TypeRegistry
+
+    from cse.clock import Clock
+    from cse.config import Config
+    from cse.dispatcher import Dispatcher
+    from cse.outbound import Outbound
+
+REMOTE_CSE_TY = 16
+
+
+class Federation:
+    def __init__(self, config: "Config", dispatcher: "Dispatcher", types: "TypeRegistry", clock: "Clock",
+                 outbound: "Outbound"):
+        records = types.get(REMOTE_CSE_TY)
+        self.routes = Routes(config, dispatcher.storage, dispatcher.tree, records, clock)
+        self.forwarder = Forwarder(config, self.routes, clock, outbound)
+        self.relay = NotifyRelay(dispatcher)
+        self.registration: RegistrationAgent | None = None
+        if config.registrar.url:
+            self.registration = RegistrationAgent(config, dispatcher, self.routes, outbound)
+            if records is not None:
+                records.on_change = self.registration.wake
+        dispatcher.remote_handler = self.forwarder.handle
+        dispatcher.notify_handler = self.relay.handle
+
+    def start(self, poa: list[str]) -> None:
+        """Begin registering (in the background) once the bindings know their poa."""
+        if self.registration is not None:
+            self.registration.start(poa)
+
+    async def stop(self) -> None:
+        if self.registration is not None:
+            await self.registration.stop()
+
+
+__all__ = ["Federation", "Forwarder", "NotifyRelay", "RegistrationAgent", "Routes"]

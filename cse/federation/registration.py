@@ -1,0 +1,248 @@
+"""Keeping this CSE registered with its registrar (TS-0001 10.2.2.7, reference 11.1).
+
+A background task started with the CSE (only when `[registrar] url` is set):
+- register: read the registrar's CSEBase (and check it is the configured CSE), CREATE our
+  remoteCSE there, then record the registrar locally as a remoteCSE.  A 4105 means our
+  record is still there from before a restart of ours: it is updated instead (new poa);
+- keep-alive: every `keepalive` seconds RETRIEVE our record at the registrar; gone (4004,
+  e.g. the registrar restarted with empty storage, or an admin deleted it) -> register
+  again; attributes out of date (poa, dcse after a registree came or went) -> UPDATE;
+- the registrar unreachable -> retry with exponential back-off, change nothing.
+Nothing is deleted on shutdown unless `deregister_on_shutdown` is set: deleting our record
+at the registrar deletes everything the IN side keeps under it, and a gateway restart must
+not do that.  `deregister()` is the explicit way.
+
+It talks to the registrar directly through `Outbound` (not through forwarding) and to this
+CSE only through `dispatcher.handle`, so the local record obeys the same rules as any other.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from cse.errors import RSC
+from cse.primitives import Operation, Request, Response
+from resources.cse_base import CSE_TYPES
+
+from .forwarding import cse_url, debug_text
+
+if TYPE_CHECKING:
+    from cse.config import Config
+    from cse.dispatcher import Dispatcher
+    from cse.outbound import Outbound
+
+    from .routing import Routes
+
+log = logging.getLogger(__name__)
+
+REMOTE_CSE_TY = 16
+SERIALIZATIONS = ["application/json", "application/cbor"]
+RELEASE = "3"
+
+
+class RegistrationFailed(Exception):
+    """This attempt did not succeed; the message says why (logged, then retried)."""
+
+
+class RegistrationAgent:
+    def __init__(self, config: "Config", dispatcher: "Dispatcher", routes: "Routes", outbound: "Outbound"):
+        self.settings = config.registrar
+        self.own_id = config.cse.cse_id
+        self.own_rn = config.cse.rn
+        self.own_type = CSE_TYPES[config.cse.type]
+        self.releases = list(config.cse.supported_releases)
+        self.dispatcher = dispatcher
+        self.routes = routes
+        self.outbound = outbound
+        self.poa: list[str] = []
+        # Our record at the registrar, addressed by the name we gave it.
+        self.remote_record = f"{self.settings.rn}/{self.own_id[1:]}"
+        self.registered = False
+        self.registrations = 0              # successful (re-)registrations since start
+        self.last_error: str | None = None
+        self._changed = asyncio.Event()     # set on every change of the state above
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._rqi = itertools.count(1)
+        self._rqi_prefix = f"{self.own_id[1:]}-reg-{secrets.token_hex(3)}-"
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, poa: list[str]) -> None:
+        self.poa = list(poa)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="registration")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self.settings.deregister_on_shutdown and self.registered:
+            await self.deregister()
+
+    def wake(self) -> None:
+        """Check the registration now (e.g. our descendants changed)."""
+        self._wake.set()
+
+    async def wait_until(self, registrations: int, timeout: float) -> None:
+        """Wait until at least `registrations` registrations succeeded (tests, tools)."""
+        async with asyncio.timeout(timeout):
+            while self.registrations < registrations:
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def _run(self) -> None:
+        delay = self.settings.retry_min
+        while True:
+            try:
+                if self.registered:
+                    await self._keep_alive()
+                else:
+                    await self._register()
+                delay = self.settings.retry_min
+                wait = self.settings.keepalive
+                if self.last_error is not None:
+                    log.info("registration with %s is fine again", self.settings.cse_id)
+                    self.last_error = None
+            except RegistrationFailed as failure:
+                if str(failure) != self.last_error:
+                    log.warning("registration with %s at %s: %s (retrying)", self.settings.cse_id,
+                                self.settings.url, failure)
+                self.last_error = str(failure)
+                self._signal()
+                wait, delay = delay, min(delay * 2, self.settings.retry_max)
+            except Exception:
+                log.exception("registration with %s failed unexpectedly; retrying", self.settings.cse_id)
+                wait, delay = delay, min(delay * 2, self.settings.retry_max)
+            try:
+                # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
+                # that arrives as the event is set, and stop() would wait forever.
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    def _signal(self) -> None:
+        self._changed.set()
+
+    # -- the steps ----------------------------------------------------------------------
+    def desired(self) -> dict[str, Any]:
+        """Attributes of our record that can change while we live."""
+        return {"poa": self.poa, "rr": bool(self.poa), "srv": self.releases, "csz": SERIALIZATIONS,
+                "dcse": self.routes.descendants()}
+
+    async def _register(self) -> None:
+        registrar_base = await self._registrar_base()
+        record = {"rn": self.own_id[1:], "cb": f"{self.own_id}/{self.own_rn}", "csi": self.own_id,
+                  "cst": self.own_type, **self.desired()}
+        created = await self._send(Operation.CREATE, self.settings.rn, ty=REMOTE_CSE_TY,
+                                   pc={"m2m:csr": record})
+        if created.rsc == RSC.CONFLICT:
+            # Our record survived a restart of ours: bring it up to date.
+            updated = await self._send(Operation.UPDATE, self.remote_record, pc={"m2m:csr": self.desired()})
+            if updated.rsc != RSC.UPDATED:
+                raise RegistrationFailed(f"our remoteCSE exists but could not be updated: "
+                                         f"{updated.rsc} {debug_text(updated)} (CREATE said: {debug_text(created)})")
+        elif created.rsc != RSC.CREATED:
+            raise RegistrationFailed(f"the registrar refused the registration: {created.rsc} {debug_text(created)}")
+        await self._record_registrar(registrar_base)
+        self.registered = True
+        self.registrations += 1
+        log.info("registered with %s at %s as %s", self.settings.cse_id, self.settings.url, self.own_id)
+        self._signal()
+
+    async def _registrar_base(self) -> dict:
+        response = await self._send(Operation.RETRIEVE, self.settings.rn)
+        if response.rsc != RSC.OK or not isinstance(response.pc, dict) or "m2m:cb" not in response.pc:
+            raise RegistrationFailed(f"cannot read the registrar's CSEBase {self.settings.rn!r}: "
+                                     f"{response.rsc} {debug_text(response)}")
+        base = response.pc["m2m:cb"]
+        if base.get("csi") != self.settings.cse_id:
+            raise RegistrationFailed(f"the CSE at {self.settings.url} is {base.get('csi')!r}, not "
+                                     f"{self.settings.cse_id} as configured (registrar.cse_id)")
+        return base
+
+    async def _keep_alive(self) -> None:
+        response = await self._send(Operation.RETRIEVE, self.remote_record)
+        if response.rsc == RSC.NOT_FOUND:
+            log.warning("%s no longer knows this CSE; registering again", self.settings.cse_id)
+            self.registered = False
+            self._signal()
+            await self._register()
+            return
+        if response.rsc != RSC.OK or not isinstance(response.pc, dict) or "m2m:csr" not in response.pc:
+            raise RegistrationFailed(f"keep-alive RETRIEVE of {self.remote_record!r} answered "
+                                     f"{response.rsc} {debug_text(response)}")
+        current = response.pc["m2m:csr"]
+        stale = {name: value for name, value in self.desired().items()
+                 if _or_empty(current.get(name)) != _or_empty(value)}
+        if stale:
+            updated = await self._send(Operation.UPDATE, self.remote_record, pc={"m2m:csr": stale})
+            if updated.rsc != RSC.UPDATED:
+                raise RegistrationFailed(f"updating our remoteCSE ({', '.join(stale)}) answered "
+                                         f"{updated.rsc} {debug_text(updated)}")
+        if self.routes.record(self.settings.cse_id, self._now_ts()) is None:
+            await self._record_registrar(await self._registrar_base())
+
+    async def _record_registrar(self, base: dict) -> None:
+        """Create (or refresh) the local remoteCSE describing the registrar."""
+        registrar_id = self.settings.cse_id
+        attributes = {"poa": [self.settings.url], "rr": True, "srv": list(base.get("srv") or [RELEASE])}
+        record = {"rn": registrar_id[1:], "cb": f"{registrar_id}/{base.get('rn', self.settings.rn)}",
+                  "csi": registrar_id, **attributes}
+        if base.get("cst") in (1, 2, 3):
+            record["cst"] = base["cst"]
+        created = await self._local(Operation.CREATE, self.own_rn, ty=REMOTE_CSE_TY, pc={"m2m:csr": record})
+        if created.rsc == RSC.CREATED:
+            return
+        existing = self.routes.record(registrar_id, self._now_ts())
+        if created.rsc == RSC.CONFLICT and existing is not None and existing.get("_registrar"):
+            updated = await self._local(Operation.UPDATE, registrar_id[1:], pc={"m2m:csr": attributes})
+            if updated.rsc == RSC.UPDATED:
+                return
+            created = updated
+        raise RegistrationFailed(f"cannot record the registrar locally: {created.rsc} {debug_text(created)}")
+
+    async def deregister(self) -> None:
+        """Delete our record at the registrar and the local record of the registrar."""
+        response = await self._send(Operation.DELETE, self.remote_record)
+        if response.rsc not in (RSC.DELETED, RSC.NOT_FOUND):
+            log.warning("deregistration at %s answered %s %s", self.settings.cse_id, response.rsc,
+                        debug_text(response))
+        local = await self._local(Operation.DELETE, self.settings.cse_id[1:])
+        if local.rsc not in (RSC.DELETED, RSC.NOT_FOUND):
+            log.warning("removing the local record of %s answered %s %s", self.settings.cse_id, local.rsc,
+                        debug_text(local))
+        self.registered = False
+        self._signal()
+        log.info("deregistered from %s", self.settings.cse_id)
+
+    # -- sending ------------------------------------------------------------------------
+    def _request(self, op: int, to: str, **fields: Any) -> Request:
+        return Request(op=op, to=to, fr=self.own_id, rqi=f"{self._rqi_prefix}{next(self._rqi)}",
+                       rvi=RELEASE, **fields)
+
+    async def _send(self, op: int, to: str, **fields: Any) -> Response:
+        """To the registrar; an unreachable registrar ends this attempt."""
+        url = cse_url(self.settings.url, self.own_id, self.settings.cse_id)
+        response = await self.outbound.send(url, self._request(op, to, **fields), timeout=self.settings.timeout)
+        if response.rsc == RSC.TARGET_NOT_REACHABLE:
+            raise RegistrationFailed(f"the registrar is not reachable: {debug_text(response)}")
+        return response
+
+    async def _local(self, op: int, to: str, **fields: Any) -> Response:
+        return await self.dispatcher.handle(self._request(op, to, **fields))
+
+    def _now_ts(self) -> str:
+        return self.dispatcher.context(None).now_ts
+
+
+def _or_empty(value: Any) -> Any:
+    """An absent list attribute equals an empty one."""
+    return [] if value is None else value

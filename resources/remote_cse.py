@@ -1,0 +1,143 @@
+"""remoteCSE (m2m:csr, ty 16): another CSE this one is connected with (TS-0001 10.2.2.7).
+
+Two kinds live under the CSEBase, told apart by the internal key `_registrar`:
+- a registree's record: created by a CSE registering here (CREATE with `fr` = its CSE-ID);
+  the registration rules below apply, not the CSEBase's access control;
+- the record of this CSE's own registrar: created by this CSE itself (`fr` = its own
+  CSE-ID) once its registration upwards succeeded.
+Either way `ri` is the CSE-ID without "/" (so `/id-in/id-mn` addresses the record of
+`/id-mn`).  A registree owns its record, so it can keep its poa up to date; the record
+of the registrar is this CSE's own.
+Routing (`cse/federation`) reads these records; `generation` tells it when they changed.
+This module never sends anything.
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Callable
+
+from cse.errors import RSC, OneM2MError, bad_request
+
+from .ae import check_poa
+from .base import ResourceType
+
+if TYPE_CHECKING:
+    from cse.config import Config
+    from cse.context import Context
+
+
+def sp_relative_cse_id(originator: str, config: "Config") -> str | None:
+    """The SP-relative CSE-ID an originator names ("/id-mn", or "//this-sp/id-mn"), else None."""
+    if originator.startswith("//"):
+        sp, _, rest = originator[2:].partition("/")
+        if sp != config.cse.sp_id.lstrip("/"):
+            return None
+        originator = "/" + rest
+    if originator.startswith("/") and len(originator) > 1 and "/" not in originator[1:]:
+        return originator
+    return None
+
+
+class RemoteCSE(ResourceType):
+    ty = 16
+    short_name = "csr"
+    type_name = "remoteCSE"
+    parent_types = frozenset({5})
+    registration = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Bumped whenever a record is created, changed or removed, so routing tables built
+        # from the records know when to rebuild; `on_change` wakes whoever reports our
+        # descendants upwards (set by the federation wiring; runs inside the transaction,
+        # so it must only schedule work).
+        self.generation = 0
+        self.on_change: Callable[[], None] | None = None
+
+    def default_name(self, resource: dict) -> str:
+        return resource["ri"]
+
+    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        config = ctx.config
+        own_id = config.cse.cse_id
+        originator = ctx.originator or ""
+        if originator == own_id:
+            # This CSE records the registrar it has registered with.
+            csi = resource.get("csi")
+            if csi is None:
+                raise bad_request("attribute 'csi' is needed when a CSE records its own registrar")
+            registrar = True
+        else:
+            if config.cse.type == "ASN":
+                raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                                  "an ASN-CSE accepts no CSE registrations (it has no registrees)")
+            csi = sp_relative_cse_id(originator, config)
+            if csi is None:
+                raise bad_request(f"originator {originator!r} cannot register a CSE: a CSE registers "
+                                  "with its SP-relative CSE-ID (e.g. /id-mn) as originator")
+            if not any(fnmatch.fnmatchcase(csi, pattern) for pattern in config.cse.allowed_cse_originators):
+                raise OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
+                                  f"CSE {csi} may not register here (cse.allowed_cse_originators)")
+            # TS-0001: the Hosting CSE sets csi from the originator, whatever was sent.
+            registrar = False
+        if csi == own_id:
+            raise bad_request(f"CSE {own_id} cannot register with itself")
+        cb = resource["cb"]
+        if not (cb.startswith(csi + "/") and len(cb) > len(csi) + 1 and "/" not in cb[len(csi) + 1:]):
+            raise bad_request(f"attribute 'cb': {cb!r} is not the address of the CSEBase of {csi}; "
+                              f"expected {csi}/<CSEBase name>")
+        self._check_reachability(resource, csi, own_id)
+        ri = csi[1:]
+        existing = ctx.storage.get(ri)
+        if existing is not None:
+            if existing.get("_registrar"):
+                raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is this CSE's registrar; it cannot also "
+                                                "register here (registration loop)")
+            if existing["ty"] == self.ty:
+                raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is already registered "
+                                                f"({existing['_path']!r}); update or delete that remoteCSE")
+            raise OneM2MError(RSC.CONFLICT, f"resource ID {ri!r}, which the remoteCSE of {csi} would "
+                                            f"take, is already used by {existing['_path']!r}")
+        resource["ri"] = ri
+        resource["csi"] = csi
+        if registrar:
+            # Ours: only this CSE (and its admin) keeps it up to date.
+            resource["_own"] = resource["_org"] = own_id
+            resource["_registrar"] = True
+        else:
+            # The registree keeps its own record (poa, dcse) up to date.
+            resource["_own"] = resource["_org"] = csi
+
+    async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        merged = {**resource, **{k: v for k, v in changes.items() if v is not None}}
+        for name in ("poa", "dcse"):
+            if name in changes and changes[name] is None:
+                merged.pop(name, None)
+        self._check_reachability(merged, resource["csi"], ctx.config.cse.cse_id)
+
+    @staticmethod
+    def _check_reachability(resource: dict, csi: str, own_id: str) -> None:
+        if resource.get("poa"):
+            check_poa(resource["poa"])
+        dcse = resource.get("dcse") or ()
+        for descendant in dcse:
+            if descendant in (own_id, csi):
+                raise bad_request(f"attribute 'dcse': {descendant} cannot be a descendant of {csi} "
+                                  "(that would make a routing loop)")
+        if len(set(dcse)) != len(dcse):
+            raise bad_request("attribute 'dcse' lists a CSE-ID more than once")
+
+    # -- every change moves the generation (all inside the write transaction) ---------
+    def _changed(self) -> None:
+        self.generation += 1
+        if self.on_change is not None:
+            self.on_change()
+
+    def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        self._changed()
+
+    def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        self._changed()
+
+    def on_delete(self, ctx: "Context", resource: dict, parent: dict | None) -> None:
+        self._changed()
