@@ -91,21 +91,7 @@ def _response_type(value: Any) -> tuple[int, list[str] | None]:
 
 def request_to_primitive(request: Request) -> dict[str, Any]:
     """The request as a primitive object, for requests this CSE sends over MQTT."""
-    out: dict[str, Any] = {"op": int(request.op), "to": request.to, "rqi": request.rqi}
-    if request.fr is not None:
-        out["fr"] = request.fr
-    for name in ("rvi", "ty", "rcn", "ot", "rqet", "rset", "oet", "ec", "gid", "drt", "fc", "vsi", "rp"):
-        value = getattr(request, name)
-        if value is not None:
-            out[name] = value
-    pc = request.pc
-    if request.atrl and pc is None:
-        pc = {"m2m:atrl": list(request.atrl)}
-    if pc is not None:
-        out["pc"] = pc
-    if request.rt is not None:
-        out["rt"] = {"rtv": request.rt, **({"nu": request.rtu} if request.rtu is not None else {})}
-    return out
+    return request.to_primitive()
 
 
 def response_from_primitive(obj: Any) -> Response:

@@ -12,11 +12,12 @@ def default_types() -> TypeRegistry:
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
     from .group import Group
+    from .polling_channel import PollingChannel
     from .remote_cse import RemoteCSE
     from .subscription import Subscription
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy()])
+                         AccessControlPolicy(), PollingChannel()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .forwarding import Forwarder
+from .forwarding import ROUTED_SCHEME, Forwarder, RoutedSender
 from .notify_relay import NotifyRelay
 from .registration import RegistrationAgent
 from .routing import Routes
@@ -37,6 +37,8 @@ class Federation:
                 records.on_change = self.registration.wake
         dispatcher.remote_handler = self.forwarder.handle
         dispatcher.notify_handler = self.relay.handle
+        # Notifications for IDs on CSEs that are not our neighbours travel the forwarding path.
+        outbound.register((ROUTED_SCHEME,), RoutedSender(dispatcher.handle), internal=True)
 
     def start(self, poa: list[str]) -> None:
         """Begin registering (in the background) once the bindings know their poa."""
