@@ -142,12 +142,15 @@ class PollingChannels:
         try:
             response = await asyncio.wait_for(pending.answer, timeout)
         except asyncio.TimeoutError:
+            # Timed out either way (so a deadline from rqet becomes 4008 for the originator).
             if pending.fetched:
-                return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi, extra={LOCAL_FAILURE: TIMED_OUT},
-                                pc={"m2m:dbg": f"{name} fetched the request from its pollingChannel but did "
-                                               f"not answer it within {timeout:g} s"})
-            return _unreachable(request, f"{name} did not fetch the request from its pollingChannel within "
-                                         f"{timeout:g} s (is it polling?)")
+                why = (f"{name} fetched the request from its pollingChannel but did not answer it "
+                       f"within {timeout:.3g} s")
+            else:
+                why = (f"{name} did not fetch the request from its pollingChannel within {timeout:.3g} s "
+                       "(is it polling?)")
+            return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi, pc={"m2m:dbg": why},
+                            extra={LOCAL_FAILURE: TIMED_OUT})
         finally:
             if channel.awaiting.get(delivered) is pending:
                 del channel.awaiting[delivered]
@@ -213,7 +216,7 @@ class PollingChannels:
                 channel.pollers.remove(waiter)
             self._discard_if_idle(pch["ri"], channel)
         if outcome is None:
-            raise OneM2MError(RSC.REQUEST_TIMEOUT, f"no request for {owner} arrived within {wait:g} s; "
+            raise OneM2MError(RSC.REQUEST_TIMEOUT, f"no request for {owner} arrived within {wait:.3g} s; "
                                                    "poll again")
         if isinstance(outcome, _Closed):
             raise OneM2MError(outcome.rsc, outcome.message)
