@@ -21,7 +21,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bindings.envelope import request_from_primitive
+from cse.envelope import request_from_primitive
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Response
 
