@@ -141,6 +141,10 @@ class RegistrarSettings:
     # Clean shutdown deletes our remoteCSE at the registrar (and all the registrar keeps
     # under it).  Off by default: a gateway restart must not wipe the IN side.
     deregister_on_shutdown: bool = False
+    # False for a CSE its registrar cannot reach (behind NAT): it registers with rr=false and
+    # fetches the requests for it from a pollingChannel at the registrar (docs/polling.md).
+    request_reachable: bool = True
+    poll_seconds: float = 25.0          # longest wait of one poll at the registrar
 
     def validate(self, cse: "CseSettings") -> None:
         if not self.url:
@@ -156,7 +160,7 @@ class RegistrarSettings:
             raise ConfigError("an IN-CSE has no registrar (registrar.url is set, cse.type is IN)")
         if not self.rn or "/" in self.rn:
             raise ConfigError(f"registrar.rn must be a plain resource name, not {self.rn!r}")
-        for name in ("keepalive", "retry_min", "retry_max", "timeout"):
+        for name in ("keepalive", "retry_min", "retry_max", "timeout", "poll_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"registrar.{name} must be a positive number of seconds")
         if self.retry_max < self.retry_min:
