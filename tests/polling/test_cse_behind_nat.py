@@ -83,3 +83,20 @@ async def test_a_mn_that_does_not_poll_is_reported_unreachable(in_cse):
     assert (await ask(in_cse, 1, "cse-in/id-x", fr="/id-x", ty=15, pc={"m2m:pch": {}})).rsc == 2001
     expired = await ask(in_cse, 2, "/id-x/cse-x", rqet="200")
     assert expired.rsc == 4008 and "expired before CSE /id-x answered" in expired.pc["m2m:dbg"]
+
+
+async def test_a_restarted_mn_finds_its_channel_at_the_in_and_polls_it(in_cse, nat_mn):
+    settings = nat_mn.config
+    await nat_mn.stop()
+    again = await start_cse(**{**MN, "registrar.url": url_of(in_cse), "registrar.request_reachable": False,
+                               "registrar.poll_seconds": 2.0, "http.public_url": settings.http.public_url,
+                               "cse.admin_originator": "/id-in/CAdmin"})
+    try:
+        await again.federation.registration.wait_until(1, timeout=10)
+        await eventually(lambda: again.federation.polling.channel is not None, what="the channel found")
+        assert again.federation.polling.channel == "cse-in/id-mn/pollingChannel"
+        channels = await ask(in_cse, 2, "cse-in/id-mn", fr="/id-mn", rcn=6, fc={"ty": [15]})
+        assert len(channels.pc["m2m:rrl"]["rrf"]) == 1
+        assert (await ask(in_cse, 2, "/id-mn/cse-mn")).rsc == 2000
+    finally:
+        await again.stop()
