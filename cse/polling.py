@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
     from .config import PollingSettings
     from .context import Context
     from .tree import Tree
-
-log = logging.getLogger(__name__)
 
 POLLING_SCHEME = "polling"
 PCH_TY = 15

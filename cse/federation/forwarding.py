@@ -5,8 +5,9 @@ hosting CSE decides) and relays the hosting CSE's answer unchanged; what it adds
 transit rules: registrations are not relayed, the originator becomes SP-relative, rqi is
 kept, rqet/rset bound the wait and travel as absolute times, and a request that comes
 back while it is being forwarded is a loop.  A next hop with rr=false (a CSE behind NAT)
-gets the request through its <pollingChannel> (cse/polling.py) instead of its poa.  It sends only through `Outbound`, so any
-binding that registered a sender (HTTP now, MQTT later) can carry the hop.
+gets the request through its <pollingChannel> (cse/polling.py) instead of its poa.  It
+sends only through `Outbound`, so any binding that registered a sender (HTTP now, MQTT
+later) can carry the hop.
 """
 from __future__ import annotations
 

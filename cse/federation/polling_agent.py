@@ -1,4 +1,4 @@
-"""A CSE behind NAT: fetching the requests its registrar holds for it (`[registrar] request_reachable = false`).
+"""A CSE behind NAT fetching the requests its registrar holds for it (`request_reachable = false`).
 
 Such a CSE registers with rr=false, so its registrar sends it nothing: requests forwarded to
 it, and notifications for its AEs, wait in a <pollingChannel> under its remoteCSE at the

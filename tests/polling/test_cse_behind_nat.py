@@ -50,7 +50,8 @@ async def test_notifications_for_an_ae_on_the_mn_travel_through_the_channel(in_c
         await app.register("Napp", rn="app", receiver=inbox)
         ae = {"rn": "meter", "api": "Nmeter", "rr": True, "srv": ["3"]}
         assert (await ask(in_cse, 1, "cse-in", fr="Cmeter", ty=2, pc={"m2m:ae": ae})).rsc == 2001
-        assert (await ask(in_cse, 1, "cse-in/meter", fr="Cmeter", ty=3, pc={"m2m:cnt": {"rn": "power"}})).rsc == 2001
+        power = {"m2m:cnt": {"rn": "power"}}
+        assert (await ask(in_cse, 1, "cse-in/meter", fr="Cmeter", ty=3, pc=power)).rsc == 2001
         # The IN verifies /id-mn/CApp through the MN's channel, then notifies it the same way.
         sub = await ask(in_cse, 1, "cse-in/meter/power", ty=23,
                         pc={"m2m:sub": {"nu": ["/id-mn/CApp"], "enc": {"net": [3]}}})
