@@ -17,7 +17,7 @@ from .context import Context
 from .errors import RSC, OneM2MError, bad_request
 from .filters import check_filter_criteria
 from .operations import Operations
-from .primitives import Operation, Request, Response, ResponseTypeValue, ResultContent
+from .primitives import Operation, Request, Response, ResponseTypeValue
 from .ratelimit import RateLimiter
 from .storage import StorageError
 
@@ -41,12 +41,6 @@ VALID_RCN = {
     Operation.UPDATE: frozenset({0, 1, 9}),
     Operation.DELETE: frozenset({0, 1, 4, 5, 6, 8}),
     Operation.NOTIFY: frozenset(),
-}
-DEFAULT_RCN = {
-    Operation.CREATE: ResultContent.ATTRIBUTES,
-    Operation.RETRIEVE: ResultContent.ATTRIBUTES,
-    Operation.UPDATE: ResultContent.ATTRIBUTES,
-    Operation.DELETE: ResultContent.NOTHING,
 }
 
 # Handles a request whose target is on another CSE (set by the forwarding component).

@@ -123,7 +123,7 @@ async def test_wrong_parent_type_and_duplicate_name(tree):
     assert response.rsc == 4108
     cin = await tree.create("cse-in/meter/power", 4, {"m2m:cin": {"con": "1", "rn": "r1"}}, fr="Cmeter")
     assert cin.rsc == 2001
-    response = await tree.create(f"cse-in/meter/power/r1", 3, {"m2m:cnt": {}}, fr="Cmeter")
+    response = await tree.create("cse-in/meter/power/r1", 3, {"m2m:cnt": {}}, fr="Cmeter")
     assert response.rsc == 4108
     response = await tree.create("cse-in/meter", 3, {"m2m:cnt": {"rn": "power"}}, fr="Cmeter")
     assert response.rsc == 4105 and "'power' already exists" in response.pc["m2m:dbg"]
