@@ -22,6 +22,7 @@ from .events import EventSink
 from .expiry import ExpiryReaper
 from .federation import Federation
 from .fanout import FanOut
+from .nonblocking import NonBlockingRequests
 from .notify import Notifier
 from .outbound import Outbound
 from .representation import Renderer
@@ -86,6 +87,8 @@ class Cse:
         if self.federation is not None:
             await self.federation.stop()    # may still talk to the registrar: bindings are up
         await self.reaper.stop()
+        if self.dispatcher.nonblocking is not None:
+            await self.dispatcher.nonblocking.stop()   # their results become notifications
         # Deliver pending notifications while the bindings can still send them.
         drain_events = getattr(self.events, "drain", None)
         if drain_events is not None:
@@ -113,6 +116,7 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
     dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
     dispatcher.fanout = FanOut(dispatcher)
+    dispatcher.nonblocking = NonBlockingRequests(dispatcher, getattr(events, "send_result", None))
     if types.get(GROUP_TY) is not None:
         types.get(GROUP_TY).dispatch = dispatcher.handle     # member checks of <group>
     reaper = ExpiryReaper(dispatcher, events)
