@@ -11,7 +11,6 @@ from typing import Protocol
 
 from resources import TypeRegistry, default_types
 from resources.cse_base import provision
-from resources.group import GROUP_TY
 
 from .access import AccessControl
 from .clock import Clock, format_timestamp
@@ -117,8 +116,6 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
     dispatcher.fanout = FanOut(dispatcher)
     dispatcher.nonblocking = NonBlockingRequests(dispatcher, getattr(events, "send_result", None))
-    if types.get(GROUP_TY) is not None:
-        types.get(GROUP_TY).dispatch = dispatcher.handle     # member checks of <group>
     reaper = ExpiryReaper(dispatcher, events)
     cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
     cse.federation = Federation(config, dispatcher, types, clock, outbound)

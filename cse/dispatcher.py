@@ -130,7 +130,7 @@ class Dispatcher:
 
     def context(self, request: Request | None, now: float | None = None) -> Context:
         return Context(self.config, self.storage, self.tree, self.access, self.outbound, request,
-                       self.clock.now() if now is None else now)
+                       self.clock.now() if now is None else now, self.handle)
 
     def _check_primitive(self, request: Request, now: float) -> None:
         """The receiver checks of TS-0004 7.3.2.1 that do not depend on the target."""
