@@ -14,10 +14,11 @@ def default_types() -> TypeRegistry:
     from .group import Group
     from .polling_channel import PollingChannel
     from .remote_cse import RemoteCSE
+    from .request import RequestResource
     from .subscription import Subscription
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy(), PollingChannel()])
+                         AccessControlPolicy(), RequestResource(), PollingChannel()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]
