@@ -24,7 +24,7 @@ from .fanout import FanOut
 from .nonblocking import NonBlockingRequests
 from .notify import Notifier
 from .outbound import Outbound
-from .polling import POLLING_SCHEME, PCH_TY, PollingChannels
+from .polling import POLLING_SCHEME, PollingChannels
 from .representation import Renderer
 from .storage import Storage, open_storage
 from .tree import Tree
@@ -124,8 +124,6 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
     cse.federation = Federation(config, dispatcher, types, clock, outbound)
     # Requests for entities with rr=false wait in their <pollingChannel> (polling:// URLs).
-    cse.polling = PollingChannels(config.polling, tree, clock)
+    cse.polling = dispatcher.polling = PollingChannels(config.polling, tree, clock)
     outbound.register((POLLING_SCHEME,), cse.polling, internal=True)
-    if types.get(PCH_TY) is not None:
-        types.get(PCH_TY).channels = cse.polling
     return cse

@@ -14,7 +14,7 @@ Rules here: at most one per AE/remoteCSE (a second one: 4005); no acpi - only th
 entity may use the channel (cse/access.py: `parent_entity_only`), and only it may poll or
 answer, not even the admin, who would take its requests away.  Deleting the channel
 answers the requests and polls still waiting in it.
-This module holds no state and never sends anything; `channels` is wired in build_cse.
+This module holds no state and never sends anything; the channels are `ctx.polling`.
 """
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from .base import ResourceType
 
 if TYPE_CHECKING:
     from cse.context import Context
-    from cse.polling import PollingChannels
     from cse.primitives import Response
 
 AE_TY = 2
@@ -47,10 +46,6 @@ class PollingChannel(ResourceType):
     virtual_children = frozenset({POLLING_CHANNEL_URI})
     served_virtual_children = frozenset({POLLING_CHANNEL_URI})
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.channels: "PollingChannels | None" = None
-
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         # The parent's rules may let others create children of an AE; not this one.
         if not (ctx.access.is_entity(ctx.originator, parent) or ctx.access.is_admin(ctx.originator)):
@@ -66,8 +61,8 @@ class PollingChannel(ResourceType):
                               "an AE or CSE has at most one")
 
     def on_delete(self, ctx: "Context", resource: dict, parent: dict | None) -> None:
-        if self.channels is not None:
-            self.channels.close_channel(resource["ri"], "the pollingChannel was deleted")
+        if ctx.polling is not None:
+            ctx.polling.close_channel(resource["ri"], "the pollingChannel was deleted")
 
     def resolve_virtual(self, ctx: "Context", resource: dict, name: str, op: int) -> dict:
         raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
@@ -75,7 +70,8 @@ class PollingChannel(ResourceType):
                           "and notified (to answer them)")
 
     async def serve_virtual(self, ctx: "Context", resource: dict, name: str) -> "Response":
-        if self.channels is None:
+        channels = ctx.polling
+        if channels is None:
             raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE holds no requests in polling channels")
         parent = ctx.tree.get(resource["pi"], ctx.now_ts)
         if parent is None:
@@ -87,7 +83,7 @@ class PollingChannel(ResourceType):
                               "whose pollingChannel it is, fetches and answers its requests")
         op = ctx.request.op
         if op == Operation.RETRIEVE:
-            return await self.channels.poll(ctx, resource, owner)
+            return await channels.poll(ctx, resource, owner)
         if op == Operation.NOTIFY:
-            return self.channels.answer(ctx, resource)
+            return channels.answer(ctx, resource)
         raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"operation {op} is not allowed on a pollingChannelURI")

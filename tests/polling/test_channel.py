@@ -288,3 +288,18 @@ async def test_the_internal_scheme_cannot_be_given_as_a_notification_uri(core):
     for url in ("polling://Cmeter", "routed://id-in"):
         response = await core.create("cse-in/meter", 23, {"m2m:sub": {"nu": [url]}}, fr="Cmeter")
         assert response.rsc == 4000 and "no binding" in response.pc["m2m:dbg"], url
+
+
+async def test_an_expired_channel_is_removed_with_the_requests_waiting_in_it(core, clock):
+    from cse.clock import format_timestamp
+    await register(core)
+    et = format_timestamp(clock.now() + 60)
+    assert (await core.create("cse-in/meter", 15, {"m2m:pch": {"rn": "pch", "et": et}}, fr="Cmeter")).rsc == 2001
+    sent = await relay(core, rqi="before-expiry")
+    await eventually(lambda: core.cse.polling.stats()["queued"] == 1, what="queued")
+    clock.advance(120)
+    assert await core.cse.reaper.reap_once() == 1
+    response = await asyncio.wait_for(sent, 5)
+    assert response.rsc == 5103 and "pollingChannel was deleted" in response.pc["m2m:dbg"]
+    refused = await core.request(5, "Cmeter", "/id-mn", pc=SGN)
+    assert refused.rsc == 5103 and "no pollingChannel" in refused.pc["m2m:dbg"]
