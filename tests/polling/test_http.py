@@ -109,3 +109,32 @@ async def test_a_restarted_polling_device_finds_its_channel_again(http_cse):
             answered = await admin.request(5, "Cmeter", pc=sgn)
         assert answered.rsc == 2000
         assert (await inbox.next(timeout=5)).resource["con"] == "7"
+
+
+async def test_the_receiver_survives_its_cse_going_away_and_stops_at_once(caplog):
+    from tests.conftest import free_port
+    from tests.e2e.federation_support import start_cse, url_of
+    cse = await start_cse(free_port())
+    stopped = False
+    try:
+        async with CseClient(url_of(cse), originator="Cmeter") as meter, \
+                PollingReceiver(poll_seconds=5, retry_min=0.05, retry_max=0.1) as inbox:
+            await meter.register("Nmeter", rn="meter", receiver=inbox)
+            await eventually(lambda: cse.polling.stats()["polls"] == 1, what="polling")
+            await cse.stop()                      # answers the waiting poll (5103), then goes away
+            stopped = True
+            await eventually(lambda: "not reachable" in caplog.text, what="the unreachable CSE is logged")
+            assert "shutting down" in caplog.text
+            await asyncio.wait_for(inbox.stop(), 1)
+    finally:
+        if not stopped:
+            await cse.stop()
+
+
+async def test_the_receiver_answers_a_malformed_request_with_4000():
+    inbox = PollingReceiver()
+    answer = await inbox._answer_for({"rqi": "r1", "to": "Cmeter"})
+    assert (answer.rsc, answer.rqi) == (4000, "r1") and "no operation" in answer.pc["m2m:dbg"]
+    assert await inbox._answer_for(["not", "a", "primitive"]) is None
+    refused = await inbox._answer_for({"op": 2, "to": "Cmeter", "rqi": "r2", "fr": "/id-in"})
+    assert (refused.rsc, refused.rqi) == (4005, "r2")
