@@ -12,7 +12,6 @@ for one.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -24,6 +23,7 @@ from typing import Iterable, Iterator
 import orjson
 
 from .base import Storage, StorageError
+from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ class SqliteStorage(Storage):
         self.url = f"sqlite://{filename}" if filename != ":memory:" else "memory:"
         self.durability = durability
         self._db: sqlite3.Connection | None = None
-        self._commit_waiters: list[asyncio.Future] = []
-        self._commit_scheduled = False
+        self._group = GroupCommit(self._commit_now, lambda: self._savepoint_depth > 0)
         self._savepoint_depth = 0
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpointer = threading.Event()
@@ -113,7 +112,7 @@ class SqliteStorage(Storage):
                 error = StorageError(f"commit at close failed: {exc}")
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-        self._release_waiters(error)
+        self._group.release(error)
         if self.filename != ":memory:":
             with contextlib.suppress(sqlite3.Error):
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -154,7 +153,7 @@ class SqliteStorage(Storage):
         the changes of every request waiting for the group commit are gone, so none of
         them may be acknowledged."""
         log.error("SQLite rolled back the open transaction: %s", cause)
-        self._release_waiters(StorageError(f"the transaction was rolled back by the database: {cause}"))
+        self._group.release(StorageError(f"the transaction was rolled back by the database: {cause}"))
 
     def _set_labels(self, resource: dict, replace: bool) -> None:
         ri = resource["ri"]
@@ -298,41 +297,19 @@ class SqliteStorage(Storage):
     async def commit(self) -> None:
         if self._db is None or not self._db.in_transaction:
             return
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self._commit_waiters.append(waiter)
-        if not self._commit_scheduled:
-            self._commit_scheduled = True
-            loop.call_soon(self._group_commit)
-        await waiter
+        await self._group.wait()
 
-    def _group_commit(self) -> None:
-        self._commit_scheduled = False
-        if self._savepoint_depth:
-            # A request is between SAVEPOINT and RELEASE; try again on the next iteration.
-            self._commit_scheduled = True
-            asyncio.get_running_loop().call_soon(self._group_commit)
-            return
-        error: BaseException | None = None
+    def _commit_now(self) -> None:
         db = self._db
-        if db is not None and db.in_transaction:
-            try:
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                log.error("commit failed: %s", exc)
-                error = StorageError(f"commit failed: {exc}")
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-        self._release_waiters(error)
-
-    def _release_waiters(self, error: BaseException | None) -> None:
-        waiters, self._commit_waiters = self._commit_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                if error is None:
-                    waiter.set_result(None)
-                else:
-                    waiter.set_exception(error)
+        if db is None or not db.in_transaction:
+            return
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("commit failed: %s", exc)
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise StorageError(f"commit failed: {exc}") from exc
 
 
 def open_sqlite(path: str, durability: str) -> SqliteStorage:

@@ -25,7 +25,6 @@ itself (`journal`).
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import itertools
@@ -40,6 +39,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage as TinyStorage
 
 from .base import Storage, StorageError
+from .group_commit import GroupCommit
 from .journal import (JournalCorrupt, JournalWriter, encode_delete, encode_put, frame, fsync_directory,
                       journal_generations, journal_path, read_journal)
 from .memory_index import ResourceIndex, Row, label_tuple
@@ -192,8 +192,7 @@ class TinyDbStorage(Storage):
         self._pending: dict[str, None] = {}     # ri changed since the last group commit
         self._undo: list[tuple] = []
         self._depth = 0
-        self._commit_waiters: list[asyncio.Future] = []
-        self._commit_scheduled = False
+        self._group = GroupCommit(self._commit_now, lambda: self._depth > 0)
 
     @property
     def _sync(self) -> bool:
@@ -284,7 +283,7 @@ class TinyDbStorage(Storage):
                 self._flush()
             except OSError as exc:
                 error = StorageError(f"writing the journal of {self.directory} failed: {exc}")
-            self._release_waiters(error)
+            self._group.release(error)
             if error is None and self._journal.size > 0:
                 try:
                     self._compact(background=False)
@@ -428,33 +427,17 @@ class TinyDbStorage(Storage):
     async def commit(self) -> None:
         if not self._pending:
             return
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self._commit_waiters.append(waiter)
-        if not self._commit_scheduled:
-            self._commit_scheduled = True
-            loop.call_soon(self._group_commit)
-        await waiter
+        await self._group.wait()
 
-    def _group_commit(self) -> None:
-        self._commit_scheduled = False
+    def _commit_now(self) -> None:
         if self._index is None:          # closed meanwhile: close() flushed and released
-            self._release_waiters(None)
             return
-        if self._depth:
-            # A request is inside transaction(); its half-done changes must not be written.
-            self._commit_scheduled = True
-            asyncio.get_running_loop().call_soon(self._group_commit)
-            return
-        error: StorageError | None = None
         try:
             self._flush()
         except OSError as exc:
             log.error("writing the journal of %s failed: %s", self.directory, exc)
-            error = StorageError(f"commit failed: {exc}")
-        self._release_waiters(error)
-        if error is None:
-            self._maybe_compact()
+            raise StorageError(f"commit failed: {exc}") from exc
+        self._maybe_compact()
 
     def _flush(self) -> None:
         """Append the current state of every changed resource as one journal line.
@@ -469,15 +452,6 @@ class TinyDbStorage(Storage):
             operations.append(encode_delete(ri) if row is None else encode_put(row.seq, row.doc))
         self._journal.append(frame(operations))
         pending.clear()
-
-    def _release_waiters(self, error: BaseException | None) -> None:
-        waiters, self._commit_waiters = self._commit_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                if error is None:
-                    waiter.set_result(None)
-                else:
-                    waiter.set_exception(error)
 
     # -- compaction ---------------------------------------------------------------------
     def wait_for_compaction(self) -> None:

@@ -45,7 +45,7 @@ def crash(store: TinyDbStorage) -> None:
     store._journal.close()
     store._unlock()
     store._index = None
-    store._commit_waiters.clear()
+    store._group._waiters.clear()
 
 
 def journals(directory) -> list[int]:
