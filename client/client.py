@@ -260,12 +260,15 @@ class CseClient:
         return sp_relative_ae_id(self.originator, await self.cse_id())
 
     async def subscribe(self, target: str, *, nu: list[str] | None = None, net: Iterable[int] = (3,),
-                        nct: int | None = None, rn: str | None = None, **attributes: Any) -> dict:
+                        nct: int | None = None, rn: str | None = None, exist_ok: bool = False,
+                        **attributes: Any) -> dict:
         """CREATE a subscription to `target`.
 
         Default notification target: this AE (its SP-relative AE-ID, so it also works for
         a target on another CSE).  Default events: 3, a direct child was created (a new
-        reading in a container); pass net=(1,) for updates of the target itself."""
+        reading in a container); pass net=(1,) for updates of the target itself.
+        `exist_ok` (needs `rn`): a subscription of that name already there is kept and
+        returned (a restarted device subscribes again without a duplicate)."""
         if nu is None:
             nu = [await self.notification_target()]
         sub: dict[str, Any] = {"nu": list(nu), "enc": {"net": list(net)}, **attributes}
@@ -273,7 +276,7 @@ class CseClient:
             sub["nct"] = nct
         if rn is not None:
             sub["rn"] = rn
-        return await self.create(target, {"m2m:sub": sub})
+        return await self.create(target, {"m2m:sub": sub}, exist_ok=exist_ok)
 
     async def create_acp(self, parent: str, *, rn: str, rules: Iterable[dict],
                          owner_rights: int = 63, exist_ok: bool = True) -> dict:

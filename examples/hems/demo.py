@@ -187,7 +187,7 @@ class Demo:
                               self.workdir / "platform.log")
         self.cses.append(platform)
         await platform.start()
-        self.say(f"platform IN-CSE {PLATFORM} at {platform.url}")
+        self.say(f"platform IN-CSE {PLATFORM} at {platform.url} (pid {platform.pid})")
         gateways = {}
         for home in self.homes:
             gateway = CseProcess(f"gateway of {home.name}", [
@@ -200,8 +200,8 @@ class Demo:
             if not await reachable_through(platform.url, home.gateway, timeout=20):
                 raise RuntimeError(f"the gateway {home.cse_id} did not register with the platform\n"
                                    f"{gateways[home.name].log_tail()}")
-            self.say(f"{home.name}: gateway MN-CSE {home.cse_id} at {gateways[home.name].url}, "
-                     f"registered with {PLATFORM}")
+            self.say(f"{home.name}: gateway MN-CSE {home.cse_id} at {gateways[home.name].url} "
+                     f"(pid {gateways[home.name].pid}), registered with {PLATFORM}")
         return platform, gateways
 
     async def run(self) -> dict[str, Any]:

@@ -204,8 +204,9 @@ class ApplianceModel:
             self.drawn_in_window += self.watts * (t - self._last).total_seconds() / HOUR
         self._last = t
         window = self.spec.window_at(t)
-        if window != self._window:
-            self._window = window
+        today = (t.date(), window) if window is not None else None     # the same hours tomorrow: a new window
+        if today != self._window:
+            self._window = today
             self.drawn_in_window = 0.0
         wants = window is not None and (self.spec.needs_wh is None or self.drawn_in_window < self.spec.needs_wh)
         self.watts = self.spec.rated_w if wants and self.enabled else 0.0

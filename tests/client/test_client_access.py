@@ -124,3 +124,13 @@ async def test_receiver_for_fits_the_transport():
     assert isinstance(receiver, MqttNotificationReceiver) and receiver.queue.maxsize == 3
     async with NotificationInbox() as inbox:        # every inbox can be used with `async with`
         assert inbox.queue.empty()
+
+
+async def test_subscribe_exist_ok_keeps_one_subscription(cse_url):
+    async with CseClient(cse_url, originator="CMeterZ") as meter:
+        await meter.register("Nmeter", rn="meterz")
+        await meter.create(meter.ae_address, {"m2m:cnt": {"rn": "power"}})
+        first = await meter.subscribe(f"{meter.ae_address}/power", rn="mine", exist_ok=True)
+        again = await meter.subscribe(f"{meter.ae_address}/power", rn="mine", exist_ok=True)
+        assert again["ri"] == first["ri"]
+        assert await meter.discover(f"{meter.ae_address}/power", ty=23) == ["cse-in/meterz/power/mine"]
