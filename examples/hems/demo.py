@@ -192,7 +192,8 @@ class Demo:
         for home in self.homes:
             gateway = CseProcess(f"gateway of {home.name}", [
                 "--config", str(HERE / "gateway.toml"), *common, "--data-dir", str(self.workdir / home.name),
-                "--cse-id", home.cse_id, "--rn", home.rn, "--registrar-url", platform.url], self.workdir / f"{home.name}.log")
+                "--cse-id", home.cse_id, "--rn", home.rn, "--registrar-url", platform.url],
+                self.workdir / f"{home.name}.log")
             self.cses.append(gateway)
             gateways[home.name] = gateway
         await asyncio.gather(*(gateway.start() for gateway in gateways.values()))
@@ -277,8 +278,9 @@ class Demo:
         for home in self.homes:           # what the simulated homes really drew on the first day
             wiring = wirings[home.name]
             end = min(until, midnight)
+            drawn = home.profile.energy_wh(DAY_START, end) + wiring.energy_between(DAY_START, end)
             truth[home.name] = {
-                "kwh": round((home.profile.energy_wh(DAY_START, end) + wiring.energy_between(DAY_START, end)) / 1000, 3),
+                "kwh": round(drawn / 1000, 3),
                 "appliances": {a.name: round(wiring.energy_between(DAY_START, end, a.name) / 1000, 3)
                                for a in appliances[home.name]},
             }
