@@ -16,8 +16,8 @@ A command is a contentInstance {"cmd": "off" | "on", "reason": ...}.  The applia
 draw, and adds an acknowledgement {"ref": <the command's ri>, "cmd", "status": "done" |
 "rejected", "state", "w", "t"} to `ack`.
 
-It reports a new draw before drawing it, so the platform never sees a meter total that
-no appliance reading explains yet.
+It reports a new draw before the wiring changes (as of the reported time), so the platform
+never sees a meter total that no appliance reading explains yet.
 
 Run alone against a gateway (see examples/README.md):
     python -m examples.hems.appliance ev-charger --cse http://127.0.0.1:8081 --speed 600 --wiring /tmp/home1
@@ -128,8 +128,8 @@ class Appliance:
         ri = note.resource["ri"]
         content = note.resource.get("con")
         command = content.get("cmd") if isinstance(content, dict) else None
-        now = self._clock.now() if self._clock else datetime.now()
         async with self._lock:
+            now = self._clock.now() if self._clock else datetime.now()
             if command not in COMMANDS:
                 status, reason = "rejected", f"unknown command {command!r} (known: {', '.join(COMMANDS)})"
                 watts = self.model.watts

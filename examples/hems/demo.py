@@ -32,17 +32,18 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from client import CseClient, CseUnreachable, NotificationReceiver
+from client import CseClient, CseUnreachable, NotificationInbox, receiver_for
 
 from .appliance import CATALOGUE, Appliance
 from .common import ENERGY_APP, PLATFORM, Console, kwh
@@ -165,23 +166,43 @@ class Demo:
     def __init__(self, args: argparse.Namespace, console: Console):
         self.args = args
         self.console = console
-        self.homes = HOMES[:args.homes]
+        self.homes = list(HOMES[:args.homes])
+        if args.mqtt:
+            # Topics name CSEs by ID: unique IDs keep demos that share a broker apart.
+            tag = secrets.token_hex(2)
+            self.homes = [replace(home, cse_id=f"{home.cse_id}-{tag}") for home in self.homes]
         self.cses: list[CseProcess] = []
         self.stack = contextlib.AsyncExitStack()
         self.summary: dict[str, Any] = {"ok": False}
-        self.workdir = Path(tempfile.mkdtemp(prefix="hems-demo-"))
+        if args.workdir:
+            self.workdir = Path(args.workdir)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="hems-demo-"))
 
     def say(self, text: str) -> None:
         self.console.say("demo", text)
 
-    async def client(self, url: str, originator: str, cse_rn: str) -> CseClient:
-        return await self.stack.enter_async_context(CseClient(url, originator=originator, cse_rn=cse_rn))
+    async def client(self, url: str, originator: str, cse_rn: str, cse_id: str | None = None) -> CseClient:
+        return await self.stack.enter_async_context(CseClient(url, originator=originator, cse_rn=cse_rn,
+                                                              cse_id=cse_id))
 
-    async def receiver(self) -> NotificationReceiver:
-        return await self.stack.enter_async_context(NotificationReceiver())
+    async def receiver(self, client: CseClient) -> NotificationInbox:
+        """HTTP: a receiver of its own on a free port; MQTT: the client's broker connection."""
+        return await self.stack.enter_async_context(receiver_for(client))
+
+    async def device_client(self, home: HomeSetup, gateway: "CseProcess", originator: str) -> CseClient:
+        """A device reaches its gateway over MQTT with --mqtt, over HTTP otherwise."""
+        if self.args.mqtt:
+            return await self.client(f"mqtt://{self.args.mqtt}", originator, home.rn, cse_id=home.cse_id)
+        return await self.client(gateway.url, originator, home.rn)
 
     async def start_cses(self) -> tuple[CseProcess, dict[str, CseProcess]]:
         common = ["--port", "0", "--log-level", "WARNING"]
+        mqtt = []
+        if self.args.mqtt:
+            host, _, port = self.args.mqtt.rpartition(":")
+            mqtt = ["--mqtt-host", host, "--mqtt-port", port]
         platform = CseProcess("platform (IN-CSE)", ["--config", str(HERE / "platform.toml"), *common,
                                                     "--data-dir", str(self.workdir / "platform")],
                               self.workdir / "platform.log")
@@ -192,7 +213,7 @@ class Demo:
         for home in self.homes:
             gateway = CseProcess(f"gateway of {home.name}", [
                 "--config", str(HERE / "gateway.toml"), *common, "--data-dir", str(self.workdir / home.name),
-                "--cse-id", home.cse_id, "--rn", home.rn, "--registrar-url", platform.url],
+                "--cse-id", home.cse_id, "--rn", home.rn, "--registrar-url", platform.url, *mqtt],
                 self.workdir / f"{home.name}.log")
             self.cses.append(gateway)
             gateways[home.name] = gateway
@@ -214,30 +235,32 @@ class Demo:
         appliances: dict[str, list[Appliance]] = {}
         wirings: dict[str, MemoryWiring] = {}
         for index, home in enumerate(self.homes):
-            url = gateways[home.name].url
             wiring = wirings[home.name] = MemoryWiring()
             suffix = "" if index == 0 else str(index + 1)
             prefix = f"{home.name}/" if len(self.homes) > 1 else ""
             devices = Console(prefix=prefix)
             meter_console = Console(prefix=prefix, quiet=index > 0 and not args.verbose)
-            meter = Meter(await self.client(url, f"CMeter{suffix}", home.rn), wiring, meter_console,
+            meter = Meter(await self.device_client(home, gateways[home.name], f"CMeter{suffix}"), wiring, meter_console,
                           name="meter", profile=home.profile, interval=args.interval)
             meters[home.name] = meter
             appliances[home.name] = []
             for kind in home.appliances:
                 originator = "C" + "".join(part.capitalize() for part in kind.split("-")) + suffix
-                appliance = Appliance(await self.client(url, originator, home.rn), await self.receiver(), wiring,
+                client = await self.device_client(home, gateways[home.name], originator)
+                appliance = Appliance(client, await self.receiver(client), wiring,
                                       CATALOGUE[kind], devices, interval=args.interval)
                 appliances[home.name].append(appliance)
             await meter.setup()
             for appliance in appliances[home.name]:
                 await appliance.setup()
         # The platform's applications.
-        app = EnergyApp(await self.client(platform.url, ENERGY_APP, "cse-in"), await self.receiver(), self.console,
+        platform_client = await self.client(platform.url, ENERGY_APP, "cse-in")
+        app = EnergyApp(platform_client, await self.receiver(platform_client), self.console,
                         {home.name: home.gateway for home in self.homes}, threshold_w=args.threshold_kw * 1000,
                         alert_readers=["CPhone"])
         await app.setup()
-        phone = Phone(await self.client(platform.url, "CPhone", "cse-in"), await self.receiver(), self.console)
+        phone_client = await self.client(platform.url, "CPhone", "cse-in")
+        phone = Phone(phone_client, await self.receiver(phone_client), self.console)
         await phone.setup()
         outsider = Outsider(await self.client(platform.url, "COutsider", "cse-in"), self.console)
         await outsider.setup()
@@ -249,6 +272,8 @@ class Demo:
         speed = hours * 3600 / args.seconds
         clock = SimClock(DAY_START, speed, epoch=time.time() + 0.3)
         until = DAY_START + timedelta(hours=hours)
+        transport = f"MQTT via {args.mqtt}" if args.mqtt else "HTTP"
+        self.say(f"devices talk to their gateways over {transport}; gateways and platform over HTTP")
         self.say(f"simulating {hours:g} h of {DAY_START:%Y-%m-%d} in {args.seconds:g} s "
                  f"(a reading every {args.interval / 60:g} simulated minutes); peak threshold "
                  f"{args.threshold_kw:g} kW per home")
@@ -302,6 +327,7 @@ class Demo:
             "checks": checks,
             "simulated": {"start": DAY_START.isoformat(), "hours": hours, "speed": speed},
             "threshold_kw": args.threshold_kw,
+            "device_transport": "mqtt" if args.mqtt else "http",
             "alerts_received": {"phone": phone.received},
             "executed": executed,
             "outsider": outsider.attempts,
@@ -325,7 +351,7 @@ class Demo:
         with contextlib.suppress(Exception):
             await self.stack.aclose()
         await asyncio.gather(*(cse.stop() for cse in reversed(self.cses)), return_exceptions=True)
-        if not self.args.keep:
+        if not self.args.keep and not self.args.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         else:
             self.say(f"data and logs kept in {self.workdir}")
@@ -341,12 +367,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=900.0,
                         help="simulated seconds between periodic readings (default 900)")
     parser.add_argument("--threshold-kw", type=float, default=8.0, help="peak threshold per home (default 8.0)")
+    parser.add_argument("--mqtt", default="", metavar="HOST:PORT",
+                        help="devices talk to their gateway over MQTT through this broker (default: HTTP)")
     parser.add_argument("--summary", default="", help="also write the JSON summary to this file")
     parser.add_argument("--keep", action="store_true", help="keep the CSEs' data directories and logs")
+    parser.add_argument("--workdir", default="", help="put the CSEs' data and logs here and keep them "
+                                                      "(default: a temporary directory, removed at the end)")
     parser.add_argument("--verbose", action="store_true", help="print the meter readings of every home")
     args = parser.parse_args(argv)
     if args.hours <= 0 or args.seconds <= 0 or args.interval <= 0:
         parser.error("--hours, --seconds and --interval must be positive")
+    if args.mqtt and not re.fullmatch(r"[\w.-]+:\d+", args.mqtt):
+        parser.error(f"--mqtt {args.mqtt!r}: give the broker as HOST:PORT, e.g. 127.0.0.1:1883")
     return args
 
 

@@ -81,6 +81,11 @@ class Meter:
             watts = self.wiring.total_w() + self.profile.watts(now)
             register = self.register_start_wh + self.wiring.energy_wh(now) - t0_energy \
                 + self.profile.energy_wh(begin, now)
+            if self.last is not None:
+                # An appliance switches as of the time it reported, one round trip ago; a
+                # reading taken within that round trip counted the old draw a little longer.
+                # A register never runs backwards: it waits until the energy catches up.
+                register = max(register, self.last[1])
             await self.client.add_instance(self.power, {"t": stamp(now), "w": round(watts), "wh": round(register, 1)},
                                            cnf="application/json:0")
             self.posted += 1

@@ -49,8 +49,9 @@ class Phone:
                 when = parse_stamp(alert.get("t"))
             except ValueError:
                 when = None
-            self.console.say(self.name, f"ALERT {alert.get('home')}: {alert.get('kw')} kW > {alert.get('threshold_kw')} "
-                                        f"kW; {culprit}; action: {alert.get('action')}", when)
+            self.console.say(self.name, f"ALERT {alert.get('home')}: {alert.get('kw')} kW > "
+                                        f"{alert.get('threshold_kw')} kW; {culprit}; action: {alert.get('action')}",
+                             when)
 
 
 async def main(argv: list[str] | None = None) -> None:

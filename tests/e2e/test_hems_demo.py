@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bindings.brokers import shared_broker
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, "-m", "examples.hems"]
 
@@ -149,6 +151,21 @@ def test_the_demo_runs_the_scenario_end_to_end(tmp_path, demo_processes):
     assert sorted(demo.cse_pids()) == sorted(summary["cse_pids"])
 
 
+def test_the_demo_with_devices_talking_mqtt(tmp_path, demo_processes):
+    broker = shared_broker()
+    summary_file = tmp_path / "summary.json"
+    demo = demo_processes("--mqtt", f"{broker.host}:{broker.port}", "--homes", "1", "--seconds", "6",
+                          "--summary", str(summary_file))
+    assert demo.finish(timeout=50) == 0, "\n".join(demo.lines)
+    summary = json.loads(summary_file.read_text())
+    assert summary["ok"] is True and summary["device_transport"] == "mqtt"
+    # Unique gateway IDs keep demos sharing the broker apart.
+    assert re.fullmatch(r"/id-mn-[0-9a-f]{4}/cse-mn", summary["homes"]["home-1"]["gateway"])
+    off = next(c for c in summary["commands"] if c["cmd"] == "off")
+    assert (off["appliance"], off["status"]) == ("ev-charger", "done")
+    assert "devices talk to their gateways over MQTT" in "\n".join(demo.lines)
+
+
 def test_ctrl_c_stops_the_demo_and_its_cses(demo_processes):
     demo = demo_processes("--homes", "1", "--seconds", "30")
     demo.wait_for_line(r"demo: simulating", timeout=40)
@@ -161,8 +178,8 @@ def test_ctrl_c_stops_the_demo_and_its_cses(demo_processes):
     assert wait_gone(pids, timeout=5) == []
 
 
-def test_the_cses_die_with_a_killed_demo(demo_processes):
-    demo = demo_processes("--homes", "1", "--seconds", "30")
+def test_the_cses_die_with_a_killed_demo(tmp_path, demo_processes):
+    demo = demo_processes("--homes", "1", "--seconds", "30", "--workdir", str(tmp_path))
     demo.wait_for_line(r"demo: simulating", timeout=40)
     pids = demo.cse_pids()
     demo.process.kill()                               # SIGKILL: no clean-up code runs
@@ -174,6 +191,7 @@ def test_the_cses_die_with_a_killed_demo(demo_processes):
     (["--homes", "3"], "invalid choice"),
     (["--hours", "0"], "must be positive"),
     (["--seconds", "-1"], "must be positive"),
+    (["--mqtt", "localhost"], "HOST:PORT"),
 ])
 def test_bad_options_are_refused_before_anything_starts(args, words):
     result = subprocess.run([*DEMO, *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
