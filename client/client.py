@@ -182,10 +182,11 @@ class CseClient:
         name = attributes.get("rn") if isinstance(attributes, dict) else None
         if exist_ok and not name:
             raise ValueError("exist_ok needs the resource name (rn) in the content")
-        request = self._request(Operation.CREATE, parent, None, {"ty": ty, "pc": content, **fields})
+        originator = fields.pop("originator", None)
+        request = self._request(Operation.CREATE, parent, originator, {"ty": ty, "pc": content, **fields})
         response = await self.transport.send(request, self.timeout)
         if exist_ok and response.rsc == CONFLICT:
-            return await self.retrieve(f"{parent.rstrip('/')}/{name}")
+            return await self.retrieve(f"{parent.rstrip('/')}/{name}", originator=originator)
         if not response.ok:
             raise RequestFailed(request, response)
         return unwrap(response.pc) if response.pc is not None else {}

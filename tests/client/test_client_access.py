@@ -134,3 +134,10 @@ async def test_subscribe_exist_ok_keeps_one_subscription(cse_url):
         again = await meter.subscribe(f"{meter.ae_address}/power", rn="mine", exist_ok=True)
         assert again["ri"] == first["ri"]
         assert await meter.discover(f"{meter.ae_address}/power", ty=23) == ["cse-in/meterz/power/mine"]
+
+
+async def test_create_still_takes_another_originator():
+    transport = RecordingTransport(lambda r: Response(rsc=2001, pc={"m2m:cnt": {"rn": "x"}}))
+    app = CseClient("http://127.0.0.1:1", originator="CApp", transport=transport)
+    await app.create("cse-in", {"m2m:cnt": {"rn": "x"}}, originator="/id-other")
+    assert transport.sent[-1].fr == "/id-other"
