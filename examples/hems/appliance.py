@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 
 from client import CseClient, Notification, NotificationInbox, commander, receiver_for, subscriber
 
-from .common import ACK, APPLIANCE, COMMAND, ENERGY_APP, PLATFORM, Console, clock_from, clock_options, cse_options, kw
+from .common import (ACK, APPLIANCE, COMMAND, ENERGY_APP, PLATFORM, Console, clock_from, clock_options, cse_options, kw,
+                     run_role)
 from .house import ApplianceModel, ApplianceSpec, FileWiring, MemoryWiring, SimClock, Wiring
 from .timestamps import stamp
 
@@ -175,7 +176,4 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run_role(main)

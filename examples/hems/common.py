@@ -4,9 +4,11 @@ reaching a CSE and for simulated time.  Nothing here sends a request."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from datetime import datetime
-from typing import TextIO
+from typing import Awaitable, Callable, TextIO
 
 from .house import SimClock
 
@@ -70,3 +72,13 @@ def clock_options(parser: argparse.ArgumentParser) -> None:
 def clock_from(args: argparse.Namespace) -> SimClock:
     start = datetime.fromisoformat(args.start) if args.start else datetime.now().replace(microsecond=0)
     return SimClock(start, args.speed, args.epoch)
+
+
+def run_role(main: Callable[[], Awaitable[None]]) -> None:
+    """`asyncio.run(main())` for a role's command line: Ctrl-C and SIGTERM (a service
+    manager, `timeout`) end it quietly, after its clean-up (`finally`, `async with`) ran."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

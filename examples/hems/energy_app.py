@@ -38,7 +38,7 @@ from typing import Any, Callable
 from client import (CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, hosting_cse_prefix,
                     receiver_for, subscriber)
 
-from .common import ACK, ALERTS, APPLIANCE, COMMAND, DAILY, ENERGY_APP, METER, Console, cse_options, kw, kwh
+from .common import ACK, ALERTS, APPLIANCE, COMMAND, DAILY, ENERGY_APP, METER, Console, cse_options, kw, kwh, run_role
 from .energy import DailyEnergy, Decision, HomeLoad
 from .timestamps import parse_stamp, stamp
 
@@ -215,6 +215,9 @@ class EnergyApp:
 
     async def _meter_reading(self, home: Home, t: datetime, content: dict) -> None:
         watts = float(content.get("w", 0))
+        # The day's consumption of the home: from the energy register when the meter has
+        # one (exact), else from its power readings; the latter is kept anyway to compare.
+        self.energy.add_power(f"{home.name}#power", t, watts)
         if "wh" in content:
             self.energy.add_register(home.name, t, float(content["wh"]))
         else:
@@ -306,6 +309,7 @@ class EnergyApp:
     # -- daily consumption --------------------------------------------------------------
     def consumption(self, home: Home, day: date) -> dict:
         return {"day": day.isoformat(), "home": home.name, "kwh": round(self.energy.wh(home.name, day) / 1000, 3),
+                "kwh_from_power": round(self.energy.wh(f"{home.name}#power", day) / 1000, 3),
                 "appliances": {name: round(self.energy.wh(f"{home.name}/{name}", day) / 1000, 3)
                                for name in sorted(home.appliances)}}
 
@@ -321,7 +325,8 @@ class EnergyApp:
             summary["partial"] = True
         appliances = ", ".join(f"{name} {kwh(v * 1000)}" for name, v in summary["appliances"].items())
         self.say(f"daily consumption {day.isoformat()}{' (so far)' if partial else ''}: {home.name} "
-                 f"{kwh(summary['kwh'] * 1000)}; {appliances or 'no appliances'}")
+                 f"{kwh(summary['kwh'] * 1000)} ({kwh(summary['kwh_from_power'] * 1000)} from power readings); "
+                 f"{appliances or 'no appliances'}")
         self.days.append(summary)
         await self.client.add_instance(self.daily_container, summary, cnf="application/json:0")
 
@@ -382,7 +387,4 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run_role(main)

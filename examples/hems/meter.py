@@ -18,12 +18,11 @@ Run alone against a gateway (see examples/README.md):
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import datetime, timedelta
 
 from client import CseClient, subscriber
 
-from .common import ENERGY_APP, METER, PLATFORM, Console, clock_from, clock_options, cse_options, kw, kwh
+from .common import ENERGY_APP, METER, PLATFORM, Console, clock_from, clock_options, cse_options, kw, kwh, run_role
 from .house import FileWiring, LoadProfile, MemoryWiring, SimClock, Wiring
 from .timestamps import stamp
 
@@ -117,7 +116,4 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run_role(main)

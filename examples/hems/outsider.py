@@ -10,11 +10,10 @@ Run alone (see examples/README.md):
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from client import CseClient, RequestFailed
 
-from .common import METER, Console, cse_options
+from .common import METER, Console, cse_options, run_role
 
 NO_PRIVILEGE = 4103
 
@@ -88,4 +87,4 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_role(main)

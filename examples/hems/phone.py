@@ -11,11 +11,10 @@ Run alone (see examples/README.md):
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from client import CseClient, NotificationInbox, receiver_for
 
-from .common import ALERTS, Console, cse_options
+from .common import ALERTS, Console, cse_options, run_role
 from .timestamps import parse_stamp
 
 
@@ -66,7 +65,4 @@ async def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run_role(main)

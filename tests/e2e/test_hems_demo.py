@@ -146,7 +146,8 @@ def test_the_demo_runs_the_scenario_end_to_end(tmp_path, demo_processes):
     for home, truth in summary["truth"].items():
         assert days[home]["kwh"] == pytest.approx(truth["kwh"], rel=0.01)
         assert days[home]["appliances"] == pytest.approx(truth["appliances"], rel=0.01, abs=0.01)
-    assert re.search(r"energy-app: daily consumption 2024-06-01: home-1 \d+\.\d kWh; ev-charger", output)
+    assert re.search(r"energy-app: daily consumption 2024-06-01: home-1 \d+\.\d kWh \(\d+\.\d kWh from power "
+                     r"readings\); ev-charger", output)
     assert wait_gone(summary["cse_pids"], timeout=5) == []
     assert sorted(demo.cse_pids()) == sorted(summary["cse_pids"])
 
