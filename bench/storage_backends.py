@@ -137,7 +137,7 @@ async def direct(backend: str, instances: int, inserts: int, reads: int) -> list
                 per_insert = (time.perf_counter() - started) / inserts
                 # the same work with 50 writers per group commit (a busy CSE)
                 started = time.perf_counter()
-                for batch in range(inserts // 50):
+                for _ in range(inserts // 50):
                     for _ in range(50):
                         add_instance(storage, parent, next(counter))
                     await storage.commit()
@@ -223,7 +223,6 @@ async def over_http(backends: list[str], instances: int, total: int, concurrency
     machine hits every backend alike instead of deciding a comparison."""
     with contextlib.ExitStack() as stack:
         loads: dict[str, HttpLoad] = {}
-        session = None
         for backend in backends:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-storage-")))
             url = storage_url(backend, directory)

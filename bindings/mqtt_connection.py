@@ -246,7 +246,7 @@ class BrokerConnection:
         self._ready.clear()
         self._down.set()
         # A response can no longer arrive on this session: say so now, not at the timeout.
-        for rqi, future in list(self._pending.items()):
+        for future in list(self._pending.values()):
             if not future.done():
                 future.set_exception(ConnectionError(
                     f"lost the connection to the MQTT broker {self.address} before the response"))

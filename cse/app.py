@@ -11,7 +11,6 @@ from typing import Protocol
 
 from resources import TypeRegistry, default_types
 from resources.cse_base import provision
-from resources.group import GROUP_TY
 
 from .access import AccessControl
 from .clock import Clock, format_timestamp
@@ -22,6 +21,7 @@ from .events import EventSink
 from .expiry import ExpiryReaper
 from .federation import Federation
 from .fanout import FanOut
+from .nonblocking import NonBlockingRequests
 from .notify import Notifier
 from .outbound import Outbound
 from .representation import Renderer
@@ -86,6 +86,8 @@ class Cse:
         if self.federation is not None:
             await self.federation.stop()    # may still talk to the registrar: bindings are up
         await self.reaper.stop()
+        if self.dispatcher.nonblocking is not None:
+            await self.dispatcher.nonblocking.stop()   # their results become notifications
         # Deliver pending notifications while the bindings can still send them.
         drain_events = getattr(self.events, "drain", None)
         if drain_events is not None:
@@ -113,8 +115,7 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
     dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
     dispatcher.fanout = FanOut(dispatcher)
-    if types.get(GROUP_TY) is not None:
-        types.get(GROUP_TY).dispatch = dispatcher.handle     # member checks of <group>
+    dispatcher.nonblocking = NonBlockingRequests(dispatcher, getattr(events, "send_result", None))
     reaper = ExpiryReaper(dispatcher, events)
     cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
     cse.federation = Federation(config, dispatcher, types, clock, outbound)

@@ -33,6 +33,8 @@ class CseSettings:
     expiry_interval: float = 1.0
     # Originators allowed to register AEs (fnmatch patterns on the AE-ID stem).
     allowed_ae_originators: list[str] = field(default_factory=lambda: ["C*", "S*"])
+    # Seconds a <request> resource (non-blocking request, rt=1) is kept when rp is absent.
+    request_lifetime: float = 3600.0
     # CSE-IDs allowed to register here as remoteCSEs (fnmatch patterns, e.g. "/id-mn*").
     # The default admits any CSE: restrict it (and authenticate CSEs) outside a lab.
     allowed_cse_originators: list[str] = field(default_factory=lambda: ["/*"])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .clock import format_timestamp
 from .events import Event, EventKind
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .access import AccessControl
     from .config import Config
     from .outbound import Outbound
-    from .primitives import Request
+    from .primitives import Request, Response
     from .storage import Storage
     from .tree import Tree
 
@@ -25,6 +25,9 @@ class Context:
     outbound: "Outbound"
     request: "Request | None"
     now: float
+    # Sends a request through this CSE's dispatcher (access control, forwarding included),
+    # for hooks that must look at other resources as the originator would (group members).
+    dispatch: "Callable[[Request], Awaitable[Response]] | None" = None
     events: list[Event] = field(default_factory=list)
     _now_ts: str | None = None
 

@@ -17,7 +17,7 @@ from .context import Context
 from .errors import RSC, OneM2MError, bad_request
 from .filters import check_filter_criteria
 from .operations import Operations
-from .primitives import Operation, Request, Response, ResponseTypeValue, ResultContent
+from .primitives import Operation, Request, Response, ResponseTypeValue
 from .ratelimit import RateLimiter
 from .storage import StorageError
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AE_TY = 2
+NON_BLOCKING = (ResponseTypeValue.NON_BLOCKING_SYNCH, ResponseTypeValue.NON_BLOCKING_ASYNCH)
 
 # rcn values each operation accepts (TS-0004 Table 8.1.2-1; 11 for discovery, R4).
 VALID_RCN = {
@@ -41,12 +42,6 @@ VALID_RCN = {
     Operation.UPDATE: frozenset({0, 1, 9}),
     Operation.DELETE: frozenset({0, 1, 4, 5, 6, 8}),
     Operation.NOTIFY: frozenset(),
-}
-DEFAULT_RCN = {
-    Operation.CREATE: ResultContent.ATTRIBUTES,
-    Operation.RETRIEVE: ResultContent.ATTRIBUTES,
-    Operation.UPDATE: ResultContent.ATTRIBUTES,
-    Operation.DELETE: ResultContent.NOTHING,
 }
 
 # Handles a request whose target is on another CSE (set by the forwarding component).
@@ -73,6 +68,8 @@ class Dispatcher:
         self.notify_handler: NotifyHandler | None = None
         # Serves <group>/fopt[/...] (cse.fanout.FanOut) when present.
         self.fanout = None
+        # Accepts rt=1 / rt=2 requests (cse.nonblocking.NonBlockingRequests) when present.
+        self.nonblocking = None
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -98,6 +95,8 @@ class Dispatcher:
         self._check_primitive(request, now)
         if self.rate_limiter.enabled:
             self.rate_limiter.admit(request.fr, request.remote_address, now)
+        if request.rt in NON_BLOCKING:
+            return await self.nonblocking.accept(request)
         if request.oet is not None:
             await self._wait_for_execution_time(request, now)
             now = self.clock.now()
@@ -131,7 +130,7 @@ class Dispatcher:
 
     def context(self, request: Request | None, now: float | None = None) -> Context:
         return Context(self.config, self.storage, self.tree, self.access, self.outbound, request,
-                       self.clock.now() if now is None else now)
+                       self.clock.now() if now is None else now, self.handle)
 
     def _check_primitive(self, request: Request, now: float) -> None:
         """The receiver checks of TS-0004 7.3.2.1 that do not depend on the target."""
@@ -167,14 +166,14 @@ class Dispatcher:
         if request.drt is not None and request.drt not in (1, 2):
             raise bad_request(f"desired identifier result type (drt) {request.drt!r} must be 1 or 2")
         if request.rt is not None:
-            if request.rt == ResponseTypeValue.NON_BLOCKING_SYNCH:
-                raise OneM2MError(RSC.NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED,
-                                  "non-blocking synchronous requests (rt=1) are not supported")
-            if request.rt == ResponseTypeValue.NON_BLOCKING_ASYNCH:
-                raise OneM2MError(RSC.NOT_IMPLEMENTED,
-                                  "non-blocking asynchronous requests (rt=2) are not supported")
-            if request.rt not in (3, 4, 5):
+            if not isinstance(request.rt, int) or isinstance(request.rt, bool) or request.rt not in range(1, 6):
                 raise bad_request(f"response type {request.rt!r} is not one of 1..5")
+            if request.rt in NON_BLOCKING and self.nonblocking is None:
+                raise OneM2MError(RSC.NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED,
+                                  "non-blocking requests (rt=1, rt=2) are not supported")
+            if request.rtu is not None and (not isinstance(request.rtu, list)
+                                            or not all(isinstance(t, str) for t in request.rtu)):
+                raise bad_request("response type: the notification targets (nu) must be a list of strings")
         for name in ("rqet", "rset"):
             value = getattr(request, name)
             if value is not None and parse_abs_rel(value, now, name) <= now:

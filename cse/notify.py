@@ -496,3 +496,9 @@ class Notifier:
 
     def stats(self) -> dict:
         return {**self.delivery.stats(), "batched": sum(len(b.items) for b in self._batches.values())}
+
+    def send_result(self, entry: str, content: dict, serialization: str | None) -> None:
+        """Queue a NOTIFY that is not a subscription's: the result of a non-blocking request
+        (cse/nonblocking.py), with the same delivery, retries and target resolution."""
+        self.delivery.enqueue(Notification(parse_target(entry, "nu of rt"), "", content, None, None,
+                                           serialization))

@@ -94,8 +94,8 @@ class Operations:
     async def create(self, ctx: "Context", address: Address) -> Response:
         request = ctx.request
         rtype = self.types.for_create(request.ty)
-        if rtype.ty == 5:
-            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "a CSEBase cannot be created by a request")
+        if not rtype.creatable:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be created by a request")
         attributes = self._content(request.pc, rtype)
         target = self.locate(ctx, address)
         if target.virtual is not None:

@@ -13,10 +13,11 @@ def default_types() -> TypeRegistry:
     from .cse_base import CSEBase
     from .group import Group
     from .remote_cse import RemoteCSE
+    from .request import RequestResource
     from .subscription import Subscription
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy()])
+                         AccessControlPolicy(), RequestResource()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -132,6 +132,8 @@ class ResourceType:
     # Registrations (AE, remoteCSE) are governed by registration rules, not by the
     # parent's access control policies (TS-0001 9.6.2).
     registration: ClassVar[bool] = False
+    # False for types only the CSE itself creates (CSEBase, request).
+    creatable: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.schema = Schema(self.short_name)

@@ -24,6 +24,7 @@ class CSEBase(ResourceType):
     type_name = "CSEBase"
     parent_types = frozenset()
     updatable = False
+    creatable = False
 
     def validate_update(self, attributes: dict) -> None:
         raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")

@@ -19,11 +19,11 @@ other than the member checks and never touches the members.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from cse.addressing import AddressParser, split_virtual
 from cse.errors import RSC, OneM2MError, bad_request
-from cse.primitives import Operation, Request, Response
+from cse.primitives import Operation, Request
 
 from .base import ResourceType
 from .registry import KNOWN_ONEM2M_TYPES
@@ -36,7 +36,6 @@ FANOUT_POINT = "fopt"
 MIXED = 0
 ABANDON_MEMBER, ABANDON_GROUP, SET_MIXED = 1, 2, 3
 
-Dispatch = Callable[[Request], Awaitable[Response]]
 
 
 class Group(ResourceType):
@@ -45,11 +44,6 @@ class Group(ResourceType):
     type_name = "group"
     parent_types = frozenset({5, 2, 16})
     virtual_children = frozenset({FANOUT_POINT})
-
-    def __init__(self) -> None:
-        super().__init__()
-        # Sends a request through the CSE's dispatcher; set by cse.app.build_cse.
-        self.dispatch: Dispatch | None = None
 
     def validate_create(self, attributes: dict) -> None:
         super().validate_create(attributes)
@@ -119,8 +113,8 @@ class Group(ResourceType):
     async def _inspect(self, ctx: "Context", member: str) -> tuple[tuple | None, int | None]:
         """(identity, type) of one member, or (None, None) for a remote member that could not
         be reached; refusals raise."""
-        if self.dispatch is None:
-            raise OneM2MError(RSC.INTERNAL_SERVER_ERROR, "the group type is not connected to a dispatcher")
+        if ctx.dispatch is None:
+            raise OneM2MError(RSC.INTERNAL_SERVER_ERROR, "the group type needs a dispatcher to check members")
         target, sub_group = member, False
         parser = AddressParser(ctx.config.cse.cse_id, ctx.config.cse.rn, ctx.config.cse.sp_id)
         try:
@@ -136,7 +130,7 @@ class Group(ResourceType):
                                   f"sub-group's fan-out point (<group>/{FANOUT_POINT}) may be a member")
             target, sub_group = split[0], True
         request = ctx.request
-        answer = await self.dispatch(Request(op=Operation.RETRIEVE, to=target, fr=ctx.originator,
+        answer = await ctx.dispatch(Request(op=Operation.RETRIEVE, to=target, fr=ctx.originator,
                                              rqi=f"{request.rqi}-mid", rvi=request.rvi))
         remote = address.remote_cse is not None
         if answer.rsc == RSC.OK:

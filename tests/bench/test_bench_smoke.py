@@ -5,7 +5,6 @@ never how fast (speed targets live in bench/, not in tests)."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -72,7 +72,8 @@ async def test_partial_retrieve_by_hash_and_by_attribute_list(tree):
     ({"rcn": 2}, 4000, "not valid for operation 2"),
     ({"rcn": "x"}, 4000, "rcn"),
     ({"drt": 3}, 4000, "drt"),
-    ({"rt": 1}, 5206, "non-blocking"),
+    ({"rt": "2"}, 4000, "response type"),
+    ({"rt": 2, "rtu": "http://x"}, 4000, "list of strings"),
     ({"rt": 9}, 4000, "response type"),
     ({"rqet": "20000101T000000"}, 4008, "expired"),
     ({"rqet": "-1000"}, 4008, "expired"),
@@ -123,7 +124,7 @@ async def test_wrong_parent_type_and_duplicate_name(tree):
     assert response.rsc == 4108
     cin = await tree.create("cse-in/meter/power", 4, {"m2m:cin": {"con": "1", "rn": "r1"}}, fr="Cmeter")
     assert cin.rsc == 2001
-    response = await tree.create(f"cse-in/meter/power/r1", 3, {"m2m:cnt": {}}, fr="Cmeter")
+    response = await tree.create("cse-in/meter/power/r1", 3, {"m2m:cnt": {}}, fr="Cmeter")
     assert response.rsc == 4108
     response = await tree.create("cse-in/meter", 3, {"m2m:cnt": {"rn": "power"}}, fr="Cmeter")
     assert response.rsc == 4105 and "'power' already exists" in response.pc["m2m:dbg"]

@@ -1,0 +1,151 @@
+"""Non-blocking requests (TS-0001 8.2.2, TS-0004 7.3.2.2): rt=1 and rt=2.
+
+The CSE acknowledges at once and runs the operation in the background, through the same
+dispatcher path as a blocking request (so access control, forwarding and fan-out apply):
+- rt=1 (nonBlockingRequestSynch): the acknowledgement (1001) names a <request> resource
+  (ty 17) whose `rs` and `ors` the originator polls; it lives until `rp` (result
+  persistence) or `cse.request_lifetime` seconds have passed.
+- rt=2 (nonBlockingRequestAsynch): the acknowledgement is 1002; the result is sent as a
+  NOTIFY with {"m2m:rsp": ...} to each `nu` of rt (X-M2M-RTU), to the originator when rt
+  has no `nu`, and to nobody when `nu` is an empty list.  It goes through the notifier's
+  delivery queues, so it gets the same retries, bounds and target resolution (poa).
+rt=4 (flexBlocking) lets the receiver choose; this CSE answers it blocking.
+
+Checks that need no target run before the acknowledgement (a malformed request still gets
+its 4000 at once); everything else is in the result.  This module never sends anything itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Callable
+
+from .clock import format_timestamp, parse_abs_rel, parse_duration
+from .errors import RSC, OneM2MError, bad_request
+from .primitives import Request, Response, ResponseTypeValue
+
+if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+REQUEST_TY = 17
+COMPLETED, FAILED, PENDING = 1, 2, 3
+# Request parameters kept in the <request> resource's metaInformation (mi).
+META = ("ty", "rvi", "rcn", "drt", "fc", "atrl", "rqet", "rset", "oet", "ec", "gid", "rp", "vsi")
+
+ResultSender = Callable[[str, dict, "str | None"], None]
+
+
+class NonBlockingRequests:
+    def __init__(self, dispatcher: "Dispatcher", send_result: ResultSender | None):
+        self.dispatcher = dispatcher
+        self.config = dispatcher.config
+        # Queues a NOTIFY carrying a result to a target entry (the notifier's delivery).
+        self.send_result = send_result
+        self._tasks: set[asyncio.Task] = set()
+
+    async def accept(self, request: Request) -> Response:
+        if request.rt == ResponseTypeValue.NON_BLOCKING_ASYNCH and self.send_result is None:
+            raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                              "non-blocking asynchronous requests (rt=2) need the notifier, which is not running")
+        blocking = dataclasses.replace(request, rt=None, rtu=None)
+        keep_until = self._lifetime(request, self.dispatcher.clock.now())   # a bad rp is 4000 either way
+        if request.rt == ResponseTypeValue.NON_BLOCKING_SYNCH:
+            record = await self._create_record(request, keep_until)
+            self._run(self._complete_record(blocking, record["ri"]))
+            return Response(rsc=RSC.ACCEPTED_NON_BLOCKING_SYNCH, pc={"m2m:uri": record["ri"]})
+        targets = request.rtu if request.rtu is not None else ([request.fr] if request.fr else [])
+        for target in targets:
+            if not isinstance(target, str) or not target.strip():
+                raise bad_request("response type: every notification target (nu) must be a non-empty string")
+        self._run(self._notify_result(blocking, list(targets)))
+        return Response(rsc=RSC.ACCEPTED_NON_BLOCKING_ASYNCH)
+
+    def _run(self, work) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self, timeout: float | None = None) -> set[asyncio.Task]:
+        """Wait until the operations running now have finished; returns those still running."""
+        if not self._tasks:
+            return set()
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        return pending
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let running operations finish (their results are queued for delivery), then cancel."""
+        pending = await self.idle(timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("shutdown: %d non-blocking request(s) still running were cancelled", len(pending))
+
+    # -- rt=1: the <request> resource ------------------------------------------------------
+    def _lifetime(self, request: Request, now: float) -> float:
+        if request.rp is None:
+            return now + self.config.cse.request_lifetime
+        value = request.rp
+        if isinstance(value, str) and value.startswith("P"):
+            return now + parse_duration(value, "rp")
+        until = parse_abs_rel(value, now, "rp")
+        if until <= now:
+            raise bad_request(f"result persistence (rp) {value!r} is not in the future")
+        return until
+
+    async def _create_record(self, request: Request, keep_until: float) -> dict:
+        dispatcher = self.dispatcher
+        ctx = dispatcher.context(request)
+        tree = dispatcher.tree
+        base = tree.storage.get(tree.cse_ri)
+        ri = tree.new_resource_id("req")
+        record = {"ty": REQUEST_TY, "ri": ri, "rn": f"req_{ri[3:]}", "pi": base["ri"],
+                  "ct": ctx.now_ts, "lt": ctx.now_ts, "et": format_timestamp(keep_until),
+                  "op": int(request.op), "tg": request.to, "org": request.fr or "", "rid": request.rqi,
+                  "mi": {name: getattr(request, name) for name in META if getattr(request, name) is not None},
+                  "rs": PENDING, "_path": f"{base['_path']}/req_{ri[3:]}",
+                  # The originator owns it: it may RETRIEVE and DELETE it (default policy).
+                  "_org": request.fr, "_own": request.fr}
+        if request.pc is not None:
+            record["pc"] = request.pc
+        with tree.storage.transaction():
+            tree.insert(ctx, record, base)
+        await tree.storage.commit()
+        dispatcher.events.publish(ctx.events)
+        return record
+
+    async def _complete_record(self, request: Request, ri: str) -> None:
+        response = await self.dispatcher.handle(request)
+        dispatcher = self.dispatcher
+        storage = dispatcher.storage
+        record = storage.get(ri)
+        if record is None:          # deleted or expired while the operation ran
+            return
+        ctx = dispatcher.context(None)
+        record["rs"] = COMPLETED if response.rsc < 4000 else FAILED
+        record["ors"] = self._primitive(response, request)
+        record["lt"] = ctx.now_ts
+        record["st"] = record.get("st", 0) + 1
+        with storage.transaction():
+            storage.update(record, changed=("rs", "ors", "lt", "st"))
+        await storage.commit()
+
+    # -- rt=2: the result as a notification ----------------------------------------------
+    async def _notify_result(self, request: Request, targets: list[str]) -> None:
+        response = await self.dispatcher.handle(request)
+        content = {"m2m:rsp": self._primitive(response, request)}
+        for target in targets:
+            try:
+                self.send_result(target, content, request.accept)
+            except OneM2MError as error:
+                log.warning("result of %s cannot go to %r: %s", request.describe(), target, error.message)
+
+    def _primitive(self, response: Response, request: Request) -> dict:
+        primitive = response.to_primitive()
+        primitive["rsc"] = int(primitive["rsc"])
+        primitive["fr"] = self.config.cse.cse_id
+        if request.fr:
+            primitive["to"] = request.fr
+        return primitive

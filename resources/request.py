@@ -1,0 +1,26 @@
+"""request (m2m:req, ty 17): what a non-blocking synchronous request (rt=1) left behind.
+
+The CSE creates it when it accepts such a request and fills `rs` (requestStatus) and `ors`
+(operationResult, the response primitive) when the operation has run; the originator
+polls it with RETRIEVE and may DELETE it.  Nobody creates or updates one by request
+(TS-0001 9.6.12).  See cse/nonblocking.py.
+"""
+from __future__ import annotations
+
+from cse.errors import RSC, OneM2MError
+
+from .base import ResourceType
+
+COMPLETED, FAILED, PENDING = 1, 2, 3
+
+
+class RequestResource(ResourceType):
+    ty = 17
+    short_name = "req"
+    type_name = "request"
+    parent_types = frozenset({5})
+    creatable = False
+    updatable = False
+
+    def validate_create(self, attributes: dict) -> None:
+        raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "a request resource is created by the CSE only")
