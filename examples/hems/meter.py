@@ -31,13 +31,13 @@ READINGS_KEPT = 200         # mni: a day of 15-minute readings and some
 
 class Meter:
     def __init__(self, client: CseClient, wiring: Wiring, console: Console, *, name: str = "meter",
-                 profile: LoadProfile = LoadProfile(), grant_to: list[str] | None = None,
+                 profile: LoadProfile | None = None, grant_to: list[str] | None = None,
                  interval: float = 900.0, register_wh: float = 12_345_000.0):
         self.client = client
         self.wiring = wiring
         self.console = console
         self.name = name
-        self.profile = profile
+        self.profile = profile or LoadProfile()
         self.grant_to = grant_to if grant_to is not None else [f"{PLATFORM}/{ENERGY_APP}"]
         self.interval = interval
         self.register_start_wh = register_wh
