@@ -81,6 +81,16 @@ HOMES = (
 )
 
 
+@dataclass
+class HomeDevices:
+    """A home's devices once started, and the wiring they share."""
+
+    setup: HomeSetup
+    wiring: MemoryWiring
+    meter: Meter
+    appliances: list[Appliance]
+
+
 # -- CSE processes -------------------------------------------------------------------------
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the demo dies, even by SIGKILL (Linux)."""
@@ -227,90 +237,14 @@ class Demo:
         return platform, gateways
 
     async def run(self) -> dict[str, Any]:
-        args = self.args
         platform, gateways = await self.start_cses()
         self.summary["cse_pids"] = [cse.pid for cse in self.cses]
-        # The homes: a meter and appliances per gateway, sharing the home's wiring.
-        meters: dict[str, Meter] = {}
-        appliances: dict[str, list[Appliance]] = {}
-        wirings: dict[str, MemoryWiring] = {}
-        for index, home in enumerate(self.homes):
-            wiring = wirings[home.name] = MemoryWiring()
-            suffix = "" if index == 0 else str(index + 1)
-            prefix = f"{home.name}/" if len(self.homes) > 1 else ""
-            devices = Console(prefix=prefix)
-            meter_console = Console(prefix=prefix, quiet=index > 0 and not args.verbose)
-            meter = Meter(await self.device_client(home, gateways[home.name], f"CMeter{suffix}"), wiring, meter_console,
-                          name="meter", profile=home.profile, interval=args.interval)
-            meters[home.name] = meter
-            appliances[home.name] = []
-            for kind in home.appliances:
-                originator = "C" + "".join(part.capitalize() for part in kind.split("-")) + suffix
-                client = await self.device_client(home, gateways[home.name], originator)
-                appliance = Appliance(client, await self.receiver(client), wiring,
-                                      CATALOGUE[kind], devices, interval=args.interval)
-                appliances[home.name].append(appliance)
-            await meter.setup()
-            for appliance in appliances[home.name]:
-                await appliance.setup()
-        # The platform's applications.
-        platform_client = await self.client(platform.url, ENERGY_APP, "cse-in")
-        app = EnergyApp(platform_client, await self.receiver(platform_client), self.console,
-                        {home.name: home.gateway for home in self.homes}, threshold_w=args.threshold_kw * 1000,
-                        alert_readers=["CPhone"])
-        await app.setup()
-        phone_client = await self.client(platform.url, "CPhone", "cse-in")
-        phone = Phone(phone_client, await self.receiver(phone_client), self.console)
-        await phone.setup()
-        outsider = Outsider(await self.client(platform.url, "COutsider", "cse-in"), self.console)
-        await outsider.setup()
-        first = self.homes[0]
-        await outsider.probe(first.gateway, meter="meter", appliance=first.appliances[-1], alerts=app.alerts_container)
-
-        # One simulated day.
-        hours = args.hours
-        speed = hours * 3600 / args.seconds
-        clock = SimClock(DAY_START, speed, epoch=time.time() + 0.3)
-        until = DAY_START + timedelta(hours=hours)
-        transport = f"MQTT via {args.mqtt}" if args.mqtt else "HTTP"
-        self.say(f"devices talk to their gateways over {transport}; gateways and platform over HTTP")
-        self.say(f"simulating {hours:g} h of {DAY_START:%Y-%m-%d} in {args.seconds:g} s "
-                 f"(a reading every {args.interval / 60:g} simulated minutes); peak threshold "
-                 f"{args.threshold_kw:g} kW per home")
-        stop = asyncio.Event()
-        background = [asyncio.create_task(app.run(stop)), asyncio.create_task(phone.run())]
-        devices = [asyncio.create_task(meter.run(clock, until)) for meter in meters.values()]
-        devices += [asyncio.create_task(a.run(clock, until)) for group in appliances.values() for a in group]
-        try:
-            await asyncio.gather(*devices)
-            # Everything posted; let the last notifications arrive: the day closes once
-            # every source of every home has reported past midnight.
-            days_expected = {(home.name, (until - timedelta(seconds=1)).date().isoformat()) for home in self.homes}
-            closed = lambda: days_expected <= {(d["home"], d["day"]) for d in app.days} and \
-                all(c.status != "pending" for c in app.commands.values())
-            if not await app.wait_for(closed, timeout=10):
-                self.say("not every reading or acknowledgement arrived within 10 s after the simulated day")
-                await app.report_partial_days()
-            await app.wait_for(lambda: len(phone.received) >= len(app.alerts), timeout=5)
-        finally:
-            stop.set()
-            for task in devices + background:
-                task.cancel()
-            await asyncio.gather(*devices, *background, return_exceptions=True)
-
-        truth = {}
-        midnight = datetime.combine(DAY_START.date() + timedelta(days=1), datetime.min.time())
-        for home in self.homes:           # what the simulated homes really drew on the first day
-            wiring = wirings[home.name]
-            end = min(until, midnight)
-            drawn = home.profile.energy_wh(DAY_START, end) + wiring.energy_between(DAY_START, end)
-            truth[home.name] = {
-                "kwh": round(drawn / 1000, 3),
-                "appliances": {a.name: round(wiring.energy_between(DAY_START, end, a.name) / 1000, 3)
-                               for a in appliances[home.name]},
-            }
-        executed = {f"{home}/{a.name}": [e["cmd"] for e in a.executed if e["status"] == "done"]
-                    for home, group in appliances.items() for a in group}
+        homes = [await self.start_home(index, home, gateways[home.name]) for index, home in enumerate(self.homes)]
+        app, phone, outsider = await self.start_applications(platform)
+        until = await self.simulate(homes, app, phone)
+        truth = self.ground_truth(homes, until)
+        executed = {f"{home.setup.name}/{a.name}": [e["cmd"] for e in a.executed if e["status"] == "done"]
+                    for home in homes for a in home.appliances}
         acknowledged = [c for c in app.commands.values() if c.status == "done"]
         peak = app.peaks[0] if app.peaks else None
         checks = {
@@ -325,17 +259,100 @@ class Demo:
         self.summary.update({
             "ok": all(checks.values()),
             "checks": checks,
-            "simulated": {"start": DAY_START.isoformat(), "hours": hours, "speed": speed},
-            "threshold_kw": args.threshold_kw,
-            "device_transport": "mqtt" if args.mqtt else "http",
+            "simulated": {"start": DAY_START.isoformat(), "hours": self.args.hours, "speed": self.speed},
+            "threshold_kw": self.args.threshold_kw,
+            "device_transport": "mqtt" if self.args.mqtt else "http",
             "alerts_received": {"phone": phone.received},
             "executed": executed,
             "outsider": outsider.attempts,
-            "readings_posted": {home: meter.posted for home, meter in meters.items()},
+            "readings_posted": {home.setup.name: home.meter.posted for home in homes},
             "truth": truth,
         })
         self._print_outcome(checks, acknowledged)
         return self.summary
+
+    @property
+    def speed(self) -> float:
+        return self.args.hours * 3600 / self.args.seconds
+
+    async def start_home(self, index: int, home: HomeSetup, gateway: CseProcess) -> "HomeDevices":
+        """The meter and the appliances of a home, set up on its gateway, sharing its wiring."""
+        args = self.args
+        wiring = MemoryWiring()
+        suffix = "" if index == 0 else str(index + 1)          # AE-IDs: CMeter, CMeter2, ...
+        prefix = f"{home.name}/" if len(self.homes) > 1 else ""
+        meter = Meter(await self.device_client(home, gateway, f"CMeter{suffix}"), wiring,
+                      Console(prefix=prefix, quiet=index > 0 and not args.verbose),
+                      name="meter", profile=home.profile, interval=args.interval)
+        await meter.setup()
+        appliances = []
+        for kind in home.appliances:
+            client = await self.device_client(home, gateway, "C" + "".join(p.capitalize() for p in kind.split("-"))
+                                              + suffix)
+            appliance = Appliance(client, await self.receiver(client), wiring, CATALOGUE[kind], Console(prefix=prefix),
+                                  interval=args.interval)
+            await appliance.setup()
+            appliances.append(appliance)
+        return HomeDevices(home, wiring, meter, appliances)
+
+    async def start_applications(self, platform: CseProcess) -> tuple[EnergyApp, Phone, Outsider]:
+        """The energy application, the phone app reading its alerts, and the outsider's attempts."""
+        client = await self.client(platform.url, ENERGY_APP, "cse-in")
+        app = EnergyApp(client, await self.receiver(client), self.console,
+                        {home.name: home.gateway for home in self.homes}, threshold_w=self.args.threshold_kw * 1000,
+                        alert_readers=["CPhone"])
+        await app.setup()
+        client = await self.client(platform.url, "CPhone", "cse-in")
+        phone = Phone(client, await self.receiver(client), self.console)
+        await phone.setup()
+        outsider = Outsider(await self.client(platform.url, "COutsider", "cse-in"), self.console)
+        await outsider.setup()
+        first = self.homes[0]
+        await outsider.probe(first.gateway, meter="meter", appliance=first.appliances[-1], alerts=app.alerts_container)
+        return app, phone, outsider
+
+    async def simulate(self, homes: list["HomeDevices"], app: EnergyApp, phone: Phone) -> datetime:
+        """Run the simulated time; return when all of it was posted and notified."""
+        args = self.args
+        clock = SimClock(DAY_START, self.speed, epoch=time.time() + 0.3)
+        until = DAY_START + timedelta(hours=args.hours)
+        transport = f"MQTT via {args.mqtt}" if args.mqtt else "HTTP"
+        self.say(f"devices talk to their gateways over {transport}; gateways and platform over HTTP")
+        self.say(f"simulating {args.hours:g} h of {DAY_START:%Y-%m-%d} in {args.seconds:g} s "
+                 f"(a reading every {args.interval / 60:g} simulated minutes); peak threshold "
+                 f"{args.threshold_kw:g} kW per home")
+        stop = asyncio.Event()
+        background = [asyncio.create_task(app.run(stop)), asyncio.create_task(phone.run())]
+        devices = [asyncio.create_task(home.meter.run(clock, until)) for home in homes]
+        devices += [asyncio.create_task(a.run(clock, until)) for home in homes for a in home.appliances]
+        try:
+            await asyncio.gather(*devices)
+            # Everything was posted; let the last notifications and acknowledgements arrive.
+            # (A day closes, and is summarised, once every device reported past midnight.)
+            if not await app.wait_for(lambda: app.caught_up(until), timeout=10):
+                self.say("not every reading or acknowledgement arrived within 10 s after the simulated time")
+            await app.report_partial_days(before=until)
+            await app.wait_for(lambda: len(phone.received) >= len(app.alerts), timeout=5)
+        finally:
+            stop.set()
+            for task in devices + background:
+                task.cancel()
+            await asyncio.gather(*devices, *background, return_exceptions=True)
+        return until
+
+    def ground_truth(self, homes: list["HomeDevices"], until: datetime) -> dict[str, dict]:
+        """What the simulated homes really drew on the first simulated day (up to `until`)."""
+        midnight = datetime.combine(DAY_START.date() + timedelta(days=1), datetime.min.time())
+        end = min(until, midnight)
+        truth = {}
+        for home in homes:
+            drawn = home.setup.profile.energy_wh(DAY_START, end) + home.wiring.energy_between(DAY_START, end)
+            truth[home.setup.name] = {
+                "kwh": round(drawn / 1000, 3),
+                "appliances": {a.name: round(home.wiring.energy_between(DAY_START, end, a.name) / 1000, 3)
+                               for a in home.appliances},
+            }
+        return truth
 
     def _print_outcome(self, checks: dict[str, bool], acknowledged: list) -> None:
         for home, numbers in self.summary["truth"].items():

@@ -43,6 +43,7 @@ class DailyEnergy:
         self._register: dict[str, tuple[datetime, float]] = {}
         self._wh: dict[tuple[str, date], float] = {}
         self._last_day: dict[str, date] = {}
+        self._last_time: dict[str, datetime] = {}
         self.ignored = 0
 
     def add_power(self, key: str, t: datetime, watts: float) -> None:
@@ -77,7 +78,12 @@ class DailyEnergy:
 
     def _seen(self, key: str, t: datetime) -> None:
         self._last_day[key] = max(self._last_day.get(key, t.date()), t.date())
+        self._last_time[key] = max(self._last_time.get(key, t), t)
         self._wh.setdefault((key, t.date()), 0.0)
+
+    def last_reading(self, key: str) -> datetime | None:
+        """The time of the newest reading of `key` (None before the first)."""
+        return self._last_time.get(key)
 
     def wh(self, key: str, day: date) -> float:
         return self._wh.get((key, day), 0.0)

@@ -125,16 +125,15 @@ class EnergyApp:
         found = {}
         for label in (METER, APPLIANCE, COMMAND, ACK):
             found[label] = await self.client.discover(home.gateway, ty=3, labels=[label])
-        device_of = lambda address: address.rsplit("/", 2)[-2]      # .../<device AE>/<container>
         for address in found[METER]:
             if home.meter is None:
-                home.meter = Device(device_of(address), address)
+                home.meter = Device(_device_of(address), address)
         for address in found[APPLIANCE]:
-            name = device_of(address)
+            name = _device_of(address)
             home.appliances.setdefault(name, Device(name, address))
         for label, attribute in ((COMMAND, "command"), (ACK, "ack")):
             for address in found[label]:
-                device = home.appliances.get(device_of(address))
+                device = home.appliances.get(_device_of(address))
                 if device is not None:
                     setattr(device, attribute, address)
         watched = [("meter", home.meter, home.meter.power)] if home.meter else []
@@ -330,13 +329,23 @@ class EnergyApp:
         self.days.append(summary)
         await self.client.add_instance(self.daily_container, summary, cnf="application/json:0")
 
-    async def report_partial_days(self) -> None:
-        """At the end of a run: the days not complete yet, marked as such."""
+    async def report_partial_days(self, before: datetime | None = None) -> None:
+        """At the end of a run: the days not complete yet, marked as such (only those that
+        began before `before`: a run that ends at midnight has no next day to speak of)."""
         for home in self.homes.values():
             for day in self.energy.days():
+                if before is not None and datetime.combine(day, datetime.min.time()) >= before:
+                    continue
                 if (home.name, day) not in self._reported and self.energy.wh(home.name, day) > 0:
                     self._reported.add((home.name, day))
                     await self._report_day(home, day, partial=True)
+
+    def caught_up(self, t: datetime) -> bool:
+        """Every device of every home has reported at or after `t`, and no command waits for
+        its acknowledgement: nothing from before `t` is still on its way."""
+        readings = all((last := self.energy.last_reading(key)) is not None and last >= t
+                       for home in self.homes.values() for key in home.keys())
+        return readings and all(command.status != "pending" for command in self.commands.values())
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -349,6 +358,11 @@ class EnergyApp:
             "days": self.days,
             "refused_to_energy_app": self.refusals,
         }
+
+
+def _device_of(address: str) -> str:
+    """.../<device AE>/<container> -> the device's name."""
+    return address.rsplit("/", 2)[-2]
 
 
 def parse_homes(values: list[str]) -> dict[str, str]:

@@ -46,7 +46,8 @@ class DemoProcess:
             try:
                 line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "\n".join(self.lines))
+                raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n"
+                                     + "\n".join(self.lines)) from None
             if line is None:
                 raise AssertionError(f"the demo ended without {pattern!r}:\n" + "\n".join(self.lines)
                                      + "\n" + self.process.stderr.read())
@@ -59,7 +60,7 @@ class DemoProcess:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill_group()
-            raise AssertionError(f"the demo did not finish within {timeout} s:\n" + "\n".join(self.lines))
+            raise AssertionError(f"the demo did not finish within {timeout} s:\n" + "\n".join(self.lines)) from None
         while (line := self._queue.get(timeout=5)) is not None:
             self.lines.append(line)
         return code
@@ -155,8 +156,9 @@ def test_the_demo_runs_the_scenario_end_to_end(tmp_path, demo_processes):
 def test_the_demo_with_devices_talking_mqtt(tmp_path, demo_processes):
     broker = shared_broker()
     summary_file = tmp_path / "summary.json"
-    demo = demo_processes("--mqtt", f"{broker.host}:{broker.port}", "--homes", "1", "--seconds", "6",
-                          "--summary", str(summary_file))
+    # 20 simulated hours: the day is not over, its consumption is reported as partial.
+    demo = demo_processes("--mqtt", f"{broker.host}:{broker.port}", "--homes", "1", "--hours", "20",
+                          "--seconds", "5", "--summary", str(summary_file))
     assert demo.finish(timeout=50) == 0, "\n".join(demo.lines)
     summary = json.loads(summary_file.read_text())
     assert summary["ok"] is True and summary["device_transport"] == "mqtt"
@@ -165,6 +167,10 @@ def test_the_demo_with_devices_talking_mqtt(tmp_path, demo_processes):
     off = next(c for c in summary["commands"] if c["cmd"] == "off")
     assert (off["appliance"], off["status"]) == ("ev-charger", "done")
     assert "devices talk to their gateways over MQTT" in "\n".join(demo.lines)
+    (day,) = summary["days"]
+    assert (day["day"], day["partial"]) == ("2024-06-01", True)
+    assert day["kwh"] == pytest.approx(summary["truth"]["home-1"]["kwh"], rel=0.01)
+    assert "daily consumption 2024-06-01 (so far): home-1" in "\n".join(demo.lines)
 
 
 def test_ctrl_c_stops_the_demo_and_its_cses(demo_processes):

@@ -26,7 +26,8 @@ class Role:
     async def start(self) -> "Role":
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", f"examples.hems.{self.module}", *self.args, cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._reader = asyncio.create_task(self._read())
         return self
 

@@ -225,3 +225,12 @@ def test_timestamps_round_trip_and_refuse_garbage():
     for bad in ("2024-06-01 18:30", "", None, 20240601):
         with pytest.raises(ValueError):
             parse_stamp(bad)
+
+
+def test_last_reading_is_the_newest_whatever_the_order():
+    energy = DailyEnergy()
+    assert energy.last_reading("k") is None
+    energy.add_power("k", at(2), 100)
+    energy.add_power("k", at(1), 100)          # ignored as out of order
+    energy.add_register("r", at(3), 10)
+    assert (energy.last_reading("k"), energy.last_reading("r")) == (at(2), at(3))
