@@ -164,7 +164,7 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     spec = CATALOGUE[args.kind]
     originator = args.originator or "C" + "".join(part.capitalize() for part in spec.name.split("-"))
-    clock = clock_from(args)
+    clock = clock_from(args, parser)
     wiring = FileWiring(args.wiring) if args.wiring else MemoryWiring()
     async with CseClient(args.cse, originator=originator, cse_rn=args.cse_rn, cse_id=args.cse_id) as client:
         async with receiver_for(client) as receiver:

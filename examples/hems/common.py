@@ -69,8 +69,18 @@ def clock_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hours", type=float, default=None, help="stop after this many simulated hours")
 
 
-def clock_from(args: argparse.Namespace) -> SimClock:
-    start = datetime.fromisoformat(args.start) if args.start else datetime.now().replace(microsecond=0)
+def clock_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SimClock:
+    """The simulated clock the options describe; bad values stop the program with a usage error."""
+    if args.speed <= 0:
+        parser.error(f"--speed must be positive, not {args.speed:g}")
+    if args.hours is not None and args.hours <= 0:
+        parser.error(f"--hours must be positive, not {args.hours:g}")
+    if getattr(args, "interval", 1) <= 0:
+        parser.error(f"--interval must be positive, not {args.interval:g}")
+    try:
+        start = datetime.fromisoformat(args.start) if args.start else datetime.now().replace(microsecond=0)
+    except ValueError:
+        parser.error(f"--start {args.start!r}: give a date and time such as 2024-06-01T18:00")
     return SimClock(start, args.speed, args.epoch)
 
 

@@ -392,8 +392,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                       "(default: a temporary directory, removed at the end)")
     parser.add_argument("--verbose", action="store_true", help="print the meter readings of every home")
     args = parser.parse_args(argv)
-    if args.hours <= 0 or args.seconds <= 0 or args.interval <= 0:
-        parser.error("--hours, --seconds and --interval must be positive")
+    if args.hours <= 0 or args.seconds <= 0 or args.interval <= 0 or args.threshold_kw <= 0:
+        parser.error("--hours, --seconds, --interval and --threshold-kw must be positive")
     if args.mqtt and not re.fullmatch(r"[\w.-]+:\d+", args.mqtt):
         parser.error(f"--mqtt {args.mqtt!r}: give the broker as HOST:PORT, e.g. 127.0.0.1:1883")
     return args

@@ -381,10 +381,18 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", action="append", default=[], metavar="NAME=GATEWAY",
                         help="a home and its gateway's CSEBase, e.g. home-1=/id-mn/cse-mn (repeatable)")
     parser.add_argument("--threshold-kw", type=float, default=8.0, help="peak threshold per home (default 8.0)")
+    parser.add_argument("--margin-kw", type=float, default=0.2,
+                        help="room left under the threshold before an appliance is switched on again (default 0.2)")
+    parser.add_argument("--min-off-hours", type=float, default=1.0,
+                        help="simulated hours an appliance stays off at least (default 1)")
+    parser.add_argument("--ack-timeout", type=float, default=10.0,
+                        help="seconds to wait for an acknowledgement (default 10)")
     parser.add_argument("--alert-reader", action="append", default=[], help="AE-ID that may read and subscribe "
                                                                             "to the alerts (repeatable)")
     parser.add_argument("--rediscover", type=float, default=30.0, help="seconds between looks for new devices")
     args = parser.parse_args(argv)
+    if args.threshold_kw <= 0 or args.margin_kw < 0 or args.min_off_hours < 0 or args.ack_timeout <= 0:
+        parser.error("--threshold-kw and --ack-timeout must be positive, --margin-kw and --min-off-hours not negative")
     try:
         homes = parse_homes(args.home or ["home-1=/id-mn/cse-mn"])
     except argparse.ArgumentTypeError as exc:
@@ -392,7 +400,8 @@ async def main(argv: list[str] | None = None) -> None:
     async with CseClient(args.cse, originator=args.originator, cse_rn=args.cse_rn, cse_id=args.cse_id) as client:
         async with receiver_for(client) as receiver:
             app = EnergyApp(client, receiver, Console(), homes, threshold_w=args.threshold_kw * 1000,
-                            alert_readers=args.alert_reader)
+                            margin_w=args.margin_kw * 1000, min_off=args.min_off_hours * 3600,
+                            alert_readers=args.alert_reader, ack_timeout=args.ack_timeout)
             await app.setup()
             try:
                 await app.run(rediscover=args.rediscover)

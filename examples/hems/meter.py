@@ -106,7 +106,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wiring", default="", help="directory shared with the appliances' processes "
                                                      "(default: no appliances, the base load only)")
     args = parser.parse_args(argv)
-    clock = clock_from(args)
+    clock = clock_from(args, parser)
     wiring = FileWiring(args.wiring) if args.wiring else MemoryWiring()
     async with CseClient(args.cse, originator=args.originator, cse_rn=args.cse_rn, cse_id=args.cse_id) as client:
         meter = Meter(client, wiring, Console(), name=args.name, grant_to=args.grant, interval=args.interval)
