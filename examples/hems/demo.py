@@ -38,12 +38,13 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from client import CseClient, CseUnreachable, NotificationInbox, receiver_for
+from client import CseClient, CseUnreachable, NotificationInbox, RequestFailed, receiver_for
 
 from .appliance import CATALOGUE, Appliance
 from .common import ENERGY_APP, PLATFORM, Console, kwh
@@ -408,9 +409,13 @@ async def run(args: argparse.Namespace, console: Console) -> int:
         demo.say("interrupted: stopping the CSEs")
         demo.summary["interrupted"] = True
         code = 130
-    except (RuntimeError, CseUnreachable, OSError) as exc:
+    except (RuntimeError, CseUnreachable, RequestFailed, OSError) as exc:
         demo.say(f"error: {exc}")
         demo.summary["error"] = str(exc)
+        code = 1
+    except Exception as exc:                  # a bug: say where, still clean up and summarise
+        traceback.print_exc()
+        demo.summary["error"] = f"{type(exc).__name__}: {exc}"
         code = 1
     finally:
         await demo.close()
