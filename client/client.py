@@ -99,11 +99,13 @@ class CseClient:
         return Request(op=op, to=to, fr=originator if originator is not None else self.originator,
                        rqi=f"{self._rqi_prefix}-{next(self._rqi)}", rvi=self.release, **fields)
 
-    async def request(self, op: int, to: str, *, originator: str | None = None, **fields: Any) -> Response:
+    async def request(self, op: int, to: str, *, originator: str | None = None, timeout: float | None = None,
+                      **fields: Any) -> Response:
         """Send one request primitive and return the response as it came (no raising on rsc).
 
-        `fields` are Request fields by short name (ty, pc, rcn, fc, drt, atrl, rqet, ...)."""
-        return await self.transport.send(self._request(op, to, originator, fields), self.timeout)
+        `fields` are Request fields by short name (ty, pc, rcn, fc, drt, atrl, rqet, ...);
+        `timeout` replaces the client's for this request (e.g. a long poll)."""
+        return await self.transport.send(self._request(op, to, originator, fields), timeout or self.timeout)
 
     async def _ok(self, op: int, to: str, *, originator: str | None = None, **fields: Any) -> Response:
         request = self._request(op, to, originator, fields)
@@ -118,11 +120,12 @@ class CseClient:
                        srv: list[str] | None = None, **attributes: Any) -> dict:
         """Register the AE (CREATE <AE>) and return its resource; afterwards requests use
         the AE-ID as originator.  With `receiver`, notifications and requests for the AE
-        go to it (poa = its URL, rr = true).
+        go to it (poa = its URL, rr = true; a `client.polling.PollingReceiver` has no URL:
+        rr = false, and it fetches them from the AE's pollingChannel).
 
         If the CSE says this AE-ID is already registered (4117, e.g. after a restart of
         the device), the existing AE is taken over and its poa/rr/srv brought up to date."""
-        if receiver is not None:
+        if receiver is not None and receiver.url:       # a polling receiver has none (rr=false)
             poa = [receiver.url]
         if rr is None:
             rr = bool(poa)

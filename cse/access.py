@@ -7,6 +7,7 @@ TS-0003 7.1):
 1. The admin originator and this CSE itself may do everything.
 2. The rules come from the resource's own `acpi`.  An <accessControlPolicy> is governed by
    its own `pvs`; a type without `acpi` (contentInstance) by its parent's rules.
+   A <pollingChannel> (no acpi either) belongs to its parent AE or CSE alone.
 3. No `acpi` (absent or empty): the default policy.  The originator that created the
    resource and the AE that owns the subtree (for resources below an <AE>) may do
    everything; anybody else nothing.  The CSEBase may be read by anyone (an AE checks the
@@ -118,6 +119,18 @@ class AccessControl:
             return originator[len(self._sp_prefix):]
         return originator
 
+    def is_entity(self, originator: str | None, entity: dict) -> bool:
+        """Whether `originator` is the AE or CSE that `entity` (its <AE> or <remoteCSE>) stands for."""
+        if not originator:
+            return False
+        if entity["ty"] == AE_TY:
+            identity = entity.get("aei")
+        elif entity["ty"] == REMOTE_CSE_TY:
+            identity = entity.get("csi")
+        else:
+            return False
+        return bool(identity) and self.normalize(originator) == self.normalize(identity)
+
     def is_admin(self, originator: str | None) -> bool:
         if originator is None:
             return False
@@ -143,6 +156,8 @@ class AccessControl:
             parent = self._parent(ctx, resource)
             if parent is None:
                 return False
+            if rtype.parent_entity_only:        # <pollingChannel>: its AE or CSE alone
+                return self.is_entity(originator, parent)
             return self.allowed(ctx, originator, permission, parent)
         acpi = resource.get("acpi")
         if not acpi:

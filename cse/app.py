@@ -24,6 +24,7 @@ from .fanout import FanOut
 from .nonblocking import NonBlockingRequests
 from .notify import Notifier
 from .outbound import Outbound
+from .polling import POLLING_SCHEME, PollingChannels
 from .representation import Renderer
 from .storage import Storage, open_storage
 from .tree import Tree
@@ -59,6 +60,7 @@ class Cse:
     bindings: list[Binding] = field(default_factory=list)
     cse_base: dict | None = None
     federation: Federation | None = None
+    polling: PollingChannels | None = None
 
     async def start(self) -> None:
         self.storage.open()
@@ -92,6 +94,8 @@ class Cse:
         drain_events = getattr(self.events, "drain", None)
         if drain_events is not None:
             await drain_events()
+        if self.polling is not None:
+            self.polling.close()            # answers waiting polls, so the bindings can stop
         for binding in reversed(self.bindings):
             try:
                 await binding.stop()
@@ -119,4 +123,7 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     reaper = ExpiryReaper(dispatcher, events)
     cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
     cse.federation = Federation(config, dispatcher, types, clock, outbound)
+    # Requests for entities with rr=false wait in their <pollingChannel> (polling:// URLs).
+    cse.polling = dispatcher.polling = PollingChannels(config.polling, tree, clock)
+    outbound.register((POLLING_SCHEME,), cse.polling, internal=True)
     return cse

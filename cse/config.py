@@ -143,6 +143,10 @@ class RegistrarSettings:
     # Clean shutdown deletes our remoteCSE at the registrar (and all the registrar keeps
     # under it).  Off by default: a gateway restart must not wipe the IN side.
     deregister_on_shutdown: bool = False
+    # False for a CSE its registrar cannot reach (behind NAT): it registers with rr=false and
+    # fetches the requests for it from a pollingChannel at the registrar (docs/polling.md).
+    request_reachable: bool = True
+    poll_seconds: float = 25.0          # longest wait of one poll at the registrar
 
     def validate(self, cse: "CseSettings") -> None:
         if not self.url:
@@ -158,7 +162,7 @@ class RegistrarSettings:
             raise ConfigError("an IN-CSE has no registrar (registrar.url is set, cse.type is IN)")
         if not self.rn or "/" in self.rn:
             raise ConfigError(f"registrar.rn must be a plain resource name, not {self.rn!r}")
-        for name in ("keepalive", "retry_min", "retry_max", "timeout"):
+        for name in ("keepalive", "retry_min", "retry_max", "timeout", "poll_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"registrar.{name} must be a positive number of seconds")
         if self.retry_max < self.retry_min:
@@ -234,6 +238,24 @@ class NotificationSettings:
 
 
 @dataclass
+class PollingSettings:
+    """<pollingChannel>: requests for entities that cannot be reached (rr=false, docs/polling.md)."""
+
+    # Requests waiting in one channel to be fetched; a further one is refused (5103), never
+    # dropped silently (the notifier then retries it with its own back-off and bounds).
+    queue_size: int = 100
+    # Longest a RETRIEVE of pcu waits for a request when it gives no earlier rqet (seconds).
+    # Keep it below the idle timeouts of NATs and proxies between the entity and this CSE.
+    long_poll_max: float = 30.0
+
+    def check(self) -> None:
+        if self.queue_size < 1:
+            raise ConfigError("polling.queue_size must be at least 1")
+        if self.long_poll_max <= 0:
+            raise ConfigError("polling.long_poll_max must be positive")
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -244,6 +266,7 @@ class Config:
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     notification: NotificationSettings = field(default_factory=NotificationSettings)
+    polling: PollingSettings = field(default_factory=PollingSettings)
     log_level: str = "INFO"
 
     @property
@@ -278,6 +301,7 @@ class Config:
             raise ConfigError("mqtt.cert_file and mqtt.key_file go together")
         self.registrar.validate(self.cse)
         self.notification.check()
+        self.polling.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

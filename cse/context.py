@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .access import AccessControl
     from .config import Config
     from .outbound import Outbound
+    from .polling import PollingChannels
     from .primitives import Request, Response
     from .storage import Storage
     from .tree import Tree
@@ -28,6 +29,8 @@ class Context:
     # Sends a request through this CSE's dispatcher (access control, forwarding included),
     # for hooks that must look at other resources as the originator would (group members).
     dispatch: "Callable[[Request], Awaitable[Response]] | None" = None
+    # The pollingChannels' queues (cse/polling.py), for the pollingChannel type's hooks.
+    polling: "PollingChannels | None" = None
     events: list[Event] = field(default_factory=list)
     _now_ts: str | None = None
 

@@ -70,6 +70,8 @@ class Dispatcher:
         self.fanout = None
         # Accepts rt=1 / rt=2 requests (cse.nonblocking.NonBlockingRequests) when present.
         self.nonblocking = None
+        # Holds requests for rr=false entities (cse.polling.PollingChannels); hooks get it in ctx.
+        self.polling = None
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -130,7 +132,7 @@ class Dispatcher:
 
     def context(self, request: Request | None, now: float | None = None) -> Context:
         return Context(self.config, self.storage, self.tree, self.access, self.outbound, request,
-                       self.clock.now() if now is None else now, self.handle)
+                       self.clock.now() if now is None else now, self.handle, self.polling)
 
     def _check_primitive(self, request: Request, now: float) -> None:
         """The receiver checks of TS-0004 7.3.2.1 that do not depend on the target."""

@@ -3,8 +3,9 @@
 An entry is either a URL, sent to as it is over the binding registered for its scheme, or
 the ID of an entity (AE-ID, CSE-ID, resource ID) whose `poa` says where it listens.  IDs
 are resolved when a notification is sent, not when the subscription is created, so an AE
-that moves (updates its poa) keeps receiving.  A `?ct=json|cbor` suffix on a URL chooses
-the serialization (TS-0004) and is not part of the address.
+that moves (updates its poa) keeps receiving.  An entity with rr=false gets them through its
+pollingChannel, an ID on a CSE further away through the forwarding path (see `url_of`).  A
+`?ct=json|cbor` suffix on a URL chooses the serialization (TS-0004) and is not part of the address.
 
 Used by the subscription type (validation, verification) and the notifier (delivery).
 This module never sends anything and never writes to storage.
@@ -17,14 +18,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .addressing import AddressParser
 from .errors import OneM2MError, bad_request
-from .federation.forwarding import cse_url
+from .federation.forwarding import cse_url, routed_url
+from .polling import polling_url
 
 if TYPE_CHECKING:
     from .config import Config
     from .outbound import Outbound
     from .storage import Storage
 
+AE_TY = 2
 REMOTE_CSE_TY = 16
+REACHABILITY_TYPES = (AE_TY, REMOTE_CSE_TY)     # the types with requestReachability (rr)
 SERIALIZATION_NAMES = {"json": "json", "cbor": "cbor"}
 MEDIA_TYPES = {"application/json": "json", "application/cbor": "cbor",
                "application/vnd.onem2m-res+json": "json", "application/vnd.onem2m-res+cbor": "cbor"}
@@ -99,14 +103,33 @@ class TargetResolver:
                 self.storage.get_by_path(f"{self._path_of(address.ri)}/{'/'.join(address.rest)}")
         return self.storage.get_by_path(address.structured)
 
+    def _remote_cse(self, target: NotificationTarget) -> str | None:
+        """The CSE-ID (or SP-ID + CSE-ID) of an entry naming an entity on another CSE."""
+        try:
+            address = self.addresses.parse(target.entry)
+        except OneM2MError:
+            return None
+        if address.remote_cse is None:
+            return None
+        return (address.remote_sp or "") + address.remote_cse
+
     def _path_of(self, ri: str) -> str:
         head = self.storage.get(ri)
         return head["_path"] if head else ri
 
     def url_of(self, target: NotificationTarget, entity: dict | None) -> str | None:
-        """The URL to send to; None when the target has no point of access we can use."""
+        """The URL to send to; None when the target has no point of access we can use.
+
+        An entity with rr=false is not sent to: its requests wait in its pollingChannel
+        (`polling://`).  An ID on a CSE that is not our neighbour goes through this CSE's
+        forwarding, hop by hop (`routed://`)."""
         if target.url is not None:
             return target.url if self.outbound.supports(target.url) else None
+        if entity is None:
+            remote = self._remote_cse(target)
+            return routed_url(remote) if remote is not None else None
+        if entity.get("rr") is False and entity.get("ty") in REACHABILITY_TYPES:
+            return polling_url(entity["ri"])
         for url in (entity or {}).get("poa") or ():
             if isinstance(url, str) and self.outbound.supports(url):
                 if entity.get("ty") == REMOTE_CSE_TY and entity.get("csi"):

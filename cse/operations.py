@@ -229,6 +229,9 @@ class Operations:
         resource = target.resource
         if target.virtual is not None:
             self.access.check(ctx, Permission.RETRIEVE, resource)
+            rtype = self.types.of(resource)
+            if target.virtual in rtype.served_virtual_children:     # e.g. the long poll of pcu
+                return await rtype.serve_virtual(ctx, resource, target.virtual)
             resource = self.resolve_virtual(ctx, target, request.op)
         else:
             self.access.check(ctx, Permission.RETRIEVE, resource)

@@ -44,14 +44,21 @@ def keeps_order(sender: Sender) -> bool:
 class Outbound:
     def __init__(self, default_timeout: float = 10.0):
         self._senders: dict[str, Sender] = {}
+        self._internal: set[str] = set()
         self.default_timeout = default_timeout
 
-    def register(self, schemes: Iterable[str], sender: Sender) -> None:
+    def register(self, schemes: Iterable[str], sender: Sender, *, internal: bool = False) -> None:
+        """`internal`: URLs of these schemes are made by the CSE itself (a polling channel,
+        the forwarding path) and are never accepted from outside: `supports` says no."""
         for scheme in schemes:
             self._senders[scheme] = sender
+            if internal:
+                self._internal.add(scheme)
 
     def supports(self, url: str) -> bool:
-        return url.split("://", 1)[0].lower() in self._senders
+        """Whether a URL given by someone else (poa, notificationURI) can be sent to."""
+        scheme = url.split("://", 1)[0].lower()
+        return scheme in self._senders and scheme not in self._internal
 
     def keeps_order(self, url: str) -> bool:
         sender = self._senders.get(url.split("://", 1)[0].lower())

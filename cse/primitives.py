@@ -96,6 +96,24 @@ class Request:
     def describe(self) -> str:
         return f"op={self.op} to={self.to!r} fr={self.fr!r} rqi={self.rqi!r}"
 
+    def to_primitive(self) -> dict[str, Any]:
+        """The request as a oneM2M primitive object (MQTT payloads, m2m:rqp handed to a poller)."""
+        out: dict[str, Any] = {"op": int(self.op), "to": self.to, "rqi": self.rqi}
+        if self.fr is not None:
+            out["fr"] = self.fr
+        for name in ("rvi", "ty", "rcn", "ot", "rqet", "rset", "oet", "ec", "gid", "drt", "fc", "vsi", "rp"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        pc = self.pc
+        if self.atrl and pc is None:
+            pc = {"m2m:atrl": list(self.atrl)}
+        if pc is not None:
+            out["pc"] = pc
+        if self.rt is not None:
+            out["rt"] = {"rtv": self.rt, **({"nu": self.rtu} if self.rtu is not None else {})}
+        return out
+
 
 @dataclass(slots=True)
 class Response:

@@ -12,12 +12,13 @@ def default_types() -> TypeRegistry:
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
     from .group import Group
+    from .polling_channel import PollingChannel
     from .remote_cse import RemoteCSE
     from .request import RequestResource
     from .subscription import Subscription
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy(), RequestResource()])
+                         AccessControlPolicy(), RequestResource(), PollingChannel()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -26,6 +26,7 @@ from cse.errors import RSC, OneM2MError, bad_request
 
 if TYPE_CHECKING:
     from cse.context import Context
+    from cse.primitives import Response
 
 
 class Presence(enum.Enum):
@@ -127,6 +128,12 @@ class ResourceType:
     updatable: ClassVar[bool] = True
     # Names of virtual children ("la", "ol", ...) that this type serves itself.
     virtual_children: ClassVar[frozenset[str]] = frozenset()
+    # Those of them that answer a RETRIEVE or NOTIFY themselves (`serve_virtual`, e.g. the
+    # long poll of a pollingChannel's pcu) instead of standing for a stored resource.
+    served_virtual_children: ClassVar[frozenset[str]] = frozenset()
+    # No acpi, and only the entity it belongs to (the parent AE or remoteCSE) may use it,
+    # whatever the parent's access rules say (pollingChannel, TS-0001 9.6.21).
+    parent_entity_only: ClassVar[bool] = False
     # Whether a <subscription> may be created under it.
     subscribable: ClassVar[bool] = True
     # Registrations (AE, remoteCSE) are governed by registration rules, not by the
@@ -221,4 +228,8 @@ class ResourceType:
         """A direct child was removed (same transaction)."""
 
     def resolve_virtual(self, ctx: "Context", resource: dict, name: str, op: int) -> dict:
+        raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")
+
+    async def serve_virtual(self, ctx: "Context", resource: dict, name: str) -> "Response":
+        """Answer a RETRIEVE or NOTIFY of a virtual child in `served_virtual_children`."""
         raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")

@@ -47,7 +47,8 @@ class CoreClient:
         return await self.request(4, to, fr, **fields)
 
     async def register_ae(self, originator: str = "Cmeter", rn: str | None = None, **attributes: Any) -> Response:
-        ae = {"api": "Nmeter", "rr": False, "srv": ["3"], **attributes}
+        # Reachable through its poa when it has one; rr=false means "only through a pollingChannel".
+        ae = {"api": "Nmeter", "rr": "poa" in attributes, "srv": ["3"], **attributes}
         if rn:
             ae["rn"] = rn
         return await self.create("cse-in", 2, {"m2m:ae": ae}, fr=originator)

@@ -4,19 +4,22 @@ Installed as `dispatcher.remote_handler`.  A transit CSE does no access control 
 hosting CSE decides) and relays the hosting CSE's answer unchanged; what it adds are the
 transit rules: registrations are not relayed, the originator becomes SP-relative, rqi is
 kept, rqet/rset bound the wait and travel as absolute times, and a request that comes
-back while it is being forwarded is a loop.  It sends only through `Outbound`, so any
-binding that registered a sender (HTTP now, MQTT later) can carry the hop.
+back while it is being forwarded is a loop.  A next hop with rr=false (a CSE behind NAT)
+gets the request through its <pollingChannel> (cse/polling.py) instead of its poa.  It
+sends only through `Outbound`, so any binding that registered a sender (HTTP now, MQTT
+later) can carry the hop.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from cse.clock import format_timestamp, parse_abs_rel
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.outbound import LOCAL_FAILURE, NO_SENDER, TIMED_OUT, UNREACHABLE
+from cse.polling import polling_url
 from cse.primitives import Operation, Request, Response
 
 from .routing import Hop, Routes
@@ -115,7 +118,10 @@ class Forwarder:
         timeout = deadline - now if deadline is not None else self.outbound.default_timeout
         self._in_flight.add(key)
         try:
-            urls = [cse_url(poa, self.own_id, hop.cse_id) for poa in hop.poa]
+            if hop.reachable:
+                urls = [cse_url(poa, self.own_id, hop.cse_id) for poa in hop.poa]
+            else:   # rr=false: the request waits in its pollingChannel until that CSE fetches it
+                urls = [polling_url(hop.cse_id[1:])]
             response = await send_to_poa(self.outbound, urls, outgoing, timeout=timeout)
         finally:
             self._in_flight.discard(key)
@@ -135,9 +141,7 @@ class Forwarder:
 
     def _next_hop(self, cse_id: str, sp_id: str | None, originator: str, now_ts: str) -> Hop:
         hop = self.routes.next_hop(cse_id, originator, now_ts, sp_id)
-        if not hop.reachable:
-            raise OneM2MError(RSC.TARGET_NOT_REACHABLE, f"CSE {hop.cse_id} is not request-reachable (rr=false)")
-        if not hop.poa:
+        if hop.reachable and not hop.poa:
             raise OneM2MError(RSC.TARGET_NOT_REACHABLE, f"CSE {hop.cse_id} has no point of access (poa)")
         return hop
 
@@ -153,3 +157,28 @@ class Forwarder:
         if value is None:
             return None
         return format_timestamp(parse_abs_rel(value, now, name))
+
+
+ROUTED_SCHEME = "routed"
+
+
+def routed_url(cse_id: str) -> str:
+    """Where a request for an entity on CSE `cse_id` (not a neighbour of ours) is sent: through
+    this CSE's own forwarding, hop by hop (`RoutedSender`)."""
+    return f"{ROUTED_SCHEME}://{cse_id.lstrip('/')}"
+
+
+class RoutedSender:
+    """The Sender for `routed://` URLs: hands the request to the dispatcher, whose remote
+    handler (the Forwarder) routes it towards the CSE its `to` names, with the usual loop
+    detection and rqet rules.  So the notifier reaches an AE two CSEs away
+    (`/id-in/CApp` from a CSE below an MN) without knowing the way: `to` is the entry.
+    Internal: nobody outside the CSE can name such a URL (Outbound.register(internal=True))."""
+
+    keeps_order = False
+
+    def __init__(self, dispatch: Callable[[Request], Awaitable[Response]]):
+        self.dispatch = dispatch
+
+    async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
+        return await asyncio.wait_for(self.dispatch(request), timeout)

@@ -8,7 +8,10 @@ local AE-ID, so a notifier may hand every oneM2M-ID target to `dispatcher.handle
 
 Like forwarding, this is a transit role: no access control on the AE resource (the AE
 decides what it accepts, e.g. by checking `sur`), the AE's answer is relayed unchanged.
-Polling channels (rr=false) are not supported; such an AE is reported unreachable.
+An AE with rr=false is not sent to: the NOTIFY waits in its <pollingChannel> until the AE
+fetches it (cse/polling.py), and an AE without one is reported unreachable (5103).
+A NOTIFY to a virtual child that serves requests itself (a pollingChannel's `pcu`, where
+an AE answers what it fetched) is handed to that resource type.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError
 from cse.outbound import LOCAL_FAILURE, TIMED_OUT
+from cse.polling import polling_url
 
 from .forwarding import debug_text, deadline_of, send_to_poa
 
@@ -45,6 +49,10 @@ class NotifyRelay:
         address = self.dispatcher.addresses.parse(request.to)
         target = self.dispatcher.operations.locate(ctx, address)
         resource = target.resource
+        if target.virtual is not None:
+            rtype = self.dispatcher.tree.types.of(resource)
+            if target.virtual in rtype.served_virtual_children:
+                return await rtype.serve_virtual(ctx, resource, target.virtual)
         if target.virtual is None and resource["ty"] == CSE_BASE_TY:
             raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE takes no NOTIFY requests addressed to itself; "
                                                    "it delivers notifications to its registered AEs")
@@ -57,11 +65,10 @@ class NotifyRelay:
 
     async def _to_ae(self, ctx: "Context", request: "Request", ae: dict) -> "Response":
         name = ae.get("aei", ae["ri"])
-        if not ae.get("rr", False):
-            raise OneM2MError(RSC.TARGET_NOT_REACHABLE,
-                              f"AE {name} is not request-reachable (rr=false) and this CSE has no polling "
-                              "channel to hold the notification")
-        poa = ae.get("poa") or []
+        if ae.get("rr") is False:
+            poa = [polling_url(ae["ri"])]       # it fetches the NOTIFY from its pollingChannel
+        else:
+            poa = ae.get("poa") or []
         if not poa:
             raise OneM2MError(RSC.TARGET_NOT_REACHABLE, f"AE {name} has no point of access (poa)")
         deadline = deadline_of(request, ctx.now)

@@ -134,7 +134,8 @@ class RegistrationAgent:
     # -- the steps ----------------------------------------------------------------------
     def desired(self) -> dict[str, Any]:
         """Attributes of our record that can change while we live."""
-        return {"poa": self.poa, "rr": bool(self.poa), "srv": self.releases, "csz": SERIALIZATIONS,
+        reachable = bool(self.poa) and self.settings.request_reachable      # else: it polls (rr=false)
+        return {"poa": self.poa, "rr": reachable, "srv": self.releases, "csz": SERIALIZATIONS,
                 "dcse": self.routes.descendants()}
 
     async def _register(self) -> None:

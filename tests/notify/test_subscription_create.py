@@ -113,7 +113,7 @@ async def test_an_unknown_entity_as_target_fails_the_creation(ncore):
 
 async def test_an_ae_without_poa_as_target_fails_the_creation(ncore):
     container = await meter_with_container(ncore)
-    await ncore.register_ae("Cdisplay", rn="display")
+    await ncore.register_ae("Cdisplay", rn="display", rr=True)   # (rr=false: tests/polling)
     response = await subscribe(ncore, container, "Cdisplay")
     assert response.rsc == 5204 and "no point of access" in response.pc["m2m:dbg"]
 
