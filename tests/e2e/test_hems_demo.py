@@ -185,6 +185,7 @@ def test_ctrl_c_stops_the_demo_and_its_cses(demo_processes):
     assert wait_gone(pids, timeout=5) == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's prctl")
 def test_the_cses_die_with_a_killed_demo(tmp_path, demo_processes):
     demo = demo_processes("--homes", "1", "--seconds", "30", "--workdir", str(tmp_path))
     demo.wait_for_line(r"demo: simulating", timeout=40)
