@@ -11,11 +11,12 @@ Over MQTT: `CseClient("mqtt://broker:1883", cse_id="/id-in", ...)` and
 polls the AE's pollingChannel).  See docs/client.md.  It uses the CSE package's primitives
 and HTTP mapping, nothing of the CSE's internals, and talks to any oneM2M CSE.
 """
-from .client import RESOURCE_TYPES, CseClient, RequestFailed, sp_relative_ae_id, unwrap
+from .access import Access, commander, grant, subscriber
+from .client import RESOURCE_TYPES, CseClient, RequestFailed, hosting_cse_prefix, sp_relative_ae_id, unwrap
 from .polling import PollingReceiver
-from .receiver import Notification, NotificationInbox, NotificationReceiver
+from .receiver import Notification, NotificationInbox, NotificationReceiver, receiver_for
 from .transport import CseUnreachable, HttpTransport, Transport
 
-__all__ = ["CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
-           "NotificationReceiver", "PollingReceiver", "RESOURCE_TYPES", "RequestFailed", "Transport",
-           "sp_relative_ae_id", "unwrap"]
+__all__ = ["Access", "CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
+           "NotificationReceiver", "PollingReceiver", "RESOURCE_TYPES", "RequestFailed", "Transport", "commander",
+           "grant", "hosting_cse_prefix", "receiver_for", "sp_relative_ae_id", "subscriber", "unwrap"]

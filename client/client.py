@@ -26,6 +26,7 @@ RESOURCE_TYPES = {
     "m2m:fcnt": 28, "m2m:ts": 29, "m2m:tsi": 30,
 }
 ALREADY_REGISTERED = 4117
+CONFLICT = 4105
 OPERATION_NAMES = {1: "CREATE", 2: "RETRIEVE", 3: "UPDATE", 4: "DELETE", 5: "NOTIFY"}
 
 
@@ -168,15 +169,29 @@ class CseClient:
         self.ae_address = None
 
     # -- CRUD ---------------------------------------------------------------------------
-    async def create(self, parent: str, content: dict, *, ty: int | None = None, **fields: Any) -> dict:
-        """CREATE `content` ({"m2m:cnt": {...}}) under `parent`; returns the new resource."""
+    async def create(self, parent: str, content: dict, *, ty: int | None = None, exist_ok: bool = False,
+                     **fields: Any) -> dict:
+        """CREATE `content` ({"m2m:cnt": {...}}) under `parent`; returns the new resource.
+
+        `exist_ok`: a resource of that name under `parent` already there (4105, e.g. after
+        a restart of the device) is not an error: it is retrieved and returned as it is.
+        Needs `rn` in the content and a structured `parent` address."""
         if not isinstance(content, dict) or len(content) != 1:
             raise ValueError('content must be one resource, e.g. {"m2m:cnt": {"rn": "power"}}')
-        root = next(iter(content))
+        root, attributes = next(iter(content.items()))
         ty = ty if ty is not None else RESOURCE_TYPES.get(root)
         if ty is None:
             raise ValueError(f"unknown resource root {root!r}: give ty=")
-        response = await self._ok(Operation.CREATE, parent, ty=ty, pc=content, **fields)
+        name = attributes.get("rn") if isinstance(attributes, dict) else None
+        if exist_ok and not name:
+            raise ValueError("exist_ok needs the resource name (rn) in the content")
+        originator = fields.pop("originator", None)
+        request = self._request(Operation.CREATE, parent, originator, {"ty": ty, "pc": content, **fields})
+        response = await self.transport.send(request, self.timeout)
+        if exist_ok and response.rsc == CONFLICT:
+            return await self.retrieve(f"{parent.rstrip('/')}/{name}", originator=originator)
+        if not response.ok:
+            raise RequestFailed(request, response)
         return unwrap(response.pc) if response.pc is not None else {}
 
     async def retrieve(self, target: str, *, attributes: Iterable[str] | None = None, **fields: Any) -> Any:
@@ -211,7 +226,10 @@ class CseClient:
                        level: int | None = None, structured: bool = True, **conditions: Any) -> list[str]:
         """Addresses of resources below `target` that match (RETRIEVE with fu=1).
 
-        `conditions` are further filter criteria by short name (cra, lbq, ...)."""
+        `conditions` are further filter criteria by short name (cra, lbq, ...).  For a
+        target on another CSE ("/id-mn/cse-mn") the CSE-relative addresses it answers with
+        get that CSE's ID in front ("/id-mn/cse-mn/meter/power"), so they can be used
+        as they are."""
         fc: dict[str, Any] = {"fu": 1, **conditions}
         if ty is not None:
             fc["ty"] = [ty] if isinstance(ty, int) else list(ty)
@@ -225,7 +243,11 @@ class CseClient:
         found = unwrap(response.pc)
         if isinstance(found, dict):         # {"m2m:uril": {"uril": [...]}} in some releases
             found = found.get("uril", [])
-        return list(found or [])
+        # The hosting CSE answers with addresses relative to itself ("cse-mn/meter/power");
+        # behind a target on another CSE they are only usable with that CSE's ID in front.
+        prefix = hosting_cse_prefix(target)
+        return [f"{prefix}/{address}" if prefix and not address.startswith("/") else address
+                for address in found or []]
 
     async def cse_id(self) -> str:
         """The CSE-ID of our CSE (read once from its CSEBase)."""
@@ -242,12 +264,15 @@ class CseClient:
         return sp_relative_ae_id(self.originator, await self.cse_id())
 
     async def subscribe(self, target: str, *, nu: list[str] | None = None, net: Iterable[int] = (3,),
-                        nct: int | None = None, rn: str | None = None, **attributes: Any) -> dict:
+                        nct: int | None = None, rn: str | None = None, exist_ok: bool = False,
+                        **attributes: Any) -> dict:
         """CREATE a subscription to `target`.
 
         Default notification target: this AE (its SP-relative AE-ID, so it also works for
         a target on another CSE).  Default events: 3, a direct child was created (a new
-        reading in a container); pass net=(1,) for updates of the target itself."""
+        reading in a container); pass net=(1,) for updates of the target itself.
+        `exist_ok` (needs `rn`): a subscription of that name already there is kept and
+        returned (a restarted device subscribes again without a duplicate)."""
         if nu is None:
             nu = [await self.notification_target()]
         sub: dict[str, Any] = {"nu": list(nu), "enc": {"net": list(net)}, **attributes}
@@ -255,7 +280,41 @@ class CseClient:
             sub["nct"] = nct
         if rn is not None:
             sub["rn"] = rn
-        return await self.create(target, {"m2m:sub": sub})
+        return await self.create(target, {"m2m:sub": sub}, exist_ok=exist_ok)
+
+    async def create_acp(self, parent: str, *, rn: str, rules: Iterable[dict],
+                         owner_rights: int = 63, exist_ok: bool = True) -> dict:
+        """An `<accessControlPolicy>` under `parent` that grants `rules` (see
+        `client.access.grant`) plus `owner_rights` to this AE, and lets only this AE
+        change it (pvs).  Reference it with `"acpi": [acp["ri"]]` in what it protects.
+
+        With `exist_ok` (the default, for devices that run their set-up at every start) an
+        existing ACP of that name is brought up to date with these rules."""
+        if self.originator is None:
+            raise RuntimeError("register first: the ACP names this AE as its owner")
+        own = {"acor": [self.originator], "acop": int(owner_rights)}
+        pv = {"acr": ([own] if owner_rights else []) + list(rules)}
+        pvs = {"acr": [{"acor": [self.originator], "acop": 63}]}
+        request = self._request(Operation.CREATE, parent, None,
+                                {"ty": RESOURCE_TYPES["m2m:acp"], "pc": {"m2m:acp": {"rn": rn, "pv": pv, "pvs": pvs}}})
+        response = await self.transport.send(request, self.timeout)
+        if exist_ok and response.rsc == CONFLICT:
+            return await self.update(f"{parent.rstrip('/')}/{rn}", {"m2m:acp": {"pv": pv, "pvs": pvs}})
+        if not response.ok:
+            raise RequestFailed(request, response)
+        return unwrap(response.pc)
 
 
-__all__ = ["CseClient", "CseUnreachable", "RequestFailed", "RESOURCE_TYPES", "unwrap", "sp_relative_ae_id"]
+def hosting_cse_prefix(target: str) -> str:
+    """The CSE part of an SP-relative ("/id-mn/...") or absolute ("//sp/id-mn/...")
+    address; "" for a CSE-relative one."""
+    if target.startswith("//"):
+        parts = target[2:].split("/")
+        return f"//{parts[0]}/{parts[1]}" if len(parts) > 1 and parts[1] else ""
+    if target.startswith("/"):
+        return "/" + target[1:].split("/")[0]
+    return ""
+
+
+__all__ = ["CseClient", "CseUnreachable", "RequestFailed", "RESOURCE_TYPES", "hosting_cse_prefix", "unwrap",
+           "sp_relative_ae_id"]

@@ -67,6 +67,19 @@ class NotificationInbox:
     async def registered(self, client: Any) -> None:
         """Called by `CseClient.register` once the AE-ID is known (MQTT listens then)."""
 
+    async def start(self) -> "NotificationInbox":
+        """Start listening where the transport needs it (HTTP: the server)."""
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening."""
+
+    async def __aenter__(self) -> "NotificationInbox":
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
     async def next(self, timeout: float | None = None) -> Notification:
         """The next queued notification (asyncio.TimeoutError after `timeout` seconds)."""
         return await asyncio.wait_for(self.queue.get(), timeout)
@@ -140,11 +153,17 @@ class NotificationReceiver(NotificationInbox):
     async def stop(self) -> None:
         await self._binding.stop()
 
-    async def __aenter__(self) -> "NotificationReceiver":
-        return await self.start()
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
+
+def receiver_for(client: Any, **inbox: Any) -> NotificationInbox:
+    """The receiver that fits `client`'s transport: an HTTP `NotificationReceiver` on a
+    free loopback port, or an `MqttNotificationReceiver` on the client's broker
+    connection.  Start it (`async with`) before `client.register(..., receiver=it)`.
+    `inbox`: see `NotificationInbox` (HTTP ones also take host, port, public_url)."""
+    from .mqtt import MqttNotificationReceiver, MqttTransport   # here: client.mqtt imports this module
+    if isinstance(client.transport, MqttTransport):
+        return MqttNotificationReceiver(client.transport, **inbox)
+    return NotificationReceiver(**inbox)
 
 
 def _error(rsc: int, message: str) -> Response:

@@ -1,0 +1,450 @@
+"""The whole home energy management scenario on this machine, in one command:
+
+    python -m examples.hems
+
+1. starts the platform (IN-CSE) and one home energy gateway (MN-CSE) per home as real
+   `python -m cse` processes on free loopback ports with temporary data directories; each
+   gateway registers with the platform;
+2. starts, as AEs on each gateway, the smart meter and the appliances (water heater, EV
+   charger, ...), which grant the energy application exactly the rights it needs;
+3. starts, as AEs on the platform, the energy application, the consumer's phone app (which
+   subscribes to the alerts) and an outsider app without any grant, which is refused;
+4. runs one simulated day (by default in about 12 s): in home-1 the EV charger starts at
+   18:30 while the house draws 1.5 kW, the energy application sees the peak, alerts, switches
+   the charger off, and on again when the load allows;
+5. prints what happens, the daily consumption per home and appliance, and a final line
+   `HEMS-SUMMARY {...}` (JSON; also written to --summary FILE).
+
+Exit code 0 only if the alert was raised and received, the responsible appliance was
+identified, a command made the round trip (written, executed, acknowledged), and the
+outsider was refused everything; 1 otherwise; 130 on Ctrl-C.  The CSE processes are
+stopped on every way out (and die with this process if it is killed).
+
+Roles run here as tasks of one process, each with its own client and notification
+receiver, talking to the CSEs only over HTTP; each also runs as a process of its own
+against any CSE (see examples/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from client import CseClient, CseUnreachable, NotificationInbox, RequestFailed, receiver_for
+
+from .appliance import CATALOGUE, Appliance
+from .common import ENERGY_APP, PLATFORM, Console, kwh
+from .energy_app import EnergyApp
+from .house import LoadProfile, MemoryWiring, SimClock
+from .meter import Meter
+from .outsider import Outsider
+from .phone import Phone
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+DAY_START = datetime(2024, 6, 1)
+
+
+@dataclass
+class HomeSetup:
+    """A home of the demo: its gateway and its devices."""
+
+    name: str
+    cse_id: str
+    rn: str
+    appliances: tuple[str, ...]
+    profile: LoadProfile = field(default_factory=LoadProfile)
+
+    @property
+    def gateway(self) -> str:
+        return f"{self.cse_id}/{self.rn}"
+
+
+HOMES = (
+    HomeSetup("home-1", "/id-mn", "cse-mn", ("water-heater", "ev-charger")),
+    # A second home with a heat pump and no EV: it stays under the threshold all day.
+    HomeSetup("home-2", "/id-mn2", "cse-mn2", ("water-heater", "heat-pump"),
+              LoadProfile((250,) * 6 + (500, 1200, 1200) + (400,) * 8 + (1200, 1200) + (1500,) * 3 + (500, 500))),
+)
+
+
+@dataclass
+class HomeDevices:
+    """A home's devices once started, and the wiring they share."""
+
+    setup: HomeSetup
+    wiring: MemoryWiring
+    meter: Meter
+    appliances: list[Appliance]
+
+
+# -- CSE processes -------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the demo dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class CseProcess:
+    """`python -m cse` in a child process in the demo's process group (a Ctrl-C in the
+    terminal reaches it too); its log goes to a file, its URL comes from its first line."""
+
+    def __init__(self, name: str, args: list[str], log: Path):
+        self.name = name
+        self.args = args
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+        self.url = ""
+        self._drain: asyncio.Task | None = None
+
+    async def start(self, timeout: float = 30.0) -> "CseProcess":
+        with open(self.log, "wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "cse", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent)
+        try:
+            line = (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode()
+        except asyncio.TimeoutError:
+            line = ""
+        match = re.search(r"serving (\S+)", line)
+        if not match:
+            await self.stop()
+            raise RuntimeError(f"the {self.name} did not start: {line.strip() or 'no output'}\n{self.log_tail()}")
+        self.url = match.group(1)
+        self._drain = asyncio.create_task(self.process.stdout.read())
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def stop(self) -> None:
+        """SIGTERM (a clean shutdown), SIGKILL if it takes more than 10 s."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        if self._drain is not None:
+            self._drain.cancel()
+
+
+async def reachable_through(platform_url: str, gateway: str, timeout: float) -> bool:
+    """The gateway answers through the platform (it has registered): RETRIEVE of its
+    CSEBase, which anybody may read, forwarded by the platform."""
+    async with CseClient(platform_url, originator="CDemo", cse_rn="cse-in") as probe:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with contextlib.suppress(CseUnreachable):
+                if (await probe.request(2, gateway)).rsc == 2000:
+                    return True
+            await asyncio.sleep(0.05)
+    return False
+
+
+# -- the demo ------------------------------------------------------------------------------
+class Demo:
+    def __init__(self, args: argparse.Namespace, console: Console):
+        self.args = args
+        self.console = console
+        self.homes = list(HOMES[:args.homes])
+        if args.mqtt:
+            # Topics name CSEs by ID: unique IDs keep demos that share a broker apart.
+            tag = secrets.token_hex(2)
+            self.homes = [replace(home, cse_id=f"{home.cse_id}-{tag}") for home in self.homes]
+        self.cses: list[CseProcess] = []
+        self.stack = contextlib.AsyncExitStack()
+        self.summary: dict[str, Any] = {"ok": False}
+        if args.workdir:
+            self.workdir = Path(args.workdir)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="hems-demo-"))
+
+    def say(self, text: str) -> None:
+        self.console.say("demo", text)
+
+    async def client(self, url: str, originator: str, cse_rn: str, cse_id: str | None = None) -> CseClient:
+        return await self.stack.enter_async_context(CseClient(url, originator=originator, cse_rn=cse_rn,
+                                                              cse_id=cse_id))
+
+    async def receiver(self, client: CseClient) -> NotificationInbox:
+        """HTTP: a receiver of its own on a free port; MQTT: the client's broker connection."""
+        return await self.stack.enter_async_context(receiver_for(client))
+
+    async def device_client(self, home: HomeSetup, gateway: "CseProcess", originator: str) -> CseClient:
+        """A device reaches its gateway over MQTT with --mqtt, over HTTP otherwise."""
+        if self.args.mqtt:
+            return await self.client(f"mqtt://{self.args.mqtt}", originator, home.rn, cse_id=home.cse_id)
+        return await self.client(gateway.url, originator, home.rn)
+
+    async def start_cses(self) -> tuple[CseProcess, dict[str, CseProcess]]:
+        common = ["--port", "0", "--log-level", "WARNING"]
+        mqtt = []
+        if self.args.mqtt:
+            host, _, port = self.args.mqtt.rpartition(":")
+            mqtt = ["--mqtt-host", host, "--mqtt-port", port]
+        platform = CseProcess("platform (IN-CSE)", ["--config", str(HERE / "platform.toml"), *common,
+                                                    "--data-dir", str(self.workdir / "platform")],
+                              self.workdir / "platform.log")
+        self.cses.append(platform)
+        await platform.start()
+        self.say(f"platform IN-CSE {PLATFORM} at {platform.url} (pid {platform.pid})")
+        gateways = {}
+        for home in self.homes:
+            gateway = CseProcess(f"gateway of {home.name}", [
+                "--config", str(HERE / "gateway.toml"), *common, "--data-dir", str(self.workdir / home.name),
+                "--cse-id", home.cse_id, "--rn", home.rn, "--registrar-url", platform.url, *mqtt],
+                self.workdir / f"{home.name}.log")
+            self.cses.append(gateway)
+            gateways[home.name] = gateway
+        await asyncio.gather(*(gateway.start() for gateway in gateways.values()))
+        for home in self.homes:
+            if not await reachable_through(platform.url, home.gateway, timeout=20):
+                raise RuntimeError(f"the gateway {home.cse_id} did not register with the platform\n"
+                                   f"{gateways[home.name].log_tail()}")
+            self.say(f"{home.name}: gateway MN-CSE {home.cse_id} at {gateways[home.name].url} "
+                     f"(pid {gateways[home.name].pid}), registered with {PLATFORM}")
+        return platform, gateways
+
+    async def run(self) -> dict[str, Any]:
+        platform, gateways = await self.start_cses()
+        self.summary["cse_pids"] = [cse.pid for cse in self.cses]
+        homes = [await self.start_home(index, home, gateways[home.name]) for index, home in enumerate(self.homes)]
+        app, phone, outsider = await self.start_applications(platform)
+        until = await self.simulate(homes, app, phone)
+        truth = self.ground_truth(homes, until)
+        executed = {f"{home.setup.name}/{a.name}": [e["cmd"] for e in a.executed if e["status"] == "done"]
+                    for home in homes for a in home.appliances}
+        acknowledged = [c for c in app.commands.values() if c.status == "done"]
+        peak = app.peaks[0] if app.peaks else None
+        checks = {
+            "alert_raised": bool(app.alerts),
+            "responsible_identified": bool(peak and peak["appliance"]),
+            "alert_received_by_phone": bool(phone.received) and phone.received[0] == app.alerts[0],
+            "command_acknowledged": any(c.cmd == "off" for c in acknowledged),
+            "command_executed_by_appliance": any(executed.values()),
+            "outsider_refused": outsider.all_refused,
+        }
+        self.summary.update(app.summary())
+        self.summary.update({
+            "ok": all(checks.values()),
+            "checks": checks,
+            "simulated": {"start": DAY_START.isoformat(), "hours": self.args.hours, "speed": self.speed},
+            "threshold_kw": self.args.threshold_kw,
+            "device_transport": "mqtt" if self.args.mqtt else "http",
+            "alerts_received": {"phone": phone.received},
+            "executed": executed,
+            "outsider": outsider.attempts,
+            "readings_posted": {home.setup.name: home.meter.posted for home in homes},
+            "truth": truth,
+        })
+        self._print_outcome(checks, acknowledged)
+        return self.summary
+
+    @property
+    def speed(self) -> float:
+        return self.args.hours * 3600 / self.args.seconds
+
+    async def start_home(self, index: int, home: HomeSetup, gateway: CseProcess) -> "HomeDevices":
+        """The meter and the appliances of a home, set up on its gateway, sharing its wiring."""
+        args = self.args
+        wiring = MemoryWiring()
+        suffix = "" if index == 0 else str(index + 1)          # AE-IDs: CMeter, CMeter2, ...
+        prefix = f"{home.name}/" if len(self.homes) > 1 else ""
+        meter = Meter(await self.device_client(home, gateway, f"CMeter{suffix}"), wiring,
+                      Console(prefix=prefix, quiet=index > 0 and not args.verbose),
+                      name="meter", profile=home.profile, interval=args.interval)
+        await meter.setup()
+        appliances = []
+        for kind in home.appliances:
+            client = await self.device_client(home, gateway, "C" + "".join(p.capitalize() for p in kind.split("-"))
+                                              + suffix)
+            appliance = Appliance(client, await self.receiver(client), wiring, CATALOGUE[kind], Console(prefix=prefix),
+                                  interval=args.interval)
+            await appliance.setup()
+            appliances.append(appliance)
+        return HomeDevices(home, wiring, meter, appliances)
+
+    async def start_applications(self, platform: CseProcess) -> tuple[EnergyApp, Phone, Outsider]:
+        """The energy application, the phone app reading its alerts, and the outsider's attempts."""
+        client = await self.client(platform.url, ENERGY_APP, "cse-in")
+        app = EnergyApp(client, await self.receiver(client), self.console,
+                        {home.name: home.gateway for home in self.homes}, threshold_w=self.args.threshold_kw * 1000,
+                        alert_readers=["CPhone"])
+        await app.setup()
+        client = await self.client(platform.url, "CPhone", "cse-in")
+        phone = Phone(client, await self.receiver(client), self.console)
+        await phone.setup()
+        outsider = Outsider(await self.client(platform.url, "COutsider", "cse-in"), self.console)
+        await outsider.setup()
+        first = self.homes[0]
+        await outsider.probe(first.gateway, meter="meter", appliance=first.appliances[-1], alerts=app.alerts_container)
+        return app, phone, outsider
+
+    async def simulate(self, homes: list["HomeDevices"], app: EnergyApp, phone: Phone) -> datetime:
+        """Run the simulated time; return when all of it was posted and notified."""
+        args = self.args
+        clock = SimClock(DAY_START, self.speed, epoch=time.time() + 0.3)
+        until = DAY_START + timedelta(hours=args.hours)
+        transport = f"MQTT via {args.mqtt}" if args.mqtt else "HTTP"
+        self.say(f"devices talk to their gateways over {transport}; gateways and platform over HTTP")
+        self.say(f"simulating {args.hours:g} h of {DAY_START:%Y-%m-%d} in {args.seconds:g} s "
+                 f"(a reading every {args.interval / 60:g} simulated minutes); peak threshold "
+                 f"{args.threshold_kw:g} kW per home")
+        stop = asyncio.Event()
+        background = [asyncio.create_task(app.run(stop)), asyncio.create_task(phone.run())]
+        devices = [asyncio.create_task(home.meter.run(clock, until)) for home in homes]
+        devices += [asyncio.create_task(a.run(clock, until)) for home in homes for a in home.appliances]
+        try:
+            await asyncio.gather(*devices)
+            # Everything was posted; let the last notifications and acknowledgements arrive.
+            # (A day closes, and is summarised, once every device reported past midnight.)
+            if not await app.wait_for(lambda: app.caught_up(until), timeout=10):
+                self.say("not every reading or acknowledgement arrived within 10 s after the simulated time")
+            await app.report_partial_days(before=until)
+            await app.wait_for(lambda: len(phone.received) >= len(app.alerts), timeout=5)
+        finally:
+            stop.set()
+            for task in devices + background:
+                task.cancel()
+            await asyncio.gather(*devices, *background, return_exceptions=True)
+        return until
+
+    def ground_truth(self, homes: list["HomeDevices"], until: datetime) -> dict[str, dict]:
+        """What the simulated homes really drew on the first simulated day (up to `until`)."""
+        midnight = datetime.combine(DAY_START.date() + timedelta(days=1), datetime.min.time())
+        end = min(until, midnight)
+        truth = {}
+        for home in homes:
+            drawn = home.setup.profile.energy_wh(DAY_START, end) + home.wiring.energy_between(DAY_START, end)
+            truth[home.setup.name] = {
+                "kwh": round(drawn / 1000, 3),
+                "appliances": {a.name: round(home.wiring.energy_between(DAY_START, end, a.name) / 1000, 3)
+                               for a in home.appliances},
+            }
+        return truth
+
+    def _print_outcome(self, checks: dict[str, bool], acknowledged: list) -> None:
+        for home, numbers in self.summary["truth"].items():
+            details = ", ".join(f"{name} {kwh(v * 1000)}" for name, v in numbers["appliances"].items())
+            self.say(f"{home} actually drew {kwh(numbers['kwh'] * 1000)} ({details}) on {DAY_START:%Y-%m-%d}")
+        if acknowledged:
+            times = ", ".join(f"{c.appliance} {c.cmd} {c.rtt_ms:.0f} ms" for c in acknowledged)
+            self.say(f"command round trips: {times}")
+        failed = [name for name, ok in checks.items() if not ok]
+        self.say("all checks passed" if not failed else f"FAILED: {', '.join(failed)}")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.stack.aclose()
+        await asyncio.gather(*(cse.stop() for cse in reversed(self.cses)), return_exceptions=True)
+        if not self.args.keep and not self.args.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            self.say(f"data and logs kept in {self.workdir}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m examples.hems", description=__doc__.split("\n\n")[0],
+                                     epilog="See examples/README.md.")
+    parser.add_argument("--homes", type=int, default=2, choices=range(1, len(HOMES) + 1),
+                        help=f"number of homes (gateways) to simulate (default 2, at most {len(HOMES)})")
+    parser.add_argument("--hours", type=float, default=24.0, help="simulated hours from midnight (default 24)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="real seconds they take (default 12)")
+    parser.add_argument("--interval", type=float, default=900.0,
+                        help="simulated seconds between periodic readings (default 900)")
+    parser.add_argument("--threshold-kw", type=float, default=8.0, help="peak threshold per home (default 8.0)")
+    parser.add_argument("--mqtt", default="", metavar="HOST:PORT",
+                        help="devices talk to their gateway over MQTT through this broker (default: HTTP)")
+    parser.add_argument("--summary", default="", help="also write the JSON summary to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the CSEs' data directories and logs")
+    parser.add_argument("--workdir", default="", help="put the CSEs' data and logs here and keep them "
+                                                      "(default: a temporary directory, removed at the end)")
+    parser.add_argument("--verbose", action="store_true", help="print the meter readings of every home")
+    args = parser.parse_args(argv)
+    if args.hours <= 0 or args.seconds <= 0 or args.interval <= 0 or args.threshold_kw <= 0:
+        parser.error("--hours, --seconds, --interval and --threshold-kw must be positive")
+    if args.mqtt and not re.fullmatch(r"[\w.-]+:\d+", args.mqtt):
+        parser.error(f"--mqtt {args.mqtt!r}: give the broker as HOST:PORT, e.g. 127.0.0.1:1883")
+    return args
+
+
+async def run(args: argparse.Namespace, console: Console) -> int:
+    demo = Demo(args, console)
+    try:
+        summary = await demo.run()
+        code = 0 if summary["ok"] else 1
+    except asyncio.CancelledError:
+        demo.say("interrupted: stopping the CSEs")
+        demo.summary["interrupted"] = True
+        code = 130
+    except (RuntimeError, CseUnreachable, RequestFailed, OSError) as exc:
+        demo.say(f"error: {exc}")
+        demo.summary["error"] = str(exc)
+        code = 1
+    except Exception as exc:                  # a bug: say where, still clean up and summarise
+        traceback.print_exc()
+        demo.summary["error"] = f"{type(exc).__name__}: {exc}"
+        code = 1
+    finally:
+        await demo.close()
+    text = json.dumps(demo.summary, default=str)
+    print(f"HEMS-SUMMARY {text}", flush=True)
+    if args.summary:
+        Path(args.summary).write_text(text)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+
+    async def guarded() -> int:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        interrupted = False
+
+        def interrupt() -> None:
+            nonlocal interrupted
+            if not interrupted:          # a second Ctrl-C must not cut the clean-up short
+                interrupted = True
+                task.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interrupt)
+        try:
+            return await run(args, console)
+        except asyncio.CancelledError:
+            return 130
+
+    return asyncio.run(guarded())

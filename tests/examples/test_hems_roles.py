@@ -1,0 +1,177 @@
+"""The home energy roles against two in-process CSEs (a gateway registered with a
+platform), with this test as a second application subscribed to the energy application's
+alerts; and the exact rights the devices grant the energy application."""
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
+
+import pytest
+
+from client import CseClient, NotificationReceiver, RequestFailed
+from examples.hems.appliance import CATALOGUE, Appliance
+from examples.hems.common import Console
+from examples.hems.energy_app import EnergyApp, parse_homes
+from examples.hems.house import MemoryWiring, SimClock
+from examples.hems.meter import Meter
+from tests.e2e.federation_support import MN, eventually, start_cse, url_of
+
+EVENING = datetime(2024, 6, 1, 18, 0)
+
+
+@pytest.fixture
+async def platform_and_gateway():
+    platform = await start_cse()
+    gateway = await start_cse(**MN, **{"registrar.url": url_of(platform)})
+    try:
+        async with CseClient(url_of(platform), originator="CProbe", cse_rn="cse-in") as probe:
+            async def registered():
+                return (await probe.request(2, "/id-mn/cse-mn")).rsc == 2000
+            await eventually(registered, what="the gateway registered with the platform")
+        yield url_of(platform), url_of(gateway)
+    finally:
+        await gateway.stop()
+        await platform.stop()
+
+
+@pytest.fixture
+async def home(platform_and_gateway):
+    """A meter, a water heater and an EV charger on the gateway; the energy application
+    (alert reader: CHomeDisplay) on the platform.  Everything set up, nothing running."""
+    platform_url, gateway_url = platform_and_gateway
+    quiet = Console(quiet=True)
+    async with AsyncExitStack() as stack:
+        async def client(url, originator, rn):
+            return await stack.enter_async_context(CseClient(url, originator=originator, cse_rn=rn))
+
+        async def receiver():
+            return await stack.enter_async_context(NotificationReceiver())
+        wiring = MemoryWiring()
+        meter = Meter(await client(gateway_url, "CMeter", "cse-mn"), wiring, quiet)
+        appliances = [Appliance(await client(gateway_url, originator, "cse-mn"), await receiver(), wiring,
+                                CATALOGUE[kind], quiet)
+                      for kind, originator in (("water-heater", "CWaterHeater"), ("ev-charger", "CEvCharger"))]
+        await meter.setup()
+        for appliance in appliances:
+            await appliance.setup()
+        app = EnergyApp(await client(platform_url, "CEnergyApp", "cse-in"), await receiver(), quiet,
+                        {"home-1": "/id-mn/cse-mn"}, threshold_w=8000, alert_readers=["CHomeDisplay"],
+                        min_off=10 * 3600)
+        await app.setup()
+        yield {"platform": platform_url, "meter": meter, "appliances": {a.name: a for a in appliances},
+               "app": app, "client": client, "receiver": receiver}
+
+
+async def test_a_second_application_receives_the_alert_and_the_command_makes_the_round_trip(home):
+    app: EnergyApp = home["app"]
+    display = await home["client"](home["platform"], "CHomeDisplay", "cse-in")
+    inbox = await home["receiver"]()
+    await display.register("Ndisplay", rn="display", receiver=inbox)
+    sub = await display.subscribe(app.alerts_container)
+    assert sub["nu"] == ["/id-in/CHomeDisplay"]
+    assert len(app.homes["home-1"].subscribed) == 5          # meter, 2 x (power, ack)
+
+    clock = SimClock(EVENING, speed=1800)
+    until = EVENING + timedelta(hours=1.25)                  # 18:00 .. 19:15, the EV plugs in at 18:30
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(app.run(stop)), asyncio.create_task(home["meter"].run(clock, until))]
+    tasks += [asyncio.create_task(a.run(clock, until)) for a in home["appliances"].values()]
+    try:
+        note = await inbox.next(timeout=20)
+        alert = note.resource["con"]
+        assert (alert["home"], alert["appliance"], alert["action"]) == ("home-1", "ev-charger", "switch off ev-charger")
+        assert alert["kw"] > alert["threshold_kw"] == 8.0
+        assert note.subscription.endswith(sub["ri"])
+        assert await app.wait_for(lambda: any(c.status == "done" for c in app.commands.values()), timeout=10)
+        command = app.commands[alert["command"]]
+        assert (command.appliance, command.cmd, command.status) == ("ev-charger", "off", "done")
+        ev = home["appliances"]["ev-charger"]
+        assert [e["ref"] for e in ev.executed] == [alert["command"]]
+        assert ev.model.enabled is False and ev.model.watts == 0
+        seen_by_app = app.homes["home-1"].appliances["ev-charger"]
+        assert seen_by_app.ack == "/id-mn/cse-mn/ev-charger/ack"
+        latest_ack = (await app.client.latest(seen_by_app.ack))["con"]
+        assert (latest_ack["ref"], latest_ack["status"], latest_ack["state"]) == (alert["command"], "done", "off")
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_an_unknown_command_is_acknowledged_as_rejected(home):
+    app: EnergyApp = home["app"]
+    ev = home["appliances"]["ev-charger"]
+    command, ack = (f"/id-mn/{address}" for address in (ev.command, ev.ack))      # as the platform sees them
+    clock = SimClock(EVENING, speed=1)
+    obeying = asyncio.create_task(ev.run(clock, until=EVENING + timedelta(hours=1)))
+    try:
+        written = await app.client.add_instance(command, {"cmd": "explode"})
+
+        async def acknowledged():
+            response = await app.client.request(2, f"{ack}/la")     # 4004 while the container is empty
+            return response.rsc == 2000 and response.pc["m2m:cin"]["con"].get("ref") == written["ri"]
+        await eventually(acknowledged, what="the acknowledgement")
+        answer = (await app.client.latest(ack))["con"]
+        assert answer["status"] == "rejected" and "unknown command 'explode'" in answer["reason"]
+        assert ev.model.enabled is True
+    finally:
+        obeying.cancel()
+        await asyncio.gather(obeying, return_exceptions=True)
+
+
+async def test_the_energy_application_has_exactly_the_rights_it_needs(home):
+    app: EnergyApp = home["app"]
+    client = app.client
+    meter_power = "/id-mn/cse-mn/meter/power"
+    ev = "/id-mn/cse-mn/ev-charger"
+    await home["meter"].client.add_instance(home["meter"].power, {"t": "20240601T180000", "w": 1500, "wh": 1.0})
+    allowed = {
+        "read a reading": client.request(2, f"{meter_power}/la"),
+        "find containers": client.request(2, "/id-mn/cse-mn", fc={"fu": 1, "ty": [3]}),
+        "command the charger": client.request(1, f"{ev}/command", ty=4, pc={"m2m:cin": {"con": {"cmd": "on"}}}),
+        "read acknowledgements": client.request(2, f"{ev}/ack"),
+    }
+    refused = {
+        "write a reading": client.request(1, meter_power, ty=4, pc={"m2m:cin": {"con": {"w": 0}}}),
+        "delete the readings": client.request(4, meter_power),
+        "change the container": client.request(3, meter_power, pc={"m2m:cnt": {"mni": 1}}),
+        "create a container in it": client.request(1, meter_power, ty=3, pc={"m2m:cnt": {"rn": "x"}}),
+        "read the commands": client.request(2, f"{ev}/command/la"),
+        "subscribe to the commands": client.request(1, f"{ev}/command", ty=23,
+                                                    pc={"m2m:sub": {"nu": ["/id-in/CEnergyApp"]}}),
+        "forge an acknowledgement": client.request(1, f"{ev}/ack", ty=4, pc={"m2m:cin": {"con": {"ref": "x"}}}),
+        "read the meter AE": client.request(2, "/id-mn/cse-mn/meter"),
+        "change the access policy": client.request(3, "/id-mn/cse-mn/meter/share-readings",
+                                                   pc={"m2m:acp": {"pv": {"acr": []}}}),
+    }
+    for what, call in allowed.items():
+        assert (await call).rsc in (2000, 2001), what
+    for what, call in refused.items():
+        assert (await call).rsc == 4103, what
+    found = await client.discover("/id-mn/cse-mn", ty=3)
+    assert sorted(found) == sorted([meter_power] + [f"/id-mn/cse-mn/{a}/{c}" for a in ("water-heater", "ev-charger")
+                                                    for c in ("power", "command", "ack")])
+
+
+async def test_alerts_are_refused_to_applications_not_named_as_readers(home):
+    app: EnergyApp = home["app"]
+    stranger = await home["client"](home["platform"], "CStranger", "cse-in")
+    await stranger.register("Nstranger", rn="stranger")
+    with pytest.raises(RequestFailed) as refused:
+        await stranger.subscribe(app.alerts_container)
+    assert refused.value.rsc == 4103
+    assert await stranger.discover("cse-in", ty=3) == []
+
+
+@pytest.mark.parametrize("values, words", [
+    (["home-1"], "NAME=/CSE-ID/CSEBASE"),
+    (["home-1=cse-mn"], "NAME=/CSE-ID/CSEBASE"),
+    (["=/id-mn/cse-mn"], "NAME=/CSE-ID/CSEBASE"),
+])
+def test_bad_home_options(values, words):
+    import argparse
+    with pytest.raises(argparse.ArgumentTypeError, match=words):
+        parse_homes(values)
+    assert parse_homes(["a=/id-mn/cse-mn", "b=/id-mn2/cse-mn2"]) == {"a": "/id-mn/cse-mn", "b": "/id-mn2/cse-mn2"}
