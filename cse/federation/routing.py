@@ -90,13 +90,17 @@ class Routes:
         return self.tree.get(ri, now_ts) if ri is not None else None
 
     def descendants(self) -> list[str]:
-        """CSE-IDs registered below this CSE (what our registrar should list in our dcse)."""
+        """CSE-IDs registered below this CSE (what our registrar should list in our dcse).
+
+        Never this CSE or its registrar, which the registrar would refuse: a record stored
+        before a registrar was configured may still name it."""
         found: set[str] = set()
         for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY):
             if not record.get("_registrar"):
                 found.add(record["csi"])
                 found.update(record.get("dcse") or ())
         found.discard(self.own_id)
+        found.discard(self.registrar.cse_id)
         return sorted(found)
 
     # -- the decision -------------------------------------------------------------------

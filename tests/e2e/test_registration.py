@@ -166,3 +166,21 @@ async def test_descendants_are_reported_upwards_and_routed(in_cse):
 
 async def _equals(value, expected):
     return (await value) == expected
+
+
+async def test_a_registree_listing_the_new_registrar_below_it_does_not_break_registration(in_cse, tmp_path):
+    # Stored before this CSE had a registrar (nothing refused it then): the registree says
+    # /id-in is below it.  Reporting that upwards would make /id-in refuse our registration.
+    storage = f"sqlite:///{tmp_path / 'mn.sqlite'}"
+    alone = await start_cse(storage=storage, **{"cse.cse_id": "/id-mn", "cse.rn": "cse-mn", "cse.type": "MN"})
+    body = {"cb": "/id-asn/cse-asn", "rr": True, "srv": ["3"], "poa": ["http://127.0.0.1:9"],
+            "dcse": ["/id-in", "/id-deep"]}
+    assert (await ask(alone, 1, "cse-mn", fr="/id-asn", ty=16, pc={"m2m:csr": body})).rsc == 2001
+    await alone.stop()
+    mn = await start_mn(url_of(in_cse), storage=storage)
+    try:
+        await mn.federation.registration.wait_until(1, timeout=10)
+        at_in = (await ask(in_cse, 2, "cse-in/id-mn")).pc["m2m:csr"]
+        assert at_in["dcse"] == ["/id-asn", "/id-deep"]
+    finally:
+        await mn.stop()
