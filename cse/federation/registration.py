@@ -75,6 +75,11 @@ class RegistrationAgent:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="registration")
 
     async def stop(self) -> None:
+        await self._stop_task()
+        if self.settings.deregister_on_shutdown and self.registered:
+            await self.deregister()
+
+    async def _stop_task(self) -> None:
         if self._task is not None:
             self._task.cancel()
             try:
@@ -82,8 +87,6 @@ class RegistrationAgent:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        if self.settings.deregister_on_shutdown and self.registered:
-            await self.deregister()
 
     def wake(self) -> None:
         """Check the registration now (e.g. our descendants changed)."""
@@ -211,7 +214,9 @@ class RegistrationAgent:
         raise RegistrationFailed(f"cannot record the registrar locally: {created.rsc} {debug_text(created)}")
 
     async def deregister(self) -> None:
-        """Delete our record at the registrar and the local record of the registrar."""
+        """Delete our record at the registrar and the local record of the registrar, and stop
+        keeping the registration alive: the keep-alive would otherwise register again at once."""
+        await self._stop_task()
         response = await self._send(Operation.DELETE, self.remote_record)
         if response.rsc not in (RSC.DELETED, RSC.NOT_FOUND):
             log.warning("deregistration at %s answered %s %s", self.settings.cse_id, response.rsc,

@@ -184,3 +184,20 @@ async def test_a_registree_listing_the_new_registrar_below_it_does_not_break_reg
         assert at_in["dcse"] == ["/id-asn", "/id-deep"]
     finally:
         await mn.stop()
+
+
+async def test_explicit_deregistration_is_not_undone_by_the_keep_alive(in_cse):
+    mn = await start_mn(url_of(in_cse))
+    agent = mn.federation.registration
+    try:
+        await agent.wait_until(1, timeout=10)
+        await agent.deregister()
+        assert (await ask(in_cse, 2, "cse-in/id-mn")).rsc == 4004
+        assert (await ask(mn, 2, "cse-mn/id-in", fr="/id-mn")).rsc == 4004
+        # Five keep-alive periods: the agent must not register again by itself.
+        with pytest.raises(TimeoutError):
+            await agent.wait_until(2, timeout=1.0)
+        assert (await ask(in_cse, 2, "cse-in/id-mn")).rsc == 4004
+        assert not agent.registered
+    finally:
+        await mn.stop()
