@@ -64,7 +64,8 @@ class RegistrationAgent:
         self.registrations = 0              # successful (re-)registrations since start
         self.last_error: str | None = None
         self._changed = asyncio.Event()     # set on every change of the state above
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()         # our registrees changed (RemoteCSE.on_change)
+        self._reported_dcse: list[str] | None = None     # our dcse as the registrar last had it
         self._task: asyncio.Task | None = None
         self._rqi = itertools.count(1)
         self._rqi_prefix = f"{self.own_id[1:]}-reg-{secrets.token_hex(3)}-"
@@ -108,7 +109,7 @@ class RegistrationAgent:
                 else:
                     await self._register()
                 delay = self.settings.retry_min
-                wait = self.settings.keepalive
+                wait, wakeable = self.settings.keepalive, True
                 if self.last_error is not None:
                     log.info("registration with %s is fine again", self.settings.cse_id)
                     self.last_error = None
@@ -118,18 +119,35 @@ class RegistrationAgent:
                                 self.settings.url, failure)
                 self.last_error = str(failure)
                 self._signal()
-                wait, delay = delay, min(delay * 2, self.settings.retry_max)
+                wait, wakeable, delay = delay, False, min(delay * 2, self.settings.retry_max)
             except Exception:
                 log.exception("registration with %s failed unexpectedly; retrying", self.settings.cse_id)
-                wait, delay = delay, min(delay * 2, self.settings.retry_max)
+                wait, wakeable, delay = delay, False, min(delay * 2, self.settings.retry_max)
+            await self._pause(wait, wakeable=wakeable)
+
+    async def _pause(self, seconds: float, *, wakeable: bool) -> None:
+        """Wait until the next check is due.
+
+        While registered (`wakeable`), a change of our descendants brings it forward, after
+        `retry_min` so that a burst of changes makes one UPDATE; changes that leave our dcse
+        as reported (a registree's new poa, our own record of the registrar) do not.  A
+        back-off is never cut short: a busy registree must not make us hammer a registrar
+        that is down (the next attempt sends the dcse of that moment anyway)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while wakeable:
             try:
                 # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
                 # that arrives as the event is set, and stop() would wait forever.
-                async with asyncio.timeout(wait):
+                async with asyncio.timeout_at(deadline):
                     await self._wake.wait()
             except TimeoutError:
-                pass
+                return
             self._wake.clear()
+            await asyncio.sleep(max(0.0, min(self.settings.retry_min, deadline - loop.time())))
+            if self.routes.descendants() != self._reported_dcse:
+                return
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
 
     def _signal(self) -> None:
         self._changed.set()
@@ -155,6 +173,7 @@ class RegistrationAgent:
                                          f"{updated.rsc} {debug_text(updated)} (CREATE said: {debug_text(created)})")
         elif created.rsc != RSC.CREATED:
             raise RegistrationFailed(f"the registrar refused the registration: {created.rsc} {debug_text(created)}")
+        self._reported_dcse = record["dcse"]
         await self._record_registrar(registrar_base)
         self.registered = True
         self.registrations += 1
@@ -184,13 +203,14 @@ class RegistrationAgent:
             raise RegistrationFailed(f"keep-alive RETRIEVE of {self.remote_record!r} answered "
                                      f"{response.rsc} {debug_text(response)}")
         current = response.pc["m2m:csr"]
-        stale = {name: value for name, value in self.desired().items()
-                 if _or_empty(current.get(name)) != _or_empty(value)}
+        desired = self.desired()
+        stale = {name: value for name, value in desired.items() if _or_empty(current.get(name)) != _or_empty(value)}
         if stale:
             updated = await self._send(Operation.UPDATE, self.remote_record, pc={"m2m:csr": stale})
             if updated.rsc != RSC.UPDATED:
                 raise RegistrationFailed(f"updating our remoteCSE ({', '.join(stale)}) answered "
                                          f"{updated.rsc} {debug_text(updated)}")
+        self._reported_dcse = desired["dcse"]
         if self.routes.record(self.settings.cse_id, self._now_ts()) is None:
             await self._record_registrar(await self._registrar_base())
 

@@ -1,5 +1,7 @@
 """An MN-CSE registering with its IN-CSE: both records, restarts on either side, keep-alive,
 deregistration, descendants (two or three CSEs in this process, each on its own port)."""
+import asyncio
+
 import pytest
 
 from tests.conftest import free_port
@@ -199,5 +201,63 @@ async def test_explicit_deregistration_is_not_undone_by_the_keep_alive(in_cse):
             await agent.wait_until(2, timeout=1.0)
         assert (await ask(in_cse, 2, "cse-in/id-mn")).rsc == 4004
         assert not agent.registered
+    finally:
+        await mn.stop()
+
+
+def count_requests_to_registrar(mn) -> list[tuple[int, str]]:
+    """(op, to) of every request the MN sends from now on."""
+    sent: list[tuple[int, str]] = []
+    send = mn.outbound.send
+
+    async def spy(url, request, **options):
+        sent.append((int(request.op), request.to))
+        return await send(url, request, **options)
+    mn.outbound.send = spy
+    return sent
+
+
+async def churn(mn, seconds: float) -> int:
+    """A registree that re-registers with a new poa every 20 ms for `seconds` (bounded)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    changes = 0
+    while loop.time() < end:
+        body = {"cb": "/id-asn/cse-asn", "rr": True, "srv": ["3"], "poa": [f"http://127.0.0.1:{changes % 1000 + 1}"]}
+        await ask(mn, 4, "cse-mn/id-asn", fr="/id-asn")
+        assert (await ask(mn, 1, "cse-mn", fr="/id-asn", ty=16, pc={"m2m:csr": body})).rsc == 2001
+        changes += 1
+        await asyncio.sleep(0.02)
+    return changes
+
+
+async def test_a_busy_registree_does_not_cut_the_back_off_short():
+    mn = await start_mn(f"http://127.0.0.1:{free_port()}", **{"registrar.retry_min": 0.5, "registrar.retry_max": 0.5})
+    agent = mn.federation.registration
+    try:
+        await eventually(lambda: agent.last_error is not None, what="a failed attempt")
+        sent = count_requests_to_registrar(mn)
+        changes = await churn(mn, 1.2)
+        assert changes > 10
+        # One attempt (a RETRIEVE of the registrar's CSEBase) per 0.5 s back-off, not per change.
+        assert len(sent) <= 4, sent
+    finally:
+        await mn.stop()
+
+
+async def test_registree_changes_reach_the_registrar_soon_but_not_one_request_each(in_cse):
+    mn = await start_mn(url_of(in_cse), **{"registrar.keepalive": 30.0, "registrar.retry_min": 0.1})
+    agent = mn.federation.registration
+    try:
+        await agent.wait_until(1, timeout=10)
+        sent = count_requests_to_registrar(mn)
+        changes = await churn(mn, 0.6)
+        assert changes > 5
+
+        async def listed():
+            return (await ask(in_cse, 2, "cse-in/id-mn")).pc["m2m:csr"].get("dcse") == ["/id-asn"]
+        await eventually(listed, what="/id-asn in our dcse at the registrar")
+        # The descendants changed once (the registree came); its poa changes are not ours to report.
+        assert len(sent) <= 4, sent
     finally:
         await mn.stop()
