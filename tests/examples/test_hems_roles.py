@@ -4,6 +4,7 @@ alerts; and the exact rights the devices grant the energy application."""
 from __future__ import annotations
 
 import asyncio
+import io
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
@@ -175,3 +176,39 @@ def test_bad_home_options(values, words):
     with pytest.raises(argparse.ArgumentTypeError, match=words):
         parse_homes(values)
     assert parse_homes(["a=/id-mn/cse-mn", "b=/id-mn2/cse-mn2"]) == {"a": "/id-mn/cse-mn", "b": "/id-mn2/cse-mn2"}
+
+
+async def test_the_application_waits_for_a_gateway_that_is_not_there_yet():
+    """Started before the home's gateway has registered (or while it restarts), the energy
+    application says so, keeps running, and finds the devices when the gateway is back."""
+    platform = await start_cse()
+    gateway = None
+    said = io.StringIO()
+    try:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(CseClient(url_of(platform), originator="CEnergyApp",
+                                                               cse_rn="cse-in"))
+            receiver = await stack.enter_async_context(NotificationReceiver())
+            app = EnergyApp(client, receiver, Console(out=said), {"home-1": "/id-mn/cse-mn"})
+            await app.setup()                           # the gateway is unknown to the platform: 4004
+            assert "home-1 (/id-mn/cse-mn): cannot look for devices now: RETRIEVE /id-mn/cse-mn failed: 4004" \
+                in said.getvalue()
+            stop = asyncio.Event()
+            running = asyncio.create_task(app.run(stop, rediscover=0.1))
+            try:
+                gateway = await start_cse(**MN, **{"registrar.url": url_of(platform)})
+                meter = Meter(await stack.enter_async_context(CseClient(url_of(gateway), originator="CMeter",
+                                                                        cse_rn="cse-mn")), MemoryWiring(),
+                              Console(quiet=True))
+                await meter.setup()
+                await eventually(lambda: app.homes["home-1"].subscribed == {"/id-mn/cse-mn/meter/power"},
+                                 what="the meter found and subscribed to")
+                assert app.homes["home-1"].problem == ""
+                assert not running.done()
+            finally:
+                stop.set()
+                await running
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+        await platform.stop()
