@@ -61,7 +61,12 @@ class Outsider:
         if operation == "DISCOVER":
             self.say(f"discovery on {target} finds {extra['found']} containers")
         else:
-            verdict = "refused (no privilege)" if rsc == NO_PRIVILEGE else "ALLOWED: privacy breach!"
+            if rsc == NO_PRIVILEGE:
+                verdict = "refused (no privilege)"
+            elif rsc < 3000:
+                verdict = "ALLOWED: privacy breach!"
+            else:                   # e.g. 4004: the guessed address is wrong, access was not tried
+                verdict = "failed otherwise: proves nothing"
             self.say(f"{operation} {target} -> {rsc} {verdict}")
 
     @property

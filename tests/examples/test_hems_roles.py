@@ -16,6 +16,7 @@ from examples.hems.common import Console
 from examples.hems.energy_app import EnergyApp, parse_homes
 from examples.hems.house import MemoryWiring, SimClock
 from examples.hems.meter import Meter
+from examples.hems.outsider import Outsider
 from tests.e2e.federation_support import MN, eventually, start_cse, url_of
 
 EVENING = datetime(2024, 6, 1, 18, 0)
@@ -212,3 +213,17 @@ async def test_the_application_waits_for_a_gateway_that_is_not_there_yet():
         if gateway is not None:
             await gateway.stop()
         await platform.stop()
+
+
+async def test_the_outsider_tells_a_refusal_from_a_wrong_guess(home):
+    said = io.StringIO()
+    client = await home["client"](home["platform"], "COutsider", "cse-in")
+    outsider = Outsider(client, Console(out=said))
+    await outsider.setup()
+    await outsider.probe("/id-mn/cse-mn", meter="no-such-meter", appliance="ev-charger")
+    lines = said.getvalue().splitlines()
+    assert "outsider: RETRIEVE /id-mn/cse-mn/no-such-meter/power/la -> 4004 failed otherwise: proves nothing" \
+        in lines, lines
+    assert "outsider: CREATE /id-mn/cse-mn/ev-charger/command -> 4103 refused (no privilege)" in lines
+    assert not any("breach" in line for line in lines)
+    assert not outsider.all_refused          # a probe that proves nothing is not a refusal
