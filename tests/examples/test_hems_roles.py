@@ -227,3 +227,15 @@ async def test_the_outsider_tells_a_refusal_from_a_wrong_guess(home):
     assert "outsider: CREATE /id-mn/cse-mn/ev-charger/command -> 4103 refused (no privilege)" in lines
     assert not any("breach" in line for line in lines)
     assert not outsider.all_refused          # a probe that proves nothing is not a refusal
+
+
+async def test_the_outsider_probing_an_unknown_gateway_proves_nothing_and_does_not_crash(home):
+    said = io.StringIO()
+    client = await home["client"](home["platform"], "COutsider", "cse-in")
+    outsider = Outsider(client, Console(out=said))
+    await outsider.setup()
+    attempts = await outsider.probe("/id-nowhere/cse-x", meter="meter", appliance="ev-charger")
+    assert [a["rsc"] for a in attempts] == [4004] * 4
+    assert "outsider: discovery on /id-nowhere/cse-x lbl=hems:meter -> 4004 failed otherwise: proves nothing" \
+        in said.getvalue().splitlines()
+    assert not outsider.all_refused
