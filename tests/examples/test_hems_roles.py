@@ -17,6 +17,7 @@ from examples.hems.energy_app import EnergyApp, parse_homes
 from examples.hems.house import MemoryWiring, SimClock
 from examples.hems.meter import Meter
 from examples.hems.outsider import Outsider
+from tests.conftest import free_port
 from tests.e2e.federation_support import MN, eventually, start_cse, url_of
 
 EVENING = datetime(2024, 6, 1, 18, 0)
@@ -239,3 +240,38 @@ async def test_the_outsider_probing_an_unknown_gateway_proves_nothing_and_does_n
     assert "outsider: discovery on /id-nowhere/cse-x lbl=hems:meter -> 4004 failed otherwise: proves nothing" \
         in said.getvalue().splitlines()
     assert not outsider.all_refused
+
+
+@pytest.mark.parametrize("device", ["meter", "ev-charger"])
+async def test_a_device_keeps_working_while_its_gateway_restarts(tmp_path, device):
+    port = free_port()
+    storage = f"sqlite:///{tmp_path / 'gateway.sqlite'}"
+    gateway = await start_cse(port, storage=storage)
+    said = io.StringIO()
+    try:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(CseClient(url_of(gateway), originator="CDevice",
+                                                               cse_rn="cse-in"))
+            if device == "meter":
+                role = Meter(client, MemoryWiring(), Console(out=said))
+            else:
+                role = Appliance(client, await stack.enter_async_context(NotificationReceiver()), MemoryWiring(),
+                                 CATALOGUE[device], Console(out=said))
+            await role.setup()
+            clock = SimClock(EVENING, speed=18_000)              # a reading every 50 ms
+            running = asyncio.create_task(role.run(clock, until=EVENING + timedelta(hours=100)))
+            try:
+                await eventually(lambda: role.posted >= 2, what="readings posted")
+                await gateway.stop()
+                await eventually(lambda: "could not post a reading" in said.getvalue(), what="a failed post")
+                assert not running.done()
+                before = role.posted
+                gateway = await start_cse(port, storage=storage)          # back, with its data
+                await eventually(lambda: role.posted > before, what="readings posted again")
+                assert "posting readings again" in said.getvalue()
+                assert not running.done()
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+    finally:
+        await gateway.stop()
