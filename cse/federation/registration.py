@@ -223,15 +223,17 @@ class RegistrationAgent:
         if base.get("cst") in (1, 2, 3):
             record["cst"] = base["cst"]
         created = await self._local(Operation.CREATE, self.own_rn, ty=REMOTE_CSE_TY, pc={"m2m:csr": record})
-        if created.rsc == RSC.CREATED:
-            return
-        existing = self.routes.record(registrar_id, self._now_ts())
-        if created.rsc == RSC.CONFLICT and existing is not None and existing.get("_registrar"):
-            updated = await self._local(Operation.UPDATE, registrar_id[1:], pc={"m2m:csr": attributes})
-            if updated.rsc == RSC.UPDATED:
-                return
-            created = updated
-        raise RegistrationFailed(f"cannot record the registrar locally: {created.rsc} {debug_text(created)}")
+        if created.rsc != RSC.CREATED:
+            existing = self.routes.record(registrar_id, self._now_ts())
+            if created.rsc == RSC.CONFLICT and existing is not None and existing.get("_registrar"):
+                created = await self._local(Operation.UPDATE, registrar_id[1:], pc={"m2m:csr": attributes})
+            if created.rsc not in (RSC.CREATED, RSC.UPDATED):
+                raise RegistrationFailed(f"cannot record the registrar locally: {created.rsc} {debug_text(created)}")
+        # A record of a former registrar (this CSE was moved to another one) is no route any more.
+        for former in self.routes.former_registrars():
+            removed = await self._local(Operation.DELETE, former[1:])
+            if removed.rsc == RSC.DELETED:
+                log.info("removed the record of %s, our registrar before %s", former, registrar_id)
 
     async def deregister(self) -> None:
         """Delete our record at the registrar and the local record of the registrar, and stop

@@ -103,6 +103,11 @@ class Routes:
         found.discard(self.registrar.cse_id)
         return sorted(found)
 
+    def former_registrars(self) -> list[str]:
+        """CSE-IDs of local records of a registrar other than the configured one."""
+        return sorted(record["csi"] for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY)
+                      if record.get("_registrar") and record["csi"] != self.registrar.cse_id)
+
     # -- the decision -------------------------------------------------------------------
     def next_hop(self, cse_id: str, originator: str, now_ts: str, sp_id: str | None = None) -> Hop:
         """`sp_id` is set when the target is in another M2M SP domain (absolute address)."""

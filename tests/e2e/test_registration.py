@@ -261,3 +261,25 @@ async def test_registree_changes_reach_the_registrar_soon_but_not_one_request_ea
         assert len(sent) <= 4, sent
     finally:
         await mn.stop()
+
+
+async def test_a_new_registrar_replaces_the_record_of_the_old_one(in_cse, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'mn.sqlite'}"
+    old = await start_cse(free_port(), **{"cse.cse_id": "/id-old", "cse.rn": "cse-old"})
+    try:
+        first = await start_mn(url_of(old), storage=storage, **{"registrar.cse_id": "/id-old", "registrar.rn": "cse-old"})
+        await first.federation.registration.wait_until(1, timeout=10)
+        await first.stop()
+        # The gateway moves to /id-in: /id-old is no longer a CSE it is connected with.
+        mn = await start_mn(url_of(in_cse), storage=storage)
+        try:
+            await mn.federation.registration.wait_until(1, timeout=10)
+            assert [r["csi"] for r in await remote_cses(mn)] == ["/id-in"]
+            assert not mn.federation.routes.is_neighbour("/id-old")
+            # Requests of its AEs for /id-old now go up to /id-in, which does not know it.
+            gone = await ask(mn, 2, "/id-old/cse-old", fr="Cmeter")
+            assert gone.rsc == 4004 and "/id-in" in gone.pc["m2m:dbg"], gone.pc
+        finally:
+            await mn.stop()
+    finally:
+        await old.stop()
