@@ -80,6 +80,33 @@ class Routes:
         (a binding may accept requests relayed by it on behalf of other originators)."""
         return self.record(cse_id, format_timestamp(self.clock.now())) is not None
 
+    def may_relay(self, neighbour: str, originator: str) -> bool:
+        """Whether CSE `neighbour` may hand us a request of `originator` (over MQTT the topic
+        names the hop's sender, TS-0010 6.4, so this is what a relayed `fr` is judged by).
+
+        Never one of this CSE's own entities (a neighbour claiming to relay for our admin
+        would become it).  Our registrar relays for anyone else; a registree for itself, its
+        AEs and descendants, and for originators we know nothing about (S-AE-IDs), but not
+        for a CSE we know to be elsewhere (our registrar, another registree's subtree)."""
+        now_ts = format_timestamp(self.clock.now())
+        record = self.record(neighbour, now_ts)
+        if record is None or not originator.startswith("/"):
+            return False
+        if originator.startswith("//"):
+            sp, _, rest = originator[2:].partition("/")
+            if sp != self.own_sp:
+                return bool(record.get("_registrar"))   # other SP domains are reached through it
+            originator = "/" + rest
+        head = "/" + originator[1:].split("/", 1)[0]
+        if head == self.own_id:
+            return False
+        local = self.tree.get(head[1:], now_ts)
+        if local is not None and local["ty"] == AE_TY:     # an S-AE registered here
+            return False
+        if record.get("_registrar") or head == neighbour or head in (record.get("dcse") or ()):
+            return True
+        return head != self.registrar.cse_id and self.registree_of(head, now_ts) is None
+
     def registree_of(self, cse_id: str, now_ts: str) -> dict | None:
         """The record of the registree through which `cse_id` is reached (itself or an
         ancestor listing it in dcse)."""
