@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from cse.storage import Storage
     from cse.tree import Tree
 
-CSE_BASE_TY = 5
 AE_TY = 2
 REMOTE_CSE_TY = 16
 
@@ -48,7 +47,7 @@ class Routes:
         self.registrar = config.registrar
         self.storage = storage
         self.tree = tree
-        self.records = remote_cse_type
+        self.remote_cse_type = remote_cse_type     # its `generation` says when records changed
         self.clock = clock
         # descendant CSE-ID -> ri of the registree record that lists it in dcse
         self._descendants: dict[str, str] = {}
@@ -63,7 +62,7 @@ class Routes:
         return resource
 
     def _descendant_index(self) -> dict[str, str]:
-        generation = self.records.generation if self.records is not None else 0
+        generation = self.remote_cse_type.generation if self.remote_cse_type is not None else 0
         if generation != self._generation:
             index: dict[str, str] = {}
             for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY):
