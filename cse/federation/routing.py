@@ -74,11 +74,6 @@ class Routes:
             self._generation = generation
         return self._descendants
 
-    def is_neighbour(self, cse_id: str) -> bool:
-        """Whether `cse_id` is a CSE this one is registered with or that is registered here
-        (a binding may accept requests relayed by it on behalf of other originators)."""
-        return self.record(cse_id, format_timestamp(self.clock.now())) is not None
-
     def may_relay(self, neighbour: str, originator: str) -> bool:
         """Whether CSE `neighbour` may hand us a request of `originator` (over MQTT the topic
         names the hop's sender, TS-0010 6.4, so this is what a relayed `fr` is judged by).

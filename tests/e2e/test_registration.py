@@ -275,7 +275,7 @@ async def test_a_new_registrar_replaces_the_record_of_the_old_one(in_cse, tmp_pa
         try:
             await mn.federation.registration.wait_until(1, timeout=10)
             assert [r["csi"] for r in await remote_cses(mn)] == ["/id-in"]
-            assert not mn.federation.routes.is_neighbour("/id-old")
+            assert not mn.federation.routes.may_relay("/id-old", "/id-old/Cx")      # no neighbour any more
             # Requests of its AEs for /id-old now go up to /id-in, which does not know it.
             gone = await ask(mn, 2, "/id-old/cse-old", fr="Cmeter")
             assert gone.rsc == 4004 and "/id-in" in gone.pc["m2m:dbg"], gone.pc
