@@ -6,7 +6,8 @@ A background task started with the CSE (only when `[registrar] url` is set):
   record is still there from before a restart of ours: it is updated instead (new poa);
 - keep-alive: every `keepalive` seconds RETRIEVE our record at the registrar; gone (4004,
   e.g. the registrar restarted with empty storage, or an admin deleted it) -> register
-  again; attributes out of date (poa, dcse after a registree came or went) -> UPDATE;
+  again; attributes out of date (poa, dcse after a registree came or went), or an
+  expiration time the registrar gave it about to pass -> UPDATE;
 - the registrar unreachable -> retry with exponential back-off, change nothing.
 Nothing is deleted on shutdown unless `deregister_on_shutdown` is set: deleting our record
 at the registrar deletes everything the IN side keeps under it, and a gateway restart must
@@ -23,7 +24,8 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from cse.errors import RSC
+from cse.clock import format_timestamp, parse_timestamp
+from cse.errors import RSC, OneM2MError
 from cse.primitives import Operation, Request, Response
 from resources.cse_base import CSE_TYPES
 
@@ -205,6 +207,9 @@ class RegistrationAgent:
         current = response.pc["m2m:csr"]
         desired = self.desired()
         stale = {name: value for name, value in desired.items() if _or_empty(current.get(name)) != _or_empty(value)}
+        renewal = self._renewal(current)
+        if renewal is not None:
+            stale["et"] = renewal
         if stale:
             updated = await self._send(Operation.UPDATE, self.remote_record, pc={"m2m:csr": stale})
             if updated.rsc != RSC.UPDATED:
@@ -213,6 +218,21 @@ class RegistrationAgent:
         self._reported_dcse = desired["dcse"]
         if self.routes.record(self.settings.cse_id, self._now_ts()) is None:
             await self._record_registrar(await self._registrar_base())
+
+    def _renewal(self, record: dict) -> str | None:
+        """A new expirationTime for our record at the registrar, if it gave the record a
+        lifetime (its default for resources created without `et`) that ends before the
+        keep-alive after next: the same lifetime again, from now.  Else the registration
+        would lapse, and routes to us break until a keep-alive noticed it."""
+        try:
+            expires = parse_timestamp(record["et"])
+            lifetime = expires - parse_timestamp(record["ct"])
+        except (KeyError, OneM2MError):
+            return None
+        now = self.dispatcher.clock.now()
+        if lifetime <= 0 or expires - now > 2 * self.settings.keepalive + self.settings.timeout:
+            return None
+        return format_timestamp(now + lifetime)
 
     async def _record_registrar(self, base: dict) -> None:
         """Create (or refresh) the local remoteCSE describing the registrar."""

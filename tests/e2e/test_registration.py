@@ -1,9 +1,11 @@
 """An MN-CSE registering with its IN-CSE: both records, restarts on either side, keep-alive,
 deregistration, descendants (two or three CSEs in this process, each on its own port)."""
 import asyncio
+import time
 
 import pytest
 
+from cse.clock import parse_timestamp
 from tests.conftest import free_port
 from tests.e2e.federation_support import MN, ask, eventually, remote_cses, start_cse, url_of
 
@@ -283,3 +285,22 @@ async def test_a_new_registrar_replaces_the_record_of_the_old_one(in_cse, tmp_pa
             await mn.stop()
     finally:
         await old.stop()
+
+
+async def test_the_keep_alive_extends_a_registration_the_registrar_gave_a_lifetime():
+    # A registrar that gives every resource 3 s unless told otherwise.
+    in_cse = await start_cse(free_port(), **{"cse.default_lifetime": 3})
+    mn = await start_mn(url_of(in_cse))
+    agent = mn.federation.registration
+    try:
+        await agent.wait_until(1, timeout=10)
+        granted = parse_timestamp((await ask(in_cse, 2, "cse-in/id-mn")).pc["m2m:csr"]["et"])
+        await eventually(lambda: time.time() > granted + 0.5, what="the first expiration time passing")
+        record = await ask(in_cse, 2, "cse-in/id-mn")
+        assert record.rsc == 2000, record.pc
+        assert parse_timestamp(record.pc["m2m:csr"]["et"]) > time.time()
+        assert (await ask(in_cse, 2, "/id-mn/cse-mn")).rsc == 2000
+        assert agent.registrations == 1 and agent.last_error is None
+    finally:
+        await mn.stop()
+        await in_cse.stop()
