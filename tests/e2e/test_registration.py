@@ -269,7 +269,8 @@ async def test_a_new_registrar_replaces_the_record_of_the_old_one(in_cse, tmp_pa
     storage = f"sqlite:///{tmp_path / 'mn.sqlite'}"
     old = await start_cse(free_port(), **{"cse.cse_id": "/id-old", "cse.rn": "cse-old"})
     try:
-        first = await start_mn(url_of(old), storage=storage, **{"registrar.cse_id": "/id-old", "registrar.rn": "cse-old"})
+        first = await start_mn(url_of(old), storage=storage,
+                               **{"registrar.cse_id": "/id-old", "registrar.rn": "cse-old"})
         await first.federation.registration.wait_until(1, timeout=10)
         await first.stop()
         # The gateway moves to /id-in: /id-old is no longer a CSE it is connected with.
