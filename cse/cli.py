@@ -97,7 +97,7 @@ def add_bindings(cse: Cse) -> None:
     cse.bindings.append(sender)
     mqtt = MqttBinding(cse.config, cse.dispatcher) if cse.config.mqtt.enabled else None
     if mqtt is not None and cse.federation is not None:
-        mqtt.is_neighbour_cse = cse.federation.routes.is_neighbour
+        mqtt.may_relay = cse.federation.routes.may_relay
     mqtt_sender = MqttSender(cse.config, mqtt)
     cse.outbound.register(("mqtt", "mqtts"), mqtt_sender)
     cse.bindings.append(mqtt_sender)

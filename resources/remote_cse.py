@@ -38,6 +38,11 @@ def sp_relative_cse_id(originator: str, config: "Config") -> str | None:
     return None
 
 
+def _registrar_id(config: "Config") -> str | None:
+    """The CSE-ID of the CSE this one registers with, if it has one."""
+    return config.registrar.cse_id if config.registrar.url else None
+
+
 class RemoteCSE(ResourceType):
     ty = 16
     short_name = "csr"
@@ -78,6 +83,11 @@ class RemoteCSE(ResourceType):
             if not any(fnmatch.fnmatchcase(csi, pattern) for pattern in config.cse.allowed_cse_originators):
                 raise OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
                                   f"CSE {csi} may not register here (cse.allowed_cse_originators)")
+            if csi == _registrar_id(config):
+                # Checked here, not only by the record below: before our registration has
+                # made that record, whoever claimed the registrar's ID would take its routes.
+                raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is this CSE's registrar; it cannot also "
+                                                "register here (registration loop)")
             # TS-0001: the Hosting CSE sets csi from the originator, whatever was sent.
             registrar = False
         if csi == own_id:
@@ -86,7 +96,7 @@ class RemoteCSE(ResourceType):
         if not (cb.startswith(csi + "/") and len(cb) > len(csi) + 1 and "/" not in cb[len(csi) + 1:]):
             raise bad_request(f"attribute 'cb': {cb!r} is not the address of the CSEBase of {csi}; "
                               f"expected {csi}/<CSEBase name>")
-        self._check_reachability(resource, csi, own_id)
+        self._check_reachability(resource, csi, config)
         ri = csi[1:]
         existing = ctx.storage.get(ri)
         if existing is not None:
@@ -113,15 +123,18 @@ class RemoteCSE(ResourceType):
         for name in ("poa", "dcse"):
             if name in changes and changes[name] is None:
                 merged.pop(name, None)
-        self._check_reachability(merged, resource["csi"], ctx.config.cse.cse_id)
+        self._check_reachability(merged, resource["csi"], ctx.config)
 
     @staticmethod
-    def _check_reachability(resource: dict, csi: str, own_id: str) -> None:
+    def _check_reachability(resource: dict, csi: str, config: "Config") -> None:
         if resource.get("poa"):
             check_poa(resource["poa"])
         dcse = resource.get("dcse") or ()
+        # Neither this CSE nor its registrar can be below a registree; listed in our dcse
+        # upwards, the registrar would also refuse every update of our registration.
+        above = (config.cse.cse_id, csi, _registrar_id(config))
         for descendant in dcse:
-            if descendant in (own_id, csi):
+            if descendant in above:
                 raise bad_request(f"attribute 'dcse': {descendant} cannot be a descendant of {csi} "
                                   "(that would make a routing loop)")
         if len(set(dcse)) != len(dcse):
