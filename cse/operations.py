@@ -158,16 +158,21 @@ class Operations:
             raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")
 
     def _check_sizes(self, attributes: dict) -> None:
-        """No attribute may be larger than max_attribute_bytes (its JSON size)."""
+        """No attribute may be larger than max_attribute_bytes (its JSON size), and each must
+        be storable as JSON: CBOR also carries byte strings, integers beyond 64 bits and
+        maps with non-text keys, which no resource can hold."""
         limit = self.limits.max_attribute_bytes
         for name, value in attributes.items():
             if isinstance(value, str):
                 # A str has at most 4 bytes per character in UTF-8: count only when it might matter.
                 size = len(value) if len(value) * 4 <= limit else len(value.encode("utf-8", "replace"))
-            elif isinstance(value, (dict, list)):
-                size = len(orjson.dumps(value))
-            else:
+            elif value is None or isinstance(value, bool):
                 continue
+            else:
+                try:
+                    size = len(orjson.dumps(value))
+                except orjson.JSONEncodeError as error:
+                    raise bad_request(f"attribute {name!r} has a value that cannot be stored: {error}") from None
             if size > limit:
                 raise bad_request(f"attribute {name!r} is {size} bytes; the limit is {limit} bytes")
 

@@ -69,7 +69,8 @@ def _parse_field(text: str, name: str, low: int, high: int, where: str) -> froze
         return None
     values: set[int] = set()
     for item in text.split(","):
-        match = re.fullmatch(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?", item)
+        # At most 9 digits per number: every field's range fits, and int() stays cheap.
+        match = re.fullmatch(r"(\*|\d{1,9}(?:-\d{1,9})?)(?:/(\d{1,9}))?", item)
         if match is None:
             raise bad_request(f"{where}: {name} field {text!r} is not '*', a number, a range a-b, "
                               "a step */n or a list of those")
