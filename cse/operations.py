@@ -97,6 +97,7 @@ class Operations:
         if not rtype.creatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be created by a request")
         attributes = self._content(request.pc, rtype)
+        _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         if target.virtual is not None:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
@@ -296,6 +297,7 @@ class Operations:
     # -- UPDATE -------------------------------------------------------------------------
     async def update(self, ctx: "Context", address: Address) -> Response:
         request = ctx.request
+        _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         if target.virtual is not None:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
@@ -354,6 +356,7 @@ class Operations:
         request = ctx.request
         if request.pc is not None:
             raise bad_request("a DELETE request carries no content")
+        _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         resource = target.resource
         if target.virtual is not None:
@@ -377,6 +380,13 @@ class Operations:
         await self.storage.commit()
         return response
 
+
+def _check_whole_resource(ctx: "Context", address: Address) -> None:
+    """CREATE, UPDATE and DELETE act on whole resources: an attribute address (#lbl,
+    atrl) would otherwise be dropped and widen the operation to the resource."""
+    if address.attribute is not None or ctx.request.atrl:
+        raise bad_request("only a RETRIEVE may address single attributes (#attribute or atrl); "
+                          f"operation {ctx.request.op} acts on the whole resource")
 
 
 def _attributes_of(pc: object) -> dict | None:
