@@ -123,6 +123,11 @@ class Operations:
             resource["rn"] = rtype.default_name(resource)
         resource["_path"] = path = parent["_path"] + "/" + resource["rn"]
         with self.storage.transaction():
+            if rtype.prepare_create_may_wait:
+                # Re-read: the parent may have changed or gone while prepare_create waited.
+                parent = self.tree.get(parent["ri"], ctx.now_ts)
+                if parent is None:
+                    raise not_found(address.local_to)
             if self.storage.get_by_path(path) is not None:
                 raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
                                                 f"under {parent['_path']!r}")

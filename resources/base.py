@@ -145,6 +145,9 @@ class ResourceType:
     def __init__(self) -> None:
         self.schema = Schema(self.short_name)
         self.root = f"m2m:{self.short_name}"
+        # Whether prepare_create may wait (it is overridden), so that other requests can
+        # change or remove the parent before the CREATE writes.
+        self.prepare_create_may_wait = type(self).prepare_create is not ResourceType.prepare_create
 
     # -- content validation (generic) ---------------------------------------------------
     def validate_create(self, attributes: dict) -> None:
