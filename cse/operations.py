@@ -285,7 +285,9 @@ class Operations:
         drt = ctx.request.drt
         fc = ctx.request.fc
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
-        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None)
+        in_full = rcn in (ResultContent.ATTRIBUTES_AND_CHILDREN, ResultContent.CHILD_RESOURCES)
+        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
+                    transform=self._retrievable_children(ctx) if in_full else None)
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:
@@ -298,6 +300,26 @@ class Operations:
             response.cnst = PARTIAL_CONTENT
             response.cnot = page.next_offset
         return response
+
+    def _retrievable_children(self, ctx: "Context"):
+        """Leaves out of a full child list (rcn 4/8) what a RETRIEVE of its own would refuse
+        for type reasons (instances of a container with disr); the verdict depends on the
+        type and the parent only, so it is asked once per parent."""
+        verdicts: dict[tuple[int, str], bool] = {}
+
+        def keep(child: dict) -> dict | None:
+            key = (child["ty"], child["pi"])
+            allowed = verdicts.get(key)
+            if allowed is None:
+                try:
+                    self.types.of(child).check_retrieve(ctx, child)
+                    allowed = True
+                except OneM2MError:
+                    allowed = False
+                verdicts[key] = allowed
+            return child if allowed else None
+
+        return keep
 
     # -- UPDATE -------------------------------------------------------------------------
     async def update(self, ctx: "Context", address: Address) -> Response:

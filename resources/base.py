@@ -216,7 +216,9 @@ class ResourceType:
         """`resource` already carries the changes; adjust derived attributes."""
 
     def check_retrieve(self, ctx: "Context", resource: dict) -> None:
-        """Refuse a RETRIEVE for type reasons (after access control)."""
+        """Refuse a RETRIEVE for type reasons (after access control).  Also leaves the
+        resource out of full child lists (rcn 4/8), which ask once per type and parent:
+        the verdict may depend on nothing else."""
 
     def check_delete(self, ctx: "Context", resource: dict) -> None:
         """Refuse a DELETE before anything is rendered or removed."""

@@ -143,6 +143,23 @@ async def test_disabled_retrieval_blocks_instances(meter):
     assert (await meter.retrieve("cse-in/meter/power/la", fr=METER)).rsc == 2000
 
 
+@pytest.mark.parametrize("to, op, rcn", [
+    ("cse-in/meter/power", "retrieve", 4), ("cse-in/meter/power", "retrieve", 8),
+    ("cse-in/meter", "retrieve", 4), ("cse-in/meter", "retrieve", 8),
+    ("cse-in/meter/power", "delete", 4), ("cse-in/meter/power", "delete", 8),
+])
+async def test_disabled_retrieval_also_hides_instances_in_child_lists(meter, to, op, rcn):
+    """rcn 4/8 show children in full: with disr the readings must not appear there either."""
+    await make_container(meter, disr=True)
+    await post(meter, "secret")
+    await meter.create("cse-in/meter/power", 3, {"m2m:cnt": {"rn": "open"}}, fr=METER)
+    await post(meter, "visible", container="cse-in/meter/power/open")
+    response = await getattr(meter, op)(to, fr=METER, rcn=rcn)
+    assert response.rsc in (2000, 2002), response.pc
+    assert "secret" not in str(response.pc)
+    assert "visible" in str(response.pc) and "open" in str(response.pc)
+
+
 async def test_nested_containers_and_deleting_a_container_removes_instances(meter):
     await make_container(meter)
     assert (await meter.create("cse-in/meter/power", 3, {"m2m:cnt": {"rn": "sub"}}, fr=METER)).rsc == 2001
