@@ -128,12 +128,26 @@ class Operations:
                 parent = self.tree.get(parent["ri"], ctx.now_ts)
                 if parent is None:
                     raise not_found(address.local_to)
-            if self.storage.get_by_path(path) is not None:
-                raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
-                                                f"under {parent['_path']!r}")
+            self._take_place(ctx, resource, rtype)
             self.tree.insert(ctx, resource, parent)
         await self.storage.commit()
         return self._created(ctx, resource, attributes)
+
+    def _take_place(self, ctx: "Context", resource: dict, rtype: "ResourceType") -> None:
+        """The path, and the ri of an AE or remoteCSE (chosen by the registering entity),
+        must be free.  An expired holder is absent for every request, so it is removed now
+        (with its subtree and events, as the reaper would); a live one is a conflict."""
+        holders = [self.storage.get_by_path(resource["_path"])]
+        if rtype.registration:
+            holders.append(self.storage.get(resource["ri"]))
+        for holder in holders:
+            if holder is None or self.storage.get(holder["ri"]) is None:    # gone with the first
+                continue
+            et = holder.get("et")
+            if et is None or et > ctx.now_ts:
+                raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
+                                                f"under {resource['_path'].rpartition('/')[0]!r}")
+            self.tree.remove(ctx, holder, self.storage.get(holder["pi"]))
 
     def _content(self, pc: object, rtype: "ResourceType") -> dict:
         if pc is None:

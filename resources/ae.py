@@ -48,7 +48,7 @@ class AE(ResourceType):
         if not any(fnmatch.fnmatchcase(aei, pattern) for pattern in allowed):
             raise OneM2MError(RSC.APP_RULE_VALIDATION_FAILED,
                               f"originator {aei!r} may not register an AE here")
-        if ctx.storage.get(aei) is not None:
+        if ctx.tree.get(aei, ctx.now_ts) is not None:
             raise OneM2MError(RSC.ORIGINATOR_HAS_ALREADY_REGISTERED,
                               f"originator {aei!r} is already registered; delete or update that AE")
         resource["ri"] = resource["aei"] = aei

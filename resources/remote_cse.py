@@ -88,7 +88,7 @@ class RemoteCSE(ResourceType):
                               f"expected {csi}/<CSEBase name>")
         self._check_reachability(resource, csi, own_id)
         ri = csi[1:]
-        existing = ctx.storage.get(ri)
+        existing = ctx.tree.get(ri, ctx.now_ts)
         if existing is not None:
             if existing.get("_registrar"):
                 raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is this CSE's registrar; it cannot also "
