@@ -173,6 +173,9 @@ class Operations:
                 raise bad_request(f"attribute 'rn' is longer than {limits.max_rn_length} characters")
             if rn in VIRTUAL_NAMES:
                 raise bad_request(f"attribute 'rn': {rn!r} is reserved for a virtual resource")
+            if rn in (".", ".."):
+                # URLs drop or resolve dot segments, and arp climbs with "..".
+                raise bad_request(f"attribute 'rn': {rn!r} is a dot segment, which no address can name")
         self._check_labels(attributes)
         if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
             raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")

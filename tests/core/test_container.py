@@ -190,6 +190,7 @@ async def test_bad_content_instances(meter, attributes, rsc, words):
     ({"mni": -1}, "'mni'"), ({"mbs": "10"}, "'mbs'"), ({"cni": 3}, "'cni'"), ({"cbs": 0}, "'cbs'"),
     ({"disr": "no"}, "'disr'"), ({"rn": "la"}, "reserved"), ({"rn": "a/b"}, "'rn'"),
     ({"rn": ""}, "'rn'"), ({"lbl": [1]}, "'lbl'"), ({"unknown": 1}, "'unknown' is not defined"),
+    ({"rn": ".."}, "dot segment"), ({"rn": "."}, "dot segment"),
 ])
 async def test_bad_containers(meter, attributes, words):
     response = await meter.create("cse-in/meter", 3, {"m2m:cnt": attributes}, fr=METER)
