@@ -13,6 +13,7 @@ import sys
 
 from .app import Cse, build_cse
 from .config import Config, ConfigError, load_config
+from .storage import StorageError
 
 log = logging.getLogger("cse")
 
@@ -218,10 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         run(config)
-    except OSError as error:
-        print(f"cse: {error}", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
+    except (OSError, RuntimeError, StorageError) as error:
         print(f"cse: {error}", file=sys.stderr)
         return 1
     return 0
