@@ -278,10 +278,11 @@ class Operations:
         return self._with_children(ctx, resource, rcn, RSC.OK)
 
     def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
-        """Conditional retrieval of the target itself (rcn=1): it must meet the criteria."""
+        """Conditional operation on the target itself (RETRIEVE rcn=1, UPDATE, DELETE
+        without a child list): it must meet the criteria."""
         if not meets(ctx, resource, fc, Permission.RETRIEVE):
             raise OneM2MError(RSC.NOT_FOUND, f"resource {resource['_path']!r} does not meet the "
-                                             "filter criteria of this conditional retrieval")
+                                             "filter criteria of this conditional operation")
 
     def _attribute_list(self, pc: object, atrl: list[str] | None, attribute: str | None) -> list[str] | None:
         names: list[str] | None = None
@@ -359,6 +360,8 @@ class Operations:
             self.access.check(ctx, Permission.UPDATE, resource)
         if not rtype.updatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
+        if request.fc:
+            self._check_condition(ctx, resource, request.fc)
         changes = self._content(request.pc, rtype)
         self._check_sizes(changes)
         rtype.validate_update(changes)
@@ -412,6 +415,8 @@ class Operations:
             self.access.check(ctx, Permission.DELETE, resource)
         self.types.of(resource).check_delete(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.NOTHING
+        if request.fc and rcn in (ResultContent.NOTHING, ResultContent.ATTRIBUTES):
+            self._check_condition(ctx, resource, request.fc)   # with a child list, fc selects children
         if rcn == ResultContent.NOTHING:
             response = Response(rsc=RSC.DELETED)
         elif rcn == ResultContent.ATTRIBUTES:
