@@ -28,12 +28,8 @@ _STRINGS = {"arp", "smf", "cfq", "geom"}
 _ATTRIBUTE_LISTS = {"atr", "catr", "patr"}
 MAX_INTEGER = 2 ** 53 - 1     # largest integer every JSON reader keeps exactly
 KNOWN = _SCALAR_INT | _TIMESTAMPS | _INT_LISTS | _STR_LISTS | _STRINGS | _ATTRIBUTE_LISTS
-# Members evaluated on the resource itself.
-LOCAL_CONDITIONS = ("crb", "cra", "ms", "us", "sts", "stb", "exb", "exa", "lbl", "ty", "sza", "szb",
-                    "cty", "atr")
 # Members evaluated on a child (clbl, chty, catr) or on the parent (palb, pty, patr).
 RELATED_CONDITIONS = ("clbl", "chty", "catr", "palb", "pty", "patr")
-CHILD_CONDITIONS = ("clbl", "chty", "catr")
 # Members this CSE understands but does not implement: refused with 5001, never ignored.
 UNSUPPORTED = {
     "smf": "semantic filters (smf)",
@@ -233,11 +229,6 @@ class Criteria:
         if self.related:
             return related is not None and all(related(name, resource) for name in self.related)
         return True
-
-
-def has_conditions(fc: dict | None) -> bool:
-    """Whether fc holds conditions on the resource itself (not paging or usage members)."""
-    return bool(fc) and any(name in fc for name in LOCAL_CONDITIONS)
 
 
 def matches(resource: dict, fc: dict, extra: dict[str, bool] | None = None) -> bool:
