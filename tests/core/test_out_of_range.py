@@ -105,3 +105,20 @@ async def test_endless_relative_time_over_http(http_cse):
     response, body = await client.call("GET", "/cse-in", headers={"X-M2M-RET": "9" * 5000})
     assert response.status == 400 and response.headers["X-M2M-RSC"] == "4000"
     assert "rqet" in body.decode()
+
+
+@pytest.mark.parametrize("fields", [
+    {"op": 3, "pc": {"m2m:cnt": {"lbl": b"bytes"}}},
+    {"op": 1, "ty": 4, "pc": {"m2m:cin": {"con": {1: "integer key"}}}},
+    {"op": 2, "gid": b"bytes"},
+])
+async def test_non_blocking_request_that_its_request_resource_cannot_hold(meter, fields):
+    """rt=1 stores the request (pc, parameters) in a <request> resource before it answers."""
+    from cse.primitives import Request
+
+    count = meter.cse.storage.count()
+    response = await meter.cse.dispatcher.handle(Request(to="cse-in/meter/power", fr=METER, rqi="nb", rvi="3",
+                                                         rt=1, **fields))
+    assert response.rsc == 4000, response.pc
+    assert "cannot be stored" in response.pc["m2m:dbg"]
+    assert meter.cse.storage.count() == count
