@@ -128,15 +128,18 @@ class Operations:
                 parent = self.tree.get(parent["ri"], ctx.now_ts)
                 if parent is None:
                     raise not_found(address.local_to)
-            self._take_place(ctx, resource, rtype)
+            if self._take_place(ctx, resource, rtype):
+                parent = self.storage.get(parent["ri"])      # its counters changed
             self.tree.insert(ctx, resource, parent)
         await self.storage.commit()
         return self._created(ctx, resource, attributes)
 
-    def _take_place(self, ctx: "Context", resource: dict, rtype: "ResourceType") -> None:
+    def _take_place(self, ctx: "Context", resource: dict, rtype: "ResourceType") -> bool:
         """The path, and the ri of an AE or remoteCSE (chosen by the registering entity),
         must be free.  An expired holder is absent for every request, so it is removed now
-        (with its subtree and events, as the reaper would); a live one is a conflict."""
+        (with its subtree and events, as the reaper would); a live one is a conflict.
+        Returns whether something was removed."""
+        removed = False
         holders = [self.storage.get_by_path(resource["_path"])]
         if rtype.registration:
             holders.append(self.storage.get(resource["ri"]))
@@ -148,6 +151,8 @@ class Operations:
                 raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
                                                 f"under {resource['_path'].rpartition('/')[0]!r}")
             self.tree.remove(ctx, holder, self.storage.get(holder["pi"]))
+            removed = True
+        return removed
 
     def _content(self, pc: object, rtype: "ResourceType") -> dict:
         if pc is None:

@@ -82,3 +82,14 @@ async def test_expired_names_are_free_before_the_reaper_runs(core, clock):
     assert (await core.retrieve("cse-in/meter/power", fr="Cmeter")).rsc == 4004
     assert await core.cse.reaper.reap_once() == 0
     assert core.cse.storage.count() == 2           # CSEBase and the new AE
+
+
+async def test_an_expired_instance_replaced_by_name_leaves_the_counters_right(core, clock):
+    await core.register_ae("Cmeter", rn="meter")
+    await core.create("cse-in/meter", 3, {"m2m:cnt": {"rn": "power"}}, fr="Cmeter")
+    await core.create("cse-in/meter/power", 4, {"m2m:cin": {"rn": "r", "con": "old!",
+                                                            "et": format_timestamp(clock.now() + 10)}}, fr="Cmeter")
+    clock.advance(11)
+    assert (await core.create("cse-in/meter/power", 4, {"m2m:cin": {"rn": "r", "con": "new"}}, fr="Cmeter")).rsc == 2001
+    state = (await core.retrieve("cse-in/meter/power", fr="Cmeter")).pc["m2m:cnt"]
+    assert (state["cni"], state["cbs"]) == (1, 3)
