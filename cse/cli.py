@@ -106,7 +106,7 @@ def add_bindings(cse: Cse) -> None:
     cse.outbound.register(("coap",), coap_sender)
     cse.bindings.append(coap_sender)
     if http.enabled:
-        authenticator = Authenticator(cse.config.auth, cse.access.normalize)
+        authenticator = Authenticator(cse.config.auth, cse.access.normalize, own_id=cse.config.cse.cse_id)
         if not (cse.config.auth.required or
                 cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
             log.warning("no credentials for the admin originator %s: any client may act as it "
