@@ -382,6 +382,7 @@ class Operations:
             current = self.storage.get(resource["ri"])
             if current is None:
                 raise not_found(address.local_to)
+            before = dict(current) if request.rcn == ResultContent.MODIFIED_ATTRIBUTES else None
             for name, value in changes.items():
                 if value is None:
                     current.pop(name, None)
@@ -398,7 +399,7 @@ class Operations:
         if rcn == ResultContent.NOTHING:
             pc = None
         elif rcn == ResultContent.MODIFIED_ATTRIBUTES:
-            pc = self.render.modified(current, changes)
+            pc = self.render.modified(current, changes, before)
         else:
             pc = self.render.resource(current)
         return Response(rsc=RSC.UPDATED, pc=pc)
