@@ -14,6 +14,7 @@ This module never sends anything.
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Callable
 
 from cse.errors import RSC, OneM2MError, bad_request
@@ -24,6 +25,10 @@ from .base import ResourceType
 if TYPE_CHECKING:
     from cse.config import Config
     from cse.context import Context
+
+
+# A CSE-ID becomes the ri and rn of its record: only unreserved characters (as csi's schema).
+_CSE_ID = re.compile(r"/[A-Za-z0-9\-._~]+")
 
 
 def sp_relative_cse_id(originator: str, config: "Config") -> str | None:
@@ -77,6 +82,8 @@ class RemoteCSE(ResourceType):
                 raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
                                   "an ASN-CSE accepts no CSE registrations (it has no registrees)")
             csi = sp_relative_cse_id(originator, config)
+            if csi is not None and not _CSE_ID.fullmatch(csi):
+                csi = None                      # its ri would be unaddressable
             if csi is None:
                 raise bad_request(f"originator {originator!r} cannot register a CSE: a CSE registers "
                                   "with its SP-relative CSE-ID (e.g. /id-mn) as originator")
@@ -92,13 +99,16 @@ class RemoteCSE(ResourceType):
             registrar = False
         if csi == own_id:
             raise bad_request(f"CSE {own_id} cannot register with itself")
+        if len(csi) > config.limits.max_rn_length:
+            raise bad_request(f"the CSE-ID is longer than {config.limits.max_rn_length} characters; "
+                              "it is also the remoteCSE's resource name")
         cb = resource["cb"]
         if not (cb.startswith(csi + "/") and len(cb) > len(csi) + 1 and "/" not in cb[len(csi) + 1:]):
             raise bad_request(f"attribute 'cb': {cb!r} is not the address of the CSEBase of {csi}; "
                               f"expected {csi}/<CSEBase name>")
         self._check_reachability(resource, csi, config)
         ri = csi[1:]
-        existing = ctx.storage.get(ri)
+        existing = ctx.tree.get(ri, ctx.now_ts)
         if existing is not None:
             if existing.get("_registrar"):
                 raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is this CSE's registrar; it cannot also "

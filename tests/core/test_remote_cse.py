@@ -68,6 +68,9 @@ async def test_a_container_can_live_under_a_remote_cse(core):
     ("/id-mn", csr(dcse=["id-a"]), 4000, "'dcse'"),
     ("/id-mn", csr(cst=7), 4000, "'cst'"),
     ("/id-mn", csr(egid="x"), 5001, "'egid'"),
+    ("/id#mn", csr("/id#mn"), 4000, "SP-relative CSE-ID"),      # '#' starts an attribute
+    ("/id mn", csr("/id mn"), 4000, "SP-relative CSE-ID"),
+    ("/" + "m" * 300, csr("/" + "m" * 300), 4000, "longer than"),
     ("/id-mn", {"m2m:csr": {"rr": True, "srv": ["3"]}}, 4000, "'cb'"),
     ("/id-mn", {"m2m:csr": {"cb": "/id-mn/cse-mn", "srv": ["3"]}}, 4000, "'rr'"),
     ("/id-mn", {"m2m:csr": {"cb": "/id-mn/cse-mn", "rr": True}}, 4000, "'srv'"),
