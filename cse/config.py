@@ -184,6 +184,8 @@ class LimitSettings:
     rate_burst: int = 100
     # Longest a request may ask to wait for its operation execution time (oet), seconds.
     max_execution_delay: float = 60.0
+    # Non-blocking requests (rt=1, rt=2) running at once; beyond: 4005.
+    max_nonblocking_pending: int = 1000
 
 
 @dataclass

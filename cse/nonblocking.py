@@ -26,6 +26,7 @@ import orjson
 from .clock import format_timestamp, parse_abs_rel, parse_duration
 from .errors import RSC, OneM2MError, bad_request
 from .primitives import Request, Response, ResponseTypeValue
+from .storage import StorageError
 
 if TYPE_CHECKING:
     from .dispatcher import Dispatcher
@@ -52,6 +53,12 @@ class NonBlockingRequests:
         if request.rt == ResponseTypeValue.NON_BLOCKING_ASYNCH and self.send_result is None:
             raise OneM2MError(RSC.NOT_IMPLEMENTED,
                               "non-blocking asynchronous requests (rt=2) need the notifier, which is not running")
+        limit = self.config.limits.max_nonblocking_pending
+        if len(self._tasks) >= limit:
+            # Each accepted request holds a task (and may wait for oet): bound them.
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                              f"{limit} non-blocking requests are already running here; retry later "
+                              "or send the request blocking")
         blocking = dataclasses.replace(request, rt=None, rtu=None)
         keep_until = self._lifetime(request, self.dispatcher.clock.now())   # a bad rp is 4000 either way
         if request.rt == ResponseTypeValue.NON_BLOCKING_SYNCH:
@@ -68,7 +75,12 @@ class NonBlockingRequests:
     def _run(self, work) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a non-blocking request failed after its acknowledgement", exc_info=task.exception())
 
     async def idle(self, timeout: float | None = None) -> set[asyncio.Task]:
         """Wait until the operations running now have finished; returns those still running."""
@@ -134,9 +146,19 @@ class NonBlockingRequests:
         record["ors"] = self._primitive(response, request)
         record["lt"] = ctx.now_ts
         record["st"] = record.get("st", 0) + 1
-        with storage.transaction():
-            storage.update(record, changed=("rs", "ors", "lt", "st"))
-        await storage.commit()
+        try:
+            with storage.transaction():
+                storage.update(record, changed=("rs", "ors", "lt", "st"))
+            await storage.commit()
+        except StorageError as error:
+            # The result itself could not be stored (e.g. content from a peer that JSON
+            # cannot hold): keep the outcome, not the content, so the request is not PENDING forever.
+            log.warning("storing the result of %s failed (%s); keeping its status only", request.describe(), error)
+            record["ors"] = {"rsc": record["ors"]["rsc"], "rqi": request.rqi,
+                             "pc": {"m2m:dbg": "the result could not be stored"}}
+            with storage.transaction():
+                storage.update(record, changed=("rs", "ors"))
+            await storage.commit()
 
     # -- rt=2: the result as a notification ----------------------------------------------
     async def _notify_result(self, request: Request, targets: list[str]) -> None:

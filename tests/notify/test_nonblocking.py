@@ -120,3 +120,23 @@ async def test_non_blocking_over_http(http_cse):
     response, _ = await client.call("GET", "/cse-in/meter?rt=2", originator="Cmeter",
                                     headers={"X-M2M-RTU": ""})
     assert response.status == 202 and response.headers["X-M2M-RSC"] == "1002"
+
+
+async def test_running_non_blocking_requests_are_bounded(clock):
+    from tests.conftest import CoreClient
+
+    from .conftest import notifying_cse
+
+    cse = notifying_cse(clock, **{"limits.max_nonblocking_pending": 2})
+    await cse.start()
+    try:
+        core = CoreClient(cse)
+        container = await meter_with_container(core)
+        # oet keeps the accepted operations running for a while (they wait for it).
+        held = [await core.retrieve(container, fr="Cmeter", rt=2, rtu=[], oet="2000") for _ in range(2)]
+        assert [r.rsc for r in held] == [1002, 1002]
+        refused = await core.retrieve(container, fr="Cmeter", rt=2, rtu=[])
+        assert refused.rsc == 4005 and "already running" in refused.pc["m2m:dbg"]
+        assert (await core.retrieve(container, fr="Cmeter")).rsc == 2000    # blocking still served
+    finally:
+        await cse.stop()
