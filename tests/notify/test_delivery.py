@@ -167,3 +167,33 @@ async def test_deleting_an_ae_reports_the_deletion_of_everything_watched_below_i
     assert {r.sgn["sur"] for r in removed} == {f"/id-in/{on_ae['ri']}", f"/id-in/{on_container['ri']}"}
     for sub in (on_ae, on_container):
         assert (await ncore.retrieve(sub["ri"])).rsc == 4004
+
+
+async def test_a_slow_receiver_is_not_timed_out_for_the_notifications_queued_before(clock, receivers):
+    """0.1 s per notification, a 0.35 s timeout and 4 in flight: the fourth waits 0.4 s in
+    all but only 0.1 s for its own answer.  Each arrives once; nothing is retried."""
+    cse = notifying_cse(clock, **{"notification.timeout": 0.35})
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        slow = await receivers(delay=0.1)
+        container = await meter_with_container(core)
+        await subscribe(core, container, slow.url(), enc=READINGS)
+        for value in range(8):
+            await post_reading(core, container, value)
+        delivery = cse.events.delivery
+        assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 8, 10), delivery.stats()
+        assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in slow.notifications] == [str(v) for v in range(8)]
+        assert delivery.totals["retries"] == 0
+    finally:
+        await cse.stop()
+
+
+async def test_a_huge_answer_body_does_not_make_an_accepted_notification_a_failure(ncore, receivers):
+    talkative = await receivers(body=b"x" * 3_000_000)
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, talkative.url(), enc=READINGS)
+    await post_reading(ncore, container, "once")
+    delivery = ncore.cse.events.delivery
+    assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 1, 5), delivery.stats()
+    assert delivery.totals["retries"] == 0 and len(talkative.notifications) == 1
