@@ -32,8 +32,11 @@ class Received:
 
 class Receiver:
     def __init__(self, *, rsc: int = 2000, verification_rsc: int = 2000, hang: bool = False,
-                 delay: float = 0.0, port: int | None = None, body: bytes = b""):
+                 delay: float = 0.0, port: int | None = None, body: bytes = b"",
+                 answers: list[int] | None = None, gate: asyncio.Event | None = None):
         self.rsc = rsc                           # answer to notifications
+        self.answers = list(answers or ())       # rsc for the first notifications, then the above
+        self.gate = gate                         # notifications are answered once it is set
         self.verification_rsc = verification_rsc  # answer to verification requests
         self.hang = hang                         # never answer notifications (a dead receiver)
         self.delay = delay                       # seconds before answering a notification (slow)
@@ -87,6 +90,12 @@ class Receiver:
             self._changed.notify_all()
         if record.is_verification:
             rsc = self.verification_rsc
+        elif self.answers or self.gate is not None:
+            if self.gate is not None:
+                await self.gate.wait()
+            rsc = self.answers.pop(0) if self.answers else self.rsc
+            if rsc == self.rsc and self.hang:
+                await self._release.wait()
         else:
             if self.hang:
                 await self._release.wait()

@@ -197,3 +197,28 @@ async def test_a_huge_answer_body_does_not_make_an_accepted_notification_a_failu
     delivery = ncore.cse.events.delivery
     assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 1, 5), delivery.stats()
     assert delivery.totals["retries"] == 0 and len(talkative.notifications) == 1
+
+
+async def test_an_unexpected_error_while_sending_is_retried_and_does_not_stop_the_target(ncore, receiver,
+                                                                                    monkeypatch, caplog):
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, receiver.url(), enc=READINGS)
+    resolver = ncore.cse.events.delivery.resolver
+    lookup = resolver.entity
+    failures = [RuntimeError("storage unavailable")]
+
+    def failing_once(target):
+        if failures:
+            raise failures.pop()
+        return lookup(target)
+
+    monkeypatch.setattr(resolver, "entity", failing_once)
+    await post_reading(ncore, container, "first")
+    delivery = ncore.cse.events.delivery
+    queue = delivery.queues[receiver.url()]
+    assert await delivery.wait_until(lambda: queue.failing, 5)
+    await post_reading(ncore, container, "second")
+    received = await receiver.wait_for(2)
+    assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["first", "second"]
+    assert "storage unavailable" in caplog.text
+

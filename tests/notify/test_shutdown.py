@@ -1,6 +1,8 @@
 """Clean shutdown: queued notifications are delivered, or kept and resent after a restart."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import CoreClient
@@ -79,3 +81,38 @@ async def test_events_after_the_drain_are_kept_for_the_next_start(tmp_path, rece
         assert received.sgn["nev"]["rep"]["m2m:cin"]["con"] == "late"
     finally:
         await cse.stop()
+
+
+async def test_notifications_in_flight_when_the_target_starts_failing_survive_a_shutdown(tmp_path):
+    """Three notifications in flight; the first is answered 5000 (retry) while the others
+    are still unanswered when the CSE stops: all three are kept and sent after the start."""
+    storage = {"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}", "notification.shutdown_timeout": 0.1,
+               "notification.timeout": 60.0}
+    gate = asyncio.Event()
+    flaky = await Receiver(answers=[5000], hang=True, gate=gate).start()
+    cse = notifying_cse(**storage)
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        await subscribe(core, container, flaky.url(), enc=READINGS)
+        for value in range(3):
+            await post_reading(core, container, value)
+        await flaky.wait_for(1)
+        delivery = cse.events.delivery
+        queue = delivery.queues[flaky.url()]
+        assert len(queue.inflight) == 3
+        gate.set()                                    # 5000 for the first; the second hangs
+        assert await delivery.wait_until(lambda: queue.failing, 5)
+    finally:
+        await cse.stop()
+        await flaky.stop()
+    back = await Receiver(port=flaky.port).start()
+    cse = notifying_cse(**storage)
+    await cse.start()
+    try:
+        received = await back.wait_for(3)
+        assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["0", "1", "2"]
+    finally:
+        await cse.stop()
+        await back.stop()
