@@ -218,7 +218,9 @@ class Delivery:
         finally:
             queue.worker = None
             self._progress.set()
-            if not queue.items and not queue.inflight and not queue.failing and not self._closing:
+            if not queue.items and not queue.inflight and not self._closing:
+                # Nothing left for this target: forget it (a target that failed starts afresh
+                # with its next notification), so targets that went away take no memory.
                 self.queues.pop(queue.key, None)
 
     def _window(self, queue: TargetQueue) -> int:

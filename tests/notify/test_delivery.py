@@ -222,3 +222,19 @@ async def test_an_unexpected_error_while_sending_is_retried_and_does_not_stop_th
     assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["first", "second"]
     assert "storage unavailable" in caplog.text
 
+
+async def test_a_target_that_is_given_up_leaves_no_queue_behind(clock):
+    cse = notifying_cse(clock, **{"notification.max_attempts": 1})
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        target = await Receiver().start()
+        await subscribe(core, container, target.url(), enc=READINGS)
+        await target.stop()
+        await post_reading(core, container, 1)
+        delivery = cse.events.delivery
+        assert await delivery.wait_until(lambda: delivery.totals["dropped"] == 1, 5)
+        assert await delivery.wait_until(lambda: target.url() not in delivery.queues, 5), delivery.stats()
+    finally:
+        await cse.stop()
