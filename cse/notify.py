@@ -171,6 +171,8 @@ class NotificationStatistics:
         for ri in dirty:
             current = self.storage.get(ri)
             if current is None or not current.get("nse"):
+                # Gone, or no longer counting: late answers made these counters.
+                self._counters.pop(ri, None)
                 continue
             current["nsi"] = [{"tg": tg, "rqs": c[1], "rsr": c[2], "noec": c[0]}
                               for tg, c in self._counters.get(ri, {}).items()]

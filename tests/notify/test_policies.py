@@ -2,6 +2,8 @@
 latestNotify (ln), notificationEventCat (nec)."""
 from __future__ import annotations
 
+import asyncio
+
 from .conftest import meter_with_container, post_reading, subscribe
 
 
@@ -176,3 +178,21 @@ async def test_nse_keeps_notification_statistics_per_target(ncore, receiver):
 
     response = await ncore.update(sub["ri"], {"m2m:sub": {"nse": True}}, fr="Cmeter")
     assert response.pc["m2m:sub"]["nsi"] == []          # switched on again: counting starts afresh
+
+
+async def test_statistics_of_a_deleted_subscription_are_not_kept(ncore, receivers):
+    """Answers that arrive after the subscription was deleted still count an attempt; the
+    counters made for it then must not stay in memory for ever."""
+    gate = asyncio.Event()
+    held = await receivers(gate=gate)
+    container = await meter_with_container(ncore)
+    sub = (await subscribe(ncore, container, held.url(), enc={"net": [3], "chty": [4]}, nse=True)).pc["m2m:sub"]
+    await post_reading(ncore, container, 1)
+    await held.wait_for(1)
+    assert (await ncore.delete(sub["ri"], fr="Cmeter")).rsc == 2002
+    gate.set()
+    delivery = ncore.cse.events.delivery
+    assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 1, 5)
+    statistics = ncore.cse.events.statistics
+    statistics.write()
+    assert sub["ri"] not in statistics._counters
