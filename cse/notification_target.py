@@ -130,7 +130,7 @@ class TargetResolver:
             return routed_url(remote) if remote is not None else None
         if entity.get("rr") is False and entity.get("ty") in REACHABILITY_TYPES:
             return polling_url(entity["ri"])
-        for url in (entity or {}).get("poa") or ():
+        for url in entity.get("poa") or ():
             if isinstance(url, str) and self.outbound.supports(url):
                 if entity.get("ty") == REMOTE_CSE_TY and entity.get("csi"):
                     # A target behind another CSE goes to that CSE (which relays it); over

@@ -333,7 +333,7 @@ class Notifier:
             for target in subscription.targets:
                 self.statistics.event(subscription.ri, target.entry)
         if subscription.batch_size is None:
-            self._send(subscription, {"m2m:sgn": sgn}, subscription.ec)
+            self._send(subscription, {"m2m:sgn": sgn})
             return
         batch = self._batches.get(subscription.ri)
         if batch is None:
@@ -366,16 +366,16 @@ class Notifier:
             batch.timer.cancel()
         subscription = batch.subscription
         if subscription.latest_only:
-            self._send(subscription, {"m2m:sgn": batch.items[-1]}, subscription.ec)
+            self._send(subscription, {"m2m:sgn": batch.items[-1]})
         else:
-            self._send(subscription, {"m2m:agn": {"m2m:sgn": batch.items}}, subscription.ec)
+            self._send(subscription, {"m2m:agn": {"m2m:sgn": batch.items}})
 
-    def _send(self, subscription: Subscription, pc: dict, ec: int | None) -> None:
+    def _send(self, subscription: Subscription, pc: dict) -> None:
         doc = subscription.doc
         counted = bool(doc.get("nse"))
         for target in subscription.targets:
             self.delivery.enqueue(
-                Notification(target, subscription.ri, pc, ec, doc.get("_rvi"), doc.get("_ser"),
+                Notification(target, subscription.ri, pc, subscription.ec, doc.get("_rvi"), doc.get("_ser"),
                              counted=counted),
                 latest_only=subscription.latest_only, latest_when_failing=subscription.latest_when_failing)
 
