@@ -29,7 +29,7 @@ import enum
 import re
 import ssl
 from collections import deque
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 MAX_HEAD = 65_536
 MAX_BODY = 1_048_576
@@ -39,6 +39,7 @@ _VERSION = re.compile(r"HTTP/1\.[0-9]")
 _STATUS = re.compile(r"[0-9]{3}")
 _LENGTH = re.compile(r"[0-9]{1,18}")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_TARGET_SAFE = "/?:@!$&'()*+,;=-._~%"     # what may stay as it is in a request target
 
 
 class HttpProtocolError(ConnectionError):
@@ -368,8 +369,12 @@ class PipelineClient:
             raise ValueError(f"not an http(s) URL: {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not target.isascii():
+            target = quote(target, safe=_TARGET_SAFE)     # an IRI: UTF-8, percent-encoded
         key = (parts.scheme, parts.hostname, port, parts.path)
         host = parts.netloc.rsplit("@", 1)[-1]
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append(f"Content-Length: {len(body) if body else 0}")

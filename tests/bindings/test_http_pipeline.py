@@ -309,3 +309,13 @@ async def test_a_connection_attempt_that_hangs_ends_with_the_timeout_and_is_canc
         await client.request("POST", "http://127.0.0.1:9/x", {}, b"", 0.1)
     [attempt] = attempts
     assert attempt.cancelled()
+
+
+async def test_a_path_with_non_ascii_characters_is_sent_percent_encoded(client):
+    """As any HTTP client does with an IRI (RFC 3987 3.1): UTF-8, percent-encoded; what is
+    already encoded stays as it is."""
+    async with ScriptedServer([EMPTY_OK]) as server:
+        url = server.url.replace("/x", "/zähler/€uro%20?q=ä")
+        assert (await client.request("POST", url, {}, b"", 5)).status == 200
+    [request] = server.requests
+    assert request.startswith(b"POST /z%C3%A4hler/%E2%82%ACuro%20?q=%C3%A4 HTTP/1.1\r\n")

@@ -238,3 +238,12 @@ async def test_a_target_that_is_given_up_leaves_no_queue_behind(clock):
         assert await delivery.wait_until(lambda: target.url() not in delivery.queues, 5), delivery.stats()
     finally:
         await cse.stop()
+
+
+async def test_a_notification_uri_with_non_ascii_characters_is_verified_and_notified(ncore, receiver):
+    container = await meter_with_container(ncore)
+    response = await subscribe(ncore, container, receiver.url("/zähler"), enc=READINGS)
+    assert response.rsc == 2001, response.pc
+    await post_reading(ncore, container, 1)
+    [received] = await receiver.wait_for(1)
+    assert received.path == "/z%C3%A4hler"
