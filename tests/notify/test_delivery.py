@@ -247,3 +247,11 @@ async def test_a_notification_uri_with_non_ascii_characters_is_verified_and_noti
     await post_reading(ncore, container, 1)
     [received] = await receiver.wait_for(1)
     assert received.path == "/z%C3%A4hler"
+
+
+async def test_ct_is_taken_out_of_the_uri_and_the_rest_of_the_query_is_kept_as_written(ncore, receiver):
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, receiver.url("/n", "token&ct=cbor&a=b%2Fc"), enc=READINGS)
+    await post_reading(ncore, container, 1)
+    [received] = await receiver.wait_for(1)
+    assert (received.path, received.serialization) == ("/n?token&a=b%2Fc", "cbor")
