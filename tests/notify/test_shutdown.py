@@ -12,21 +12,23 @@ from .receiver import Receiver
 
 
 async def test_stop_delivers_what_is_queued_and_batched(receivers, tmp_path):
-    slow = await receivers(delay=0.02)
+    gate = asyncio.Event()
+    held = await receivers(gate=gate)             # answers nothing until the stop begins
     batching = await receivers()
     cse = notifying_cse(**{"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}"})
     await cse.start()
     core = CoreClient(cse)
     try:
         container = await meter_with_container(core)
-        await subscribe(core, container, slow.url(), enc=READINGS)
+        await subscribe(core, container, held.url(), enc=READINGS)
         await subscribe(core, container, batching.url(), enc=READINGS, bn={"num": 100, "dur": "PT1H"})
         for value in range(10):
             await post_reading(core, container, value)
-        assert len(slow.notifications) < 10 and batching.notifications == []
+        assert cse.events.delivery.totals["delivered"] == 0 and batching.notifications == []
     finally:
+        gate.set()
         await cse.stop()
-    assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in slow.notifications] == [str(v) for v in range(10)]
+    assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in held.notifications] == [str(v) for v in range(10)]
     [batch] = batching.notifications
     assert len(batch.body["m2m:agn"]["m2m:sgn"]) == 10
 
