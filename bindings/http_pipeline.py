@@ -35,9 +35,7 @@ MAX_HEAD = 65_536
 MAX_BODY = 1_048_576
 IDLE_SECONDS = 15.0          # a connection idle this long is closed
 
-_VERSION = re.compile(r"HTTP/1\.[0-9]")
-_STATUS = re.compile(r"[0-9]{3}")
-_LENGTH = re.compile(r"[0-9]{1,18}")
+_VERSIONS = frozenset({"HTTP/1.0", "HTTP/1.1"})
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TARGET_SAFE = "/?:@!$&'()*+,;=-._~%"     # what may stay as it is in a request target
 
@@ -220,7 +218,8 @@ class _Connection(asyncio.Protocol):
             self._begin(status, headers)
         framing = self._framing
         if framing is _Framing.LENGTH:
-            self._left -= self._take(self._left)
+            if self._left:
+                self._left -= self._take(self._left)
             return self._left == 0 and self._finish()
         if framing is _Framing.CHUNKED:
             return self._parse_chunked()
@@ -234,7 +233,7 @@ class _Connection(asyncio.Protocol):
         lines = raw.decode("latin-1").split("\r\n")
         version, _, rest = lines[0].partition(" ")
         code = rest[:3]
-        if not _VERSION.fullmatch(version) or not _STATUS.fullmatch(code) or rest[3:4] not in ("", " "):
+        if version not in _VERSIONS or not _is_number(code, 3, 3) or rest[3:4] not in ("", " "):
             raise HttpProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
         headers: dict[str, str] = {}
         for line in lines[1:]:
@@ -249,7 +248,6 @@ class _Connection(asyncio.Protocol):
     def _begin(self, status: int, headers: dict[str, str]) -> None:
         """Decide how the body of this response ends (RFC 9112 6.3)."""
         self._head = (status, headers)
-        self._body = bytearray()
         self._oversized = False
         codings = headers.get("transfer-encoding")
         if status in (204, 304):
@@ -261,10 +259,10 @@ class _Connection(asyncio.Protocol):
                 self._framing = _Framing.UNTIL_CLOSE
         elif "content-length" in headers:
             length = headers["content-length"]
-            if not _LENGTH.fullmatch(length):
+            if not _is_number(length, 1, 18):
                 raise HttpProtocolError(f"bad Content-Length {length!r}")
             self._framing, self._left = _Framing.LENGTH, int(length)
-        elif "close" in _tokens(headers.get("connection")):
+        elif _closes(headers):
             self._framing = _Framing.UNTIL_CLOSE
         else:
             # RFC 9112 would read until the server closes; a server that neither says how
@@ -321,13 +319,15 @@ class _Connection(asyncio.Protocol):
 
     def _finish(self) -> bool:
         status, headers = self._head
-        body = bytes(self._body)
-        self._head, self._body = None, bytearray()
+        body = bytes(self._body) if self._body else b""
+        self._head = None
+        if body:
+            self._body = bytearray()
         pending = self.waiting.popleft()
         if not pending.future.done():
             pending.future.set_result(PipelineResponse(status, headers, body))
         self._used_at = self._answered_at = self.loop.time()
-        if "close" in _tokens(headers.get("connection")):
+        if _closes(headers):
             # The server processes nothing more on this connection (RFC 9112 9.6): what is
             # behind moves to a new one now, before any later request could get there first,
             # and this one is closed by us, whatever the server does.
@@ -346,6 +346,17 @@ class _Connection(asyncio.Protocol):
             pending = self.waiting.popleft()
             if not pending.future.done():
                 pending.future.set_exception(error)
+
+
+def _is_number(text: str, shortest: int, longest: int) -> bool:
+    """ASCII digits only (no sign, space, '_' or other Unicode digits, which int() takes)."""
+    return shortest <= len(text) <= longest and text.isascii() and text.isdigit()
+
+
+def _closes(headers: dict[str, str]) -> bool:
+    """Whether the server closes the connection after this response."""
+    connection = headers.get("connection")
+    return connection is not None and "close" in _tokens(connection)
 
 
 def _tokens(value: str | None) -> list[str]:
