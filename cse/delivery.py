@@ -141,7 +141,8 @@ class Delivery:
             if not self._closing:
                 queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
                                                                       name=f"notify {queue.key}")
-        elif not queue.failing and len(queue.inflight) < queue.window and len(queue.items) == 1:
+        elif not (queue.failing or self._closing) and len(queue.inflight) < queue.window \
+                and len(queue.items) == 1:
             # The window has room: send at once rather than after the next answer.
             queue.items.pop()
             notification.queued = False

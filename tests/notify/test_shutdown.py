@@ -118,3 +118,30 @@ async def test_notifications_in_flight_when_the_target_starts_failing_survive_a_
     finally:
         await cse.stop()
         await back.stop()
+
+
+async def test_a_notification_queued_while_delivery_closes_is_kept_not_sent(receivers):
+    """A request finishing while the notifier closes: its notification must be among those
+    kept for the next start, not sent by a task nobody stops any more."""
+    from cse.delivery import Notification
+    from cse.notification_target import parse_target
+    gate = asyncio.Event()
+    held = await receivers(gate=gate)
+    cse = notifying_cse()
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        await subscribe(core, container, held.url(), enc=READINGS)
+        await post_reading(core, container, "first")
+        await held.wait_for(1)                         # in flight, unanswered
+        delivery = cse.events.delivery
+        closing = asyncio.create_task(delivery.close())
+        await asyncio.sleep(0)                         # one step: close() has cancelled what it found
+        late = Notification(parse_target(held.url()), "sub", {"m2m:sgn": {"sur": "/id-in/sub"}})
+        delivery.enqueue(late)
+        left = await closing
+        assert len(left) == 2 and left[1] is late and late.attempts == 0     # "first" and the late one
+    finally:
+        gate.set()
+        await cse.stop()
