@@ -163,18 +163,17 @@ class _Connection(asyncio.Protocol):
         self._watch_by(deadline)
 
     def _close(self) -> None:
-        """Take no more requests, and close once nothing is waiting."""
+        """Close after the last answer (nothing is waiting: what was behind it moved on)."""
         self.closing = True
         self.client._forget(self)
-        if not self.waiting:
-            self._stop_watching()
-            if self.transport is not None:
-                self.transport.close()
+        self._stop_watching()
+        if self.transport is not None:
+            self.transport.close()
 
     # -- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        if self.closed or self.closing:
+        if self.closed:
             transport.close()
             return
         if self.unsent:
