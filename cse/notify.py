@@ -218,6 +218,7 @@ class Notifier:
         self._now_ts: str | None = None
         self._access_ctx: Context | None = None     # for access decisions within one publish
         self._pending_at_close: list[Notification] = []
+        self._restored = False      # what the last shutdown kept is queued (before anything new)
         self.statistics = NotificationStatistics(storage, self._schedule_commit)
         self.delivery.on_attempt = self.statistics.attempted
         self.state = State.RUNNING
@@ -227,6 +228,8 @@ class Notifier:
         if self.state is State.STOPPED:
             log.warning("%d event(s) after the notifier stopped: not notified", len(events))
             return
+        if not self._restored:
+            self._restore()         # a request served before start(): the older ones go first
         self._now_ts = None
         self._access_ctx = None
         # The changes are committed: a failure here must neither fail the request nor keep
@@ -434,13 +437,22 @@ class Notifier:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """Resend what a clean shutdown could not deliver."""
+        if not self._restored:
+            self._restore()
+        if self._commit_task is not None:
+            await asyncio.gather(self._commit_task, return_exceptions=True)
+
+    def _restore(self) -> None:
+        """Queue what the last clean shutdown kept, before any new notification (synchronous:
+        the bindings may already serve requests when the notifier starts)."""
+        self._restored = True
         base = self.storage.get(self.cse_id.lstrip("/"))
         if base is None or not base.get(PENDING_KEY):
             return
         records = base.pop(PENDING_KEY)
         with self.storage.transaction():
             self.storage.update(base, changed=(PENDING_KEY,))
-        await self.storage.commit()
+        self._schedule_commit()
         restored = 0
         for record in records:
             try:

@@ -145,3 +145,38 @@ async def test_a_notification_queued_while_delivery_closes_is_kept_not_sent(rece
     finally:
         gate.set()
         await cse.stop()
+
+
+async def test_notifications_kept_at_shutdown_go_before_those_of_requests_served_at_the_start(tmp_path):
+    """The bindings start before the notifier resends what it kept (an MQTT client may send
+    at once): a reading served in between must not overtake the older ones."""
+    storage = {"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}", "notification.shutdown_timeout": 0.1}
+    target = await Receiver().start()
+    cse = notifying_cse(**storage)
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        await subscribe(core, container, target.url(), enc=READINGS)
+        await target.stop()
+        for value in range(3):
+            await post_reading(core, container, value)
+    finally:
+        await cse.stop()
+    back = await Receiver(port=target.port).start()
+    cse = notifying_cse(**storage)
+    core = CoreClient(cse)
+    resend = cse.events.start
+
+    async def start_after_a_request() -> None:
+        await post_reading(core, container, "new")
+        await resend()
+
+    cse.events.start = start_after_a_request
+    await cse.start()
+    try:
+        received = await back.wait_for(4)
+        assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["0", "1", "2", "new"]
+    finally:
+        await cse.stop()
+        await back.stop()
