@@ -172,7 +172,8 @@ HEAD_OK = b"HTTP/1.1 200 OK\r\n"
     (HEAD_OK + b"Transfer-Encoding: chunked\r\n\r\n-2\r\nhi\r\n0\r\n\r\n", "chunk size"),
     (HEAD_OK + b"Transfer-Encoding: chunked\r\n\r\n" + b"1" * 17 + b"\r\nhi\r\n0\r\n\r\n", "chunk size"),
     (HEAD_OK + b"Transfer-Encoding: chunked\r\n\r\n2\r\nhiXX0\r\n\r\n", "chunk"),
-])
+], ids=["length -1", "length +2", "length 1_0", "two lengths", "status non-ascii digit", "status 2000",
+        "chunk 0x2", "chunk -2", "chunk 17 digits", "chunk without CRLF"])
 async def test_malformed_framing_is_a_protocol_error(client, answer, words):
     """RFC 9112 6.3: a response whose length cannot be known for sure ends the connection."""
     async with ScriptedServer([answer]) as server:
