@@ -60,9 +60,9 @@ class MqttBinding:
         client_id = self.settings.client_id or f"C::{self.own_topic_id}"
         filters = request_filters(self.own_topic_id) + response_filters(self.own_topic_id)
         self.connection = broker_connection(self.settings, client_id, filters, self._received)
-        # Set by the wiring when the CSE forwards requests (cse/federation): CSE-ID -> whether
-        # that CSE is registered here or is our registrar.
-        self.is_neighbour_cse: Callable[[str], bool] | None = None
+        # Set by the wiring when the CSE forwards requests (cse/federation): (CSE-ID, originator)
+        # -> whether that CSE (registered here, or our registrar) may relay that originator's requests.
+        self.may_relay: Callable[[str, str], bool] | None = None
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -145,8 +145,8 @@ class MqttBinding:
     def _relayed_by_neighbour(self, topic: Topic, originator: str) -> bool:
         """TS-0010 6.4: the topic names the hop's sender; a CSE connected with this one
         forwards requests of other (SP-relative) originators under its own CSE-ID."""
-        return (self.is_neighbour_cse is not None and originator.startswith("/")
-                and ":" not in topic.originator and self.is_neighbour_cse("/" + topic.originator))
+        return (self.may_relay is not None and originator.startswith("/")
+                and ":" not in topic.originator and self.may_relay("/" + topic.originator, originator))
 
     def _respond(self, topic: Topic, request: Request | None, response: Response,
                  serialization: str) -> None:

@@ -10,7 +10,8 @@ refuses it with 4106 ORIGINATOR_NOT_AUTHENTICATED:
 * a credential that does not belong to the request's originator is refused;
 * an originator that has credentials configured must present one (or a client
   certificate in its name): nobody else can speak as it;
-* with `required`, every request must be authenticated.
+* with `required`, every request must be authenticated;
+* this CSE's own CSE-ID (which has every right) must always authenticate.
 
 A successful check is remembered (as an HMAC of originator and secret under a key that
 lives only in memory), so the slow hash is paid once per credential and process, not per
@@ -112,10 +113,14 @@ def _refuse(message: str) -> OneM2MError:
 
 
 class Authenticator:
-    def __init__(self, settings: "AuthSettings", normalize: Callable[[str], str] = lambda o: o):
+    def __init__(self, settings: "AuthSettings", normalize: Callable[[str], str] = lambda o: o,
+                 own_id: str | None = None):
         self.required = settings.required
         self.normalize = normalize
         self.credentials = {normalize(o): s for o, s in parse_credentials(settings.credentials).items()}
+        # This CSE's own CSE-ID has every right (cse/access.py); nobody outside may claim it
+        # unauthenticated once authentication is in use, or protecting the admin is moot.
+        self.own_id = own_id
         self._cache_key = os.urandom(32)
         self._verified: dict[bytes, bool] = {}
         self._slot: asyncio.Semaphore | None = None
@@ -147,6 +152,9 @@ class Authenticator:
         if originator in self.credentials:
             raise _refuse(f"originator {request.fr!r} must authenticate (Authorization header "
                           "with its password or token)")
+        if originator is not None and originator == self.own_id:
+            raise _refuse(f"originator {request.fr!r} is this CSE's own ID: a request from outside "
+                          "must authenticate as it")
         if self.required:
             raise _refuse("this CSE accepts only authenticated requests (Authorization header "
                           "or a TLS client certificate naming the originator)")

@@ -13,6 +13,7 @@ import sys
 
 from .app import Cse, build_cse
 from .config import Config, ConfigError, load_config
+from .storage import StorageError
 
 log = logging.getLogger("cse")
 
@@ -97,7 +98,7 @@ def add_bindings(cse: Cse) -> None:
     cse.bindings.append(sender)
     mqtt = MqttBinding(cse.config, cse.dispatcher) if cse.config.mqtt.enabled else None
     if mqtt is not None and cse.federation is not None:
-        mqtt.is_neighbour_cse = cse.federation.routes.is_neighbour
+        mqtt.may_relay = cse.federation.routes.may_relay
     mqtt_sender = MqttSender(cse.config, mqtt)
     cse.outbound.register(("mqtt", "mqtts"), mqtt_sender)
     cse.bindings.append(mqtt_sender)
@@ -105,7 +106,7 @@ def add_bindings(cse: Cse) -> None:
     cse.outbound.register(("coap",), coap_sender)
     cse.bindings.append(coap_sender)
     if http.enabled:
-        authenticator = Authenticator(cse.config.auth, cse.access.normalize)
+        authenticator = Authenticator(cse.config.auth, cse.access.normalize, own_id=cse.config.cse.cse_id)
         if not (cse.config.auth.required or
                 cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
             log.warning("no credentials for the admin originator %s: any client may act as it "
@@ -218,10 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         run(config)
-    except OSError as error:
-        print(f"cse: {error}", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
+    except (OSError, RuntimeError, StorageError) as error:
         print(f"cse: {error}", file=sys.stderr)
         return 1
     return 0

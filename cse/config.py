@@ -338,6 +338,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{where} must be a list")
+        (item_type,) = typing.get_args(annotation)
+        for item in value:
+            if type(item) is not item_type:
+                raise ConfigError(f"{where} must be a list of {item_type.__name__}, "
+                                  f"not {type(item).__name__} ({item!r})")
         return list(value)
     if origin is dict:
         if not isinstance(value, dict):

@@ -17,7 +17,7 @@ from .context import Context
 from .errors import RSC, OneM2MError, bad_request
 from .filters import check_filter_criteria
 from .operations import Operations
-from .primitives import Operation, Request, Response, ResponseTypeValue
+from .primitives import FilterUsage, Operation, Request, Response, ResponseTypeValue
 from .ratelimit import RateLimiter
 from .storage import StorageError
 
@@ -151,6 +151,11 @@ class Dispatcher:
             raise bad_request("the originator (fr) is missing")
         if request.fc is not None:
             check_filter_criteria(request.fc)
+            if request.fc.get("fu") == FilterUsage.DISCOVERY and op != Operation.RETRIEVE:
+                raise bad_request(f"discovery (fc fu=1) is a RETRIEVE; operation {op} does not "
+                                  "support it")
+            if op == Operation.NOTIFY:
+                raise bad_request("filter criteria (fc) are not allowed in a NOTIFY request")
         if op == Operation.CREATE:
             if request.ty is None:
                 raise bad_request("a CREATE request needs the resource type (ty)")

@@ -26,13 +26,10 @@ _INT_LISTS = {"ty", "chty", "pty"}
 _STR_LISTS = {"lbl", "clbl", "palb", "cty", "lbq"}
 _STRINGS = {"arp", "smf", "cfq", "geom"}
 _ATTRIBUTE_LISTS = {"atr", "catr", "patr"}
+MAX_INTEGER = 2 ** 53 - 1     # largest integer every JSON reader keeps exactly
 KNOWN = _SCALAR_INT | _TIMESTAMPS | _INT_LISTS | _STR_LISTS | _STRINGS | _ATTRIBUTE_LISTS
-# Members evaluated on the resource itself.
-LOCAL_CONDITIONS = ("crb", "cra", "ms", "us", "sts", "stb", "exb", "exa", "lbl", "ty", "sza", "szb",
-                    "cty", "atr")
 # Members evaluated on a child (clbl, chty, catr) or on the parent (palb, pty, patr).
 RELATED_CONDITIONS = ("clbl", "chty", "catr", "palb", "pty", "patr")
-CHILD_CONDITIONS = ("clbl", "chty", "catr")
 # Members this CSE understands but does not implement: refused with 5001, never ignored.
 UNSUPPORTED = {
     "smf": "semantic filters (smf)",
@@ -49,6 +46,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _check_range(name: str, value: int) -> None:
+    """Integers beyond any count or type number would only overflow the storage queries."""
+    if not -MAX_INTEGER <= value <= MAX_INTEGER:
+        raise bad_request(f"filter criteria '{name}': the value is out of range "
+                          f"(-{MAX_INTEGER}..{MAX_INTEGER})")
+
+
 def check_filter_criteria(fc: Any) -> dict:
     """Validate member types (the core sees fc from JSON/CBOR bodies too); 4000 if wrong,
     5001 for members this CSE does not implement.  Timestamps are rewritten in place to the
@@ -61,6 +65,7 @@ def check_filter_criteria(fc: Any) -> dict:
         if name in _SCALAR_INT:
             if not _is_int(value):
                 raise bad_request(f"filter criteria '{name}': {value!r} is not an integer")
+            _check_range(name, value)
             if name in ("lim", "lvl", "ofst", "sza", "szb", "sts", "stb") and value < 0:
                 raise bad_request(f"filter criteria '{name}': {value} is negative")
         elif name in _TIMESTAMPS:
@@ -70,6 +75,8 @@ def check_filter_criteria(fc: Any) -> dict:
         elif name in _INT_LISTS:
             if not isinstance(value, list) or not value or not all(_is_int(v) for v in value):
                 raise bad_request(f"filter criteria '{name}' must be a non-empty list of integers")
+            for item in value:
+                _check_range(name, item)
         elif name in _STR_LISTS:
             if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
                 raise bad_request(f"filter criteria '{name}' must be a non-empty list of strings")
@@ -222,11 +229,6 @@ class Criteria:
         if self.related:
             return related is not None and all(related(name, resource) for name in self.related)
         return True
-
-
-def has_conditions(fc: dict | None) -> bool:
-    """Whether fc holds conditions on the resource itself (not paging or usage members)."""
-    return bool(fc) and any(name in fc for name in LOCAL_CONDITIONS)
 
 
 def matches(resource: dict, fc: dict, extra: dict[str, bool] | None = None) -> bool:

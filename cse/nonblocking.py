@@ -21,6 +21,8 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Callable
 
+import orjson
+
 from .clock import format_timestamp, parse_abs_rel, parse_duration
 from .errors import RSC, OneM2MError, bad_request
 from .primitives import Request, Response, ResponseTypeValue
@@ -110,6 +112,10 @@ class NonBlockingRequests:
                   "_org": request.fr, "_own": request.fr}
         if request.pc is not None:
             record["pc"] = request.pc
+        try:
+            orjson.dumps(record)
+        except orjson.JSONEncodeError as error:     # e.g. CBOR byte strings in pc
+            raise bad_request(f"the request cannot be stored in a <request> resource: {error}") from None
         with tree.storage.transaction():
             tree.insert(ctx, record, base)
         await tree.storage.commit()

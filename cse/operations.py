@@ -97,6 +97,7 @@ class Operations:
         if not rtype.creatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be created by a request")
         attributes = self._content(request.pc, rtype)
+        _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         if target.virtual is not None:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
@@ -122,12 +123,36 @@ class Operations:
             resource["rn"] = rtype.default_name(resource)
         resource["_path"] = path = parent["_path"] + "/" + resource["rn"]
         with self.storage.transaction():
-            if self.storage.get_by_path(path) is not None:
-                raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
-                                                f"under {parent['_path']!r}")
+            if rtype.prepare_create_may_wait:
+                # Re-read: the parent may have changed or gone while prepare_create waited.
+                parent = self.tree.get(parent["ri"], ctx.now_ts)
+                if parent is None:
+                    raise not_found(address.local_to)
+            if self._take_place(ctx, resource, rtype):
+                parent = self.storage.get(parent["ri"])      # its counters changed
             self.tree.insert(ctx, resource, parent)
         await self.storage.commit()
         return self._created(ctx, resource, attributes)
+
+    def _take_place(self, ctx: "Context", resource: dict, rtype: "ResourceType") -> bool:
+        """The path, and the ri of an AE or remoteCSE (chosen by the registering entity),
+        must be free.  An expired holder is absent for every request, so it is removed now
+        (with its subtree and events, as the reaper would); a live one is a conflict.
+        Returns whether something was removed."""
+        removed = False
+        holders = [self.storage.get_by_path(resource["_path"])]
+        if rtype.registration:
+            holders.append(self.storage.get(resource["ri"]))
+        for holder in holders:
+            if holder is None or self.storage.get(holder["ri"]) is None:    # gone with the first
+                continue
+            et = holder.get("et")
+            if et is None or et > ctx.now_ts:
+                raise OneM2MError(RSC.CONFLICT, f"a resource named {resource['rn']!r} already exists "
+                                                f"under {resource['_path'].rpartition('/')[0]!r}")
+            self.tree.remove(ctx, holder, self.storage.get(holder["pi"]))
+            removed = True
+        return removed
 
     def _content(self, pc: object, rtype: "ResourceType") -> dict:
         if pc is None:
@@ -153,21 +178,29 @@ class Operations:
                 raise bad_request(f"attribute 'rn' is longer than {limits.max_rn_length} characters")
             if rn in VIRTUAL_NAMES:
                 raise bad_request(f"attribute 'rn': {rn!r} is reserved for a virtual resource")
+            if rn in (".", ".."):
+                # URLs drop or resolve dot segments, and arp climbs with "..".
+                raise bad_request(f"attribute 'rn': {rn!r} is a dot segment, which no address can name")
         self._check_labels(attributes)
         if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
             raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")
 
     def _check_sizes(self, attributes: dict) -> None:
-        """No attribute may be larger than max_attribute_bytes (its JSON size)."""
+        """No attribute may be larger than max_attribute_bytes (its JSON size), and each must
+        be storable as JSON: CBOR also carries byte strings, integers beyond 64 bits and
+        maps with non-text keys, which no resource can hold."""
         limit = self.limits.max_attribute_bytes
         for name, value in attributes.items():
             if isinstance(value, str):
                 # A str has at most 4 bytes per character in UTF-8: count only when it might matter.
                 size = len(value) if len(value) * 4 <= limit else len(value.encode("utf-8", "replace"))
-            elif isinstance(value, (dict, list)):
-                size = len(orjson.dumps(value))
-            else:
+            elif value is None or isinstance(value, bool):
                 continue
+            else:
+                try:
+                    size = len(orjson.dumps(value))
+                except orjson.JSONEncodeError as error:
+                    raise bad_request(f"attribute {name!r} has a value that cannot be stored: {error}") from None
             if size > limit:
                 raise bad_request(f"attribute {name!r} is {size} bytes; the limit is {limit} bytes")
 
@@ -250,10 +283,11 @@ class Operations:
         return self._with_children(ctx, resource, rcn, RSC.OK)
 
     def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
-        """Conditional retrieval of the target itself (rcn=1): it must meet the criteria."""
+        """Conditional operation on the target itself (RETRIEVE rcn=1, UPDATE, DELETE
+        without a child list): it must meet the criteria."""
         if not meets(ctx, resource, fc, Permission.RETRIEVE):
             raise OneM2MError(RSC.NOT_FOUND, f"resource {resource['_path']!r} does not meet the "
-                                             "filter criteria of this conditional retrieval")
+                                             "filter criteria of this conditional operation")
 
     def _attribute_list(self, pc: object, atrl: list[str] | None, attribute: str | None) -> list[str] | None:
         names: list[str] | None = None
@@ -274,7 +308,9 @@ class Operations:
         drt = ctx.request.drt
         fc = ctx.request.fc
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
-        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None)
+        in_full = rcn in (ResultContent.ATTRIBUTES_AND_CHILDREN, ResultContent.CHILD_RESOURCES)
+        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
+                    transform=self._retrievable_children(ctx) if in_full else None)
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:
@@ -288,9 +324,30 @@ class Operations:
             response.cnot = page.next_offset
         return response
 
+    def _retrievable_children(self, ctx: "Context"):
+        """Leaves out of a full child list (rcn 4/8) what a RETRIEVE of its own would refuse
+        for type reasons (instances of a container with disr); the verdict depends on the
+        type and the parent only, so it is asked once per parent."""
+        verdicts: dict[tuple[int, str], bool] = {}
+
+        def keep(child: dict) -> dict | None:
+            key = (child["ty"], child["pi"])
+            allowed = verdicts.get(key)
+            if allowed is None:
+                try:
+                    self.types.of(child).check_retrieve(ctx, child)
+                    allowed = True
+                except OneM2MError:
+                    allowed = False
+                verdicts[key] = allowed
+            return child if allowed else None
+
+        return keep
+
     # -- UPDATE -------------------------------------------------------------------------
     async def update(self, ctx: "Context", address: Address) -> Response:
         request = ctx.request
+        _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         if target.virtual is not None:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
@@ -308,6 +365,8 @@ class Operations:
             self.access.check(ctx, Permission.UPDATE, resource)
         if not rtype.updatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
+        if request.fc:
+            self._check_condition(ctx, resource, request.fc)
         changes = self._content(request.pc, rtype)
         self._check_sizes(changes)
         rtype.validate_update(changes)
@@ -323,6 +382,7 @@ class Operations:
             current = self.storage.get(resource["ri"])
             if current is None:
                 raise not_found(address.local_to)
+            before = dict(current) if request.rcn == ResultContent.MODIFIED_ATTRIBUTES else None
             for name, value in changes.items():
                 if value is None:
                     current.pop(name, None)
@@ -339,7 +399,7 @@ class Operations:
         if rcn == ResultContent.NOTHING:
             pc = None
         elif rcn == ResultContent.MODIFIED_ATTRIBUTES:
-            pc = self.render.modified(current, changes)
+            pc = self.render.modified(current, changes, before)
         else:
             pc = self.render.resource(current)
         return Response(rsc=RSC.UPDATED, pc=pc)
@@ -349,6 +409,7 @@ class Operations:
         request = ctx.request
         if request.pc is not None:
             raise bad_request("a DELETE request carries no content")
+        _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         resource = target.resource
         if target.virtual is not None:
@@ -360,6 +421,8 @@ class Operations:
             self.access.check(ctx, Permission.DELETE, resource)
         self.types.of(resource).check_delete(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.NOTHING
+        if request.fc and rcn in (ResultContent.NOTHING, ResultContent.ATTRIBUTES):
+            self._check_condition(ctx, resource, request.fc)   # with a child list, fc selects children
         if rcn == ResultContent.NOTHING:
             response = Response(rsc=RSC.DELETED)
         elif rcn == ResultContent.ATTRIBUTES:
@@ -372,6 +435,13 @@ class Operations:
         await self.storage.commit()
         return response
 
+
+def _check_whole_resource(ctx: "Context", address: Address) -> None:
+    """CREATE, UPDATE and DELETE act on whole resources: an attribute address (#lbl,
+    atrl) would otherwise be dropped and widen the operation to the resource."""
+    if address.attribute is not None or ctx.request.atrl:
+        raise bad_request("only a RETRIEVE may address single attributes (#attribute or atrl); "
+                          f"operation {ctx.request.op} acts on the whole resource")
 
 
 def _attributes_of(pc: object) -> dict | None:

@@ -84,8 +84,11 @@ class Renderer:
             body["ch"] = [self.reference(c, drt) for c in children]
         return {self.root(resource): body}
 
-    def modified(self, resource: dict, given: dict) -> dict:
-        """rcn 9: attributes the CSE set or changed beyond what the request gave."""
+    def modified(self, resource: dict, given: dict, before: dict | None = None) -> dict:
+        """rcn 9: attributes the CSE set or changed beyond what the request gave; for an
+        UPDATE (`before`: the resource as it was) lt, which every UPDATE sets, and those
+        whose value changed."""
         body = {k: v for k, v in resource.items()
-                if k[0] != "_" and (k not in given or given[k] != v)}
+                if k[0] != "_" and (k not in given or given[k] != v)
+                and (before is None or k == "lt" or before.get(k) != v)}
         return {self.root(resource): body}

@@ -110,10 +110,6 @@ class Tree:
         et = resource.get("et")
         return None if et is not None and et <= now_ts else resource
 
-    def parent_of(self, resource: dict, now_ts: str) -> dict | None:
-        pi = resource.get("pi")
-        return self.storage.get(pi) if pi else None
-
     def children(self, resource: dict, now_ts: str, ty: int | None = None) -> list[dict]:
         return [c for c in self.storage.children(resource["ri"], ty)
                 if c.get("et") is None or c["et"] > now_ts]

@@ -7,6 +7,7 @@ C-stem, "S" for a new S-stem, and a full "Cxyz"/"Sxyz" asks for that stem, refus
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError, bad_request
@@ -17,6 +18,9 @@ from .base import ResourceType
 if TYPE_CHECKING:
     from cse.context import Context
 
+# The AE-ID stem becomes the ri and (by default) the rn: only unreserved characters, so
+# that every address form can name it (reference 2.3).
+_AE_ID_STEM = re.compile(r"[A-Za-z0-9\-._~]+")
 POA_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://", "ws://", "wss://")
 
 
@@ -44,11 +48,14 @@ class AE(ResourceType):
         if "poa" in resource:
             check_poa(resource["poa"])
         aei = self._ae_id(ctx.originator or "")
+        if len(aei) > ctx.config.limits.max_rn_length:
+            raise bad_request(f"the AE-ID (originator) is longer than {ctx.config.limits.max_rn_length} "
+                              "characters; it is also the AE's resource name")
         allowed = ctx.config.cse.allowed_ae_originators
         if not any(fnmatch.fnmatchcase(aei, pattern) for pattern in allowed):
             raise OneM2MError(RSC.APP_RULE_VALIDATION_FAILED,
                               f"originator {aei!r} may not register an AE here")
-        if ctx.storage.get(aei) is not None:
+        if ctx.tree.get(aei, ctx.now_ts) is not None:
             raise OneM2MError(RSC.ORIGINATOR_HAS_ALREADY_REGISTERED,
                               f"originator {aei!r} is already registered; delete or update that AE")
         resource["ri"] = resource["aei"] = aei
@@ -60,10 +67,10 @@ class AE(ResourceType):
             return "C" + random_suffix(12)
         if originator == "S":
             return "S" + random_suffix(12)
-        if originator[0] in "CS" and "/" not in originator:
+        if originator[0] in "CS" and _AE_ID_STEM.fullmatch(originator):
             return originator
         raise bad_request(f"originator {originator!r} cannot register an AE: use an AE-ID stem "
-                          "('C...' or 'S...'), 'C', 'S' or no originator")
+                          "('C...' or 'S...' of letters, digits and - . _ ~), 'C', 'S' or no originator")
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("poa"):

@@ -145,6 +145,9 @@ class ResourceType:
     def __init__(self) -> None:
         self.schema = Schema(self.short_name)
         self.root = f"m2m:{self.short_name}"
+        # Whether prepare_create may wait (it is overridden), so that other requests can
+        # change or remove the parent before the CREATE writes.
+        self.prepare_create_may_wait = type(self).prepare_create is not ResourceType.prepare_create
 
     # -- content validation (generic) ---------------------------------------------------
     def validate_create(self, attributes: dict) -> None:
@@ -213,7 +216,9 @@ class ResourceType:
         """`resource` already carries the changes; adjust derived attributes."""
 
     def check_retrieve(self, ctx: "Context", resource: dict) -> None:
-        """Refuse a RETRIEVE for type reasons (after access control)."""
+        """Refuse a RETRIEVE for type reasons (after access control).  Also leaves the
+        resource out of full child lists (rcn 4/8), which ask once per type and parent:
+        the verdict may depend on nothing else."""
 
     def check_delete(self, ctx: "Context", resource: dict) -> None:
         """Refuse a DELETE before anything is rendered or removed."""

@@ -135,6 +135,8 @@ class Group(ResourceType):
         remote = address.remote_cse is not None
         if answer.rsc == RSC.OK:
             attributes = next(iter(answer.pc.values())) if isinstance(answer.pc, dict) and answer.pc else {}
+            if not isinstance(attributes, dict):        # a remote CSE's odd answer
+                attributes = {}
             member_type = attributes.get("ty")
             if sub_group:
                 if member_type != GROUP_TY:

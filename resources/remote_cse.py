@@ -14,6 +14,7 @@ This module never sends anything.
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Callable
 
 from cse.errors import RSC, OneM2MError, bad_request
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from cse.context import Context
 
 
+# A CSE-ID becomes the ri and rn of its record: only unreserved characters (as csi's schema).
+_CSE_ID = re.compile(r"/[A-Za-z0-9\-._~]+")
+
+
 def sp_relative_cse_id(originator: str, config: "Config") -> str | None:
     """The SP-relative CSE-ID an originator names ("/id-mn", or "//this-sp/id-mn"), else None."""
     if originator.startswith("//"):
@@ -36,6 +41,11 @@ def sp_relative_cse_id(originator: str, config: "Config") -> str | None:
     if originator.startswith("/") and len(originator) > 1 and "/" not in originator[1:]:
         return originator
     return None
+
+
+def _registrar_id(config: "Config") -> str | None:
+    """The CSE-ID of the CSE this one registers with, if it has one."""
+    return config.registrar.cse_id if config.registrar.url else None
 
 
 class RemoteCSE(ResourceType):
@@ -72,23 +82,33 @@ class RemoteCSE(ResourceType):
                 raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
                                   "an ASN-CSE accepts no CSE registrations (it has no registrees)")
             csi = sp_relative_cse_id(originator, config)
+            if csi is not None and not _CSE_ID.fullmatch(csi):
+                csi = None                      # its ri would be unaddressable
             if csi is None:
                 raise bad_request(f"originator {originator!r} cannot register a CSE: a CSE registers "
                                   "with its SP-relative CSE-ID (e.g. /id-mn) as originator")
             if not any(fnmatch.fnmatchcase(csi, pattern) for pattern in config.cse.allowed_cse_originators):
                 raise OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
                                   f"CSE {csi} may not register here (cse.allowed_cse_originators)")
+            if csi == _registrar_id(config):
+                # Checked here, not only by the record below: before our registration has
+                # made that record, whoever claimed the registrar's ID would take its routes.
+                raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is this CSE's registrar; it cannot also "
+                                                "register here (registration loop)")
             # TS-0001: the Hosting CSE sets csi from the originator, whatever was sent.
             registrar = False
         if csi == own_id:
             raise bad_request(f"CSE {own_id} cannot register with itself")
+        if len(csi) > config.limits.max_rn_length:
+            raise bad_request(f"the CSE-ID is longer than {config.limits.max_rn_length} characters; "
+                              "it is also the remoteCSE's resource name")
         cb = resource["cb"]
         if not (cb.startswith(csi + "/") and len(cb) > len(csi) + 1 and "/" not in cb[len(csi) + 1:]):
             raise bad_request(f"attribute 'cb': {cb!r} is not the address of the CSEBase of {csi}; "
                               f"expected {csi}/<CSEBase name>")
-        self._check_reachability(resource, csi, own_id)
+        self._check_reachability(resource, csi, config)
         ri = csi[1:]
-        existing = ctx.storage.get(ri)
+        existing = ctx.tree.get(ri, ctx.now_ts)
         if existing is not None:
             if existing.get("_registrar"):
                 raise OneM2MError(RSC.CONFLICT, f"CSE {csi} is this CSE's registrar; it cannot also "
@@ -113,15 +133,18 @@ class RemoteCSE(ResourceType):
         for name in ("poa", "dcse"):
             if name in changes and changes[name] is None:
                 merged.pop(name, None)
-        self._check_reachability(merged, resource["csi"], ctx.config.cse.cse_id)
+        self._check_reachability(merged, resource["csi"], ctx.config)
 
     @staticmethod
-    def _check_reachability(resource: dict, csi: str, own_id: str) -> None:
+    def _check_reachability(resource: dict, csi: str, config: "Config") -> None:
         if resource.get("poa"):
             check_poa(resource["poa"])
         dcse = resource.get("dcse") or ()
+        # Neither this CSE nor its registrar can be below a registree; listed in our dcse
+        # upwards, the registrar would also refuse every update of our registration.
+        above = (config.cse.cse_id, csi, _registrar_id(config))
         for descendant in dcse:
-            if descendant in (own_id, csi):
+            if descendant in above:
                 raise bad_request(f"attribute 'dcse': {descendant} cannot be a descendant of {csi} "
                                   "(that would make a routing loop)")
         if len(set(dcse)) != len(dcse):

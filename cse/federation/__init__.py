@@ -27,16 +27,16 @@ REMOTE_CSE_TY = 16
 class Federation:
     def __init__(self, config: "Config", dispatcher: "Dispatcher", types: "TypeRegistry", clock: "Clock",
                  outbound: "Outbound"):
-        records = types.get(REMOTE_CSE_TY)
-        self.routes = Routes(config, dispatcher.storage, dispatcher.tree, records, clock)
+        remote_cse_type = types.get(REMOTE_CSE_TY)
+        self.routes = Routes(config, dispatcher.storage, dispatcher.tree, remote_cse_type, clock)
         self.forwarder = Forwarder(config, self.routes, clock, outbound)
         self.relay = NotifyRelay(dispatcher)
         self.registration: RegistrationAgent | None = None
         self.polling: PollingAgent | None = None
         if config.registrar.url:
             self.registration = RegistrationAgent(config, dispatcher, self.routes, outbound)
-            if records is not None:
-                records.on_change = self.registration.wake
+            if remote_cse_type is not None:
+                remote_cse_type.on_change = self.registration.wake
             if not config.registrar.request_reachable:
                 self.polling = PollingAgent(config, dispatcher, outbound, self.registration)
         dispatcher.remote_handler = self.forwarder.handle

@@ -6,7 +6,8 @@ A background task started with the CSE (only when `[registrar] url` is set):
   record is still there from before a restart of ours: it is updated instead (new poa);
 - keep-alive: every `keepalive` seconds RETRIEVE our record at the registrar; gone (4004,
   e.g. the registrar restarted with empty storage, or an admin deleted it) -> register
-  again; attributes out of date (poa, dcse after a registree came or went) -> UPDATE;
+  again; attributes out of date (poa, dcse after a registree came or went), or an
+  expiration time the registrar gave it about to pass -> UPDATE;
 - the registrar unreachable -> retry with exponential back-off, change nothing.
 Nothing is deleted on shutdown unless `deregister_on_shutdown` is set: deleting our record
 at the registrar deletes everything the IN side keeps under it, and a gateway restart must
@@ -23,7 +24,8 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from cse.errors import RSC
+from cse.clock import format_timestamp, parse_timestamp
+from cse.errors import RSC, OneM2MError
 from cse.primitives import Operation, Request, Response
 from resources.cse_base import CSE_TYPES
 
@@ -64,7 +66,8 @@ class RegistrationAgent:
         self.registrations = 0              # successful (re-)registrations since start
         self.last_error: str | None = None
         self._changed = asyncio.Event()     # set on every change of the state above
-        self._wake = asyncio.Event()
+        self._wake = asyncio.Event()         # our registrees changed (RemoteCSE.on_change)
+        self._reported_dcse: list[str] | None = None     # our dcse as the registrar last had it
         self._task: asyncio.Task | None = None
         self._rqi = itertools.count(1)
         self._rqi_prefix = f"{self.own_id[1:]}-reg-{secrets.token_hex(3)}-"
@@ -75,6 +78,11 @@ class RegistrationAgent:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="registration")
 
     async def stop(self) -> None:
+        await self._stop_task()
+        if self.settings.deregister_on_shutdown and self.registered:
+            await self.deregister()
+
+    async def _stop_task(self) -> None:
         if self._task is not None:
             self._task.cancel()
             try:
@@ -82,8 +90,6 @@ class RegistrationAgent:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        if self.settings.deregister_on_shutdown and self.registered:
-            await self.deregister()
 
     def wake(self) -> None:
         """Check the registration now (e.g. our descendants changed)."""
@@ -105,7 +111,7 @@ class RegistrationAgent:
                 else:
                     await self._register()
                 delay = self.settings.retry_min
-                wait = self.settings.keepalive
+                wait, wakeable = self.settings.keepalive, True
                 if self.last_error is not None:
                     log.info("registration with %s is fine again", self.settings.cse_id)
                     self.last_error = None
@@ -115,18 +121,35 @@ class RegistrationAgent:
                                 self.settings.url, failure)
                 self.last_error = str(failure)
                 self._signal()
-                wait, delay = delay, min(delay * 2, self.settings.retry_max)
+                wait, wakeable, delay = delay, False, min(delay * 2, self.settings.retry_max)
             except Exception:
                 log.exception("registration with %s failed unexpectedly; retrying", self.settings.cse_id)
-                wait, delay = delay, min(delay * 2, self.settings.retry_max)
+                wait, wakeable, delay = delay, False, min(delay * 2, self.settings.retry_max)
+            await self._pause(wait, wakeable=wakeable)
+
+    async def _pause(self, seconds: float, *, wakeable: bool) -> None:
+        """Wait until the next check is due.
+
+        While registered (`wakeable`), a change of our descendants brings it forward, after
+        `retry_min` so that a burst of changes makes one UPDATE; changes that leave our dcse
+        as reported (a registree's new poa, our own record of the registrar) do not.  A
+        back-off is never cut short: a busy registree must not make us hammer a registrar
+        that is down (the next attempt sends the dcse of that moment anyway)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while wakeable:
             try:
                 # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
                 # that arrives as the event is set, and stop() would wait forever.
-                async with asyncio.timeout(wait):
+                async with asyncio.timeout_at(deadline):
                     await self._wake.wait()
             except TimeoutError:
-                pass
+                return
             self._wake.clear()
+            await asyncio.sleep(max(0.0, min(self.settings.retry_min, deadline - loop.time())))
+            if self.routes.descendants() != self._reported_dcse:
+                return
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
 
     def _signal(self) -> None:
         self._changed.set()
@@ -152,6 +175,7 @@ class RegistrationAgent:
                                          f"{updated.rsc} {debug_text(updated)} (CREATE said: {debug_text(created)})")
         elif created.rsc != RSC.CREATED:
             raise RegistrationFailed(f"the registrar refused the registration: {created.rsc} {debug_text(created)}")
+        self._reported_dcse = record["dcse"]
         await self._record_registrar(registrar_base)
         self.registered = True
         self.registrations += 1
@@ -181,15 +205,34 @@ class RegistrationAgent:
             raise RegistrationFailed(f"keep-alive RETRIEVE of {self.remote_record!r} answered "
                                      f"{response.rsc} {debug_text(response)}")
         current = response.pc["m2m:csr"]
-        stale = {name: value for name, value in self.desired().items()
-                 if _or_empty(current.get(name)) != _or_empty(value)}
+        desired = self.desired()
+        stale = {name: value for name, value in desired.items() if _or_empty(current.get(name)) != _or_empty(value)}
+        renewal = self._renewal(current)
+        if renewal is not None:
+            stale["et"] = renewal
         if stale:
             updated = await self._send(Operation.UPDATE, self.remote_record, pc={"m2m:csr": stale})
             if updated.rsc != RSC.UPDATED:
                 raise RegistrationFailed(f"updating our remoteCSE ({', '.join(stale)}) answered "
                                          f"{updated.rsc} {debug_text(updated)}")
+        self._reported_dcse = desired["dcse"]
         if self.routes.record(self.settings.cse_id, self._now_ts()) is None:
             await self._record_registrar(await self._registrar_base())
+
+    def _renewal(self, record: dict) -> str | None:
+        """A new expirationTime for our record at the registrar, if it gave the record a
+        lifetime (its default for resources created without `et`) that ends before the
+        keep-alive after next: the same lifetime again, from now.  Else the registration
+        would lapse, and routes to us break until a keep-alive noticed it."""
+        try:
+            expires = parse_timestamp(record["et"])
+            lifetime = expires - parse_timestamp(record["ct"])
+        except (KeyError, OneM2MError):
+            return None
+        now = self.dispatcher.clock.now()
+        if lifetime <= 0 or expires - now > 2 * self.settings.keepalive + self.settings.timeout:
+            return None
+        return format_timestamp(now + lifetime)
 
     async def _record_registrar(self, base: dict) -> None:
         """Create (or refresh) the local remoteCSE describing the registrar."""
@@ -200,18 +243,22 @@ class RegistrationAgent:
         if base.get("cst") in (1, 2, 3):
             record["cst"] = base["cst"]
         created = await self._local(Operation.CREATE, self.own_rn, ty=REMOTE_CSE_TY, pc={"m2m:csr": record})
-        if created.rsc == RSC.CREATED:
-            return
-        existing = self.routes.record(registrar_id, self._now_ts())
-        if created.rsc == RSC.CONFLICT and existing is not None and existing.get("_registrar"):
-            updated = await self._local(Operation.UPDATE, registrar_id[1:], pc={"m2m:csr": attributes})
-            if updated.rsc == RSC.UPDATED:
-                return
-            created = updated
-        raise RegistrationFailed(f"cannot record the registrar locally: {created.rsc} {debug_text(created)}")
+        if created.rsc != RSC.CREATED:
+            existing = self.routes.record(registrar_id, self._now_ts())
+            if created.rsc == RSC.CONFLICT and existing is not None and existing.get("_registrar"):
+                created = await self._local(Operation.UPDATE, registrar_id[1:], pc={"m2m:csr": attributes})
+            if created.rsc not in (RSC.CREATED, RSC.UPDATED):
+                raise RegistrationFailed(f"cannot record the registrar locally: {created.rsc} {debug_text(created)}")
+        # A record of a former registrar (this CSE was moved to another one) is no route any more.
+        for former in self.routes.former_registrars():
+            removed = await self._local(Operation.DELETE, former[1:])
+            if removed.rsc == RSC.DELETED:
+                log.info("removed the record of %s, our registrar before %s", former, registrar_id)
 
     async def deregister(self) -> None:
-        """Delete our record at the registrar and the local record of the registrar."""
+        """Delete our record at the registrar and the local record of the registrar, and stop
+        keeping the registration alive: the keep-alive would otherwise register again at once."""
+        await self._stop_task()
         response = await self._send(Operation.DELETE, self.remote_record)
         if response.rsc not in (RSC.DELETED, RSC.NOT_FOUND):
             log.warning("deregistration at %s answered %s %s", self.settings.cse_id, response.rsc,

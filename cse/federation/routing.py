@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from cse.storage import Storage
     from cse.tree import Tree
 
-CSE_BASE_TY = 5
 AE_TY = 2
 REMOTE_CSE_TY = 16
 
@@ -48,7 +47,7 @@ class Routes:
         self.registrar = config.registrar
         self.storage = storage
         self.tree = tree
-        self.records = remote_cse_type
+        self.remote_cse_type = remote_cse_type     # its `generation` says when records changed
         self.clock = clock
         # descendant CSE-ID -> ri of the registree record that lists it in dcse
         self._descendants: dict[str, str] = {}
@@ -63,7 +62,7 @@ class Routes:
         return resource
 
     def _descendant_index(self) -> dict[str, str]:
-        generation = self.records.generation if self.records is not None else 0
+        generation = self.remote_cse_type.generation if self.remote_cse_type is not None else 0
         if generation != self._generation:
             index: dict[str, str] = {}
             for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY):
@@ -75,10 +74,32 @@ class Routes:
             self._generation = generation
         return self._descendants
 
-    def is_neighbour(self, cse_id: str) -> bool:
-        """Whether `cse_id` is a CSE this one is registered with or that is registered here
-        (a binding may accept requests relayed by it on behalf of other originators)."""
-        return self.record(cse_id, format_timestamp(self.clock.now())) is not None
+    def may_relay(self, neighbour: str, originator: str) -> bool:
+        """Whether CSE `neighbour` may hand us a request of `originator` (over MQTT the topic
+        names the hop's sender, TS-0010 6.4, so this is what a relayed `fr` is judged by).
+
+        Never one of this CSE's own entities (a neighbour claiming to relay for our admin
+        would become it).  Our registrar relays for anyone else; a registree for itself, its
+        AEs and descendants, and for originators we know nothing about (S-AE-IDs), but not
+        for a CSE we know to be elsewhere (our registrar, another registree's subtree)."""
+        now_ts = format_timestamp(self.clock.now())
+        record = self.record(neighbour, now_ts)
+        if record is None or not originator.startswith("/"):
+            return False
+        if originator.startswith("//"):
+            sp, _, rest = originator[2:].partition("/")
+            if sp != self.own_sp:
+                return bool(record.get("_registrar"))   # other SP domains are reached through it
+            originator = "/" + rest
+        head = "/" + originator[1:].split("/", 1)[0]
+        if head == self.own_id:
+            return False
+        local = self.tree.get(head[1:], now_ts)
+        if local is not None and local["ty"] == AE_TY:     # an S-AE registered here
+            return False
+        if record.get("_registrar") or head == neighbour or head in (record.get("dcse") or ()):
+            return True
+        return head != self.registrar.cse_id and self.registree_of(head, now_ts) is None
 
     def registree_of(self, cse_id: str, now_ts: str) -> dict | None:
         """The record of the registree through which `cse_id` is reached (itself or an
@@ -90,14 +111,23 @@ class Routes:
         return self.tree.get(ri, now_ts) if ri is not None else None
 
     def descendants(self) -> list[str]:
-        """CSE-IDs registered below this CSE (what our registrar should list in our dcse)."""
+        """CSE-IDs registered below this CSE (what our registrar should list in our dcse).
+
+        Never this CSE or its registrar, which the registrar would refuse: a record stored
+        before a registrar was configured may still name it."""
         found: set[str] = set()
         for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY):
             if not record.get("_registrar"):
                 found.add(record["csi"])
                 found.update(record.get("dcse") or ())
         found.discard(self.own_id)
+        found.discard(self.registrar.cse_id)
         return sorted(found)
+
+    def former_registrars(self) -> list[str]:
+        """CSE-IDs of local records of a registrar other than the configured one."""
+        return sorted(record["csi"] for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY)
+                      if record.get("_registrar") and record["csi"] != self.registrar.cse_id)
 
     # -- the decision -------------------------------------------------------------------
     def next_hop(self, cse_id: str, originator: str, now_ts: str, sp_id: str | None = None) -> Hop:

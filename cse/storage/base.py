@@ -72,7 +72,9 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def child_stats(self, pi: str, ty: int) -> tuple[int, int]:
-        """(number of children of type ty, sum of their cs): used to repair counters."""
+        """(number of children of type ty, sum of their cs): what a container's cni and cbs
+        must equal.  The core keeps those as counters and never calls this; tests and tools
+        use it to check them."""
 
     @abc.abstractmethod
     def descendants(self, path: str, *, types: Iterable[int] | None = None,

@@ -131,9 +131,6 @@ class JournalWriter:
             raise
         self.size += len(data)
 
-    def flush_to_disk(self) -> None:
-        os.fdatasync(self.fd)
-
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)

@@ -28,7 +28,8 @@ import argparse
 import asyncio
 from datetime import datetime, timedelta
 
-from client import CseClient, Notification, NotificationInbox, commander, receiver_for, subscriber
+from client import (CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, commander, receiver_for,
+                    subscriber)
 
 from .common import (ACK, APPLIANCE, COMMAND, ENERGY_APP, PLATFORM, Console, clock_from, clock_options, cse_options, kw,
                      run_role)
@@ -58,6 +59,8 @@ class Appliance:
         self.interval = interval
         self.power = self.command = self.ack = ""
         self.executed: list[dict] = []       # commands carried out or refused, in order
+        self.posted = 0                      # readings the gateway took
+        self._failure = ""                   # why the last reading was not posted
         self._lock = asyncio.Lock()          # one change of state at a time
         self._clock: SimClock | None = None
 
@@ -108,12 +111,27 @@ class Appliance:
         before = self.model.watts
         watts = self.model.advance(now)
         if watts != before or report_always:
-            await self.client.add_instance(self.power, {"t": stamp(now), "w": round(watts)}, cnf="application/json:0")
+            await self._report(now, watts)
         if watts != before:
             self.wiring.switch(self.name, watts, now)
             if not why:
                 self.say(f"starts drawing {kw(watts)}" if watts else "has finished, draws nothing", now)
         return watts
+
+    async def _report(self, now: datetime, watts: float) -> None:
+        """Post a reading of the draw.  One the gateway does not take (it restarts, say) is
+        lost, and said once; the appliance works on regardless."""
+        try:
+            await self.client.add_instance(self.power, {"t": stamp(now), "w": round(watts)}, cnf="application/json:0")
+        except (RequestFailed, CseUnreachable) as exc:
+            if str(exc) != self._failure:
+                self.say(f"could not post a reading: {exc}", now)
+            self._failure = str(exc)
+            return
+        if self._failure:
+            self.say("posting readings again", now)
+            self._failure = ""
+        self.posted += 1
 
     async def _obey(self) -> None:
         async for note in self.receiver:

@@ -59,6 +59,7 @@ class Home:
     meter: Device | None = None
     appliances: dict[str, Device] = field(default_factory=dict)
     subscribed: set[str] = field(default_factory=set)     # containers subscribed to
+    problem: str = ""           # why its devices could not be looked for last time
 
     def keys(self) -> list[str]:
         """The consumption keys of this home: itself and each appliance."""
@@ -117,8 +118,23 @@ class EnergyApp:
         self.daily_container = f"{client.ae_address}/daily"
         readers = ", ".join(self.alert_readers) or "nobody else"
         self.say(f"registered as {client.originator}; alerts in {self.alerts_container} for {readers}")
+        await self.discover_all()
+
+    async def discover_all(self) -> None:
+        """Look for new devices in every home.  A gateway that cannot be searched now (not
+        registered with the platform yet, restarting, unreachable) is said once and tried
+        again at the next look; the other homes go on."""
         for home in self.homes.values():
-            await self.discover(home)
+            try:
+                await self.discover(home)
+            except (RequestFailed, CseUnreachable) as exc:
+                if str(exc) != home.problem:
+                    self.say(f"{home.name} ({home.gateway}): cannot look for devices now: {exc}")
+                home.problem = str(exc)
+            else:
+                if home.problem:
+                    self.say(f"{home.name} ({home.gateway}): reachable again")
+                home.problem = ""
 
     async def discover(self, home: Home) -> None:
         """Find the home's devices on its gateway and subscribe to what is new."""
@@ -171,8 +187,7 @@ class EnergyApp:
             self._expire_commands()
             if next_look is not None and time.monotonic() >= next_look:
                 next_look = time.monotonic() + rediscover
-                for home in self.homes.values():
-                    await self.discover(home)
+                await self.discover_all()
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
         """Wait (without polling) until `condition` holds after a notification was handled."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timedelta
 
-from client import CseClient, subscriber
+from client import CseClient, CseUnreachable, RequestFailed, subscriber
 
 from .common import ENERGY_APP, METER, PLATFORM, Console, clock_from, clock_options, cse_options, kw, kwh, run_role
 from .house import FileWiring, LoadProfile, MemoryWiring, SimClock, Wiring
@@ -68,6 +68,7 @@ class Meter:
         k = 0
         printed_w: float | None = None
         printed_hour: int | None = None
+        failure = ""                                    # why the last reading was not posted
         while True:
             due = clock.start + timedelta(seconds=k * self.interval)
             k += 1
@@ -85,8 +86,19 @@ class Meter:
                 # reading taken within that round trip counted the old draw a little longer.
                 # A register never runs backwards: it waits until the energy catches up.
                 register = max(register, self.last[1])
-            await self.client.add_instance(self.power, {"t": stamp(now), "w": round(watts), "wh": round(register, 1)},
-                                           cnf="application/json:0")
+            try:
+                await self.client.add_instance(self.power, {"t": stamp(now), "w": round(watts),
+                                                            "wh": round(register, 1)}, cnf="application/json:0")
+            except (RequestFailed, CseUnreachable) as exc:
+                # The gateway restarts, say: this reading is lost, the register is not (the
+                # next one carries it); measuring goes on.
+                if str(exc) != failure:
+                    self.say(f"could not post a reading: {exc}", now)
+                failure = str(exc)
+                continue
+            if failure:
+                self.say("posting readings again", now)
+                failure = ""
             self.posted += 1
             self.first = self.first or (now, register)
             self.last = (now, register)

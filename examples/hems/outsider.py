@@ -36,8 +36,11 @@ class Outsider:
         """Try what the energy application may do, with addresses guessed from the usual
         layout (`gateway`/`meter`/power, `gateway`/`appliance`/command)."""
         client = self.client
-        found = await client.discover(gateway, ty=3, labels=[METER])
-        self._note("DISCOVER", f"{gateway} lbl={METER}", 2000, found=len(found))
+        try:
+            found = await client.discover(gateway, ty=3, labels=[METER])
+            self._note("DISCOVER", f"{gateway} lbl={METER}", 2000, found=len(found))
+        except RequestFailed as failed:
+            self._note("DISCOVER", f"{gateway} lbl={METER}", failed.rsc, found=0)
         tries = [
             ("RETRIEVE", f"{gateway}/{meter}/power/la", lambda: client.latest(f"{gateway}/{meter}/power")),
             ("SUBSCRIBE", f"{gateway}/{meter}/power",
@@ -58,17 +61,23 @@ class Outsider:
 
     def _note(self, operation: str, target: str, rsc: int, **extra) -> None:
         self.attempts.append({"op": operation, "target": target, "rsc": rsc, **extra})
-        if operation == "DISCOVER":
+        if operation == "DISCOVER" and rsc == 2000:
             self.say(f"discovery on {target} finds {extra['found']} containers")
-        else:
-            verdict = "refused (no privilege)" if rsc == NO_PRIVILEGE else "ALLOWED: privacy breach!"
-            self.say(f"{operation} {target} -> {rsc} {verdict}")
+            return
+        if rsc == NO_PRIVILEGE:
+            verdict = "refused (no privilege)"
+        elif rsc < 3000:
+            verdict = "ALLOWED: privacy breach!"
+        else:                   # e.g. 4004: the guessed address is wrong, access was not even tried
+            verdict = "failed otherwise: proves nothing"
+        self.say(f"{'discovery on' if operation == 'DISCOVER' else operation} {target} -> {rsc} {verdict}")
 
     @property
     def all_refused(self) -> bool:
-        """Discovery found nothing and every other attempt got 4103."""
-        return bool(self.attempts) and all(a["found"] == 0 if a["op"] == "DISCOVER" else a["rsc"] == NO_PRIVILEGE
-                                           for a in self.attempts)
+        """Discovery answered and found nothing, and every other attempt got 4103."""
+        return bool(self.attempts) and all(
+            (a["rsc"] == 2000 and a["found"] == 0) if a["op"] == "DISCOVER" else a["rsc"] == NO_PRIVILEGE
+            for a in self.attempts)
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -143,6 +143,23 @@ async def test_disabled_retrieval_blocks_instances(meter):
     assert (await meter.retrieve("cse-in/meter/power/la", fr=METER)).rsc == 2000
 
 
+@pytest.mark.parametrize("to, op, rcn", [
+    ("cse-in/meter/power", "retrieve", 4), ("cse-in/meter/power", "retrieve", 8),
+    ("cse-in/meter", "retrieve", 4), ("cse-in/meter", "retrieve", 8),
+    ("cse-in/meter/power", "delete", 4), ("cse-in/meter/power", "delete", 8),
+])
+async def test_disabled_retrieval_also_hides_instances_in_child_lists(meter, to, op, rcn):
+    """rcn 4/8 show children in full: with disr the readings must not appear there either."""
+    await make_container(meter, disr=True)
+    await post(meter, "secret")
+    await meter.create("cse-in/meter/power", 3, {"m2m:cnt": {"rn": "open"}}, fr=METER)
+    await post(meter, "visible", container="cse-in/meter/power/open")
+    response = await getattr(meter, op)(to, fr=METER, rcn=rcn)
+    assert response.rsc in (2000, 2002), response.pc
+    assert "secret" not in str(response.pc)
+    assert "visible" in str(response.pc) and "open" in str(response.pc)
+
+
 async def test_nested_containers_and_deleting_a_container_removes_instances(meter):
     await make_container(meter)
     assert (await meter.create("cse-in/meter/power", 3, {"m2m:cnt": {"rn": "sub"}}, fr=METER)).rsc == 2001
@@ -173,6 +190,7 @@ async def test_bad_content_instances(meter, attributes, rsc, words):
     ({"mni": -1}, "'mni'"), ({"mbs": "10"}, "'mbs'"), ({"cni": 3}, "'cni'"), ({"cbs": 0}, "'cbs'"),
     ({"disr": "no"}, "'disr'"), ({"rn": "la"}, "reserved"), ({"rn": "a/b"}, "'rn'"),
     ({"rn": ""}, "'rn'"), ({"lbl": [1]}, "'lbl'"), ({"unknown": 1}, "'unknown' is not defined"),
+    ({"rn": ".."}, "dot segment"), ({"rn": "."}, "dot segment"),
 ])
 async def test_bad_containers(meter, attributes, words):
     response = await meter.create("cse-in/meter", 3, {"m2m:cnt": attributes}, fr=METER)

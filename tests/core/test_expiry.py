@@ -63,3 +63,33 @@ async def test_default_lifetime_is_applied(clock):
         assert ae["et"] == format_timestamp(clock.now() + 3600)
     finally:
         await cse.stop()
+
+
+async def test_expired_names_are_free_before_the_reaper_runs(core, clock):
+    """An expired resource is absent for every request, also for a CREATE that takes its
+    name or a registration that takes its AE-ID; it is removed then, with its subtree."""
+    await core.register_ae("Cmeter", rn="meter", et=format_timestamp(clock.now() + 60))
+    await core.create("cse-in/meter", 3, {"m2m:cnt": {"rn": "power", "et": format_timestamp(clock.now() + 10)}},
+                      fr="Cmeter")
+    await core.create("cse-in/meter/power", 4, {"m2m:cin": {"con": "old"}}, fr="Cmeter")
+    clock.advance(11)
+    again = await core.create("cse-in/meter", 3, {"m2m:cnt": {"rn": "power"}}, fr="Cmeter")
+    assert again.rsc == 2001, again.pc
+    assert (await core.retrieve("cse-in/meter/power", fr="Cmeter", rcn=4)).pc["m2m:cnt"]["cni"] == 0
+    clock.advance(50)
+    response = await core.register_ae("Cmeter", rn="meter2")
+    assert response.rsc == 2001, response.pc
+    assert (await core.retrieve("cse-in/meter/power", fr="Cmeter")).rsc == 4004
+    assert await core.cse.reaper.reap_once() == 0
+    assert core.cse.storage.count() == 2           # CSEBase and the new AE
+
+
+async def test_an_expired_instance_replaced_by_name_leaves_the_counters_right(core, clock):
+    await core.register_ae("Cmeter", rn="meter")
+    await core.create("cse-in/meter", 3, {"m2m:cnt": {"rn": "power"}}, fr="Cmeter")
+    await core.create("cse-in/meter/power", 4, {"m2m:cin": {"rn": "r", "con": "old!",
+                                                            "et": format_timestamp(clock.now() + 10)}}, fr="Cmeter")
+    clock.advance(11)
+    assert (await core.create("cse-in/meter/power", 4, {"m2m:cin": {"rn": "r", "con": "new"}}, fr="Cmeter")).rsc == 2001
+    state = (await core.retrieve("cse-in/meter/power", fr="Cmeter")).pc["m2m:cnt"]
+    assert (state["cni"], state["cbs"]) == (1, 3)

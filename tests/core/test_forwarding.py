@@ -247,3 +247,36 @@ async def test_over_mqtt_the_hop_is_addressed_by_topic(core, peer):
                                           "mqtts://broker.test:8883/oneM2M/req/id-in/id-mn/json",
                                           "mqtt://broker.test:1883/oneM2M/req/id-in/id-mn/cbor"]
     assert peer.sent[0].request.to == "/id-mn/cse-mn/meter"
+
+
+@pytest.mark.parametrize("neighbour, originator, allowed", [
+    ("/id-in", "/id-in/CApp", True),                # the registrar relays for anyone else
+    ("/id-in", "/id-far/Cx", True),
+    ("/id-in", "//other.sp/id-x/Cx", True),
+    ("/id-in", "/id-mn/CAdmin", False),             # ... but never for our own entities
+    ("/id-in", "//{sp}/id-mn/CAdmin", False),
+    ("/id-in", "/id-mn", False),
+    ("/id-in", "/Smeter", False),                   # an S-AE registered here
+    ("/id-asn", "/id-asn", True),                   # a registree: itself, its AEs, its descendants
+    ("/id-asn", "/id-asn/Cx", True),
+    ("/id-asn", "/id-deep/Cy", True),
+    ("/id-asn", "/Sunknown", True),                 # unknown to us (an S-AE below it, maybe)
+    ("/id-asn", "/id-in/CAdmin", False),            # known to be elsewhere
+    ("/id-asn", "/id-asn2/Cz", False),
+    ("/id-asn", "//other.sp/id-x/Cx", False),
+    ("/id-asn", "/id-mn/CAdmin", False),
+    ("/id-asn", "Cx", False),
+    ("/id-stranger", "/id-stranger/Cx", False),     # not a neighbour at all
+])
+async def test_who_may_relay_for_whom(mn, neighbour, originator, allowed):
+    client, _ = mn
+    registrar = {"cb": "/id-in/cse-in", "csi": "/id-in", "rr": True, "srv": ["3"], "poa": [REGISTRAR]}
+    assert (await client.create("cse-mn", 16, {"m2m:csr": registrar}, fr="/id-mn")).rsc == 2001
+    for cse_id, dcse in (("/id-asn", ["/id-deep"]), ("/id-asn2", [])):
+        body = {"cb": f"{cse_id}/cse", "rr": True, "srv": ["3"], "poa": ["http://asn.test:1"], "dcse": dcse}
+        assert (await client.create("cse-mn", 16, {"m2m:csr": body}, fr=cse_id)).rsc == 2001
+    assert (await client.create("cse-mn", 2, {"m2m:ae": {"api": "Nx", "rr": False, "srv": ["3"]}},
+                                fr="Smeter")).rsc == 2001
+    routes = client.cse.federation.routes
+    sp = client.cse.config.cse.sp_id.lstrip("/")
+    assert routes.may_relay(neighbour, originator.format(sp=sp)) is allowed

@@ -83,6 +83,20 @@ async def test_unreachable_remote_members_are_kept_unvalidated(core):
     assert (group["cnm"], group["mtv"]) == (2, False)
 
 
+@pytest.mark.parametrize("content", [{"m2m:cnt": "not attributes"}, "text", {"m2m:cnt": ["a"]}, {}])
+async def test_remote_members_answering_nonsense_are_kept_unvalidated(core, content):
+    """A remote CSE's answer is input like any other: odd content is not a 5000."""
+    from cse.primitives import Response
+
+    async def remote(request, cse_id, sp_id):
+        return Response(rsc=2000, pc=content)
+
+    core.cse.dispatcher.remote_handler = remote
+    response = await create_group(core, mt=3, mid=["/id-mn/cse-mn/heater/switch"])
+    assert response.rsc == 2001, response.pc
+    assert (response.pc["m2m:grp"]["cnm"], response.pc["m2m:grp"]["mtv"]) == (1, False)
+
+
 async def test_update_of_members_is_checked_again(core):
     await appliances(core, 3)
     await create_group(core, rn="g", mnm=2, mt=3, mid=["cse-in/a0/switch"])

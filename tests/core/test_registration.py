@@ -57,6 +57,10 @@ async def test_deregistration_frees_the_ae_id_and_removes_the_subtree(core):
     ("Cm", {"at": ["/id-x"]}, 5001, "not supported"),
     ("/id-in/Cm", {}, 4000, "cannot register"),
     ("Xother", {}, 4000, "cannot register"),
+    ("Cm#lbl", {}, 4000, "cannot register"),            # could never be addressed
+    ("Cm?x", {}, 4000, "cannot register"),
+    ("C m", {}, 4000, "cannot register"),
+    ("C" + "x" * 300, {}, 4000, "longer than"),           # it becomes the rn: same limit
 ])
 async def test_bad_registrations(core, originator, attributes, rsc, words):
     ae = {"api": "Nmeter", "rr": False, "srv": ["3"]}

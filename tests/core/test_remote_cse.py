@@ -68,6 +68,9 @@ async def test_a_container_can_live_under_a_remote_cse(core):
     ("/id-mn", csr(dcse=["id-a"]), 4000, "'dcse'"),
     ("/id-mn", csr(cst=7), 4000, "'cst'"),
     ("/id-mn", csr(egid="x"), 5001, "'egid'"),
+    ("/id#mn", csr("/id#mn"), 4000, "SP-relative CSE-ID"),      # '#' starts an attribute
+    ("/id mn", csr("/id mn"), 4000, "SP-relative CSE-ID"),
+    ("/" + "m" * 300, csr("/" + "m" * 300), 4000, "longer than"),
     ("/id-mn", {"m2m:csr": {"rr": True, "srv": ["3"]}}, 4000, "'cb'"),
     ("/id-mn", {"m2m:csr": {"cb": "/id-mn/cse-mn", "srv": ["3"]}}, 4000, "'rr'"),
     ("/id-mn", {"m2m:csr": {"cb": "/id-mn/cse-mn", "rr": True}}, 4000, "'srv'"),
@@ -139,3 +142,39 @@ async def test_an_asn_cse_accepts_no_registrations(asn):
     response = await asn.create("cse-in", 16, csr(), fr="/id-mn")
     assert response.rsc == 4005
     assert "ASN-CSE" in response.pc["m2m:dbg"]
+
+
+@pytest.fixture
+async def gateway(clock):
+    """An MN-CSE configured with the registrar /id-in, which it has not reached yet."""
+    cse = build_cse(make_config(**{"cse.type": "MN", "cse.cse_id": "/id-mn", "cse.rn": "cse-mn",
+                                   "registrar.url": "http://127.0.0.1:9", "registrar.cse_id": "/id-in"}),
+                    clock=clock)
+    cse.federation.registration = None          # no agent: the registrar's record is not made yet
+    await cse.start()
+    try:
+        yield CoreClient(cse)
+    finally:
+        await cse.stop()
+
+
+async def test_the_configured_registrar_cannot_register_here_even_before_it_is_recorded(gateway):
+    # Else whoever claims /id-in first takes the routes to the real registrar, and this CSE
+    # can never record its registrar (the record's ID is taken).
+    response = await gateway.create("cse-mn", 16, csr("/id-in"), fr="/id-in")
+    assert response.rsc == 4105, response.pc
+    assert "registrar" in response.pc["m2m:dbg"]
+    assert (await gateway.retrieve("cse-mn/id-in")).rsc == 4004
+
+
+@pytest.mark.parametrize("when", ["create", "update"])
+async def test_a_registree_cannot_list_our_registrar_as_its_descendant(gateway, when):
+    # Reported upwards in our dcse, it would make the registrar refuse our registration.
+    if when == "create":
+        response = await gateway.create("cse-mn", 16, csr("/id-asn", dcse=["/id-x", "/id-in"]), fr="/id-asn")
+    else:
+        assert (await gateway.create("cse-mn", 16, csr("/id-asn"), fr="/id-asn")).rsc == 2001
+        response = await gateway.update("cse-mn/id-asn", {"m2m:csr": {"dcse": ["/id-in"]}}, fr="/id-asn")
+    assert response.rsc == 4000, response.pc
+    assert "'dcse'" in response.pc["m2m:dbg"] and "/id-in" in response.pc["m2m:dbg"]
+    assert gateway.cse.federation.routes.descendants() == ([] if when == "create" else ["/id-asn"])

@@ -61,6 +61,23 @@ async def test_partial_retrieve_by_hash_and_by_attribute_list(tree):
     assert response.rsc == 4000 and "'nope'" in response.pc["m2m:dbg"]
 
 
+@pytest.mark.parametrize("op, fields", [
+    (4, {"to": "cse-in/meter/power#lbl"}),
+    (4, {"to": "cse-in/meter/power", "atrl": ["lbl"]}),
+    (3, {"to": "cse-in/meter/power#lbl", "pc": {"m2m:cnt": {"mni": 5}}}),
+    (3, {"to": "cse-in/meter/power", "atrl": ["lbl"], "pc": {"m2m:cnt": {"mni": 5}}}),
+    (1, {"to": "cse-in/meter/power#lbl", "ty": 4, "pc": {"m2m:cin": {"con": "x"}}}),
+])
+async def test_only_retrieve_addresses_single_attributes(tree, op, fields):
+    """An attribute address must not widen to the whole resource (a DELETE of one
+    attribute used to delete the container)."""
+    response = await tree.cse.dispatcher.handle(Request(op=op, fr="Cmeter", rqi="a", rvi="3", **fields))
+    assert response.rsc == 4000, response.pc
+    assert "attribute" in response.pc["m2m:dbg"] and "RETRIEVE" in response.pc["m2m:dbg"]
+    state = (await tree.retrieve("cse-in/meter/power", fr="Cmeter")).pc["m2m:cnt"]
+    assert state["cni"] == 1 and "mni" not in state
+
+
 @pytest.mark.parametrize("fields, rsc, words", [
     ({"op": 9}, 4000, "operation"),
     ({"op": "1"}, 4000, "operation"),

@@ -74,6 +74,10 @@ async def test_update_result_contents_and_attribute_removal(tree):
     assert "mni" not in state and state["st"] == 4
     modified = await tree.update("cse-in/meter/power", {"m2m:cnt": {"lbl": ["b"]}}, fr="Cmeter", rcn=9)
     assert "lbl" not in modified.pc["m2m:cnt"] and "lt" in modified.pc["m2m:cnt"]
+    # Only what the CSE changed beyond the request: not what stayed as it was.
+    assert modified.pc["m2m:cnt"].keys() == {"lt", "st"}
+    pruned = await tree.update("cse-in/meter/power", {"m2m:cnt": {"mni": 0}}, fr="Cmeter", rcn=9)
+    assert pruned.pc["m2m:cnt"].keys() == {"lt", "st", "cni", "cbs"}
 
 
 @pytest.mark.parametrize("attributes, words", [

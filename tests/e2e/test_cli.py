@@ -98,3 +98,22 @@ def test_storage_of_another_cse_is_refused(tmp_path):
     result = subprocess.run([sys.executable, "-m", "cse", "--port", "0", "--data-dir", str(tmp_path),
                              "--rn", "other"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "resource names cannot change" in result.stderr
+
+
+@pytest.mark.parametrize("storage, words", [
+    ("foo://x", "unsupported storage URL"),
+    ("tinydb://{busy}", "in use by another CSE process"),
+])
+def test_storage_that_cannot_be_opened_is_one_clear_line(tmp_path, storage, words):
+    from cse.storage.tinydb import TinyDbStorage
+
+    busy = TinyDbStorage(str(tmp_path / "busy"))
+    busy.open()
+    try:
+        result = subprocess.run([sys.executable, "-m", "cse", "--port", "0",
+                                 "--storage", storage.format(busy=tmp_path / "busy")],
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        busy.close()
+    assert result.returncode == 1
+    assert words in result.stderr and "Traceback" not in result.stderr

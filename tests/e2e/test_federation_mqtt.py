@@ -82,3 +82,30 @@ async def test_subscription_on_the_mn_notifies_an_application_on_the_in_over_mqt
         assert (await ask(mn, 1, "cse-mn/power", fr=admin, ty=4, pc={"m2m:cin": {"con": "1530"}})).rsc == 2001
         note = await inbox.next(timeout=10)
         assert (note.originator, note.resource["con"]) == (mn_id, "1530")
+
+
+@pytest.mark.parametrize("originator", ["{in_id}/CAdmin", "//{sp}{in_id}/CAdmin", "{in_id}", "{other}/Cx"])
+async def test_a_registree_cannot_relay_for_entities_that_are_not_below_it(mqtt_pair, originator):
+    """The topic names the MN; it may relay for its own AEs and descendants, but not, say, as
+    the IN's own admin (which would make it the IN's admin) or for another registree's AE."""
+    broker, in_cse, mn = mqtt_pair
+    in_id, mn_topic, in_topic = in_cse.config.cse.cse_id, mn.config.cse.cse_id[1:], in_cse.config.cse.cse_id[1:]
+    other = f"{in_id}-other"
+    body = {"cb": f"{other}/cse", "rr": True, "srv": ["3"], "poa": ["http://127.0.0.1:9"]}
+    assert (await ask(in_cse, 1, "cse-in", fr=other, ty=16, pc={"m2m:csr": body})).rsc == 2001
+    fr = originator.format(in_id=in_id, sp=in_cse.config.cse.sp_id.lstrip("/"), other=other)
+    peer = await MqttPeer(broker.host, broker.port).connect()
+    try:
+        await peer.subscribe(f"/oneM2M/resp/{mn_topic}/{in_topic}/json")
+        request = {"op": 1, "to": "cse-in", "fr": fr, "rqi": "forged-1", "rvi": "3", "ty": 3,
+                   "pc": {"m2m:cnt": {"rn": "taken-over"}}}
+        _, answer = await peer.call(request, originator=mn_topic, receiver=in_topic)
+        assert answer["rsc"] == 4000, answer
+        assert "does not match the topic" in answer["pc"]["m2m:dbg"]
+        assert (await ask(in_cse, 2, "cse-in/taken-over")).rsc == 4004
+        # while relaying for its own AEs still works
+        relayed = {"op": 2, "to": "cse-in", "fr": f"/{mn_topic}/Cmeter", "rqi": "fine-1", "rvi": "3"}
+        _, answer = await peer.call(relayed, originator=mn_topic, receiver=in_topic)
+        assert answer["rsc"] == 2000, answer
+    finally:
+        await peer.close()

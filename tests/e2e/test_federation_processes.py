@@ -142,11 +142,15 @@ async def test_two_gateways_configured_as_each_others_registrar(tmp_path):
     await b.start()
     try:
         async with CseClient(a.url, originator="Csensor", cse_rn="cse-a") as sensor:
-            # Whichever registered first, the other is refused; requests for unknown CSEs end.
-            async def one_registered():
-                records = await sensor.request(2, "cse-a", originator="CAdmin", rcn=6, fc={"ty": [16]})
-                return records.rsc == 2000 and records.pc["m2m:rrl"].get("rrf")
-            await eventually(one_registered, what="a remoteCSE at /id-a")
+            # Each refuses the other's registration (its configured registrar cannot register
+            # with it: a registration loop), so neither has a remoteCSE ...
+            loop = await sensor.request(1, "cse-a", originator="/id-b", ty=16, pc={"m2m:csr": {
+                "cb": "/id-b/cse-b", "rr": True, "srv": ["3"], "poa": [b.url]}})
+            assert loop.rsc == 4105 and "registrar" in loop.pc["m2m:dbg"], loop.pc
+            records = await sensor.request(2, "cse-a", originator="CAdmin", rcn=6, fc={"ty": [16]})
+            assert records.rsc == 2000 and not records.pc["m2m:rrl"].get("rrf")
+            # ... and a request for an unknown CSE ends (sent up to /id-b, which does not send
+            # it back).
             response = await asyncio.wait_for(sensor.request(2, "/id-nowhere/cse"), 10)
             assert response.rsc in (4004, 5103)
             assert "not sent back up" in response.pc["m2m:dbg"] or "loop" in response.pc["m2m:dbg"]

@@ -4,6 +4,7 @@ alerts; and the exact rights the devices grant the energy application."""
 from __future__ import annotations
 
 import asyncio
+import io
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
@@ -15,6 +16,8 @@ from examples.hems.common import Console
 from examples.hems.energy_app import EnergyApp, parse_homes
 from examples.hems.house import MemoryWiring, SimClock
 from examples.hems.meter import Meter
+from examples.hems.outsider import Outsider
+from tests.conftest import free_port
 from tests.e2e.federation_support import MN, eventually, start_cse, url_of
 
 EVENING = datetime(2024, 6, 1, 18, 0)
@@ -175,3 +178,100 @@ def test_bad_home_options(values, words):
     with pytest.raises(argparse.ArgumentTypeError, match=words):
         parse_homes(values)
     assert parse_homes(["a=/id-mn/cse-mn", "b=/id-mn2/cse-mn2"]) == {"a": "/id-mn/cse-mn", "b": "/id-mn2/cse-mn2"}
+
+
+async def test_the_application_waits_for_a_gateway_that_is_not_there_yet():
+    """Started before the home's gateway has registered (or while it restarts), the energy
+    application says so, keeps running, and finds the devices when the gateway is back."""
+    platform = await start_cse()
+    gateway = None
+    said = io.StringIO()
+    try:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(CseClient(url_of(platform), originator="CEnergyApp",
+                                                               cse_rn="cse-in"))
+            receiver = await stack.enter_async_context(NotificationReceiver())
+            app = EnergyApp(client, receiver, Console(out=said), {"home-1": "/id-mn/cse-mn"})
+            await app.setup()                           # the gateway is unknown to the platform: 4004
+            assert "home-1 (/id-mn/cse-mn): cannot look for devices now: RETRIEVE /id-mn/cse-mn failed: 4004" \
+                in said.getvalue()
+            stop = asyncio.Event()
+            running = asyncio.create_task(app.run(stop, rediscover=0.1))
+            try:
+                gateway = await start_cse(**MN, **{"registrar.url": url_of(platform)})
+                meter = Meter(await stack.enter_async_context(CseClient(url_of(gateway), originator="CMeter",
+                                                                        cse_rn="cse-mn")), MemoryWiring(),
+                              Console(quiet=True))
+                await meter.setup()
+                await eventually(lambda: app.homes["home-1"].subscribed == {"/id-mn/cse-mn/meter/power"},
+                                 what="the meter found and subscribed to")
+                assert app.homes["home-1"].problem == ""
+                assert not running.done()
+            finally:
+                stop.set()
+                await running
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+        await platform.stop()
+
+
+async def test_the_outsider_tells_a_refusal_from_a_wrong_guess(home):
+    said = io.StringIO()
+    client = await home["client"](home["platform"], "COutsider", "cse-in")
+    outsider = Outsider(client, Console(out=said))
+    await outsider.setup()
+    await outsider.probe("/id-mn/cse-mn", meter="no-such-meter", appliance="ev-charger")
+    lines = said.getvalue().splitlines()
+    assert "outsider: RETRIEVE /id-mn/cse-mn/no-such-meter/power/la -> 4004 failed otherwise: proves nothing" \
+        in lines, lines
+    assert "outsider: CREATE /id-mn/cse-mn/ev-charger/command -> 4103 refused (no privilege)" in lines
+    assert not any("breach" in line for line in lines)
+    assert not outsider.all_refused          # a probe that proves nothing is not a refusal
+
+
+async def test_the_outsider_probing_an_unknown_gateway_proves_nothing_and_does_not_crash(home):
+    said = io.StringIO()
+    client = await home["client"](home["platform"], "COutsider", "cse-in")
+    outsider = Outsider(client, Console(out=said))
+    await outsider.setup()
+    attempts = await outsider.probe("/id-nowhere/cse-x", meter="meter", appliance="ev-charger")
+    assert [a["rsc"] for a in attempts] == [4004] * 4
+    assert "outsider: discovery on /id-nowhere/cse-x lbl=hems:meter -> 4004 failed otherwise: proves nothing" \
+        in said.getvalue().splitlines()
+    assert not outsider.all_refused
+
+
+@pytest.mark.parametrize("device", ["meter", "ev-charger"])
+async def test_a_device_keeps_working_while_its_gateway_restarts(tmp_path, device):
+    port = free_port()
+    storage = f"sqlite:///{tmp_path / 'gateway.sqlite'}"
+    gateway = await start_cse(port, storage=storage)
+    said = io.StringIO()
+    try:
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(CseClient(url_of(gateway), originator="CDevice",
+                                                               cse_rn="cse-in"))
+            if device == "meter":
+                role = Meter(client, MemoryWiring(), Console(out=said))
+            else:
+                role = Appliance(client, await stack.enter_async_context(NotificationReceiver()), MemoryWiring(),
+                                 CATALOGUE[device], Console(out=said))
+            await role.setup()
+            clock = SimClock(EVENING, speed=18_000)              # a reading every 50 ms
+            running = asyncio.create_task(role.run(clock, until=EVENING + timedelta(hours=100)))
+            try:
+                await eventually(lambda: role.posted >= 2, what="readings posted")
+                await gateway.stop()
+                await eventually(lambda: "could not post a reading" in said.getvalue(), what="a failed post")
+                assert not running.done()
+                before = role.posted
+                gateway = await start_cse(port, storage=storage)          # back, with its data
+                await eventually(lambda: role.posted > before, what="readings posted again")
+                assert "posting readings again" in said.getvalue()
+                assert not running.done()
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+    finally:
+        await gateway.stop()

@@ -161,6 +161,20 @@ async def test_http_requests_are_authenticated_against_their_originator(start_ht
     assert METER_PASSWORD not in logged and "guess" not in logged
 
 
+async def test_the_cses_own_id_cannot_be_claimed_when_the_admin_is_protected(start_http_cse, credentials):
+    """The CSE's own CSE-ID has every right, like the admin: once credentials are configured,
+    a client claiming it must authenticate as it too (it used to bypass the admin's password)."""
+    async with start_http_cse(**{"auth.credentials": credentials}) as (cse, url):
+        async with client_for(url) as client:
+            response, body = await client.call("POST", "/cse-in", originator="Cfree", ty=2, body=ae("free"))
+            assert response.headers["X-M2M-RSC"] == "2001", body
+            response, body = await client.call("DELETE", "/cse-in/free", originator="/id-in")
+            assert response.status == 403 and response.headers["X-M2M-RSC"] == "4106", body
+            assert b"this CSE's own ID" in body
+            response, _ = await client.call("GET", "/cse-in/free", originator="Cfree")
+            assert response.headers["X-M2M-RSC"] == "2000"
+
+
 async def test_authentication_flag_of_acp_rules_over_http(start_http_cse, credentials):
     async with start_http_cse(**{"auth.credentials": credentials}) as (cse, url):
         async with client_for(url) as client:
