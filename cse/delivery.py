@@ -141,7 +141,8 @@ class Delivery:
             if not self._closing:
                 queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
                                                                       name=f"notify {queue.key}")
-        elif not queue.failing and len(queue.inflight) < queue.window and len(queue.items) == 1:
+        elif not (queue.failing or self._closing) and len(queue.inflight) < queue.window \
+                and len(queue.items) == 1:
             # The window has room: send at once rather than after the next answer.
             queue.items.pop()
             notification.queued = False
@@ -191,30 +192,36 @@ class Delivery:
                     break
                 notification, task = queue.inflight[0]
                 outcome, detail = await task
-                queue.inflight.popleft()
                 if outcome is not Outcome.UNREACHABLE:
+                    queue.inflight.popleft()
                     self._settle(queue, notification, outcome, detail)
                     self._progress.set()
                     continue
                 # Unanswered: nothing new is started (failing), the rest in flight is awaited,
-                # then what failed is retried in order.
+                # then what failed is retried in order.  Until then they all stay in
+                # `inflight`, where a shutdown meanwhile finds them (`close`).
                 if not queue.failing:
                     log.warning("notification target %s is unreachable (%s); retrying with back-off",
                                 queue.key, detail)
-                queue.failing = True
-                rest, queue.inflight = list(queue.inflight), deque()
-                answers = await asyncio.gather(*(t for _, t in rest))
-                retry = [(notification, detail)]
-                for (later, _), (later_outcome, later_detail) in zip(rest, answers):
+                    queue.failing = True
+                    self._progress.set()
+                for _, later in list(queue.inflight):
+                    await later
+                retry = []
+                for later, answered in queue.inflight:
+                    later_outcome, later_detail = answered.result()
                     if later_outcome is Outcome.UNREACHABLE:
                         retry.append((later, later_detail))
                     else:
                         self._settle(queue, later, later_outcome, later_detail)
+                queue.inflight.clear()
                 await self._back_off(queue, retry)
         finally:
             queue.worker = None
             self._progress.set()
-            if not queue.items and not queue.inflight and not queue.failing and not self._closing:
+            if not queue.items and not queue.inflight and not self._closing:
+                # Nothing left for this target: forget it (a target that failed starts afresh
+                # with its next notification), so targets that went away take no memory.
                 self.queues.pop(queue.key, None)
 
     def _window(self, queue: TargetQueue) -> int:
@@ -223,7 +230,10 @@ class Delivery:
         if self.settings.pipeline <= 1 or not queue.items:
             return max(1, queue.window)
         target = queue.items[0].target
-        url = target.url or self.resolver.url_of(target, self.resolver.entity(target))
+        try:
+            url = target.url or self.resolver.url_of(target, self.resolver.entity(target))
+        except Exception:     # reported by the attempt, which meets the same trouble
+            return 1
         return self.settings.pipeline if url is not None and self.outbound.keeps_order(url) else 1
 
     def _settle(self, queue: TargetQueue, notification: Notification, outcome: Outcome, detail: str) -> None:
@@ -261,6 +271,16 @@ class Delivery:
             await asyncio.sleep(queue.backoff)
 
     async def _send_once(self, notification: Notification) -> tuple[Outcome, str]:
+        """Never raises: an unexpected error (a bug, storage trouble while resolving the
+        target) counts as unreachable, so it is retried and the target's worker goes on."""
+        try:
+            return await self._attempt(notification)
+        except Exception as error:
+            log.exception("sending a notification of subscription %s to %s failed",
+                          notification.subscription, notification.target.key)
+            return Outcome.UNREACHABLE, f"internal error: {error!r}"
+
+    async def _attempt(self, notification: Notification) -> tuple[Outcome, str]:
         resolver = self.resolver
         target = notification.target
         entity = resolver.entity(target)
@@ -323,7 +343,7 @@ class Delivery:
         await asyncio.gather(*tasks, return_exceptions=True)
         left: list[Notification] = []
         for queue in self.queues.values():
-            left.extend(notification for notification, _ in queue.inflight)
+            left.extend(notification for notification, task in queue.inflight if not _answered(task))
             queue.inflight.clear()
             left.extend(queue.items)
             queue.items.clear()
@@ -333,6 +353,11 @@ class Delivery:
     def stats(self) -> dict:
         return {**self.totals, "queued": sum(q.pending for q in self.queues.values()),
                 "targets": {key: q.stats() for key, q in self.queues.items()}}
+
+
+def _answered(task: asyncio.Task) -> bool:
+    """Whether a send in flight got a final answer (delivered or refused): not to be resent."""
+    return task.done() and not task.cancelled() and task.result()[0] is not Outcome.UNREACHABLE
 
 
 def _release_order(release: str) -> tuple[int, str]:

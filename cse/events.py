@@ -16,7 +16,6 @@ class EventKind(enum.Enum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
-    RETRIEVED_EMPTY_CONTAINER = "retrieved-empty-container"
 
 
 @dataclass(slots=True)

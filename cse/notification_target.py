@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from .addressing import AddressParser
 from .errors import OneM2MError, bad_request
@@ -58,17 +58,18 @@ def parse_target(entry: str, attribute: str = "nu") -> NotificationTarget:
     if not parts.scheme or not parts.netloc:
         raise bad_request(f"attribute '{attribute}': {entry!r} is not a URL (scheme://host[:port]/path)")
     serialization = None
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    kept = []
-    for name, value in query:
+    kept = []                  # the other query parameters, exactly as written
+    for item in parts.query.split("&") if parts.query else ():
+        name, _, value = item.partition("=")
         if name == "ct":
+            value = unquote_plus(value)
             serialization = SERIALIZATION_NAMES.get(value.lower())
             if serialization is None:
                 raise bad_request(f"attribute '{attribute}': {entry!r} asks for serialization "
                                   f"ct={value!r}; this CSE sends json or cbor")
         else:
-            kept.append((name, value))
-    url = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, urlencode(kept), parts.fragment))
+            kept.append(item)
+    url = urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, "&".join(kept), parts.fragment))
     return NotificationTarget(entry, url, serialization)
 
 
@@ -130,7 +131,7 @@ class TargetResolver:
             return routed_url(remote) if remote is not None else None
         if entity.get("rr") is False and entity.get("ty") in REACHABILITY_TYPES:
             return polling_url(entity["ri"])
-        for url in (entity or {}).get("poa") or ():
+        for url in entity.get("poa") or ():
             if isinstance(url, str) and self.outbound.supports(url):
                 if entity.get("ty") == REMOTE_CSE_TY and entity.get("csi"):
                     # A target behind another CSE goes to that CSE (which relays it); over

@@ -171,6 +171,8 @@ class NotificationStatistics:
         for ri in dirty:
             current = self.storage.get(ri)
             if current is None or not current.get("nse"):
+                # Gone, or no longer counting: late answers made these counters.
+                self._counters.pop(ri, None)
                 continue
             current["nsi"] = [{"tg": tg, "rqs": c[1], "rsr": c[2], "noec": c[0]}
                               for tg, c in self._counters.get(ri, {}).items()]
@@ -216,6 +218,7 @@ class Notifier:
         self._now_ts: str | None = None
         self._access_ctx: Context | None = None     # for access decisions within one publish
         self._pending_at_close: list[Notification] = []
+        self._restored = False      # what the last shutdown kept is queued (before anything new)
         self.statistics = NotificationStatistics(storage, self._schedule_commit)
         self.delivery.on_attempt = self.statistics.attempted
         self.state = State.RUNNING
@@ -225,6 +228,8 @@ class Notifier:
         if self.state is State.STOPPED:
             log.warning("%d event(s) after the notifier stopped: not notified", len(events))
             return
+        if not self._restored:
+            self._restore()         # a request served before start(): the older ones go first
         self._now_ts = None
         self._access_ctx = None
         # The changes are committed: a failure here must neither fail the request nor keep
@@ -331,7 +336,7 @@ class Notifier:
             for target in subscription.targets:
                 self.statistics.event(subscription.ri, target.entry)
         if subscription.batch_size is None:
-            self._send(subscription, {"m2m:sgn": sgn}, subscription.ec)
+            self._send(subscription, {"m2m:sgn": sgn})
             return
         batch = self._batches.get(subscription.ri)
         if batch is None:
@@ -364,16 +369,16 @@ class Notifier:
             batch.timer.cancel()
         subscription = batch.subscription
         if subscription.latest_only:
-            self._send(subscription, {"m2m:sgn": batch.items[-1]}, subscription.ec)
+            self._send(subscription, {"m2m:sgn": batch.items[-1]})
         else:
-            self._send(subscription, {"m2m:agn": {"m2m:sgn": batch.items}}, subscription.ec)
+            self._send(subscription, {"m2m:agn": {"m2m:sgn": batch.items}})
 
-    def _send(self, subscription: Subscription, pc: dict, ec: int | None) -> None:
+    def _send(self, subscription: Subscription, pc: dict) -> None:
         doc = subscription.doc
         counted = bool(doc.get("nse"))
         for target in subscription.targets:
             self.delivery.enqueue(
-                Notification(target, subscription.ri, pc, ec, doc.get("_rvi"), doc.get("_ser"),
+                Notification(target, subscription.ri, pc, subscription.ec, doc.get("_rvi"), doc.get("_ser"),
                              counted=counted),
                 latest_only=subscription.latest_only, latest_when_failing=subscription.latest_when_failing)
 
@@ -432,13 +437,22 @@ class Notifier:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """Resend what a clean shutdown could not deliver."""
+        if not self._restored:
+            self._restore()
+        if self._commit_task is not None:
+            await asyncio.gather(self._commit_task, return_exceptions=True)
+
+    def _restore(self) -> None:
+        """Queue what the last clean shutdown kept, before any new notification (synchronous:
+        the bindings may already serve requests when the notifier starts)."""
+        self._restored = True
         base = self.storage.get(self.cse_id.lstrip("/"))
         if base is None or not base.get(PENDING_KEY):
             return
         records = base.pop(PENDING_KEY)
         with self.storage.transaction():
             self.storage.update(base, changed=(PENDING_KEY,))
-        await self.storage.commit()
+        self._schedule_commit()
         restored = 0
         for record in records:
             try:

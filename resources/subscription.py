@@ -11,7 +11,6 @@ this module never sends a notification.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from typing import TYPE_CHECKING
 
 from cse.access import Permission
@@ -19,6 +18,7 @@ from cse.clock import parse_duration
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.notification_target import TargetResolver, parse_target, same_entity
 from cse.primitives import Operation, Request
+from cse.tree import random_suffix
 
 from .base import ResourceType
 
@@ -37,7 +37,6 @@ UNSUPPORTED_CRITERIA = {"om": "operationMonitor", "gq": "geoQuery"}
 UNSUPPORTED_CONTENT = {4: "trigger payload", 5: "timeSeries notification"}
 MODIFIED_ATTRIBUTES = 2
 UPDATE_EVENT = 1
-_verification_ids = itertools.count(1)
 
 
 def _is_valid_event_category(ec: int) -> bool:
@@ -169,7 +168,7 @@ class Subscription(ResourceType):
             return (f"notification target {target.entry!r} cannot be verified: "
                     f"{resolver.describe_unreachable(target, entity)}")
         request = Request(op=Operation.NOTIFY, to=resolver.to_of(target), fr=ctx.config.cse.cse_id,
-                          rqi=f"vrq{next(_verification_ids)}-{resource['ri']}",
+                          rqi=f"vrq-{resource['ri']}-{random_suffix(6)}",
                           rvi=resource.get("_rvi"), pc={"m2m:sgn": sgn})
         response = await ctx.outbound.send(
             url, request, serialization=resolver.serialization_of(target, entity, resource.get("_ser")),

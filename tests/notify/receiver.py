@@ -32,11 +32,15 @@ class Received:
 
 class Receiver:
     def __init__(self, *, rsc: int = 2000, verification_rsc: int = 2000, hang: bool = False,
-                 delay: float = 0.0, port: int | None = None):
+                 delay: float = 0.0, port: int | None = None, body: bytes = b"",
+                 answers: list[int] | None = None, gate: asyncio.Event | None = None):
         self.rsc = rsc                           # answer to notifications
+        self.answers = list(answers or ())       # rsc for the first notifications, then the above
+        self.gate = gate                         # notifications are answered once it is set
         self.verification_rsc = verification_rsc  # answer to verification requests
         self.hang = hang                         # never answer notifications (a dead receiver)
         self.delay = delay                       # seconds before answering a notification (slow)
+        self.body = body                         # body of a successful answer
         self.received: list[Received] = []
         self._notifications: list[Received] = []
         self.port = port or free_port()
@@ -86,6 +90,12 @@ class Receiver:
             self._changed.notify_all()
         if record.is_verification:
             rsc = self.verification_rsc
+        elif self.answers or self.gate is not None:
+            if self.gate is not None:
+                await self.gate.wait()
+            rsc = self.answers.pop(0) if self.answers else self.rsc
+            if rsc == self.rsc and self.hang:
+                await self._release.wait()
         else:
             if self.hang:
                 await self._release.wait()
@@ -95,7 +105,7 @@ class Receiver:
         status = 200 if 2000 <= rsc < 3000 else (403 if rsc in (4101, 4103, 5205) else 500)
         headers = {"X-M2M-RSC": str(rsc), "X-M2M-RI": request.headers.get("X-M2M-RI", "")}
         if status == 200:
-            return web.Response(status=status, headers=headers)
+            return web.Response(status=status, headers=headers, body=self.body)
         return web.json_response({"m2m:dbg": "refused by the test receiver"}, status=status, headers=headers)
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:

@@ -167,3 +167,91 @@ async def test_deleting_an_ae_reports_the_deletion_of_everything_watched_below_i
     assert {r.sgn["sur"] for r in removed} == {f"/id-in/{on_ae['ri']}", f"/id-in/{on_container['ri']}"}
     for sub in (on_ae, on_container):
         assert (await ncore.retrieve(sub["ri"])).rsc == 4004
+
+
+async def test_a_slow_receiver_is_not_timed_out_for_the_notifications_queued_before(clock, receivers):
+    """0.1 s per notification, a 0.35 s timeout and 4 in flight: the fourth waits 0.4 s in
+    all but only 0.1 s for its own answer.  Each arrives once; nothing is retried."""
+    cse = notifying_cse(clock, **{"notification.timeout": 0.35})
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        slow = await receivers(delay=0.1)
+        container = await meter_with_container(core)
+        await subscribe(core, container, slow.url(), enc=READINGS)
+        for value in range(8):
+            await post_reading(core, container, value)
+        delivery = cse.events.delivery
+        assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 8, 10), delivery.stats()
+        assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in slow.notifications] == [str(v) for v in range(8)]
+        assert delivery.totals["retries"] == 0
+    finally:
+        await cse.stop()
+
+
+async def test_a_huge_answer_body_does_not_make_an_accepted_notification_a_failure(ncore, receivers):
+    talkative = await receivers(body=b"x" * 3_000_000)
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, talkative.url(), enc=READINGS)
+    await post_reading(ncore, container, "once")
+    delivery = ncore.cse.events.delivery
+    assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 1, 5), delivery.stats()
+    assert delivery.totals["retries"] == 0 and len(talkative.notifications) == 1
+
+
+async def test_an_unexpected_error_while_sending_is_retried_and_does_not_stop_the_target(ncore, receiver,
+                                                                                    monkeypatch, caplog):
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, receiver.url(), enc=READINGS)
+    resolver = ncore.cse.events.delivery.resolver
+    lookup = resolver.entity
+    failures = [RuntimeError("storage unavailable")]
+
+    def failing_once(target):
+        if failures:
+            raise failures.pop()
+        return lookup(target)
+
+    monkeypatch.setattr(resolver, "entity", failing_once)
+    await post_reading(ncore, container, "first")
+    delivery = ncore.cse.events.delivery
+    queue = delivery.queues[receiver.url()]
+    assert await delivery.wait_until(lambda: queue.failing, 5)
+    await post_reading(ncore, container, "second")
+    received = await receiver.wait_for(2)
+    assert [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in received] == ["first", "second"]
+    assert "storage unavailable" in caplog.text
+
+
+async def test_a_target_that_is_given_up_leaves_no_queue_behind(clock):
+    cse = notifying_cse(clock, **{"notification.max_attempts": 1})
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        container = await meter_with_container(core)
+        target = await Receiver().start()
+        await subscribe(core, container, target.url(), enc=READINGS)
+        await target.stop()
+        await post_reading(core, container, 1)
+        delivery = cse.events.delivery
+        assert await delivery.wait_until(lambda: delivery.totals["dropped"] == 1, 5)
+        assert await delivery.wait_until(lambda: target.url() not in delivery.queues, 5), delivery.stats()
+    finally:
+        await cse.stop()
+
+
+async def test_a_notification_uri_with_non_ascii_characters_is_verified_and_notified(ncore, receiver):
+    container = await meter_with_container(ncore)
+    response = await subscribe(ncore, container, receiver.url("/zähler"), enc=READINGS)
+    assert response.rsc == 2001, response.pc
+    await post_reading(ncore, container, 1)
+    [received] = await receiver.wait_for(1)
+    assert received.path == "/z%C3%A4hler"
+
+
+async def test_ct_is_taken_out_of_the_uri_and_the_rest_of_the_query_is_kept_as_written(ncore, receiver):
+    container = await meter_with_container(ncore)
+    await subscribe(ncore, container, receiver.url("/n", "token&ct=cbor&a=b%2Fc"), enc=READINGS)
+    await post_reading(ncore, container, 1)
+    [received] = await receiver.wait_for(1)
+    assert (received.path, received.serialization) == ("/n?token&a=b%2Fc", "cbor")
