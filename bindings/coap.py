@@ -25,6 +25,7 @@ from . import media
 from .query import parse_query
 
 if TYPE_CHECKING:
+    from cse.auth import Authenticator
     from cse.config import Config
     from cse.dispatcher import Dispatcher
 
@@ -81,11 +82,15 @@ class _Root(aiocoap.resource.Resource):
 class CoapBinding:
     name = "coap"
 
-    def __init__(self, config: "Config", dispatcher: "Dispatcher"):
+    def __init__(self, config: "Config", dispatcher: "Dispatcher",
+                 authenticator: "Authenticator | None" = None):
         options.register()
         self.settings = config.coap
         self.cse_name = config.cse.rn
         self.dispatcher = dispatcher
+        # No DTLS, so no credential: with authentication on, the originators it protects
+        # are refused here.
+        self.authenticator = authenticator
         self._context: aiocoap.Context | None = None
         self.port: int | None = None
 
@@ -135,6 +140,8 @@ class CoapBinding:
             rqi = options.get(message, "rqi", legacy) or ""
             request, serialization = self._to_request(message, legacy)
             op = request.op
+            if self.authenticator is not None:
+                await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
             response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message})
