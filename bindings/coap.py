@@ -231,7 +231,11 @@ class CoapBinding:
     def too_large(self, request: aiocoap.Message) -> aiocoap.Message:
         legacy = options.uses_legacy(request)
         limit = self.settings.max_body_bytes
-        response = Response(rsc=RSC.BAD_REQUEST, rqi=options.get(request, "rqi", legacy) or "", rvi="3",
+        try:
+            rqi = options.get(request, "rqi", legacy) or ""
+        except OneM2MError:   # the size is the problem to report
+            rqi = ""
+        response = Response(rsc=RSC.BAD_REQUEST, rqi=rqi, rvi="3",
                             pc={"m2m:dbg": f"the body is larger than the limit of {limit} bytes"})
         message = self._to_message(response, None, media.JSON, legacy)
         message.code = REQUEST_ENTITY_TOO_LARGE

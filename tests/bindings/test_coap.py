@@ -168,6 +168,14 @@ BAD_INPUTS = [
      5001, "NOTIFY"),
     ("update of the cse base", dict(method=PUT, path="/cse-in", body={"m2m:cb": {"lbl": ["x"]}}),
      Code.METHOD_NOT_ALLOWED, 4005, "CSEBase"),
+    ("originator not UTF-8", dict(method=GET, path="/cse-in", options={279: b"C\xff"}), Code.BAD_REQUEST, 4000,
+     "oneM2M-FR (279) is not UTF-8"),
+    ("request id not UTF-8", dict(method=GET, path="/cse-in", rqi=b"\xc3"), Code.BAD_REQUEST, 4000,
+     "oneM2M-RQI (283) is not UTF-8"),
+    ("expiry not UTF-8", dict(method=GET, path="/cse-in", options={291: b"\xff"}), Code.BAD_REQUEST, 4000,
+     "oneM2M-RQET (291)"),
+    ("type repeated", dict(method=POST, path="/cse-in", ty=[3, 4], body={"m2m:cnt": {}}), Code.BAD_REQUEST,
+     4000, "oneM2M-TY (267) is repeated"),
 ]
 
 
@@ -181,10 +189,18 @@ async def test_bad_requests_get_a_clear_error_and_the_binding_keeps_serving(coap
     assert (answer.code, option(answer, RSC)) == (code, rsc), answer.payload
     message = orjson.loads(answer.payload)["m2m:dbg"]
     assert words in message
-    if call["rqi"]:
+    if isinstance(call["rqi"], str) and call["rqi"]:
         assert option(answer, RQI) == "bad-1"   # echoed whenever the request carried one
     answer = await coap_cse.call(GET, "/cse-in", rqi="after")
     assert (option(answer, RSC), option(answer, RQI)) == (2000, "after")
+
+
+async def test_legacy_option_that_is_not_utf8_is_answered_in_kind(coap_cse: CoapCse):
+    answer = await coap_cse.call(GET, "/cse-in", fr=None, rqi=None, options={LEGACY_FR: b"\xfe",
+                                                                             LEGACY_RQI: "old-1"})
+    assert (answer.code, option(answer, LEGACY_RSC), option(answer, LEGACY_RQI)) == (Code.BAD_REQUEST, 4000,
+                                                                                     "old-1")
+    assert "oneM2M-FR (256) is not UTF-8" in orjson.loads(answer.payload)["m2m:dbg"]
 
 
 async def test_oversized_block_wise_upload_is_refused_early():
