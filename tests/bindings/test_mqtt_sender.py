@@ -108,6 +108,31 @@ async def test_broker_nobody_runs_is_reported_unreachable(mqtt_cse: MqttCse):
     assert response.rsc == 5103 and "not reachable" in response.pc["m2m:dbg"]
 
 
+async def test_unreachable_brokers_leave_no_connection_behind(mqtt_cse: MqttCse):
+    """A notification target is anybody's choice: each unreachable broker used to keep a
+    paho thread reconnecting until the CSE stopped, so nu entries could exhaust threads."""
+    import threading
+    sender_ids = f"paho-mqtt-client-C::{mqtt_cse.topic_id}:out"
+    for n in range(5):
+        response = await mqtt_cse.cse.outbound.send(f"mqtt://127.0.0.1:{free_port()}",
+                                                    notify(mqtt_cse.cse_id, "Capp", f"u-{n}"), timeout=0.3)
+        assert response.rsc == 5103
+    # Closing waits for each paho thread to notice (it may be inside a connect attempt).
+    for thread in [t for t in threading.enumerate() if t.name.startswith(sender_ids)]:
+        await asyncio.to_thread(thread.join, 10)
+        assert not thread.is_alive(), thread.name
+
+
+async def test_connections_to_other_brokers_are_bounded(mqtt_cse: MqttCse, monkeypatch):
+    monkeypatch.setattr("bindings.mqtt_client.MAX_OTHER_BROKERS", 1)
+    answers = await asyncio.gather(*(mqtt_cse.cse.outbound.send(
+        f"mqtt://127.0.0.1:{free_port()}", notify(mqtt_cse.cse_id, "Capp", f"b-{n}"), timeout=1)
+        for n in range(2)))
+    assert [a.rsc for a in answers] == [5103, 5103]
+    refused = [a for a in answers if "other MQTT brokers" in a.pc["m2m:dbg"]]
+    assert len(refused) == 1, answers
+
+
 async def test_a_second_broker_gets_its_own_connection(mqtt_cse: MqttCse, mqtt_broker, tmp_path):
     from .brokers import Mosquitto
     other = Mosquitto(tmp_path, free_port())
