@@ -7,7 +7,7 @@ keep-alive connections instead (`http_pipeline`), one per destination URL.
 from __future__ import annotations
 
 import ssl
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -58,8 +58,14 @@ class HttpSender:
 
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
         parts = urlsplit(url)
+        query = to_query(request)
         if parts.path in ("", "/") and "://" not in request.to:
-            url = f"{parts.scheme}://{parts.netloc}{target_to_path(request.to)}"
+            # TS-0009: "#attr" travels as atrl=attr (a URL fragment never reaches the server),
+            # and the rest of the address is a path: '?', '%', spaces... are escaped.
+            to, _, attribute = request.to.partition("#")
+            if attribute:
+                query.append(("atrl", attribute))
+            url = f"{parts.scheme}://{parts.netloc}{quote(target_to_path(to), safe='/~')}"
         headers = {"X-M2M-Origin": request.fr or "", "X-M2M-RI": request.rqi,
                    "Accept": media.CONTENT_TYPE[serialization]}
         if request.rvi:
@@ -90,7 +96,7 @@ class HttpSender:
         if self._session is None:
             await self.start()
         async with self._session.request(
-                METHOD[request.op], url, data=body, headers=headers, params=to_query(request) or None,
+                METHOD[request.op], url, data=body, headers=headers, params=query or None,
                 timeout=aiohttp.ClientTimeout(total=timeout)) as http:
             raw = await http.read()
             return self._to_response(http, raw, request.rqi)
