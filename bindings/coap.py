@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import aiocoap
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
+from aiocoap.util import hostportsplit
 
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response
@@ -51,6 +52,15 @@ def target_to_path(to: str) -> list[str]:
     if to.startswith("/"):
         return ["~", *to[1:].split("/")]
     return to.split("/")
+
+
+def peer_address(remote) -> str | None:
+    """The peer's IP address without the port, as HTTP reports it (acip rules, and the rate
+    limit per address that a new source port must not escape)."""
+    try:
+        return hostportsplit(remote.hostinfo)[0]
+    except (AttributeError, ValueError):
+        return None
 
 
 class _Root(aiocoap.resource.Resource):
@@ -194,7 +204,7 @@ class CoapBinding:
             rqi=options.get(message, "rqi", legacy) or "", rvi=options.get(message, "rvi", legacy),
             ty=ty, pc=media.decode(payload, request_format) if payload else None,
             rtu=rturi.split("&") if rturi else None, accept=response_format,
-            remote_address=message.remote.hostinfo, **fields)
+            remote_address=peer_address(message.remote), **fields)
         for name in STRING_OPTIONS:
             value = options.get(message, name, legacy)
             if value is not None:

@@ -235,3 +235,26 @@ async def test_discovery_over_coap(coap_cse: CoapCse):
     answer = await coap_cse.call(GET, "/cse-in?fu=1&ty=3", fr=me)
     assert option(answer, RSC) == 2000, answer.payload
     assert orjson.loads(answer.payload)["m2m:uril"] == ["cse-in/meter/power"]
+
+
+async def test_registrations_without_originator_are_rate_limited_per_address_not_per_port():
+    """An AE may register without fr (the CSE picks its AE-ID), so such requests are limited
+    per peer address.  The binding reports the address (as HTTP does), not address:port: a
+    client cannot escape the limit by changing its source port."""
+    import aiocoap
+
+    from .conftest import start_coap_cse
+    coap = await start_coap_cse(**{"limits.rate_per_originator": 0.01, "limits.rate_burst": 1})
+    other = await aiocoap.Context.create_client_context(transports=["udp6"])
+    try:
+        first = await coap.call(POST, "/cse-in", fr=None, ty=2, rqi="p-1", body=ae("first"))
+        assert option(first, RSC) == 2001, first.payload
+        coap.client, original = other, coap.client   # a second endpoint: another source port
+        second = await coap.call(POST, "/cse-in", fr=None, ty=2, rqi="p-2", body=ae("second"))
+        coap.client = original
+        assert option(second, RSC) == 4005, second.payload
+        assert "rate limit exceeded for originator '@127.0.0.1'" in orjson.loads(second.payload)["m2m:dbg"]
+    finally:
+        await other.shutdown()
+        await coap.client.shutdown()
+        await coap.cse.stop()
