@@ -102,6 +102,25 @@ async def test_target_that_never_answers_is_reported_unreachable(mqtt_cse: MqttC
     assert response.rsc == 5103 and "did not answer in time" in response.pc["m2m:dbg"]
 
 
+async def test_an_answer_from_another_entity_does_not_count(mqtt_cse: MqttCse, mqtt_broker):
+    """Answers are matched by rqi and by the responding entity (the response topic's receiver
+    level, which a broker ACL can reserve for that entity): another client that learnt or
+    guessed the rqi cannot answer for the target."""
+    app, intruder = unique("Capp"), unique("Cintruder")
+    listener = await MqttPeer(mqtt_broker.host, mqtt_broker.port).connect()
+    try:
+        await listener.subscribe(f"/oneM2M/req/+/{mqtt_cse.topic_id}:{app}/+")
+        sending = asyncio.ensure_future(mqtt_cse.cse.outbound.send(
+            f"mqtt://{mqtt_broker.host}:{mqtt_broker.port}", notify(mqtt_cse.cse_id, app, "n-spoof"), timeout=2))
+        topic, payload = await listener.next_message()
+        listener.publish(f"/oneM2M/resp/{mqtt_cse.topic_id}/{mqtt_cse.topic_id}:{intruder}/json",
+                         encode({"rsc": 2000, "rqi": "n-spoof", "rvi": "3"}, "json"))
+        response = await sending
+        assert response.rsc == 5103 and "did not answer in time" in response.pc["m2m:dbg"]
+    finally:
+        await listener.close()
+
+
 async def test_broker_nobody_runs_is_reported_unreachable(mqtt_cse: MqttCse):
     response = await mqtt_cse.cse.outbound.send(f"mqtt://127.0.0.1:{free_port()}",
                                                 notify(mqtt_cse.cse_id, "Capp", "n-6"), timeout=0.5)
