@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 METHODS = {Code.GET: Operation.RETRIEVE, Code.PUT: Operation.UPDATE, Code.DELETE: Operation.DELETE}
 STRING_OPTIONS = ("ot", "rqet", "rset", "oet", "gid", "vsi")
-REQUEST_ENTITY_TOO_LARGE = Code.REQUEST_ENTITY_TOO_LARGE
 
 
 def path_to_target(segments: tuple[str, ...]) -> str:
@@ -248,7 +247,7 @@ class CoapBinding:
         response = Response(rsc=RSC.BAD_REQUEST, rqi=rqi, rvi="3",
                             pc={"m2m:dbg": f"the body is larger than the limit of {limit} bytes"})
         message = self._to_message(response, None, media.JSON, legacy)
-        message.code = REQUEST_ENTITY_TOO_LARGE
+        message.code = Code.REQUEST_ENTITY_TOO_LARGE
         message.opt.size1 = limit
         return message
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable
 import cbor2
 import orjson
 
+from cse.envelope import request_from_primitive
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response, ResponseTypeValue
 
 from . import media
-from .envelope import request_from_primitive
 from .mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
 from .mqtt_topics import (REG_REQUEST, REQUEST, SERIALIZATIONS, Topic, originator_forms, parse_topic,
                           request_filters, response_filters, topic_id)

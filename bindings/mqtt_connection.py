@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cse.primitives import Response
 
 from . import media
-from .envelope import response_from_primitive
+from cse.envelope import response_from_primitive
 from .mqtt_topics import REG_RESPONSE, RESPONSE, SERIALIZATIONS, Topic, parse_topic
 
 log = logging.getLogger(__name__)
