@@ -104,10 +104,11 @@ def add_bindings(cse: Cse) -> None:
             cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
         log.warning("no credentials for the admin originator %s: any client may act as it "
                     "(see docs/security.md)", cse.config.cse.admin_originator)
-    unverified = authenticator if authenticator.active else None
+    # Checks are on when credentials exist, `required` is set, or client certificates are used.
+    checking = authenticator if authenticator.active or http.tls_client_cert != "none" else None
     if cse.config.auth.required and (cse.config.mqtt.enabled or cse.config.coap.enabled):
         log.warning("auth.required: requests over MQTT and CoAP carry no credential and are refused")
-    mqtt = MqttBinding(cse.config, cse.dispatcher, authenticator=unverified) if cse.config.mqtt.enabled else None
+    mqtt = MqttBinding(cse.config, cse.dispatcher, authenticator=checking) if cse.config.mqtt.enabled else None
     if mqtt is not None and cse.federation is not None:
         mqtt.is_neighbour_cse = cse.federation.routes.is_neighbour
     mqtt_sender = MqttSender(cse.config, mqtt)
@@ -117,14 +118,13 @@ def add_bindings(cse: Cse) -> None:
     cse.outbound.register(("coap",), coap_sender)
     cse.bindings.append(coap_sender)
     if http.enabled:
-        hook = authenticator_hook(authenticator) if authenticator.active or \
-            http.tls_client_cert != "none" else None
+        hook = authenticator_hook(checking) if checking is not None else None
         cse.bindings.append(HttpBinding(http, cse.dispatcher, ssl_context=server_tls_context(http),
                                         authenticator=hook))
     if mqtt is not None:
         cse.bindings.append(mqtt)
     if cse.config.coap.enabled:
-        cse.bindings.append(CoapBinding(cse.config, cse.dispatcher, authenticator=unverified))
+        cse.bindings.append(CoapBinding(cse.config, cse.dispatcher, authenticator=checking))
 
 
 async def serve(config: Config) -> None:

@@ -85,3 +85,18 @@ async def test_http_cannot_claim_the_cse_itself(start_http_cse):
             response, body = await client.call("POST", "/cse-in", originator="CAdmin", ty=3, body=CNT,
                                                headers={"Authorization": basic})
             assert response.headers["X-M2M-RSC"] == "2001", body
+
+
+async def test_with_client_certificates_only_the_cse_itself_cannot_be_claimed_over_coap(tmp_path):
+    from cse.certs import create_dev_pki
+    pki = create_dev_pki(tmp_path / "tls")
+    running = await start_coap_cse(**{"http.tls_cert": str(pki.server_cert), "http.tls_key": str(pki.server_key),
+                                      "http.tls_ca": str(pki.ca_cert), "http.tls_client_cert": "optional"})
+    try:
+        answer = await running.call(Code.GET, "/cse-in", fr=running.cse.config.cse.cse_id)
+        assert option(answer, 307) == 4106, answer.payload
+        answer = await running.call(Code.GET, "/cse-in", fr="Cfree")
+        assert option(answer, 307) == 2000, answer.payload
+    finally:
+        await running.client.shutdown()
+        await running.cse.stop()
