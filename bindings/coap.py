@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import aiocoap
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
+from aiocoap.util import hostportsplit
 
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response
@@ -25,6 +26,7 @@ from . import media
 from .query import parse_query
 
 if TYPE_CHECKING:
+    from cse.auth import Authenticator
     from cse.config import Config
     from cse.dispatcher import Dispatcher
 
@@ -32,7 +34,6 @@ log = logging.getLogger(__name__)
 
 METHODS = {Code.GET: Operation.RETRIEVE, Code.PUT: Operation.UPDATE, Code.DELETE: Operation.DELETE}
 STRING_OPTIONS = ("ot", "rqet", "rset", "oet", "gid", "vsi")
-REQUEST_ENTITY_TOO_LARGE = Code.REQUEST_ENTITY_TOO_LARGE
 
 
 def path_to_target(segments: tuple[str, ...]) -> str:
@@ -50,6 +51,15 @@ def target_to_path(to: str) -> list[str]:
     if to.startswith("/"):
         return ["~", *to[1:].split("/")]
     return to.split("/")
+
+
+def peer_address(remote) -> str | None:
+    """The peer's IP address without the port, as HTTP reports it (acip rules, and the rate
+    limit per address that a new source port must not escape)."""
+    try:
+        return hostportsplit(remote.hostinfo)[0]
+    except (AttributeError, ValueError):
+        return None
 
 
 class _Root(aiocoap.resource.Resource):
@@ -81,11 +91,15 @@ class _Root(aiocoap.resource.Resource):
 class CoapBinding:
     name = "coap"
 
-    def __init__(self, config: "Config", dispatcher: "Dispatcher"):
+    def __init__(self, config: "Config", dispatcher: "Dispatcher",
+                 authenticator: "Authenticator | None" = None):
         options.register()
         self.settings = config.coap
         self.cse_name = config.cse.rn
         self.dispatcher = dispatcher
+        # No DTLS, so no credential: with authentication on, the originators it protects
+        # are refused here.
+        self.authenticator = authenticator
         self._context: aiocoap.Context | None = None
         self.port: int | None = None
 
@@ -135,6 +149,8 @@ class CoapBinding:
             rqi = options.get(message, "rqi", legacy) or ""
             request, serialization = self._to_request(message, legacy)
             op = request.op
+            if self.authenticator is not None:
+                await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
             response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message})
@@ -187,7 +203,7 @@ class CoapBinding:
             rqi=options.get(message, "rqi", legacy) or "", rvi=options.get(message, "rvi", legacy),
             ty=ty, pc=media.decode(payload, request_format) if payload else None,
             rtu=rturi.split("&") if rturi else None, accept=response_format,
-            remote_address=message.remote.hostinfo, **fields)
+            remote_address=peer_address(message.remote), **fields)
         for name in STRING_OPTIONS:
             value = options.get(message, name, legacy)
             if value is not None:
@@ -224,10 +240,14 @@ class CoapBinding:
     def too_large(self, request: aiocoap.Message) -> aiocoap.Message:
         legacy = options.uses_legacy(request)
         limit = self.settings.max_body_bytes
-        response = Response(rsc=RSC.BAD_REQUEST, rqi=options.get(request, "rqi", legacy) or "", rvi="3",
+        try:
+            rqi = options.get(request, "rqi", legacy) or ""
+        except OneM2MError:   # the size is the problem to report
+            rqi = ""
+        response = Response(rsc=RSC.BAD_REQUEST, rqi=rqi, rvi="3",
                             pc={"m2m:dbg": f"the body is larger than the limit of {limit} bytes"})
         message = self._to_message(response, None, media.JSON, legacy)
-        message.code = REQUEST_ENTITY_TOO_LARGE
+        message.code = Code.REQUEST_ENTITY_TOO_LARGE
         message.opt.size1 = limit
         return message
 

@@ -20,7 +20,7 @@ from cse.primitives import Operation, Request, Response
 
 from . import coap_options as options
 from . import media
-from .coap import path_to_target, target_to_path
+from .coap import STRING_OPTIONS, path_to_target, target_to_path
 from .query import to_query
 
 METHOD = {Operation.CREATE: Code.POST, Operation.RETRIEVE: Code.GET, Operation.UPDATE: Code.PUT,
@@ -79,7 +79,7 @@ class CoapSender:
         options.put(message, "rvi", request.rvi)
         if request.op == Operation.CREATE:
             options.put(message, "ty", request.ty)
-        for name in ("ot", "rqet", "rset", "oet", "gid", "vsi"):
+        for name in STRING_OPTIONS:
             value = getattr(request, name)
             options.put(message, name, None if value is None else str(value))
         options.put(message, "ec", request.ec)

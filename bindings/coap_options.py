@@ -13,6 +13,8 @@ from aiocoap.message import Message
 from aiocoap.numbers.codes import Code
 from aiocoap.numbers.optionnumbers import OptionNumber
 
+from cse.errors import bad_request
+
 from . import media
 
 # parameter -> option number
@@ -84,10 +86,22 @@ def serialization_of(content_format: int | None) -> str | None:
     return None
 
 
+class TextOption(optiontypes.StringOption):
+    """A oneM2M string option.  Bytes that are not UTF-8 are kept as bytes, for `get` to
+    refuse with a oneM2M error: aiocoap's StringOption raises while the datagram is parsed,
+    and the request is then dropped without any answer."""
+
+    def decode(self, rawdata: bytes) -> None:
+        try:
+            self.value = rawdata.decode("utf-8")
+        except UnicodeDecodeError:
+            self.value = bytes(rawdata)
+
+
 def register() -> None:
     for table in (CURRENT, LEGACY):
         for name, number in table.items():
-            kind = optiontypes.UintOption if name in UINT_PARAMETERS else optiontypes.StringOption
+            kind = optiontypes.UintOption if name in UINT_PARAMETERS else TextOption
             option = OptionNumber(number)
             if getattr(option, "_format", None) is not kind:
                 option.set_format(kind)
@@ -102,10 +116,17 @@ def uses_legacy(message: Message) -> bool:
 
 
 def get(message: Message, name: str, legacy: bool = False):
-    """The value of oneM2M option `name`, or None."""
-    numbers = LEGACY if legacy else CURRENT
-    found = message.opt.get_option(OptionNumber(numbers[name]))
-    return found[0].value if found else None
+    """The value of oneM2M option `name`, or None; 4000 when it is repeated or not UTF-8."""
+    number = (LEGACY if legacy else CURRENT)[name]
+    found = message.opt.get_option(OptionNumber(number))
+    if not found:
+        return None
+    if len(found) > 1:
+        raise bad_request(f"the CoAP option oneM2M-{name.upper()} ({number}) is repeated")
+    value = found[0].value
+    if isinstance(value, bytes):
+        raise bad_request(f"the CoAP option oneM2M-{name.upper()} ({number}) is not UTF-8 text")
+    return value
 
 
 def put(message: Message, name: str, value, legacy: bool = False) -> None:

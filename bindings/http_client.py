@@ -7,7 +7,7 @@ keep-alive connections instead (`http_pipeline`), one per destination URL.
 from __future__ import annotations
 
 import ssl
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -15,7 +15,7 @@ from cse.errors import RSC
 from cse.primitives import Operation, Request, Response
 
 from . import media
-from .http import path_to_target, target_to_path
+from .http import HEADER_FIELDS, path_to_target, target_to_path
 from .http_pipeline import PipelineClient, PipelineResponse
 from .query import to_query
 
@@ -58,14 +58,19 @@ class HttpSender:
 
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
         parts = urlsplit(url)
+        query = to_query(request)
         if parts.path in ("", "/") and "://" not in request.to:
-            url = f"{parts.scheme}://{parts.netloc}{target_to_path(request.to)}"
+            # TS-0009: "#attr" travels as atrl=attr (a URL fragment never reaches the server),
+            # and the rest of the address is a path: '?', '%', spaces... are escaped.
+            to, _, attribute = request.to.partition("#")
+            if attribute:
+                query.append(("atrl", attribute))
+            url = f"{parts.scheme}://{parts.netloc}{quote(target_to_path(to), safe='/~')}"
         headers = {"X-M2M-Origin": request.fr or "", "X-M2M-RI": request.rqi,
                    "Accept": media.CONTENT_TYPE[serialization]}
         if request.rvi:
             headers["X-M2M-RVI"] = request.rvi
-        for header, name in (("X-M2M-OT", "ot"), ("X-M2M-RET", "rqet"), ("X-M2M-RST", "rset"),
-                             ("X-M2M-OET", "oet"), ("X-M2M-GID", "gid"), ("X-M2M-VSI", "vsi")):
+        for header, name in HEADER_FIELDS:
             value = getattr(request, name)
             if value is not None:
                 headers[header] = str(value)
@@ -90,7 +95,7 @@ class HttpSender:
         if self._session is None:
             await self.start()
         async with self._session.request(
-                METHOD[request.op], url, data=body, headers=headers, params=to_query(request) or None,
+                METHOD[request.op], url, data=body, headers=headers, params=query or None,
                 timeout=aiohttp.ClientTimeout(total=timeout)) as http:
             raw = await http.read()
             return self._to_response(http, raw, request.rqi)
@@ -104,20 +109,10 @@ class HttpSender:
 
     @staticmethod
     def _to_response(http: aiohttp.ClientResponse, raw: bytes, rqi: str) -> Response:
-        rsc_header = http.headers.get("X-M2M-RSC")
-        try:
-            rsc = int(rsc_header) if rsc_header else _rsc_from_status(http.status)
-        except ValueError:
-            rsc = _rsc_from_status(http.status)
-        pc = None
-        if raw:
-            kind = media.serialization_of(http.headers.get("Content-Type", "application/json")) or media.JSON
-            try:
-                pc = media.decode(raw, kind)
-            except Exception:
-                pc = None
-        response = Response(rsc=rsc, rqi=http.headers.get("X-M2M-RI", rqi), pc=pc,
-                            rvi=http.headers.get("X-M2M-RVI"))
+        headers = http.headers
+        response = Response(rsc=_rsc_of(headers.get("X-M2M-RSC"), http.status),
+                            rqi=headers.get("X-M2M-RI", rqi), rvi=headers.get("X-M2M-RVI"),
+                            pc=_decode(raw, headers.get("Content-Type")))
         location = http.headers.get("Content-Location")
         if location:
             # The header carries the HTTP path form (/~/id-in/x, /cse-in/x, or a full URL);

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any, Callable
 import cbor2
 import orjson
 
+from cse.envelope import request_from_primitive
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response, ResponseTypeValue
 
 from . import media
-from .envelope import request_from_primitive
 from .mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
 from .mqtt_topics import (REG_REQUEST, REQUEST, SERIALIZATIONS, Topic, originator_forms, parse_topic,
                           request_filters, response_filters, topic_id)
 
 if TYPE_CHECKING:
+    from cse.auth import Authenticator
     from cse.config import Config, MqttSettings
     from cse.dispatcher import Dispatcher
 
@@ -51,9 +52,13 @@ def broker_connection(settings: "MqttSettings", client_id: str, filters: list[st
 class MqttBinding:
     name = "mqtt"
 
-    def __init__(self, config: "Config", dispatcher: "Dispatcher"):
+    def __init__(self, config: "Config", dispatcher: "Dispatcher",
+                 authenticator: "Authenticator | None" = None):
         self.settings = config.mqtt
         self.dispatcher = dispatcher
+        # MQTT carries no credential: with authentication on, the originators it protects
+        # are refused here (the broker's login is not an originator's).
+        self.authenticator = authenticator
         self.cse_id = config.cse.cse_id
         self.sp_id = config.cse.sp_id
         self.own_topic_id = topic_id(self.cse_id, self.cse_id)
@@ -118,6 +123,8 @@ class MqttBinding:
             request = request_from_primitive(primitive)
             request.accept = serialization
             self._check_topic(topic, request)
+            if self.authenticator is not None:
+                await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
             response = Response(rsc=error.rsc, rqi=_field(primitive, "rqi"),

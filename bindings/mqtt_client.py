@@ -8,7 +8,10 @@ mqtt://broker:1883/oneM2M/req/id-in/Capp/json, leading "/" included).  A bare po
 oneM2M request topic waits (with the caller's timeout) for the response with the same rqi
 on the matching response topic; a free-form topic has no response, so delivery to the
 broker is all that can be reported.  The binding's own broker connection is reused when the
-URL names the same broker; other brokers get a connection of their own, kept until stop.
+URL names the same broker; other brokers get a connection of their own, kept until stop
+(at most MAX_OTHER_BROKERS at once).  A connection that is not ready within a sender's
+timeout is closed at once: URLs come from anybody's poa and nu, and every connection is a
+paho thread that would otherwise keep reconnecting to an unreachable broker forever.
 It never retries or queues: what to do with a failed delivery is the caller's decision.
 """
 from __future__ import annotations
@@ -23,7 +26,6 @@ from cse.errors import RSC
 from cse.primitives import Request, Response
 
 from . import media
-from .envelope import request_to_primitive
 from .mqtt import broker_connection
 from .mqtt_connection import BrokerAddress, BrokerConnection
 from .mqtt_topics import REQUEST, SERIALIZATIONS, Topic, parse_topic, response_filters, topic_id
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from .mqtt import MqttBinding
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+MAX_OTHER_BROKERS = 32
 
 
 class MqttSender:
@@ -45,7 +48,8 @@ class MqttSender:
         self.own_topic_id = topic_id(self.cse_id, self.cse_id)
         self.binding = binding
         self._connections: dict[BrokerAddress, BrokerConnection] = {}
-        self._opening: dict[BrokerAddress, asyncio.Lock] = {}
+        self._opening = asyncio.Lock()    # held only while a connection is made (not while it connects)
+        self._closing: set[asyncio.Task] = set()
         # Client IDs of extra connections must differ from the binding's (a broker drops
         # the older session of a client ID), also when two spellings name one broker.
         base = self.settings.client_id or f"C::{self.own_topic_id}"
@@ -62,6 +66,8 @@ class MqttSender:
         connections, self._connections = list(self._connections.values()), {}
         for connection in connections:
             await connection.stop()
+        if self._closing:
+            await asyncio.wait(self._closing)
 
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
         parts = urlsplit(url)
@@ -78,7 +84,7 @@ class MqttSender:
         else:
             topic = parse_topic(path)
             if topic is None or topic.kind != REQUEST:
-                connection.publish(path, media.encode(request_to_primitive(request), serialization))
+                connection.publish(path, media.encode(request.to_primitive(), serialization))
                 return Response(rsc=RSC.OK, rqi=request.rqi,
                                 pc={"m2m:dbg": f"published on {path}; a topic outside /oneM2M/req/ "
                                                "has no response"})
@@ -86,17 +92,19 @@ class MqttSender:
                 serialization = topic.serialization
             if topic.originator != self.own_topic_id:  # not covered by the standing subscription
                 await connection.subscribe(str(topic.response()), timeout)
-        payload = media.encode(request_to_primitive(request), serialization)
+        payload = media.encode(request.to_primitive(), serialization)
         return await connection.request(str(topic), payload, request.rqi, timeout)
 
     async def _connection(self, address: BrokerAddress, timeout: float) -> BrokerConnection:
         binding = self.binding
         if binding is not None and binding.connection.address == address:
             return binding.connection
-        lock = self._opening.setdefault(address, asyncio.Lock())
-        async with lock:
+        async with self._opening:
             connection = self._connections.get(address)
             if connection is None:
+                if len(self._connections) >= MAX_OTHER_BROKERS:
+                    raise ConnectionError(f"this CSE already keeps connections to {MAX_OTHER_BROKERS} "
+                                          f"other MQTT brokers; not opening one to {address}")
                 connection = broker_connection(self.settings, next(self._client_ids),
                                                response_filters(self.own_topic_id), address=address,
                                                clean_session=True)
@@ -106,5 +114,16 @@ class MqttSender:
             try:
                 await connection.wait_ready(timeout)
             except asyncio.TimeoutError:
+                self._close(address, connection)
                 raise ConnectionError(f"MQTT broker {address} is not reachable") from None
         return connection
+
+    def _close(self, address: BrokerAddress, connection: BrokerConnection) -> None:
+        """Forget a connection that is not up, and stop its reconnecting in the background
+        (stopping waits for paho's thread, which may be inside a connect attempt)."""
+        if self._connections.get(address) is not connection:
+            return  # another sender already closed it
+        del self._connections[address]
+        task = asyncio.get_running_loop().create_task(connection.stop())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

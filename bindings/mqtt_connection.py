@@ -5,7 +5,9 @@ thread only hands data to the event loop with `call_soon_threadsafe`, so no core
 runs outside the loop thread, and nothing here blocks the loop.  paho reconnects by itself
 with exponential backoff; on every (re)connect this class subscribes its topic filters
 again, because a restarted broker has forgotten them.  Answers to requests sent through
-`request()` are matched by rqi.  It must never let an exception escape into paho's thread
+`request()` are matched by rqi and by the entity that answers (the receiver level of the
+response topic, which a broker ACL can reserve for that entity), so another client that
+knows an rqi cannot answer in the target's name.  It must never let an exception escape into paho's thread
 (that would silently end the network loop), and never call into the dispatcher itself.
 """
 from __future__ import annotations
@@ -23,8 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cse.primitives import Response
 
 from . import media
-from .envelope import response_from_primitive
-from .mqtt_topics import REG_RESPONSE, RESPONSE, SERIALIZATIONS, parse_topic
+from cse.envelope import response_from_primitive
+from .mqtt_topics import REG_RESPONSE, RESPONSE, SERIALIZATIONS, Topic, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class BrokerConnection:
         self._down = asyncio.Event()
         self._down.set()
         self._failed = asyncio.Event()     # set when a connection attempt failed
-        self._pending: dict[str, asyncio.Future] = {}
+        self._pending: dict[tuple[str, str], asyncio.Future] = {}   # (receiver level, rqi)
         self._suback_waiters: dict[int, asyncio.Future] = {}
         self._stopping = False
         self._subscribe_mid: int | None = None   # touched only in paho's thread
@@ -146,15 +148,19 @@ class BrokerConnection:
         """Publish a request primitive and wait for the response with the same rqi."""
         if not self.ready:
             raise ConnectionError(f"not connected to the MQTT broker {self.address}")
-        if rqi in self._pending:
+        parsed = parse_topic(topic)
+        if parsed is None:
+            raise ValueError(f"{topic!r} is not a oneM2M request topic; nothing would answer")
+        key = (parsed.receiver, rqi)
+        if key in self._pending:
             raise ValueError(f"a request with rqi {rqi!r} is already waiting for its response")
         future = self._loop.create_future()
-        self._pending[rqi] = future
+        self._pending[key] = future
         try:
             self.publish(topic, payload)
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._pending.pop(rqi, None)
+            self._pending.pop(key, None)
 
     async def subscribe(self, topic_filter: str, timeout: float) -> None:
         """Add a filter now and on every later reconnect; returns once the broker granted it."""
@@ -262,7 +268,7 @@ class BrokerConnection:
     def _received(self, topic: str, payload: bytes) -> None:
         parsed = parse_topic(topic)
         if parsed is not None and parsed.kind in (RESPONSE, REG_RESPONSE):
-            self._response_received(topic, parsed.serialization, payload)
+            self._response_received(topic, parsed, payload)
         elif self._on_message is not None:
             try:
                 self._on_message(topic, payload)
@@ -271,15 +277,15 @@ class BrokerConnection:
         else:
             log.debug("ignoring an MQTT message on %s", topic)
 
-    def _response_received(self, topic: str, serialization: str, payload: bytes) -> None:
+    def _response_received(self, topic: str, parsed: Topic, payload: bytes) -> None:
         try:
-            if serialization not in SERIALIZATIONS:
-                raise ValueError(f"unsupported serialization {serialization!r}")
-            response = response_from_primitive(media.decode(payload, serialization))
+            if parsed.serialization not in SERIALIZATIONS:
+                raise ValueError(f"unsupported serialization {parsed.serialization!r}")
+            response = response_from_primitive(media.decode(payload, parsed.serialization))
         except Exception as exc:
             log.warning("ignoring an unreadable response on %s: %s", topic, exc)
             return
-        future = self._pending.get(response.rqi)
+        future = self._pending.get((parsed.receiver, response.rqi))
         if future is None or future.done():
             log.debug("no request is waiting for the response %r on %s", response.rqi, topic)
             return

@@ -18,9 +18,9 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bindings import media
-from bindings.envelope import request_from_primitive, request_to_primitive
 from bindings.mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
 from bindings.mqtt_topics import REG_REQUEST, REQUEST, parse_topic, topic_id
+from cse.envelope import request_from_primitive
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Request, Response
 
@@ -99,7 +99,7 @@ class MqttTransport:
         try:
             await self._connection.subscribe(f"/oneM2M/{response_kind}/{originator}/{self.cse_topic}/+", timeout)
             topic = f"/oneM2M/{kind}/{originator}/{self.cse_topic}/{self.serialization}"
-            payload = media.encode(request_to_primitive(request), self.serialization)
+            payload = media.encode(request.to_primitive(), self.serialization)
             return await self._connection.request(topic, payload, request.rqi, timeout)
         except asyncio.TimeoutError:
             raise CseUnreachable(f"no answer from {self.cse_id} over {self.url} within {timeout} s") from None

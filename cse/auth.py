@@ -10,8 +10,12 @@ refuses it with 4106 ORIGINATOR_NOT_AUTHENTICATED:
 * a credential that does not belong to the request's originator is refused;
 * an originator that has credentials configured must present one (or a client
   certificate in its name): nobody else can speak as it;
-* with `required`, every request must be authenticated;
-* this CSE's own CSE-ID (which has every right) must always authenticate.
+* the `protected` originators (the CSE's own CSE-ID, which the access rules treat as
+  all-powerful) are handled like those: never a mere claim while authentication is on;
+* with `required`, every request must be authenticated.
+
+Bindings without a credential on the wire (MQTT, CoAP) call `authenticate(request, None)`:
+the same rules then refuse every protected originator, and everything under `required`.
 
 A successful check is remembered (as an HMAC of originator and secret under a key that
 lives only in memory), so the slow hash is paid once per credential and process, not per
@@ -31,7 +35,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import RSC, OneM2MError
 
@@ -114,13 +118,11 @@ def _refuse(message: str) -> OneM2MError:
 
 class Authenticator:
     def __init__(self, settings: "AuthSettings", normalize: Callable[[str], str] = lambda o: o,
-                 own_id: str | None = None):
+                 protected: Iterable[str] = ()):
         self.required = settings.required
         self.normalize = normalize
         self.credentials = {normalize(o): s for o, s in parse_credentials(settings.credentials).items()}
-        # This CSE's own CSE-ID has every right (cse/access.py); nobody outside may claim it
-        # unauthenticated once authentication is in use, or protecting the admin is moot.
-        self.own_id = own_id
+        self.protected = frozenset(normalize(o) for o in protected)
         self._cache_key = os.urandom(32)
         self._verified: dict[bytes, bool] = {}
         self._slot: asyncio.Semaphore | None = None
@@ -149,12 +151,10 @@ class Authenticator:
         if peer_name and originator and self.normalize(peer_name) == originator:
             request.authenticated = True
             return
-        if originator in self.credentials:
+        if originator in self.credentials or originator in self.protected:
             raise _refuse(f"originator {request.fr!r} must authenticate (Authorization header "
-                          "with its password or token)")
-        if originator is not None and originator == self.own_id:
-            raise _refuse(f"originator {request.fr!r} is this CSE's own ID: a request from outside "
-                          "must authenticate as it")
+                          "with its password or token, or a TLS client certificate; MQTT and "
+                          "CoAP requests cannot)")
         if self.required:
             raise _refuse("this CSE accepts only authenticated requests (Authorization header "
                           "or a TLS client certificate naming the originator)")

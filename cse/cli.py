@@ -96,7 +96,20 @@ def add_bindings(cse: Cse) -> None:
     sender = HttpSender(ssl_context=outbound_tls)
     cse.outbound.register(("http", "https"), sender)
     cse.bindings.append(sender)
-    mqtt = MqttBinding(cse.config, cse.dispatcher) if cse.config.mqtt.enabled else None
+    # One authenticator for every binding: MQTT and CoAP carry no credential, so over them
+    # the originators it protects cannot be claimed at all (docs/security.md).
+    own_id = cse.config.cse.cse_id
+    authenticator = Authenticator(cse.config.auth, cse.access.normalize,
+                                  protected=(own_id, cse.config.cse.sp_id + own_id))
+    if not (cse.config.auth.required or
+            cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
+        log.warning("no credentials for the admin originator %s: any client may act as it "
+                    "(see docs/security.md)", cse.config.cse.admin_originator)
+    # Checks are on when credentials exist, `required` is set, or client certificates are used.
+    checking = authenticator if authenticator.active or http.tls_client_cert != "none" else None
+    if cse.config.auth.required and (cse.config.mqtt.enabled or cse.config.coap.enabled):
+        log.warning("auth.required: requests over MQTT and CoAP carry no credential and are refused")
+    mqtt = MqttBinding(cse.config, cse.dispatcher, authenticator=checking) if cse.config.mqtt.enabled else None
     if mqtt is not None and cse.federation is not None:
         mqtt.may_relay = cse.federation.routes.may_relay
     mqtt_sender = MqttSender(cse.config, mqtt)
@@ -106,19 +119,13 @@ def add_bindings(cse: Cse) -> None:
     cse.outbound.register(("coap",), coap_sender)
     cse.bindings.append(coap_sender)
     if http.enabled:
-        authenticator = Authenticator(cse.config.auth, cse.access.normalize, own_id=cse.config.cse.cse_id)
-        if not (cse.config.auth.required or
-                cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
-            log.warning("no credentials for the admin originator %s: any client may act as it "
-                        "(see docs/security.md)", cse.config.cse.admin_originator)
-        hook = authenticator_hook(authenticator) if authenticator.active or \
-            http.tls_client_cert != "none" else None
+        hook = authenticator_hook(checking) if checking is not None else None
         cse.bindings.append(HttpBinding(http, cse.dispatcher, ssl_context=server_tls_context(http),
                                         authenticator=hook))
     if mqtt is not None:
         cse.bindings.append(mqtt)
     if cse.config.coap.enabled:
-        cse.bindings.append(CoapBinding(cse.config, cse.dispatcher))
+        cse.bindings.append(CoapBinding(cse.config, cse.dispatcher, authenticator=checking))
 
 
 async def serve(config: Config) -> None:

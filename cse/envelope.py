@@ -3,10 +3,10 @@ the m2m:rqp a pollingChannel hands out.
 
 MQTT carries a request or response primitive as one JSON/CBOR object with short-name keys
 (`{"op":1,"to":...,"rqi":...,"pc":{...}}`), and a CSE polling its registrar receives them as
-content.  This module turns such an object into a `Request` (checking each parameter's type,
-so a wrong value is a 4000 naming it, not a crash in the core) and `Request`/`Response`
-objects back into primitives.  It does no I/O.  (In the core since the polling agent needs
-it; `bindings.envelope` re-exports it.)
+content.  This module turns such objects into `Request`/`Response` (checking each parameter's
+type, so a wrong value is a 4000 naming it, not a crash in the core); the way back is
+`Request.to_primitive` / `Response.to_primitive`.  It does no I/O.  (In the core, not in a
+binding, since the polling agent needs it too.)
 """
 from __future__ import annotations
 
@@ -90,11 +90,6 @@ def _response_type(value: Any) -> tuple[int, list[str] | None]:
     if nu is not None and (not isinstance(nu, list) or not all(isinstance(u, str) for u in nu)):
         raise bad_request("request parameter 'rt': nu must be a list of strings")
     return value["rtv"], nu
-
-
-def request_to_primitive(request: Request) -> dict[str, Any]:
-    """The request as a primitive object, for requests this CSE sends over MQTT."""
-    return request.to_primitive()
 
 
 def response_from_primitive(obj: Any) -> Response:

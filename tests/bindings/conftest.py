@@ -87,9 +87,15 @@ class CoapCse:
                    rvi: str | None = "3", ty: int | None = None, body: Any = None, payload: bytes | None = None,
                    content_format: int | None = None, accept: int | None = None,
                    options: dict[int, Any] | None = None):
-        """One CoAP request as a device would send it; returns aiocoap's response message."""
+        """One CoAP request as a device would send it; returns aiocoap's response message.
+
+        An option value may be bytes (sent as they are, e.g. not UTF-8) or a list (the
+        option repeated).  An answer that does not come within 30 s fails the test."""
+        import asyncio
+
         import aiocoap
         from aiocoap.numbers.optionnumbers import OptionNumber
+        from aiocoap.optiontypes import OpaqueOption
 
         import orjson
         if body is not None:
@@ -103,9 +109,12 @@ class CoapCse:
         sent = {279: fr, 283: rqi, 271: rvi, 267: ty}
         sent.update(options or {})
         for number, value in sent.items():
-            if value is not None:
-                message.opt.add_option(OptionNumber(number).create_option(value=value))
-        return await self.client.request(message).response
+            for one in value if isinstance(value, list) else [value]:
+                if isinstance(one, bytes):
+                    message.opt.add_option(OpaqueOption(OptionNumber(number), one))
+                elif one is not None:
+                    message.opt.add_option(OptionNumber(number).create_option(value=one))
+        return await asyncio.wait_for(self.client.request(message).response, 30)
 
 
 async def start_coap_cse(**overrides: Any) -> CoapCse:

@@ -168,6 +168,14 @@ BAD_INPUTS = [
      5001, "NOTIFY"),
     ("update of the cse base", dict(method=PUT, path="/cse-in", body={"m2m:cb": {"lbl": ["x"]}}),
      Code.METHOD_NOT_ALLOWED, 4005, "CSEBase"),
+    ("originator not UTF-8", dict(method=GET, path="/cse-in", options={279: b"C\xff"}), Code.BAD_REQUEST, 4000,
+     "oneM2M-FR (279) is not UTF-8"),
+    ("request id not UTF-8", dict(method=GET, path="/cse-in", rqi=b"\xc3"), Code.BAD_REQUEST, 4000,
+     "oneM2M-RQI (283) is not UTF-8"),
+    ("expiry not UTF-8", dict(method=GET, path="/cse-in", options={291: b"\xff"}), Code.BAD_REQUEST, 4000,
+     "oneM2M-RQET (291)"),
+    ("type repeated", dict(method=POST, path="/cse-in", ty=[3, 4], body={"m2m:cnt": {}}), Code.BAD_REQUEST,
+     4000, "oneM2M-TY (267) is repeated"),
 ]
 
 
@@ -181,10 +189,18 @@ async def test_bad_requests_get_a_clear_error_and_the_binding_keeps_serving(coap
     assert (answer.code, option(answer, RSC)) == (code, rsc), answer.payload
     message = orjson.loads(answer.payload)["m2m:dbg"]
     assert words in message
-    if call["rqi"]:
+    if isinstance(call["rqi"], str) and call["rqi"]:
         assert option(answer, RQI) == "bad-1"   # echoed whenever the request carried one
     answer = await coap_cse.call(GET, "/cse-in", rqi="after")
     assert (option(answer, RSC), option(answer, RQI)) == (2000, "after")
+
+
+async def test_legacy_option_that_is_not_utf8_is_answered_in_kind(coap_cse: CoapCse):
+    answer = await coap_cse.call(GET, "/cse-in", fr=None, rqi=None, options={LEGACY_FR: b"\xfe",
+                                                                             LEGACY_RQI: "old-1"})
+    assert (answer.code, option(answer, LEGACY_RSC), option(answer, LEGACY_RQI)) == (Code.BAD_REQUEST, 4000,
+                                                                                     "old-1")
+    assert "oneM2M-FR (256) is not UTF-8" in orjson.loads(answer.payload)["m2m:dbg"]
 
 
 async def test_oversized_block_wise_upload_is_refused_early():
@@ -219,3 +235,26 @@ async def test_discovery_over_coap(coap_cse: CoapCse):
     answer = await coap_cse.call(GET, "/cse-in?fu=1&ty=3", fr=me)
     assert option(answer, RSC) == 2000, answer.payload
     assert orjson.loads(answer.payload)["m2m:uril"] == ["cse-in/meter/power"]
+
+
+async def test_registrations_without_originator_are_rate_limited_per_address_not_per_port():
+    """An AE may register without fr (the CSE picks its AE-ID), so such requests are limited
+    per peer address.  The binding reports the address (as HTTP does), not address:port: a
+    client cannot escape the limit by changing its source port."""
+    import aiocoap
+
+    from .conftest import start_coap_cse
+    coap = await start_coap_cse(**{"limits.rate_per_originator": 0.01, "limits.rate_burst": 1})
+    other = await aiocoap.Context.create_client_context(transports=["udp6"])
+    try:
+        first = await coap.call(POST, "/cse-in", fr=None, ty=2, rqi="p-1", body=ae("first"))
+        assert option(first, RSC) == 2001, first.payload
+        coap.client, original = other, coap.client   # a second endpoint: another source port
+        second = await coap.call(POST, "/cse-in", fr=None, ty=2, rqi="p-2", body=ae("second"))
+        coap.client = original
+        assert option(second, RSC) == 4005, second.payload
+        assert "rate limit exceeded for originator '@127.0.0.1'" in orjson.loads(second.payload)["m2m:dbg"]
+    finally:
+        await other.shutdown()
+        await coap.client.shutdown()
+        await coap.cse.stop()

@@ -102,10 +102,54 @@ async def test_target_that_never_answers_is_reported_unreachable(mqtt_cse: MqttC
     assert response.rsc == 5103 and "did not answer in time" in response.pc["m2m:dbg"]
 
 
+async def test_an_answer_from_another_entity_does_not_count(mqtt_cse: MqttCse, mqtt_broker):
+    """Answers are matched by rqi and by the responding entity (the response topic's receiver
+    level, which a broker ACL can reserve for that entity): another client that learnt or
+    guessed the rqi cannot answer for the target."""
+    app, intruder = unique("Capp"), unique("Cintruder")
+    listener = await MqttPeer(mqtt_broker.host, mqtt_broker.port).connect()
+    try:
+        await listener.subscribe(f"/oneM2M/req/+/{mqtt_cse.topic_id}:{app}/+")
+        sending = asyncio.ensure_future(mqtt_cse.cse.outbound.send(
+            f"mqtt://{mqtt_broker.host}:{mqtt_broker.port}", notify(mqtt_cse.cse_id, app, "n-spoof"), timeout=2))
+        topic, payload = await listener.next_message()
+        listener.publish(f"/oneM2M/resp/{mqtt_cse.topic_id}/{mqtt_cse.topic_id}:{intruder}/json",
+                         encode({"rsc": 2000, "rqi": "n-spoof", "rvi": "3"}, "json"))
+        response = await sending
+        assert response.rsc == 5103 and "did not answer in time" in response.pc["m2m:dbg"]
+    finally:
+        await listener.close()
+
+
 async def test_broker_nobody_runs_is_reported_unreachable(mqtt_cse: MqttCse):
     response = await mqtt_cse.cse.outbound.send(f"mqtt://127.0.0.1:{free_port()}",
                                                 notify(mqtt_cse.cse_id, "Capp", "n-6"), timeout=0.5)
     assert response.rsc == 5103 and "not reachable" in response.pc["m2m:dbg"]
+
+
+async def test_unreachable_brokers_leave_no_connection_behind(mqtt_cse: MqttCse):
+    """A notification target is anybody's choice: each unreachable broker used to keep a
+    paho thread reconnecting until the CSE stopped, so nu entries could exhaust threads."""
+    import threading
+    sender_ids = f"paho-mqtt-client-C::{mqtt_cse.topic_id}:out"
+    for n in range(5):
+        response = await mqtt_cse.cse.outbound.send(f"mqtt://127.0.0.1:{free_port()}",
+                                                    notify(mqtt_cse.cse_id, "Capp", f"u-{n}"), timeout=0.3)
+        assert response.rsc == 5103
+    # Closing waits for each paho thread to notice (it may be inside a connect attempt).
+    for thread in [t for t in threading.enumerate() if t.name.startswith(sender_ids)]:
+        await asyncio.to_thread(thread.join, 10)
+        assert not thread.is_alive(), thread.name
+
+
+async def test_connections_to_other_brokers_are_bounded(mqtt_cse: MqttCse, monkeypatch):
+    monkeypatch.setattr("bindings.mqtt_client.MAX_OTHER_BROKERS", 1)
+    answers = await asyncio.gather(*(mqtt_cse.cse.outbound.send(
+        f"mqtt://127.0.0.1:{free_port()}", notify(mqtt_cse.cse_id, "Capp", f"b-{n}"), timeout=1)
+        for n in range(2)))
+    assert [a.rsc for a in answers] == [5103, 5103]
+    refused = [a for a in answers if "other MQTT brokers" in a.pc["m2m:dbg"]]
+    assert len(refused) == 1, answers
 
 
 async def test_a_second_broker_gets_its_own_connection(mqtt_cse: MqttCse, mqtt_broker, tmp_path):

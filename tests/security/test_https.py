@@ -149,3 +149,18 @@ async def test_outbound_requests_verify_https_peers_with_the_configured_ca(start
             request = Request(op=2, to="/id-in/cse-in", fr="CAdmin", rqi="o2", rvi="3")
             response = await plain.outbound.send(url, request)
             assert response.rsc == 5103 and "certificate" in response.pc["m2m:dbg"].lower()
+
+
+async def test_certificate_of_another_ca_naming_a_protected_originator_gets_nowhere(start_http_cse, pki,
+                                                                                      tmp_path):
+    """An attacker's own CA can put any name in a certificate: the CSE must not believe it."""
+    from cse.auth import MIN_ITERATIONS, hash_secret
+    rogue = create_dev_pki(tmp_path / "rogue")
+    cert, key = create_client_cert(rogue, "CAdmin")
+    settings = {**tls_settings(pki, "optional"), "auth.credentials": {"CAdmin": [hash_secret("pw", MIN_ITERATIONS)]}}
+    async with start_http_cse(**settings) as (cse, url):
+        connector = aiohttp.TCPConnector(ssl=client_context(pki.ca_cert, cert, key))
+        async with client_for(url, connector=connector) as client:
+            # TLS verifies an offered certificate even when it is optional: no connection.
+            with pytest.raises((aiohttp.ClientError, ssl.SSLError)):
+                await client.call("POST", "/cse-in", originator="CAdmin", ty=3, body={"m2m:cnt": {"rn": "rogue"}})
