@@ -68,6 +68,13 @@ data_dir = "{tmp_path / 'data'}"
     ("[cse]\ncse_id = 'no-slash'\n", "cse_id"),
     ("[http]\nport = 'eighty'\n", "http.port"),
     ("not toml at all [", "cannot read"),
+    ("[mqtt]\nqos = 2\n", "mqtt.qos"),
+    ("[mqtt]\nae_topic_form = 'short'\n", "ae_topic_form"),
+    ("[mqtt]\nport = 0\n", "mqtt.port"),
+    ("[mqtt]\ncert_file = 'c.pem'\n", "go together"),
+    ("[mqtt]\nbroker = 'x'\n", "unknown setting"),
+    ("[coap]\nport = 70000\n", "coap.port"),
+    ("[coap]\nenabled = 'yes'\n", "coap.enabled"),
 ])
 def test_bad_config_is_reported_before_start(tmp_path, content, words):
     config = tmp_path / "bad.toml"

@@ -10,7 +10,6 @@ import uuid
 
 import aiocoap
 import orjson
-import pytest
 
 from bindings import coap_options
 from tests.bindings.brokers import shared_broker
@@ -61,24 +60,6 @@ def test_bindings_are_off_unless_asked(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
-
-
-@pytest.mark.parametrize("content, words", [
-    ("[mqtt]\nqos = 2\n", "mqtt.qos"),
-    ("[mqtt]\nae_topic_form = 'short'\n", "ae_topic_form"),
-    ("[mqtt]\nport = 0\n", "mqtt.port"),
-    ("[mqtt]\ncert_file = 'c.pem'\n", "go together"),
-    ("[mqtt]\nbroker = 'x'\n", "unknown setting"),
-    ("[coap]\nport = 70000\n", "coap.port"),
-    ("[coap]\nenabled = 'yes'\n", "coap.enabled"),
-])
-def test_bad_binding_config_is_reported_before_start(tmp_path, content, words):
-    config = tmp_path / "bad.toml"
-    config.write_text(content)
-    result = subprocess.run([sys.executable, "-m", "cse", "--config", str(config)],
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2
-    assert words in result.stderr
 
 
 def test_coap_port_in_use_is_a_clear_error(tmp_path):
