@@ -121,7 +121,7 @@ class Operations:
         await rtype.prepare_create(ctx, resource, parent)
         if "rn" not in resource:
             resource["rn"] = rtype.default_name(resource)
-        resource["_path"] = path = parent["_path"] + "/" + resource["rn"]
+        resource["_path"] = parent["_path"] + "/" + resource["rn"]
         with self.storage.transaction():
             if rtype.prepare_create_may_wait:
                 # Re-read: the parent may have changed or gone while prepare_create waited.
