@@ -2,32 +2,7 @@
 withdrawing a grant stops the flow of readings to a former partner at once."""
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import CoreClient
-from tests.notify.conftest import notifying_cse
-from tests.notify.receiver import Receiver
-
 POWER = "cse-in/meter/power"
-
-
-@pytest.fixture
-async def ncore(clock):
-    cse = notifying_cse(clock)
-    await cse.start()
-    try:
-        yield CoreClient(cse)
-    finally:
-        await cse.stop()
-
-
-@pytest.fixture
-async def receiver():
-    target = await Receiver().start()
-    try:
-        yield target
-    finally:
-        await target.stop()
 
 
 def grants(app_rights: int) -> dict:
