@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 from cse.clock import format_timestamp, parse_timestamp
 from cse.errors import RSC, OneM2MError, not_found
-
-from .base import ResourceType
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 
 if TYPE_CHECKING:
     from cse.context import Context
 
-CIN_TY = 4
 COUNTERS = ("cni", "cbs", "st", "lt")
 
 
@@ -29,10 +28,11 @@ def check_retrieval_enabled(container: dict) -> None:
 
 
 class Container(ResourceType):
-    ty = 3
+    ty = Ty.CNT
     short_name = "cnt"
     type_name = "container"
-    parent_types = frozenset({5, 2, 3, 16})
+    parent_types = frozenset({Ty.CB, Ty.AE, Ty.CNT, Ty.CSR})
+    instance_type = Ty.CIN
     virtual_children = frozenset({"la", "ol"})
 
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
@@ -48,7 +48,7 @@ class Container(ResourceType):
 
     def _apply_max_age(self, ctx: "Context", resource: dict, mia: int) -> None:
         """A new mia also bounds the instances already stored (rare, so a full pass is fine)."""
-        for instance in ctx.storage.children(resource["ri"], CIN_TY):
+        for instance in ctx.storage.children(resource["ri"], Ty.CIN):
             limit = format_timestamp(parse_timestamp(instance["ct"]) + mia)
             if limit <= ctx.now_ts:
                 ctx.tree.remove(ctx, instance, None)
@@ -60,13 +60,13 @@ class Container(ResourceType):
 
     def resolve_virtual(self, ctx: "Context", resource: dict, name: str, op: int) -> dict:
         check_retrieval_enabled(resource)
-        instance = ctx.storage.edge_child(resource["ri"], CIN_TY, newest=(name == "la"), now=ctx.now_ts)
+        instance = ctx.storage.edge_child(resource["ri"], Ty.CIN, newest=(name == "la"), now=ctx.now_ts)
         if instance is None:
             raise not_found(f"{resource['_path']}/{name}: the container holds no contentInstance")
         return instance
 
     def on_child_created(self, ctx: "Context", resource: dict, child: dict) -> None:
-        if child["ty"] != CIN_TY:
+        if child["ty"] != Ty.CIN:
             return
         resource["cni"] += 1
         resource["cbs"] += child["cs"]
@@ -76,7 +76,7 @@ class Container(ResourceType):
         ctx.storage.update(resource, changed=COUNTERS)
 
     def on_child_deleted(self, ctx: "Context", resource: dict, child: dict) -> None:
-        if child["ty"] != CIN_TY:
+        if child["ty"] != Ty.CIN:
             return
         resource["cni"] = max(0, resource["cni"] - 1)
         resource["cbs"] = max(0, resource["cbs"] - child.get("cs", 0))
@@ -87,7 +87,7 @@ class Container(ResourceType):
         mni = resource.get("mni")
         mbs = resource.get("mbs")
         while (mni is not None and resource["cni"] > mni) or (mbs is not None and resource["cbs"] > mbs):
-            oldest = ctx.storage.edge_child(resource["ri"], CIN_TY, newest=False)
+            oldest = ctx.storage.edge_child(resource["ri"], Ty.CIN, newest=False)
             if oldest is None:
                 resource["cni"], resource["cbs"] = 0, 0
                 break

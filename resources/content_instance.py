@@ -12,8 +12,9 @@ import orjson
 
 from cse.clock import format_timestamp
 from cse.errors import RSC, OneM2MError
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 
-from .base import ResourceType
 from .container import check_retrieval_enabled
 
 if TYPE_CHECKING:
@@ -27,10 +28,10 @@ def content_size(con: object) -> int:
 
 
 class ContentInstance(ResourceType):
-    ty = 4
+    ty = Ty.CIN
     short_name = "cin"
     type_name = "contentInstance"
-    parent_types = frozenset({3})
+    parent_types = frozenset({Ty.CNT})
     has_acpi = False
     updatable = False
     subscribable = False
