@@ -58,7 +58,7 @@ class Schema:
     compiled validator for each attribute's values."""
 
     def __init__(self, short_name: str, ty: int):
-        document = schemas.load(short_name)
+        document = schemas.resource_schema(short_name, ty)
         self.short_name = short_name
         self.title = document.get("title", short_name)
         self.rules: dict[str, AttributeRule] = {}
