@@ -140,7 +140,7 @@ class ResourceType:
     updatable: ClassVar[bool] = True
     deletable: ClassVar[bool] = True
     # Made from the configuration, not by requests (CSEBase): an UPDATE or DELETE is refused
-    # before access control, since that it cannot be changed is no secret.
+    # before access control, since it is no secret that it cannot be changed.
     provisioned: ClassVar[bool] = False
     # Resources created directly below it belong to their creator (CSEBase); below any other
     # type they belong to the owner of the parent (an AE owns its whole subtree).
@@ -198,7 +198,7 @@ class ResourceType:
     def accepts_root(self, root: str, resource: dict | None = None) -> bool:
         """Whether the content of a CREATE of this type (`resource` None) or of an UPDATE of
         `resource` may come under `root`."""
-        return root == self.root
+        return root == (self.root if resource is None else self.root_of(resource))
 
     @property
     def owns_root_family(self) -> bool:
