@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cse.config import Config
     from cse.storage import Storage
 
+
 class CSEBase(ResourceType):
     ty = Ty.CB
     short_name = "cb"
