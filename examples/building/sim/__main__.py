@@ -19,7 +19,6 @@ import signal
 import sys
 from datetime import date
 
-from .building import SimulatedBuilding
 from .layout import BuildingSpec
 from .profiles import WeatherDay
 
@@ -47,7 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def hourly_line(building: SimulatedBuilding) -> str:
+def hourly_line(building) -> str:
     m = building.model
     main = m.meters["meter-main"]
     zone_temps = [z.temperature for z in m.zones.values()]
@@ -57,7 +56,7 @@ def hourly_line(building: SimulatedBuilding) -> str:
             f"(chillers {m.meters['meter-plant'].active_power:5.1f} kW), last 15 min {main.demand:6.1f} kW")
 
 
-def truth_lines(building: SimulatedBuilding) -> list[str]:
+def truth_lines(building) -> list[str]:
     m, truth = building.model, building.model.truth
     e = truth.energy_kwh
     floors = ", ".join(f"floor {f} {e[f'meter-floor-{f}']:.1f}" for f in m.ahus)
@@ -72,9 +71,9 @@ def truth_lines(building: SimulatedBuilding) -> list[str]:
     return lines
 
 
-async def serve(args: argparse.Namespace) -> int:
-    spec = BuildingSpec(floors=args.floors, zones_per_floor=args.zones, seed=args.seed, day=args.day,
-                        step_s=args.step, weather=WeatherDay(mean_temp=args.mean_temp))
+async def serve(args: argparse.Namespace, spec: BuildingSpec) -> int:
+    from .building import SimulatedBuilding  # the protocol stacks: only once the options are good
+
     building = SimulatedBuilding(spec, host=args.host, bacnet=not args.no_bacnet, start_hour=args.start_hour)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,13 +127,17 @@ async def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    for noisy in ("pymodbus", "bacpypes3"):  # their per-request error logs drown the output
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
-        return asyncio.run(serve(args))
+        spec = BuildingSpec(floors=args.floors, zones_per_floor=args.zones, seed=args.seed, day=args.day,
+                            step_s=args.step, weather=WeatherDay(mean_temp=args.mean_temp))
+        if not 0.0 <= args.start_hour < 24.0 or (args.start_hour * 3600.0) % 900.0:
+            raise ValueError("--start-hour must be a quarter hour in [0, 24)")
     except ValueError as exc:  # a bad combination of options (BuildingSpec says which)
         print(f"{PREFIX} {exc}", file=sys.stderr)
         return 2
+    for noisy in ("pymodbus", "bacpypes3"):  # their per-request error logs drown the output
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    return asyncio.run(serve(args, spec))
 
 
 if __name__ == "__main__":

@@ -256,7 +256,9 @@ class BuildingModel:
 
     # ---- schedule -----------------------------------------------------------------------
     def hvac_scheduled(self, t: float) -> bool:
-        return self.occupancy.share(t) > 0.02 or self.occupancy.share(t + 3600.0) > 0.02
+        """HVAC runs from an hour before 5 % of the seats are taken until fewer are (so not
+        on a weekend, when the schedule's share stays lower)."""
+        return self.occupancy.share(t) > 0.05 or self.occupancy.share(t + 3600.0) > 0.05
 
     def lighting_scheduled(self, t: float) -> bool:
         return self.occupancy.share(t) > 0.0
