@@ -231,7 +231,6 @@ async def test_a_wrong_point_list_or_unit_is_a_device_error_not_a_crash(building
     results = await as_chiller.read_many(["command", "status"])
     assert isinstance(results["command"], DeviceError) and "illegal data address" in results["command"].reason
     assert isinstance(results["status"], Value)  # input register 0 exists on a meter too
-    host, port, _ = building.endpoint("chiller-1")
     ghost = ModbusDevice(drivers.modbus("chiller-1").link, 99, drivers.point_lists.modbus["chiller"], "chiller-99")
     result = await ghost.read("status")
     assert isinstance(result, DeviceError)

@@ -197,7 +197,7 @@ class BuildingModel:
         self.lights = {k: Lighting(f"light-{k[0]}-{k[1]}", rated_kw=0.008 * spec.zone_area_m2) for k in self.zones}
         self.sensors = {k: Sensor(f"sensor-{k[0]}-{k[1]}", zone) for k, zone in self.zones.items()}
         self.weather_station = WeatherStation("weather")
-        meter_names = ([f"meter-main", "meter-plant", "meter-common"]
+        meter_names = (["meter-main", "meter-plant", "meter-common"]
                        + [f"meter-floor-{f}" for f in range(1, spec.floors + 1)]
                        + [f"meter-{f}-{z}" for f, z in spec.zones()])
         self.meters = {name: Meter(name, energy=self._initial_register(name)) for name in meter_names}
@@ -385,9 +385,12 @@ class BuildingModel:
         seats = sum(zone.seats for zone in self.zones.values())
         power["meter-common"] = 0.0035 * self.spec.zone_area_m2 * len(self.zones) * (1.0 + people / seats)
         power["meter-main"] = power["meter-plant"] + power["meter-common"] + sum(floors.values())
-        for device in (*self.chillers, *self.ahus.values(), *self.acs.values(), *self.lights.values()):
-            power[device.name] = device.electrical_power if hasattr(device, "electrical_power") else \
-                (device.fan_power if isinstance(device, Ahu) else device.power)
+        for device in (*self.chillers, *self.acs.values()):
+            power[device.name] = device.electrical_power
+        for ahu in self.ahus.values():
+            power[ahu.name] = ahu.fan_power
+        for light in self.lights.values():
+            power[light.name] = light.power
         self.truth.add(t, dt, power)
         self._measure(power)
 
