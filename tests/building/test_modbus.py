@@ -115,7 +115,7 @@ async def test_a_silent_device_gives_no_answer_within_the_timeout_and_is_read_ag
     result = await chiller.read("cop")
     elapsed = time.monotonic() - started
     assert isinstance(result, NoAnswer) and "no response" in result.reason
-    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + 0.6
+    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + 1.0  # the driver's timeout, not pymodbus' 3 s
     assert isinstance(await chiller.write("chw_setpoint", 8.0), NoAnswer)
     assert building.model.chillers[0].chw_setpoint == 7.0  # a silent device does nothing
     assert isinstance(await other.read("status"), Value)  # the other unit on the server answers
@@ -133,7 +133,7 @@ async def test_a_device_group_that_goes_off_gives_no_answer_and_is_read_again_wh
     for _ in range(3):  # the first may race the connection's close; then the connection is refused
         result = await meter.read("active_power")
         assert isinstance(result, NoAnswer), result
-    assert time.monotonic() - started < 3 * (TIMEOUT + 0.6)
+    assert time.monotonic() - started < 3 * (TIMEOUT + 1.0)
     assert "refused" in result.reason or "connect" in result.reason
     await building.power_on("meters")
     result = await meter.read("active_power")
@@ -165,7 +165,7 @@ async def test_a_server_that_was_never_there_gives_no_answer_quickly(point_lists
         started = time.monotonic()
         results = await device.read_many()
         assert all(isinstance(r, NoAnswer) for r in results.values())
-        assert time.monotonic() - started < TIMEOUT + 0.5
+        assert time.monotonic() - started < TIMEOUT + 1.0
         await device.link.close()
 
 

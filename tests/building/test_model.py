@@ -10,7 +10,7 @@ import pytest
 
 from examples.building.sim.layout import BuildingSpec, inventory
 from examples.building.sim.model import BuildingModel
-from examples.building.sim.profiles import DEFAULT_PROFILE, OccupancySchedule, WeatherDay
+from examples.building.sim.profiles import DAY, DEFAULT_PROFILE, OccupancySchedule, SmoothNoise, WeatherDay
 from examples.building.sim.truth import GroundTruth
 
 HOUR = 3600.0
@@ -240,3 +240,16 @@ def test_the_inventory_names_every_device_once_with_unique_units_per_group():
         assert len(units) == len(set(units)), group
     assert len([d for d in devices if d.type == "meter"]) == 3 + 3 + 9
     assert DEFAULT_PROFILE[0] == (0.0, 0.0)
+
+
+def test_the_noise_cache_and_the_truth_are_bounded():
+    noise = SmoothNoise(seed=1, what="x", sigma=1.0)
+    first_day = [noise(t) for t in (0.0, 4000.0)]
+    for day in range(30):
+        noise(day * DAY + 100.0)
+    assert len(noise._days) <= 9
+    assert [noise(t) for t in (0.0, 4000.0)] == first_day  # a forgotten day comes back the same
+    truth = GroundTruth(["m"], max_intervals=4)
+    for i in range(10 * 30):
+        truth.add(i * 30.0, 30.0, {"m": 1.0})
+    assert len(truth.intervals("m")) == 4 and truth.energy_kwh["m"] == pytest.approx(2.5)
