@@ -119,9 +119,10 @@ class ManualClock(Clock):
             timer.callback(*timer.args)
         self._now = until
 
-    def pending_timers(self) -> int:
-        """Timers scheduled and neither run nor cancelled (tests check that nothing leaks)."""
-        return sum(not t._cancelled for t in self._timers)
+    def due_times(self) -> list[float]:
+        """When the timers that are neither run nor cancelled are due, soonest first (tests
+        check what is scheduled, and that nothing is left behind)."""
+        return sorted(t.when for t in self._timers if not t._cancelled)
 
 
 def _wake(future: asyncio.Future) -> None:
