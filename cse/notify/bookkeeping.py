@@ -49,13 +49,13 @@ class ExpirationCounter:
         self.storage = storage
         self.tree = tree
         self.commits = commits
-        # Used up during the events being handled; deleted after them (at most one entry per
-        # subscription that had an exc, emptied by the same publish).
-        self._exhausted: list[Subscription] = []
+        # Used up during the events being handled, to be deleted after them (at most one
+        # entry per subscription that had an exc; the same publish empties it).
+        self.exhausted: list[Subscription] = []
 
     def count(self, subscription: "Subscription") -> None:
         """Count one notification against exc; at zero the subscription is marked exhausted
-        (it wants nothing more) and waits in `next_exhausted` for its deletion."""
+        (it wants nothing more) and waits in `exhausted` for its deletion."""
         if subscription.doc.get("exc") is None:
             return
         current = self.storage.get(subscription.ri)
@@ -65,15 +65,12 @@ class ExpirationCounter:
         subscription.doc["exc"] = remaining
         if remaining <= 0:
             subscription.exhausted = True
-            self._exhausted.append(subscription)
+            self.exhausted.append(subscription)
             return
         current["exc"] = remaining
         with self.storage.transaction():
             self.storage.update(current, changed=("exc",))
         self.commits.schedule()
-
-    def next_exhausted(self) -> "Subscription | None":
-        return self._exhausted.pop(0) if self._exhausted else None
 
     def delete(self, subscription: "Subscription", ctx: "Context") -> list["Event"]:
         """Delete a subscription whose exc ran out; returns the events of the deletion (for

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from ..access import Permission
 from ..clock import format_timestamp, parse_duration
@@ -40,6 +40,9 @@ FILTER_MEMBERS = ("crb", "cra", "ms", "us", "sts", "stb", "exb", "exa", "sza", "
 UPDATE, DELETE, CHILD_CREATED, CHILD_DELETED = 1, 2, 3, 4
 ENDED = 0       # not a net: the subscription itself went away (send its batch, tell its su)
 ALL_ATTRIBUTES, MODIFIED_ATTRIBUTES, RESOURCE_ID = 1, 2, 3
+# The event kinds as plain names: an Enum attribute lookup costs ~70 ns on Python 3.11, and
+# these are compared for every event on the request path.
+CREATED, UPDATED, DELETED = EventKind.CREATED, EventKind.UPDATED, EventKind.DELETED
 
 
 @dataclass(slots=True, eq=False)
@@ -62,6 +65,7 @@ class Subscription:
     latest_when_failing: bool
     ec: int | None
     creator: str | None
+    et: str | None = None            # expirationTime (m2m:timestamp, compared as a string)
     exhausted: bool = False          # its exc is used up: no further notification
 
     @classmethod
@@ -97,11 +101,10 @@ class Subscription:
                    content_type=doc.get("nct") or ALL_ATTRIBUTES,
                    targets=targets, subscriber=subscriber, batch_size=size, batch_seconds=seconds,
                    latest_only=bool(doc.get("ln")), latest_when_failing=doc.get("pn") == 1,
-                   ec=doc.get("nec"), creator=doc.get("cr"))
+                   ec=doc.get("nec"), creator=doc.get("cr"), et=doc.get("et"))
 
     def expired(self, now_ts: str) -> bool:
-        et = self.doc.get("et")
-        return et is not None and et <= now_ts
+        return self.et is not None and self.et <= now_ts
 
     def wants(self, event_type: int, resource: dict, modified: dict | None = None) -> bool:
         if event_type not in self.events or self.exhausted:
@@ -115,13 +118,11 @@ class Subscription:
         return self.conditions is None or self.conditions.matches(resource)
 
 
-class Match(NamedTuple):
-    """One notification to make (event_type is its net), or ENDED: the subscription is gone."""
-
-    subscription: Subscription
-    event_type: int
-    resource: dict
-    modified: dict | None = None
+# One notification to make: (subscription, event type = its net, the resource `rep` shows,
+# the modified attributes or None); with ENDED as event type: the subscription is gone.
+# A plain tuple: made per matching subscription on the request path, where a NamedTuple's
+# constructor costs a Python call more.
+Match = tuple["Subscription", int, dict, "dict | None"]
 
 
 NOTHING: tuple[Match, ...] = ()
@@ -135,33 +136,46 @@ class SubscriptionCache:
         self.storage = storage
         self.size = size
         self.compile = compile
-        self._entries: dict[str, tuple[Subscription, ...]] = {}
+        # Read directly by Matcher on the request path (one dict lookup, no call).
+        self.entries: dict[str, tuple[Subscription, ...]] = {}
 
     def get(self, ri: str) -> tuple[Subscription, ...]:
-        found = self._entries.get(ri)
-        if found is None:
-            docs = self.storage.children(ri, SUBSCRIPTION_TY)
-            found = tuple(s for s in map(self.compile, docs) if s is not None)
-            if len(self._entries) >= self.size:
-                del self._entries[next(iter(self._entries))]
-            self._entries[ri] = found
+        found = self.entries.get(ri)
+        return self.fill(ri) if found is None else found
+
+    def fill(self, ri: str) -> tuple[Subscription, ...]:
+        docs = self.storage.children(ri, SUBSCRIPTION_TY)
+        found = tuple(s for s in map(self.compile, docs) if s is not None)
+        if len(self.entries) >= self.size:
+            del self.entries[next(iter(self.entries))]
+        self.entries[ri] = found
         return found
 
     def forget(self, ri: str) -> None:
-        self._entries.pop(ri, None)
+        self.entries.pop(ri, None)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     def __contains__(self, ri: str) -> bool:
-        return ri in self._entries
+        return ri in self.entries
+
+
+class ReadCheck(Protocol):
+    """Whether a creation or update may be shown to the subscription's originator;
+    `begin` is called once per event, before its first question."""
+
+    def begin(self) -> None: ...
+
+    def __call__(self, subscription: Subscription, resource: dict) -> bool: ...
 
 
 class ReadAccess:
     """Whether the subscription's originator may still RETRIEVE what the notification
     shows: a grant withdrawn after the subscription was made stops the readings at once
     (the subscription stays, and notifies again if the grant comes back).  One access
-    context serves all the decisions of one `publish` (`begin` starts the next)."""
+    context (made only when a subscription has an originator) serves all the decisions
+    about one event."""
 
     def __init__(self, access: "AccessControl", new_context: Callable[[], "Context"]):
         self.access = access
@@ -185,17 +199,13 @@ class Matcher:
     creation or update may be shown to the subscription's originator (`ReadAccess`)."""
 
     def __init__(self, storage: "Storage", clock: "Clock", settings: "NotificationSettings", cse_id: str,
-                 may_read: Callable[[Subscription, dict], bool]):
+                 may_read: ReadCheck):
         self.clock = clock
         self.settings = settings
         self.cse_id = cse_id
         self.may_read = may_read
         self.cache = SubscriptionCache(storage, settings.cache_size, self.compile)
-        self._now_ts: str | None = None
-
-    def begin(self) -> None:
-        """A new batch of events: read the time afresh when it is needed."""
-        self._now_ts = None
+        self._entries = self.cache.entries
 
     def compile(self, doc: dict) -> Subscription | None:
         try:
@@ -207,37 +217,46 @@ class Matcher:
     def subscriptions_of(self, ri: str) -> tuple[Subscription, ...]:
         """The cached subscriptions of a resource that have not expired (the reaper may not
         have removed an expired one yet: it notifies nothing more)."""
-        found = self.cache.get(ri)
-        if not found:
-            return found
-        if self._now_ts is None:
-            self._now_ts = format_timestamp(self.clock.now())
-        return tuple(s for s in found if not s.expired(self._now_ts))
+        found = self._entries.get(ri)
+        if found is None:
+            found = self.cache.fill(ri)
+        return self._live(found) if found else found
+
+    def _live(self, found: tuple[Subscription, ...]) -> tuple[Subscription, ...]:
+        now_ts = format_timestamp(self.clock.now())
+        return tuple(s for s in found if s.et is None or s.et > now_ts)     # not s.expired(now_ts)
 
     def match(self, event: Event) -> list[Match] | tuple[Match, ...]:
         resource = event.resource
         kind = event.kind
-        if kind is EventKind.CREATED:
+        if kind is CREATED:
             if resource["ty"] == SUBSCRIPTION_TY:
                 self.cache.forget(resource["pi"])
             if event.parent is None:
                 return NOTHING
-            found = self.subscriptions_of(event.parent["ri"])
-            if not found:
+            # Inlined subscriptions_of: most events concern no subscription at all.
+            found = self._entries.get(event.parent["ri"])
+            if found is None:
+                found = self.cache.fill(event.parent["ri"])
+            if not found or not (found := self._live(found)):
                 return NOTHING
+            self.may_read.begin()
             # A new subscription is a new child too, but not news to itself.
-            return [Match(s, CHILD_CREATED, resource) for s in found
+            return [(s, CHILD_CREATED, resource, None) for s in found
                     if s.ri != resource["ri"] and s.wants(CHILD_CREATED, resource) and self.may_read(s, resource)]
-        if kind is EventKind.UPDATED:
+        if kind is UPDATED:
             if resource["ty"] == SUBSCRIPTION_TY:
                 self.cache.forget(resource["pi"])
-            found = self.subscriptions_of(resource["ri"])
-            if not found:
+            found = self._entries.get(resource["ri"])
+            if found is None:
+                found = self.cache.fill(resource["ri"])
+            if not found or not (found := self._live(found)):
                 return NOTHING
+            self.may_read.begin()
             modified = event.modified
-            return [Match(s, UPDATE, resource, modified) for s in found
+            return [(s, UPDATE, resource, modified) for s in found
                     if s.wants(UPDATE, resource, modified) and self.may_read(s, resource)]
-        if kind is EventKind.DELETED:
+        if kind is DELETED:
             return self._deletion(event)
         return NOTHING
 
@@ -252,10 +271,10 @@ class Matcher:
                 continue
             watched = resource if doc["pi"] == resource["ri"] else event.removed_subscribed.get(doc["pi"])
             if watched is not None and subscription.wants(DELETE, watched):
-                matches.append(Match(subscription, DELETE, watched))
-            matches.append(Match(subscription, ENDED, doc))
+                matches.append((subscription, DELETE, watched, None))
+            matches.append((subscription, ENDED, doc, None))
         parent = event.parent
         if parent is not None and event.notify_parent:
-            matches.extend(Match(s, CHILD_DELETED, resource) for s in self.subscriptions_of(parent["ri"])
+            matches.extend((s, CHILD_DELETED, resource, None) for s in self.subscriptions_of(parent["ri"])
                            if s.wants(CHILD_DELETED, resource))
         return matches

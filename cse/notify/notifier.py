@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 
 from ..context import Context
 from ..delivery import Delivery, Notification
-from ..events import Event, EventKind
+from ..events import Event
 from ..notification_target import TargetResolver, parse_target
 from ..tree import visible
 from .batching import Batches
 from .bookkeeping import ExpirationCounter, NotificationStatistics, deletion_notice
 from .commits import Commits
-from .matching import ENDED, MODIFIED_ATTRIBUTES, RESOURCE_ID, SUBSCRIPTION_TY, Matcher, ReadAccess, Subscription
+from .matching import (DELETED, ENDED, MODIFIED_ATTRIBUTES, RESOURCE_ID, SUBSCRIPTION_TY, UPDATED, Matcher,
+                       ReadAccess, Subscription)
 from .pending import PendingStore
 
 if TYPE_CHECKING:
@@ -81,8 +82,6 @@ class Notifier:
             return
         if not self._restored:
             self._restore()         # a request served before start(): the older ones go first
-        self.matcher.begin()
-        self.read_access.begin()
         # The changes are committed: a failure here must neither fail the request nor keep
         # the other events from being notified.
         for event in events:
@@ -92,7 +91,9 @@ class Notifier:
                 log.exception("notifying %s of %s failed", event.kind.value, event.resource.get("ri"))
         # Subscriptions whose exc ran out go after the events that used it up, so their last
         # notification is queued before the sud.
-        while (subscription := self.expiration.next_exhausted()) is not None:
+        exhausted = self.expiration.exhausted
+        while exhausted:
+            subscription = exhausted.pop(0)
             try:
                 for event in self.expiration.delete(subscription, self._context()):
                     self._handle(event)
@@ -101,14 +102,14 @@ class Notifier:
 
     def _handle(self, event: Event) -> None:
         kind = event.kind
-        if kind is EventKind.UPDATED:
+        if kind is UPDATED:
             resource = event.resource
             if resource["ty"] == SUBSCRIPTION_TY and event.modified:
                 if "nsi" in event.modified:        # nse switched on: start afresh
                     self.statistics.forget(resource["ri"])
                 if "bn" in event.modified and resource["ri"] in self.batches:
                     self.batches.flush(resource["ri"])
-        elif kind is EventKind.DELETED:
+        elif kind is DELETED:
             for doc in event.removed_subscriptions:
                 self.statistics.forget(doc["ri"])
         for subscription, event_type, resource, modified in self.matcher.match(event):

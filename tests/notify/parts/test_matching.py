@@ -43,8 +43,23 @@ def instance(cs: int = 4, ty: int = 4) -> dict:
     return {"ri": ri, "pi": CONTAINER["ri"], "ty": ty, "rn": ri, "cs": cs, "_path": f"{CONTAINER['_path']}/{ri}"}
 
 
-def matcher(storage, clock, may_read=lambda subscription, resource: True, **settings) -> Matcher:
-    return Matcher(storage, clock, NotificationSettings(**settings), CSE_ID, may_read)
+class Readers:
+    """A read check that answers `allowed` and records what it was asked, per event."""
+
+    def __init__(self, allowed: bool = True):
+        self.allowed = allowed
+        self.asked: list[list[str]] = []
+
+    def begin(self) -> None:
+        self.asked.append([])
+
+    def __call__(self, subscription, resource) -> bool:
+        self.asked[-1].append(resource["ri"])
+        return self.allowed
+
+
+def matcher(storage, clock, may_read=None, **settings) -> Matcher:
+    return Matcher(storage, clock, NotificationSettings(**settings), CSE_ID, may_read or Readers())
 
 
 def created(resource: dict, parent: dict = CONTAINER) -> Event:
@@ -52,7 +67,7 @@ def created(resource: dict, parent: dict = CONTAINER) -> Event:
 
 
 def matched(found) -> list[tuple[str, int]]:
-    return [(m.subscription.ri, m.event_type) for m in found]
+    return [(subscription.ri, event_type) for subscription, event_type, _, _ in found]
 
 
 @pytest.mark.parametrize("enc, event, wanted", [
@@ -83,9 +98,10 @@ def test_enc_decides_which_events_a_subscription_wants(storage, clock, enc, even
 def test_a_match_carries_what_the_notification_shows(storage, clock):
     stored_subscription(storage)
     changed = dict(CONTAINER, lbl=["x"])
-    [match] = matcher(storage, clock).match(Event(EventKind.UPDATED, changed, None, modified={"lbl": ["x"]}))
-    assert match.resource is changed and match.modified == {"lbl": ["x"]}
-    assert match.subscription.sur == f"{CSE_ID}/{match.subscription.ri}"
+    [(subscription, _, resource, modified)] = matcher(storage, clock).match(
+        Event(EventKind.UPDATED, changed, None, modified={"lbl": ["x"]}))
+    assert resource is changed and modified == {"lbl": ["x"]}
+    assert subscription.sur == f"{CSE_ID}/{subscription.ri}"
 
 
 def test_a_new_subscription_is_not_told_about_its_own_creation(storage, clock):
@@ -99,34 +115,34 @@ def test_an_expired_subscription_matches_nothing_before_the_reaper_removes_it(st
     matching = matcher(storage, clock)
     assert matched(matching.match(created(instance()))) == [(sub["ri"], CHILD_CREATED)]
     clock.advance(60)
-    matching.begin()                              # the next publish reads the time afresh
     assert matched(matching.match(created(instance()))) == []
 
 
 def test_an_exhausted_subscription_wants_nothing(storage, clock):
     stored_subscription(storage, enc={"net": [3]})
     matching = matcher(storage, clock)
-    [match] = matching.match(created(instance()))
-    match.subscription.exhausted = True
+    [(subscription, _, _, _)] = matching.match(created(instance()))
+    subscription.exhausted = True
     assert matching.match(created(instance())) == []
 
 
 def test_creations_and_updates_need_read_access_deletions_do_not(storage, clock):
     sub = stored_subscription(storage, enc={"net": [1, 2, 3, 4]})
-    asked = []
-
-    def refuse(subscription, resource) -> bool:
-        asked.append(resource["ri"])
-        return False
-
-    matching = matcher(storage, clock, refuse)
+    refusing = Readers(allowed=False)
+    matching = matcher(storage, clock, refusing)
     child = instance()
     assert matching.match(created(child)) == []
     assert matching.match(Event(EventKind.UPDATED, CONTAINER, None, modified={"lbl": []})) == []
-    assert asked == [child["ri"], CONTAINER["ri"]]
+    assert refusing.asked == [[child["ri"]], [CONTAINER["ri"]]]      # one access context per event
     deleted = Event(EventKind.DELETED, child, CONTAINER)
     assert matched(matching.match(deleted)) == [(sub["ri"], CHILD_DELETED)]
-    assert len(asked) == 2
+    assert len(refusing.asked) == 2
+
+
+def test_an_event_nobody_subscribed_to_asks_no_access_question(storage, clock):
+    readers = Readers()
+    assert matcher(storage, clock, readers).match(created(instance())) == ()
+    assert readers.asked == []
 
 
 def test_the_cache_is_filled_once_and_emptied_by_subscription_events(storage, clock):
@@ -174,7 +190,7 @@ def test_a_deletion_reports_net_2_then_the_end_of_each_removed_subscription_then
     found = matcher(storage, clock).match(event)
     assert matched(found) == [(on_deleted["ri"], DELETE), (on_deleted["ri"], ENDED), (quiet["ri"], ENDED),
                               (parent_sub["ri"], CHILD_DELETED)]
-    assert found[0].resource is below
+    assert found[0][2] is below            # what net 2 shows
 
 
 def test_subscriptions_below_the_deleted_resource_report_what_they_watched(storage, clock):
@@ -183,7 +199,7 @@ def test_subscriptions_below_the_deleted_resource_report_what_they_watched(stora
     event = Event(EventKind.DELETED, ae, None, removed_subscriptions=[on_container],
                   removed_subscribed={CONTAINER["ri"]: CONTAINER})
     [deleted, ended] = matcher(storage, clock).match(event)
-    assert (deleted.event_type, deleted.resource) == (DELETE, CONTAINER) and ended.event_type == ENDED
+    assert deleted[1:3] == (DELETE, CONTAINER) and ended[1] == ENDED
 
 
 def test_a_pruned_instance_is_not_reported_to_the_parent(storage, clock):
