@@ -29,7 +29,7 @@ def test_an_absolute_data_dir_is_used_as_is(tmp_path, backend, place):
     assert (tmp_path / "abs" / place).exists()
 
 
-@pytest.mark.parametrize("url", ["postgres://x", "tinydb", "", "file:///x"])
+@pytest.mark.parametrize("url", ["postgre://x", "pg://host/db", "tinydb", "", "file:///x"])
 def test_unknown_storage_urls_are_refused(url):
     with pytest.raises(StorageError, match="unsupported storage URL"):
         open_storage(url)

@@ -1,0 +1,78 @@
+"""The PostgreSQL schema of the CSE: the tables, their indexes, and the migration steps the
+CSE applies itself when it opens a database.
+
+The schema lives in one PostgreSQL schema (namespace), `public` unless the storage URL says
+`?schema=NAME`, so that several CSEs (or test runs) can share one database.  Its table
+`cse_schema_version` holds one row: the number of migration steps applied.  Opening applies
+the missing steps in order, in one transaction, under an advisory lock, so that several
+CSE workers starting at once migrate once; a database whose version is newer than this code
+knows is refused with a clear message (it was written by a newer CSE).
+
+Why these indexes (each keeps one access path independent of how much is stored):
+    resources_ri (unique)        get(ri); the database enforces unique resource IDs
+    resources_path (unique)      get_by_path, subtree ranges for descendants/delete_subtree;
+                                 unique structured paths (so unique rn per parent)
+    resources_children           (pi, ty, seq): children in creation order, la/ol (edge_child),
+                                 removing the oldest instance, child_stats
+    resources_type               (ty, path): discovery by type within a subtree
+    resources_expiry (partial)   et of resources that expire: the reaper's scan
+    labels (lbl, path) + ri      discovery by label within a subtree; label maintenance
+All text columns use the "C" collation: subtree ranges ("a/b/" .. "a/b0") and timestamp
+comparisons need plain byte order, whatever the database's default collation is.
+
+This module must never hold data or connections: it only says what the schema is.
+"""
+from __future__ import annotations
+
+import re
+
+# Each step takes the schema from version N to N+1; "{s}" is the quoted schema name.
+# Never edit a released step: add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the resource table and the label index, as in the SQLite backend.
+    """
+    CREATE TABLE {s}.resources (
+        seq   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ri    text COLLATE "C" NOT NULL,
+        pi    text COLLATE "C" NOT NULL,
+        ty    integer NOT NULL,
+        path  text COLLATE "C" NOT NULL,
+        depth integer NOT NULL,
+        et    text COLLATE "C",
+        cs    bigint,
+        doc   bytea NOT NULL
+    );
+    CREATE UNIQUE INDEX resources_ri ON {s}.resources (ri);
+    CREATE UNIQUE INDEX resources_path ON {s}.resources (path);
+    CREATE INDEX resources_children ON {s}.resources (pi, ty, seq);
+    CREATE INDEX resources_type ON {s}.resources (ty, path);
+    CREATE INDEX resources_expiry ON {s}.resources (et) WHERE et IS NOT NULL;
+    CREATE TABLE {s}.labels (
+        lbl  text COLLATE "C" NOT NULL,
+        path text COLLATE "C" NOT NULL,
+        ri   text COLLATE "C" NOT NULL,
+        PRIMARY KEY (lbl, path)
+    );
+    CREATE INDEX labels_ri ON {s}.labels (ri);
+    """,
+)
+
+VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS {s}.cse_schema_version (
+    version integer NOT NULL,
+    one     boolean PRIMARY KEY DEFAULT true CHECK (one)
+)
+"""
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def valid_schema_name(name: str) -> bool:
+    """Lower-case letters, digits and '_' (a plain SQL identifier, up to 63 characters)."""
+    return bool(_SCHEMA_NAME.match(name))
+
+
+def too_new_message(schema: str, found: int, known: int) -> str:
+    return (f"the PostgreSQL schema {schema!r} has version {found}, newer than this CSE knows "
+            f"(up to {known}): it was written by a newer CSE version; run that version, or point "
+            f"the storage URL at another database or ?schema=")
