@@ -3,8 +3,10 @@
 Every transaction of the storage commits with synchronous_commit=off: the commit is
 visible at once and survives a crash of the CSE, but the server may not have flushed its
 WAL yet.  A barrier is one tiny transaction with synchronous_commit=on on a second
-connection: `SELECT pg_current_xact_id()` gets it a transaction ID, so it writes a commit
-record and returns only once the WAL is flushed up to that record.  The WAL is one
+connection: it updates its own row of `cse_flush_barrier`, so it writes WAL and a commit
+record, and returns only once the WAL is flushed up to that record.  (A transaction that
+writes no WAL, e.g. `SELECT pg_current_xact_id()` alone, is committed without waiting for
+the flush whatever synchronous_commit says: the test caught that.)  The WAL is one
 sequence, so that flush also covers every commit record written before the barrier
 started: every transaction the storage had committed by then.
 

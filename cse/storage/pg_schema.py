@@ -17,6 +17,8 @@ Why these indexes (each keeps one access path independent of how much is stored)
     resources_type               (ty, path): discovery by type within a subtree
     resources_expiry (partial)   et of resources that expire: the reaper's scan
     labels (lbl, path) + ri      discovery by label within a subtree; label maintenance
+The table cse_flush_barrier has one row per barrier connection (pg_flush.py): a barrier must
+write WAL, or PostgreSQL commits it without waiting for the flush.
 All text columns use the "C" collation: subtree ranges ("a/b/" .. "a/b0") and timestamp
 comparisons need plain byte order, whatever the database's default collation is.
 
@@ -54,6 +56,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (lbl, path)
     );
     CREATE INDEX labels_ri ON {s}.labels (ri);
+    CREATE TABLE {s}.cse_flush_barrier (
+        pid     integer PRIMARY KEY,
+        flushes bigint NOT NULL
+    );
     """,
 )
 

@@ -118,7 +118,11 @@ class PostgresStorage(Storage):
         self._migrate()
         if self.durability == "power":
             self._barrier_conn = self._new_connection(synchronous_commit="on")
-            fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
+            try:
+                self._barrier_conn.execute(self._sql["barrier_cleanup"], prepare=False)
+                fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
+            except psycopg.Error as exc:
+                raise StorageError(f"PostgreSQL failed: {exc}") from exc
             if fsync != "on":
                 log.warning("PostgreSQL runs with fsync=%s: durability 'power' cannot hold", fsync)
             self._flush.open()
@@ -307,6 +311,14 @@ class PostgresStorage(Storage):
     def descendants(self, path: str, *, types: Iterable[int] | None = None,
                     labels: Iterable[str] | None = None, max_level: int | None = None,
                     limit: int | None = None) -> Iterator[dict]:
+        sql, params = self.descendants_query(path, types=types, labels=labels, max_level=max_level, limit=limit)
+        for row in self._query(sql, params).fetchall():
+            yield _loads(row[0])
+
+    def descendants_query(self, path: str, *, types: Iterable[int] | None = None,
+                          labels: Iterable[str] | None = None, max_level: int | None = None,
+                          limit: int | None = None) -> tuple[str, list]:
+        """The SQL of `descendants` and its parameters (tests EXPLAIN it)."""
         low, high = _subtree_bounds(path)
         resources = self._sql["resources"]
         where = ["r.path > %s", "r.path < %s"]
@@ -326,8 +338,7 @@ class PostgresStorage(Storage):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(int(limit))
-        for row in self._query(sql, params).fetchall():
-            yield _loads(row[0])
+        return sql, params
 
     def expired(self, now: str, limit: int = 500) -> list[dict]:
         return [_loads(row[0]) for row in self._query(self._sql["expired"], (now, int(limit))).fetchall()]
@@ -416,10 +427,17 @@ class PostgresStorage(Storage):
 
     def _run_barrier(self) -> None:
         """On the barrier's thread (or at close): flush the WAL past every earlier commit."""
+        conn = self._barrier_conn
         try:
-            self._barrier_conn.execute("SELECT pg_current_xact_id()", prepare=False)
+            if conn is None or conn.broken or conn.closed:
+                conn = self._barrier_conn = self._new_connection(synchronous_commit="on")
+            conn.execute(self._sql["barrier"])
         except psycopg.Error as exc:
             raise StorageError(f"flushing the PostgreSQL WAL failed: {exc}") from exc
+
+    def statement(self, name: str) -> str:
+        """The SQL behind one method (tests EXPLAIN it to check that an index serves it)."""
+        return self._sql[name]
 
     @property
     def flush_barriers(self) -> int:
@@ -467,6 +485,10 @@ def _statements(schema: str) -> dict[str, str]:
         "child_stats": f"SELECT count(*), COALESCE(sum(cs), 0) FROM {r} WHERE pi = %s AND ty = %s",
         "expired": f"SELECT doc FROM {r} WHERE et IS NOT NULL AND et <= %s ORDER BY et LIMIT %s",
         "count": f"SELECT count(*) FROM {r}",
+        "barrier": (f"INSERT INTO {schema}.cse_flush_barrier(pid, flushes) VALUES (pg_backend_pid(), 1) "
+                    "ON CONFLICT (pid) DO UPDATE SET flushes = cse_flush_barrier.flushes + 1"),
+        "barrier_cleanup": (f"DELETE FROM {schema}.cse_flush_barrier WHERE pid NOT IN "
+                            "(SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)"),
     }
     for order in ("asc", "desc"):
         statements["children_" + order] = (f"SELECT doc FROM {r} WHERE pi = %s ORDER BY seq {order} "
