@@ -18,7 +18,8 @@ Why these indexes (each keeps one access path independent of how much is stored)
     resources_expiry (partial)   et of resources that expire: the reaper's scan
     labels (lbl, path) + ri      discovery by label within a subtree; label maintenance
 The table cse_flush_barrier has one row per barrier connection (pg_flush.py): a barrier must
-write WAL, or PostgreSQL commits it without waiting for the flush.
+write WAL, or PostgreSQL commits it without waiting for the flush.  cse_expect() fails a
+batched statement whose UPDATE found no row (pg_batch.py).
 All text columns use the "C" collation: subtree ranges ("a/b/" .. "a/b0") and timestamp
 comparisons need plain byte order, whatever the database's default collation is.
 
@@ -60,6 +61,14 @@ MIGRATIONS: tuple[str, ...] = (
         pid     integer PRIMARY KEY,
         flushes bigint NOT NULL
     );
+    CREATE FUNCTION {s}.cse_expect(matched bigint, message text) RETURNS bigint
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF matched = 0 THEN
+            RAISE EXCEPTION USING MESSAGE = message, ERRCODE = 'no_data_found';
+        END IF;
+        RETURN matched;
+    END $$;
     """,
 )
 
