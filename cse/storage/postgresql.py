@@ -371,8 +371,11 @@ class PostgresStorage(Storage):
         params: list = [low, high]
         source = f"{resources} r"
         if labels is not None:
+            # LATERAL ... OFFSET 0: one lookup by ri per labelled row, whatever the statistics
+            # say (a fresh, not yet analysed table made it scan all containers per label)
             source = (f"(SELECT DISTINCT ri FROM {self._sql['labels']} WHERE lbl = ANY(%s) "
-                      f"AND path > %s AND path < %s) l JOIN {resources} r ON r.ri = l.ri")
+                      f"AND path > %s AND path < %s) l CROSS JOIN LATERAL "
+                      f"(SELECT * FROM {resources} x WHERE x.ri = l.ri OFFSET 0) r")
             params = [[str(label) for label in labels], low, high] + params
         if types is not None:
             where.append("r.ty = ANY(%s)")
