@@ -200,6 +200,36 @@ def test_a_failed_statement_caught_inside_a_block_still_fails_the_block(opened):
     assert [r["rn"] for r in store.children("r:cb")] == ["b"]
 
 
+def test_a_block_of_writes_only_is_one_statement_and_fails_whole(opened, peer):
+    """CREATE-like blocks (writes, no read in between) go as one statement when the block
+    ends; a duplicate or an update of an unknown resource in it fails the whole block."""
+    store = opened()
+    add(store, "cb", 5)
+    base = store.get("r:cb")
+    with store.transaction():
+        store.insert({"ty": CNT, "ri": "r:cb/a", "rn": "a", "pi": "r:cb", "_path": "cb/a", "lbl": ["x"]})
+        store.insert({"ty": CNT, "ri": "r:cb/b", "rn": "b", "pi": "r:cb", "_path": "cb/b"})
+        base["cni"] = 2
+        store.update(base, changed=("cni",))
+        base["st"] = 1
+        store.update(base, changed=("st",))          # the same row again: replaces the held write
+        assert peer.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state <> 'idle'",
+                            (store._conn.info.backend_pid,)).fetchone()[0] == 0   # nothing sent yet
+    assert [r["rn"] for r in store.children("r:cb")] == ["a", "b"]      # in creation order
+    assert store.get("r:cb")["cni"] == 2 and store.get("r:cb")["st"] == 1
+    assert [r["rn"] for r in store.descendants("cb", labels=["x"])] == ["a"]
+
+    with pytest.raises(StorageError, match="constraint"):
+        with store.transaction():
+            store.insert({"ty": CNT, "ri": "r:cb/c", "rn": "c", "pi": "r:cb", "_path": "cb/c"})
+            store.insert({"ty": CNT, "ri": "r:cb/a2", "rn": "a", "pi": "r:cb", "_path": "cb/a"})   # path taken
+    with pytest.raises(StorageError, match="update of unknown resource r:cb/gone"):
+        with store.transaction():
+            store.insert({"ty": CNT, "ri": "r:cb/d", "rn": "d", "pi": "r:cb", "_path": "cb/d"})
+            store.update({"ty": CNT, "ri": "r:cb/gone", "rn": "gone", "pi": "r:cb", "_path": "cb/gone"})
+    assert [r["rn"] for r in store.children("r:cb")] == ["a", "b"]
+
+
 def test_a_lost_connection_fails_the_calls_that_needed_it_then_reconnects(opened, peer):
     store = opened()
     add(store, "cb", 5)
