@@ -23,11 +23,15 @@ batched statement whose UPDATE found no row (pg_batch.py).
 All text columns use the "C" collation: subtree ranges ("a/b/" .. "a/b0") and timestamp
 comparisons need plain byte order, whatever the database's default collation is.
 
-This module must never hold data or connections: it only says what the schema is.
+This module must never hold data or connections: it only says what the schema is, how a
+URL names it, and the SQL of each storage method.
 """
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .base import StorageError
 
 # Each step takes the schema from version N to N+1; "{s}" is the quoted schema name.
 # Never edit a released step: add a new one.
@@ -91,3 +95,77 @@ def too_new_message(schema: str, found: int, known: int) -> str:
     return (f"the PostgreSQL schema {schema!r} has version {found}, newer than this CSE knows "
             f"(up to {known}): it was written by a newer CSE version; run that version, or point "
             f"the storage URL at another database or ?schema=")
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """postgresql://user:pw@host:port/db?schema=NAME&<libpq options> ->
+    (URL for libpq without `schema`, schema, URL to show: password masked)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise StorageError(f"not a PostgreSQL URL: {url!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = "public"
+    kept = []
+    for key, value in query:
+        if key == "schema":
+            schema = value
+        else:
+            kept.append((key, value))
+    if not valid_schema_name(schema):
+        raise StorageError(f"storage URL: schema {schema!r} is not a plain lower-case SQL name "
+                           f"(letters, digits, '_', at most 63)")
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
+    shown = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return conninfo, schema, shown
+
+
+def statements(schema: str) -> dict[str, str]:
+    r = f"{schema}.resources"
+    lb = f"{schema}.labels"
+    cols = "ri, pi, ty, path, depth, et, cs, doc"
+    values = "%s, %s, %s, %s, %s, %s, %s, %s"
+    subtree = "path = %s OR (path > %s AND path < %s)"
+    statements = {
+        "resources": r,
+        "labels": lb,
+        "version": f"SELECT version FROM {schema}.cse_schema_version",
+        "get": f"SELECT doc FROM {r} WHERE ri = %s",
+        "get_by_path": f"SELECT doc FROM {r} WHERE path = %s",
+        "insert": f"INSERT INTO {r}({cols}) VALUES ({values})",
+        "insert_labelled": (f"WITH new AS (INSERT INTO {r}({cols}) VALUES ({values}) RETURNING ri, path) "
+                            f"INSERT INTO {lb}(lbl, path, ri) SELECT l, new.path, new.ri "
+                            "FROM new, unnest(%s::text[]) AS l ON CONFLICT DO NOTHING"),
+        "update": f"UPDATE {r} SET et = %s, cs = %s, doc = %s WHERE ri = %s",
+        # Labels no longer present go, new ones come; rows kept are left alone (one statement
+        # cannot delete and re-insert the same row).
+        "update_labels": (f"WITH changed AS (UPDATE {r} SET et = %s, cs = %s, doc = %s WHERE ri = %s "
+                          "RETURNING ri, path), "
+                          f"gone AS (DELETE FROM {lb} USING changed WHERE {lb}.ri = changed.ri "
+                          f"AND NOT ({lb}.lbl = ANY(%s::text[]))), "
+                          f"added AS (INSERT INTO {lb}(lbl, path, ri) SELECT l, changed.path, changed.ri "
+                          "FROM changed, unnest(%s::text[]) AS l ON CONFLICT DO NOTHING) "
+                          "SELECT count(*) FROM changed"),
+        "delete": f"WITH gone AS (DELETE FROM {r} WHERE ri = %s) DELETE FROM {lb} WHERE ri = %s",
+        "delete_subtree": (f"WITH gone AS (DELETE FROM {r} WHERE {subtree} RETURNING 1), "
+                           f"labels AS (DELETE FROM {lb} WHERE {subtree}) SELECT count(*) FROM gone"),
+        "child_stats": f"SELECT count(*), COALESCE(sum(cs), 0) FROM {r} WHERE pi = %s AND ty = %s",
+        "expired": f"SELECT doc FROM {r} WHERE et IS NOT NULL AND et <= %s ORDER BY et LIMIT %s",
+        "count": f"SELECT count(*) FROM {r}",
+        "barrier": (f"INSERT INTO {schema}.cse_flush_barrier(pid, flushes) VALUES (pg_backend_pid(), 1) "
+                    "ON CONFLICT (pid) DO UPDATE SET flushes = cse_flush_barrier.flushes + 1"),
+        "barrier_cleanup": (f"DELETE FROM {schema}.cse_flush_barrier WHERE pid NOT IN "
+                            "(SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)"),
+    }
+    for order in ("asc", "desc"):
+        statements["children_" + order] = (f"SELECT doc FROM {r} WHERE pi = %s ORDER BY seq {order} "
+                                           "LIMIT %s OFFSET %s")
+        statements["children_ty_" + order] = (f"SELECT doc FROM {r} WHERE pi = %s AND ty = %s "
+                                              f"ORDER BY seq {order} LIMIT %s OFFSET %s")
+    for name, order in (("edge_newest", "DESC"), ("edge_oldest", "ASC")):
+        statements[name] = f"SELECT doc FROM {r} WHERE pi = %s AND ty = %s ORDER BY seq {order} LIMIT 1"
+        statements[name + "_live"] = (f"SELECT doc FROM {r} WHERE pi = %s AND ty = %s AND (et IS NULL OR et > %s) "
+                                      f"ORDER BY seq {order} LIMIT 1")
+    return statements

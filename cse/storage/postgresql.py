@@ -43,14 +43,13 @@ import asyncio
 import contextlib
 import logging
 from typing import Iterable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
 from .base import Storage, StorageError
 from .pg_batch import WriteBatch
 from .pg_flush import FlushBarrier
-from .pg_schema import MIGRATIONS, VERSION_TABLE, too_new_message, valid_schema_name
+from .pg_schema import MIGRATIONS, VERSION_TABLE, split_url, statements, too_new_message
 
 try:
     import psycopg
@@ -75,31 +74,6 @@ def _labels(resource: dict) -> list[str]:
     return sorted({label for label in labels if isinstance(label, str)})
 
 
-def split_url(url: str) -> tuple[str, str, str]:
-    """postgresql://user:pw@host:port/db?schema=NAME&<libpq options> ->
-    (URL for libpq without `schema`, schema, URL to show: password masked)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise StorageError(f"not a PostgreSQL URL: {url!r}")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = "public"
-    kept = []
-    for key, value in query:
-        if key == "schema":
-            schema = value
-        else:
-            kept.append((key, value))
-    if not valid_schema_name(schema):
-        raise StorageError(f"storage URL: schema {schema!r} is not a plain lower-case SQL name "
-                           f"(letters, digits, '_', at most 63)")
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), ""))
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
-    shown = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    return conninfo, schema, shown
-
-
 class PostgresStorage(Storage):
     def __init__(self, url: str, durability: str = "process", *,
                  migrations: tuple[str, ...] = MIGRATIONS):
@@ -116,24 +90,31 @@ class PostgresStorage(Storage):
         self._block_waiters: list[asyncio.Future] = []
         self._barrier_conn: "psycopg.Connection | None" = None
         self._flush = FlushBarrier(self._run_barrier)
-        self._sql = _statements('"' + self.schema + '"')
+        self._sql = statements('"' + self.schema + '"')
         # Writes of the open outermost block not sent yet (pg_batch.py).
         self._batch = WriteBatch('"' + self.schema + '"')
 
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
-        self._connect()
-        self._migrate()
-        if self.durability == "power":
-            self._barrier_conn = self._new_connection(synchronous_commit="on")
-            try:
-                self._barrier_conn.execute(self._sql["barrier_cleanup"], prepare=False)
-                fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
-            except psycopg.Error as exc:
-                raise StorageError(f"PostgreSQL failed: {exc}") from exc
-            if fsync != "on":
-                log.warning("PostgreSQL runs with fsync=%s: durability 'power' cannot hold", fsync)
-            self._flush.open()
+        try:
+            self._connect()
+            self._migrate()
+            if self.durability == "power":
+                self._barrier_conn = self._new_connection(synchronous_commit="on")
+                try:
+                    self._barrier_conn.execute(self._sql["barrier_cleanup"], prepare=False)
+                    fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
+                except psycopg.Error as exc:
+                    raise StorageError(f"PostgreSQL failed: {exc}") from exc
+                if fsync != "on":
+                    log.warning("PostgreSQL runs with fsync=%s: durability 'power' cannot hold", fsync)
+                self._flush.open()
+        except BaseException:
+            for conn in (self._conn, self._barrier_conn):   # the caller will not close() us
+                if conn is not None:
+                    conn.close()
+            self._conn = self._barrier_conn = None
+            raise
 
     def close(self) -> None:
         error: StorageError | None = None
@@ -515,55 +496,6 @@ def _failure(exc: Exception) -> StorageError:
     if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
         return StorageError(f"PostgreSQL failed (connection): {exc}")
     return StorageError(f"PostgreSQL failed: {exc}")
-
-
-def _statements(schema: str) -> dict[str, str]:
-    r = f"{schema}.resources"
-    lb = f"{schema}.labels"
-    cols = "ri, pi, ty, path, depth, et, cs, doc"
-    values = "%s, %s, %s, %s, %s, %s, %s, %s"
-    subtree = "path = %s OR (path > %s AND path < %s)"
-    statements = {
-        "resources": r,
-        "labels": lb,
-        "version": f"SELECT version FROM {schema}.cse_schema_version",
-        "get": f"SELECT doc FROM {r} WHERE ri = %s",
-        "get_by_path": f"SELECT doc FROM {r} WHERE path = %s",
-        "insert": f"INSERT INTO {r}({cols}) VALUES ({values})",
-        "insert_labelled": (f"WITH new AS (INSERT INTO {r}({cols}) VALUES ({values}) RETURNING ri, path) "
-                            f"INSERT INTO {lb}(lbl, path, ri) SELECT l, new.path, new.ri "
-                            "FROM new, unnest(%s::text[]) AS l ON CONFLICT DO NOTHING"),
-        "update": f"UPDATE {r} SET et = %s, cs = %s, doc = %s WHERE ri = %s",
-        # Labels no longer present go, new ones come; rows kept are left alone (one statement
-        # cannot delete and re-insert the same row).
-        "update_labels": (f"WITH changed AS (UPDATE {r} SET et = %s, cs = %s, doc = %s WHERE ri = %s "
-                          "RETURNING ri, path), "
-                          f"gone AS (DELETE FROM {lb} USING changed WHERE {lb}.ri = changed.ri "
-                          f"AND NOT ({lb}.lbl = ANY(%s::text[]))), "
-                          f"added AS (INSERT INTO {lb}(lbl, path, ri) SELECT l, changed.path, changed.ri "
-                          "FROM changed, unnest(%s::text[]) AS l ON CONFLICT DO NOTHING) "
-                          "SELECT count(*) FROM changed"),
-        "delete": f"WITH gone AS (DELETE FROM {r} WHERE ri = %s) DELETE FROM {lb} WHERE ri = %s",
-        "delete_subtree": (f"WITH gone AS (DELETE FROM {r} WHERE {subtree} RETURNING 1), "
-                           f"labels AS (DELETE FROM {lb} WHERE {subtree}) SELECT count(*) FROM gone"),
-        "child_stats": f"SELECT count(*), COALESCE(sum(cs), 0) FROM {r} WHERE pi = %s AND ty = %s",
-        "expired": f"SELECT doc FROM {r} WHERE et IS NOT NULL AND et <= %s ORDER BY et LIMIT %s",
-        "count": f"SELECT count(*) FROM {r}",
-        "barrier": (f"INSERT INTO {schema}.cse_flush_barrier(pid, flushes) VALUES (pg_backend_pid(), 1) "
-                    "ON CONFLICT (pid) DO UPDATE SET flushes = cse_flush_barrier.flushes + 1"),
-        "barrier_cleanup": (f"DELETE FROM {schema}.cse_flush_barrier WHERE pid NOT IN "
-                            "(SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)"),
-    }
-    for order in ("asc", "desc"):
-        statements["children_" + order] = (f"SELECT doc FROM {r} WHERE pi = %s ORDER BY seq {order} "
-                                           "LIMIT %s OFFSET %s")
-        statements["children_ty_" + order] = (f"SELECT doc FROM {r} WHERE pi = %s AND ty = %s "
-                                              f"ORDER BY seq {order} LIMIT %s OFFSET %s")
-    for name, order in (("edge_newest", "DESC"), ("edge_oldest", "ASC")):
-        statements[name] = f"SELECT doc FROM {r} WHERE pi = %s AND ty = %s ORDER BY seq {order} LIMIT 1"
-        statements[name + "_live"] = (f"SELECT doc FROM {r} WHERE pi = %s AND ty = %s AND (et IS NULL OR et > %s) "
-                                      f"ORDER BY seq {order} LIMIT 1")
-    return statements
 
 
 def open_postgresql(url: str, durability: str) -> PostgresStorage:
