@@ -149,7 +149,7 @@ def operation(client: OneM2MHttp, scenario: str, meters: int):
     return run
 
 
-async def run(args) -> tuple[list[Result], dict]:
+async def run(args) -> tuple[list[Result], dict, str]:
     tag = uuid.uuid4().hex[:10]
     application_name = f"cse-bench-{tag}"
     schema = f"bench_{tag}"
@@ -194,7 +194,7 @@ async def run(args) -> tuple[list[Result], dict]:
     merged = [merge(runs[(scenario, name)]) for scenario in SCENARIOS for name in ("sqlite", "postgresql")]
     # lowest of the passes, as for the CSE's CPU (merge): other load only ever adds to it
     server_figures = {s: {part: round(min(v), 1) for part, v in parts.items()} for s, parts in server_cpu.items()}
-    return merged, server_figures
+    return merged, server_figures, schema
 
 
 def render(results: list[Result], server: dict) -> str:
@@ -232,14 +232,14 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    results, server = asyncio.run(run(args))
+    results, server, schema = asyncio.run(run(args))
     print()
     print(render(results, server))
     load_after = os.getloadavg()
     print(f"load average before {tuple(round(x, 2) for x in load_before)}, after {tuple(round(x, 2) for x in load_after)}")
     errors = sum(r.errors for r in results)
     if args.json:
-        Path(args.json).write_text(json.dumps({"meta": {**machine(), "options": vars(args), "load_before": load_before,
+        Path(args.json).write_text(json.dumps({"meta": {**machine(), "options": vars(args), "schema": schema, "load_before": load_before,
                                                         "load_after": load_after},
                                                "results": [r.summary() for r in results], "server_cpu_us": server},
                                               indent=2) + "\n")
