@@ -467,6 +467,11 @@ class PostgresStorage(Storage):
             await waiter
         if self.durability == "power":
             await self._flush.wait()
+        else:
+            # Committed already; still yield once, as the other backends' group commit does,
+            # so that a burst of writes never starves the loop's other tasks (notification
+            # delivery, timers) and they run in the order they do on SQLite and TinyDB.
+            await asyncio.sleep(0)
 
     def _run_barrier(self) -> None:
         """On the barrier's thread (or at close): flush the WAL past every earlier commit."""
