@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .auth import parse_credentials
+
 
 class ConfigError(ValueError):
     """A setting is missing, unknown or has the wrong type."""
@@ -307,7 +309,6 @@ class Config:
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()
-        from .auth import parse_credentials
         try:
             parse_credentials(self.auth.credentials)
         except ValueError as error:
