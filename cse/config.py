@@ -15,6 +15,9 @@ from typing import Any
 
 from .auth import parse_credentials
 
+# cse.type -> cseType (cst, m2m:cseTypeID in TS-0004), as the CSEBase and a registration carry it.
+CSE_TYPES = {"IN": 1, "MN": 2, "ASN": 3}
+
 
 class ConfigError(ValueError):
     """A setting is missing, unknown or has the wrong type."""
@@ -289,7 +292,7 @@ class Config:
             raise ConfigError(f"cse.rn must be a plain resource name, not {self.cse.rn!r}")
         if not self.cse.sp_id.startswith("//"):
             raise ConfigError(f"cse.sp_id must start with //, not {self.cse.sp_id!r}")
-        if self.cse.type not in ("IN", "MN", "ASN"):
+        if self.cse.type not in CSE_TYPES:
             raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")

@@ -28,12 +28,11 @@ from .addressing import Address, not_found
 from .clock import format_timestamp, parse_abs_rel
 from .errors import RSC, OneM2MError, bad_request
 from .filters import DISCOVERY
-from .primitives import Operation, Request, Response
+from .primitives import Handler, Operation, Request, Response
 from .tree import random_suffix
 
 if TYPE_CHECKING:
     from .context import Context
-    from .dispatcher import Dispatcher
 
 GROUP_TY = 9
 SUBSCRIPTION_TY = 23
@@ -44,8 +43,9 @@ PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permissi
 
 
 class FanOut:
-    def __init__(self, dispatcher: "Dispatcher", max_parallel: int = 64):
-        self.dispatcher = dispatcher
+    def __init__(self, dispatch: Handler, max_parallel: int = 64):
+        # The dispatcher's own entry point: each member request takes the whole path again.
+        self.dispatch = dispatch
         self.max_parallel = max_parallel
         self._active: set[tuple[str, str]] = set()
         # Member requests still running after an rset deadline (kept until they finish).
@@ -134,7 +134,7 @@ class FanOut:
     async def _send(self, ctx: "Context", group: dict, members: list[str], relative: str,
                     attribute: str | None, gid: str) -> list[dict]:
         limit = asyncio.Semaphore(self.max_parallel)
-        handle = self.dispatcher.handle
+        handle = self.dispatch
 
         async def one(member_request: Request) -> Response:
             async with limit:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cse.config import CSE_TYPES
 from cse.errors import RSC, OneM2MError
 
 from .base import ResourceType
@@ -14,8 +15,6 @@ from .base import ResourceType
 if TYPE_CHECKING:
     from cse.config import Config
     from cse.storage import Storage
-
-CSE_TYPES = {"IN": 1, "MN": 2, "ASN": 3}
 
 
 class CSEBase(ResourceType):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bindings.http_client import HttpSender
-from cse.app import build_cse
+from server.compose import CoreParts, build_cse
 from tests.conftest import CoreClient, make_config
 
 from .receiver import Receiver
@@ -18,13 +18,16 @@ FAST_RETRIES = {"notification.retry_initial": 0.05, "notification.retry_max": 0.
                 "notification.pipeline": 4}
 
 
+def http_sender(parts: CoreParts) -> list:
+    """Only the HTTP sender: notifications go out, nothing is served."""
+    sender = HttpSender()
+    parts.outbound.register(("http", "https"), sender)
+    return [sender]
+
+
 def notifying_cse(clock=None, **settings):
     """A CSE with in-memory storage and the HTTP sender, not started."""
-    cse = build_cse(make_config(**{**FAST_RETRIES, **settings}), clock=clock)
-    sender = HttpSender()
-    cse.outbound.register(("http", "https"), sender)
-    cse.bindings.append(sender)
-    return cse
+    return build_cse(make_config(**{**FAST_RETRIES, **settings}), clock=clock, bindings=http_sender)
 
 
 @pytest.fixture
