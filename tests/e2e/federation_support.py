@@ -62,7 +62,7 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
 
 
 class CseProcess:
-    """`python -m cse ...` in its own process; `url` is read from its start-up line."""
+    """`python -m server ...` in its own process; `url` is read from its start-up line."""
 
     def __init__(self, *args: str):
         self.args = ["--log-level", "WARNING", *args]
