@@ -229,7 +229,7 @@ class CseProcess:
         return self.process.pid if self.process else None
 
     def __enter__(self) -> "CseProcess":
-        self.process = subprocess.Popen([sys.executable, "-m", "cse", *self.args], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "server", *self.args], cwd=ROOT,
                                         stdout=subprocess.PIPE, stderr=sys.stderr, bufsize=0,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
         url, seen = self._wait_for_url()

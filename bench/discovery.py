@@ -35,7 +35,7 @@ ZONES = 100
 
 async def prefill(data_dir: str, size: int) -> float:
     """Create size/10 meters with their containers and readings; returns seconds taken."""
-    from cse.app import build_cse
+    from server.compose import build_cse
     from cse.config import load_config
     from cse.primitives import Request
 

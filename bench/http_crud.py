@@ -211,8 +211,8 @@ async def prefill_core(cse_args: list[str], count: int, originator: str, batch: 
 
     Same data as over HTTP, because the same code path creates it; only the transport is
     skipped.  The measured CSE process is started on this directory afterwards."""
-    from cse.app import build_cse
-    from cse.cli import config_from_args
+    from server.compose import build_cse
+    from server.cli import config_from_args
     from cse.primitives import Operation as Op, Request
 
     config = config_from_args(cse_args)

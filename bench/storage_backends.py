@@ -9,7 +9,7 @@ disk" is then the size of its tables and indexes):
   does in storage: insert the instance and update the container's counters in one
   transaction, then the group commit; and `edge_child` for `la`), on an empty container and
   on one already holding --instances instances.  Also the time to reopen the full store.
-- http: the real CSE (`python -m cse`) on a data directory prefilled the same way, loaded
+- http: the real CSE (`python -m server`) on a data directory prefilled the same way, loaded
   over HTTP by concurrent clients (bench/common.py).
 
     python -m bench.storage_backends [--instances 100000] [--mode direct|http|both] [--json FILE]

@@ -20,6 +20,7 @@ import orjson
 from cse.envelope import request_from_primitive
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response, ResponseTypeValue
+from cse.tasks import cancel_and_wait
 
 from . import media
 from .mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
@@ -53,7 +54,8 @@ class MqttBinding:
     name = "mqtt"
 
     def __init__(self, config: "Config", dispatcher: "Dispatcher",
-                 authenticator: "Authenticator | None" = None):
+                 authenticator: "Authenticator | None" = None,
+                 may_relay: Callable[[str, str], bool] = lambda neighbour, originator: False):
         self.settings = config.mqtt
         self.dispatcher = dispatcher
         # MQTT carries no credential: with authentication on, the originators it protects
@@ -65,9 +67,9 @@ class MqttBinding:
         client_id = self.settings.client_id or f"C::{self.own_topic_id}"
         filters = request_filters(self.own_topic_id) + response_filters(self.own_topic_id)
         self.connection = broker_connection(self.settings, client_id, filters, self._received)
-        # Set by the wiring when the CSE forwards requests (cse/federation): (CSE-ID, originator)
-        # -> whether that CSE (registered here, or our registrar) may relay that originator's requests.
-        self.may_relay: Callable[[str, str], bool] | None = None
+        # (CSE-ID, originator) -> whether that CSE (registered here, or our registrar) may relay
+        # that originator's requests (cse/federation/routing.py); by default no CSE may.
+        self.may_relay = may_relay
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -84,10 +86,7 @@ class MqttBinding:
                             "and keeps trying", self.connection.address)
 
     async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
-            for task in self._tasks:
-                task.cancel()
+        await cancel_and_wait(set(self._tasks), grace=5)
         await self.connection.stop()
 
     # -- requests (event-loop thread) ------------------------------------------------------
@@ -152,7 +151,7 @@ class MqttBinding:
     def _relayed_by_neighbour(self, topic: Topic, originator: str) -> bool:
         """TS-0010 6.4: the topic names the hop's sender; a CSE connected with this one
         forwards requests of other (SP-relative) originators under its own CSE-ID."""
-        return (self.may_relay is not None and originator.startswith("/")
+        return (originator.startswith("/")
                 and ":" not in topic.originator and self.may_relay("/" + topic.originator, originator))
 
     def _respond(self, topic: Topic, request: Request | None, response: Response,

@@ -13,8 +13,9 @@ and HTTP mapping, nothing of the CSE's internals, and talks to any oneM2M CSE.
 """
 from .access import Access, commander, grant, subscriber
 from .client import RESOURCE_TYPES, CseClient, RequestFailed, hosting_cse_prefix, sp_relative_ae_id, unwrap
+from .factory import receiver_for
 from .polling import PollingReceiver
-from .receiver import Notification, NotificationInbox, NotificationReceiver, receiver_for
+from .receiver import Notification, NotificationInbox, NotificationReceiver
 from .transport import CseUnreachable, HttpTransport, Transport
 
 __all__ = ["Access", "CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",

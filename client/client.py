@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from cse.primitives import Operation, Request, Response
 from cse.resource_types import Ty
 
-from .transport import CseUnreachable, Transport, transport_for
+from .factory import transport_for
+from .transport import CseUnreachable, Transport
 
 if TYPE_CHECKING:
     from .receiver import NotificationInbox

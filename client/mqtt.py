@@ -24,6 +24,7 @@ from cse.envelope import request_from_primitive
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Request, Response
 from cse.resource_types import Ty
+from cse.tasks import cancel_and_wait
 
 from .receiver import NotificationInbox
 from .transport import CseUnreachable
@@ -80,8 +81,7 @@ class MqttTransport:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.stop()
-        for task in list(self._tasks):
-            task.cancel()
+        await cancel_and_wait(set(self._tasks))
 
     # -- requests ----------------------------------------------------------------------
     def _originator_level(self, request: Request) -> tuple[str, str]:

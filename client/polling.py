@@ -25,6 +25,7 @@ from cse.envelope import request_from_primitive
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Response
 from cse.resource_types import Ty
+from cse.tasks import cancel_and_wait
 
 from .client import RequestFailed
 from .receiver import NotificationInbox
@@ -64,13 +65,8 @@ class PollingReceiver(NotificationInbox):
         return self
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def __aenter__(self) -> "PollingReceiver":
         return await self.start()

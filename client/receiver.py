@@ -154,17 +154,5 @@ class NotificationReceiver(NotificationInbox):
         await self._binding.stop()
 
 
-
-def receiver_for(client: Any, **inbox: Any) -> NotificationInbox:
-    """The receiver that fits `client`'s transport: an HTTP `NotificationReceiver` on a
-    free loopback port, or an `MqttNotificationReceiver` on the client's broker
-    connection.  Start it (`async with`) before `client.register(..., receiver=it)`.
-    `inbox`: see `NotificationInbox` (HTTP ones also take host, port, public_url)."""
-    from .mqtt import MqttNotificationReceiver, MqttTransport   # here: client.mqtt imports this module
-    if isinstance(client.transport, MqttTransport):
-        return MqttNotificationReceiver(client.transport, **inbox)
-    return NotificationReceiver(**inbox)
-
-
 def _error(rsc: int, message: str) -> Response:
     return Response(rsc=rsc, pc={"m2m:dbg": message})

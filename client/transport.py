@@ -1,9 +1,9 @@
 """How the client reaches its CSE.  A transport sends one request primitive and returns
 the response primitive; it knows the wire, the client does not.
 
-HTTP is here, MQTT in `client.mqtt`; another transport only has to offer the same three
-methods (see docs/client.md).  A transport raises `CseUnreachable` when nothing came back, never a
-library-specific exception.
+HTTP is here, MQTT in `client.mqtt`, the choice by URL in `client.factory`; another
+transport only has to offer the same three methods (see docs/client.md).  A transport
+raises `CseUnreachable` when nothing came back, never a library-specific exception.
 """
 from __future__ import annotations
 
@@ -59,16 +59,3 @@ class HttpTransport:
             raise CseUnreachable(f"{self.url} did not answer within {timeout} s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise CseUnreachable(f"{self.url} is not reachable: {exc}") from None
-
-
-def transport_for(url: str, serialization: str = "json", cse_id: str | None = None) -> Transport:
-    """The transport for a CSE URL's scheme (MQTT needs the CSE's CSE-ID as well)."""
-    scheme = url.split("://", 1)[0].lower()
-    if scheme in ("http", "https"):
-        return HttpTransport(url, serialization=serialization)
-    if scheme in ("mqtt", "mqtts"):
-        if cse_id is None:
-            raise ValueError("an MQTT transport needs the CSE-ID of the CSE (cse_id='/id-in')")
-        from .mqtt import MqttTransport
-        return MqttTransport(url, cse_id=cse_id, serialization=serialization)
-    raise ValueError(f"no client transport for {scheme!r} URLs (supported: http, https, mqtt, mqtts)")

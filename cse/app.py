@@ -1,129 +1,147 @@
-"""Wiring: `build_cse(config)` is the one place where the parts of a CSE are put together.
+"""A running CSE: its parts, and the one order in which they start and stop.
 
-No part looks another up through a global; each receives what it needs here.  Bindings are
-added by whoever runs the CSE (the CLI, a test) and started and stopped with it.
+`Cse` is built whole, bindings included, by the composition root (`server/compose.py`);
+nothing is added to it afterwards.  It knows the parts only through the small protocols
+below, never a binding or a resource type by name.  This module must never import a
+binding, a resource type or the composition root.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from resources import TypeRegistry, default_types
-from resources.cse_base import provision
-
-from .access import AccessControl
-from .clock import Clock, format_timestamp
-from .config import Config
-from .discovery import Discovery
-from .dispatcher import Dispatcher
-from .events import EventSink
-from .expiry import ExpiryReaper
-from .federation import Federation
-from .fanout import FanOut
-from .nonblocking import NonBlockingRequests
-from .notify import Notifier
-from .outbound import Outbound
-from .polling import POLLING_SCHEME, PollingChannels
-from .representation import Renderer
-from .storage import Storage, open_storage
-from .tree import Tree
+if TYPE_CHECKING:
+    from .access import AccessControl
+    from .clock import Clock
+    from .config import Config
+    from .dispatcher import Dispatcher
+    from .expiry import ExpiryReaper
+    from .federation import Federation
+    from .outbound import Outbound
+    from .polling import PollingChannels
+    from .storage import Storage
+    from .tree import Tree
 
 log = logging.getLogger(__name__)
 
 
-class Binding(Protocol):
-    """A transport: turns its wire format into requests for the dispatcher and back."""
+class Service(Protocol):
+    """A part with work of its own (a server, a background task): started, later stopped.
 
-    name: str
+    `stop` is called only after `start` returned, and must end everything `start` began."""
 
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
+
+class Binding(Service, Protocol):
+    """A transport: turns its wire format into requests for the dispatcher and back, or
+    sends the CSE's own requests (a sender has no point of access)."""
+
+    name: str
+
     @property
     def poa(self) -> list[str]: ...
 
 
-@dataclass
-class Cse:
-    config: Config
-    clock: Clock
-    storage: Storage
-    types: TypeRegistry
-    tree: Tree
-    access: AccessControl
-    dispatcher: Dispatcher
-    events: EventSink
-    reaper: ExpiryReaper
-    outbound: Outbound
-    bindings: list[Binding] = field(default_factory=list)
-    cse_base: dict | None = None
-    federation: Federation | None = None
-    polling: PollingChannels | None = None
+class Notifications(Protocol):
+    """The notifier's lifecycle: it stops in two steps, around the bindings' stop."""
 
     async def start(self) -> None:
-        self.storage.open()
-        try:
-            self._provision([])
-            for binding in self.bindings:
-                await binding.start()
-            self._provision([url for b in self.bindings for url in b.poa])
-            await self.storage.commit()
-            start_events = getattr(self.events, "start", None)
-            if start_events is not None:
-                await start_events()
-            self.reaper.start()
-            if self.federation is not None:
-                self.federation.start(self.cse_base.get("poa", []))
-        except BaseException:
-            await self.stop()
-            raise
+        """Resend what the last clean shutdown could not deliver."""
 
-    def _provision(self, poa: list[str]) -> None:
-        now_ts = format_timestamp(self.clock.now())
-        self.cse_base = provision(self.config, self.storage, now_ts, self.types.supported, poa)
+    async def drain(self) -> None:
+        """Deliver what is pending, then send nothing more (later events are kept)."""
 
     async def stop(self) -> None:
-        if self.federation is not None:
-            await self.federation.stop()    # may still talk to the registrar: bindings are up
-        await self.reaper.stop()
-        if self.dispatcher.nonblocking is not None:
-            await self.dispatcher.nonblocking.stop()   # their results become notifications
-        # Deliver pending notifications while the bindings can still send them.
-        drain_events = getattr(self.events, "drain", None)
-        if drain_events is not None:
-            await drain_events()
-        if self.polling is not None:
-            self.polling.close()            # answers waiting polls, so the bindings can stop
-        for binding in reversed(self.bindings):
-            try:
-                await binding.stop()
-            except Exception:
-                log.exception("stopping binding %s failed", getattr(binding, "name", binding))
-        stop_events = getattr(self.events, "stop", None)
-        if stop_events is not None:
-            await stop_events()
-        self.storage.close()
+        """Write what was not delivered (and the notification statistics) to storage."""
 
 
-def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | None = None,
-              types: TypeRegistry | None = None, events: EventSink | None = None) -> Cse:
-    clock = clock or Clock()
-    storage = storage or open_storage(config.storage.resolved_url(), config.storage.durability)
-    types = types or default_types()
-    tree = Tree(config, storage, types)
-    access = AccessControl(config)
-    outbound = Outbound()
-    events = events or Notifier(config, clock, storage, tree, access, outbound)
-    dispatcher = Dispatcher(config, storage, tree, clock, access, Renderer(types), events, outbound)
-    dispatcher.operations.discovery = Discovery(dispatcher.operations.render)
-    dispatcher.fanout = FanOut(dispatcher)
-    dispatcher.nonblocking = NonBlockingRequests(dispatcher, getattr(events, "send_result", None))
-    reaper = ExpiryReaper(dispatcher, events)
-    cse = Cse(config, clock, storage, types, tree, access, dispatcher, events, reaper, outbound)
-    cse.federation = Federation(config, dispatcher, types, clock, outbound)
-    # Requests for entities with rr=false wait in their <pollingChannel> (polling:// URLs).
-    cse.polling = dispatcher.polling = PollingChannels(config.polling, tree, clock)
-    outbound.register((POLLING_SCHEME,), cse.polling, internal=True)
-    return cse
+# Creates or refreshes the CSEBase with these points of access; returns it.
+Provision = Callable[[list[str]], dict]
+
+
+@dataclass
+class Cse:
+    """All parts of one CSE.
+
+    `start` brings them up in this order, and `stop` (or a `start` that fails halfway)
+    takes down the ones that were up in the reverse order:
+
+    1. storage opened, the CSEBase provisioned (without poa yet: bindings may serve at once);
+    2. the notifier's final step registered: what it could not deliver is written to
+       storage after the bindings stopped (a request finishing during their stop still
+       has its notifications kept) and before storage closes;
+    3. the bindings, in the order given (senders first, so the servers' first requests can
+       already notify); a binding that fails to stop is logged and the others still stop;
+    4. the CSEBase provisioned again with the bindings' points of access, committed;
+    5. the polling channels: closed (waiting polls and senders answered) before the
+       bindings stop, so no binding waits for a long poll;
+    6. the notifier: it resends what the last shutdown kept, and at stop delivers what is
+       pending while the bindings can still send it;
+    7. non-blocking requests: at stop the running ones may finish (their results become
+       notifications, delivered by step 6);
+    8. the expiry reaper;
+    9. federation (registration, polling agent): it stops first, while the bindings can
+       still talk to the registrar (e.g. to deregister).
+    """
+
+    config: "Config"
+    clock: "Clock"
+    storage: "Storage"
+    tree: "Tree"
+    access: "AccessControl"
+    outbound: "Outbound"
+    dispatcher: "Dispatcher"
+    # The notifier (it is also the first of the event sinks the dispatcher publishes to).
+    events: Notifications
+    polling: "PollingChannels"
+    reaper: "ExpiryReaper"
+    federation: "Federation"
+    bindings: list[Binding]
+    provision: Provision
+    # The CSEBase as provisioned at the last start (empty before).
+    cse_base: dict = field(default_factory=dict, init=False)
+    _running: AsyncExitStack | None = field(default=None, init=False, repr=False)
+
+    @property
+    def types(self):
+        """The resource types this CSE serves."""
+        return self.tree.types
+
+    async def start(self) -> None:
+        if self._running is not None:
+            raise RuntimeError("the CSE is already running")
+        async with AsyncExitStack() as stack:
+            self.storage.open()
+            stack.callback(self.storage.close)
+            self.cse_base = self.provision([])
+            stack.push_async_callback(self.events.stop)
+            for binding in self.bindings:
+                await binding.start()
+                stack.push_async_callback(_stop_binding, binding)
+            self.cse_base = self.provision([url for binding in self.bindings for url in binding.poa])
+            await self.storage.commit()
+            stack.callback(self.polling.close)
+            await self.events.start()
+            stack.push_async_callback(self.events.drain)
+            for service in (self.dispatcher.nonblocking, self.reaper, self.federation):
+                await service.start()
+                stack.push_async_callback(service.stop)
+            self._running = stack.pop_all()
+
+    async def stop(self) -> None:
+        """Stop what `start` started, in reverse order (nothing when it is not running)."""
+        running, self._running = self._running, None
+        if running is not None:
+            await running.aclose()
+
+
+async def _stop_binding(binding: Binding) -> None:
+    try:
+        await binding.stop()
+    except Exception:
+        log.exception("stopping binding %s failed", binding.name)

@@ -35,12 +35,11 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 from .errors import RSC, OneM2MError
 
 if TYPE_CHECKING:
-    from .config import AuthSettings
     from .primitives import Request
 
 SCHEME = "pbkdf2-sha256"
@@ -116,8 +115,16 @@ def _refuse(message: str) -> OneM2MError:
     return OneM2MError(RSC.ORIGINATOR_NOT_AUTHENTICATED, message)
 
 
+class AuthSettingsView(Protocol):
+    """What the authenticator reads of `[auth]` (cse.config.AuthSettings, which checks its
+    credentials with `parse_credentials` from here)."""
+
+    required: bool
+    credentials: dict
+
+
 class Authenticator:
-    def __init__(self, settings: "AuthSettings", normalize: Callable[[str], str] = lambda o: o,
+    def __init__(self, settings: AuthSettingsView, normalize: Callable[[str], str] = lambda o: o,
                  protected: Iterable[str] = ()):
         self.required = settings.required
         self.normalize = normalize

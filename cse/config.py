@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .auth import parse_credentials
+from .resource_types import CseType
+
+# cse.type -> cseType (cst, m2m:cseTypeID in TS-0004), as the CSEBase and a registration carry it.
+
 
 class ConfigError(ValueError):
     """A setting is missing, unknown or has the wrong type."""
@@ -287,7 +292,7 @@ class Config:
             raise ConfigError(f"cse.rn must be a plain resource name, not {self.cse.rn!r}")
         if not self.cse.sp_id.startswith("//"):
             raise ConfigError(f"cse.sp_id must start with //, not {self.cse.sp_id!r}")
-        if self.cse.type not in ("IN", "MN", "ASN"):
+        if self.cse.type not in CseType.__members__:
             raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")
@@ -307,7 +312,6 @@ class Config:
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()
-        from .auth import parse_credentials
         try:
             parse_credentials(self.auth.credentials)
         except ValueError as error:

@@ -15,8 +15,9 @@ from .addressing import AddressParser
 from .clock import Clock, parse_abs_rel
 from .context import Context
 from .errors import RSC, OneM2MError, bad_request
+from .fanout import FanOut
 from .filters import check_filter_criteria
-from .operations import Operations
+from .nonblocking import NonBlockingRequests, ResultSender
 from .primitives import FilterUsage, Operation, Request, Response, ResponseTypeValue
 from .ratelimit import RateLimiter
 from .resource_types import Ty
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
     from .access import AccessControl
     from .config import Config
     from .events import EventSink
+    from .operations import Operations
     from .outbound import Outbound
-    from .representation import Renderer
+    from .polling import PollingChannels
     from .storage import Storage
     from .tree import Tree
 
@@ -44,15 +46,20 @@ VALID_RCN = {
     Operation.NOTIFY: frozenset(),
 }
 
-# Handles a request whose target is on another CSE (set by the forwarding component).
+# Handles a request whose target is on another CSE (cse/federation/forwarding.py).
 RemoteHandler = Callable[[Request, str, "str | None"], Awaitable[Response]]
+# Handles a NOTIFY addressed to an entity of this CSE (cse/federation/notify_relay.py).
 NotifyHandler = Callable[[Context, Request], Awaitable[Response]]
 
 
 class Dispatcher:
+    """Gets every part at construction; builds the two that send requests back through it
+    (group fan-out, non-blocking requests) itself, handing them its own `handle`."""
+
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree", clock: Clock,
-                 access: "AccessControl", renderer: "Renderer", events: "EventSink",
-                 outbound: "Outbound"):
+                 access: "AccessControl", operations: "Operations", events: "EventSink",
+                 outbound: "Outbound", polling: "PollingChannels", *, remote_handler: RemoteHandler,
+                 notify_handler: NotifyHandler, send_result: ResultSender):
         self.config = config
         self.access = access
         self.outbound = outbound
@@ -61,17 +68,18 @@ class Dispatcher:
         self.clock = clock
         self.events = events
         self.addresses = AddressParser(config.cse.cse_id, config.cse.rn, config.cse.sp_id)
-        self.operations = Operations(config, storage, tree, access, renderer)
+        self.operations = operations
         self.supported_releases = frozenset(config.cse.supported_releases) | {"1", "2"}
-        self.remote_handler: RemoteHandler | None = None
+        self.remote_handler = remote_handler
+        self.notify_handler = notify_handler
         self.rate_limiter = RateLimiter(config.limits.rate_per_originator, config.limits.rate_burst)
-        self.notify_handler: NotifyHandler | None = None
-        # Serves <group>/fopt[/...] (cse.fanout.FanOut) when present.
-        self.fanout = None
-        # Accepts rt=1 / rt=2 requests (cse.nonblocking.NonBlockingRequests) when present.
-        self.nonblocking = None
-        # Holds requests for rr=false entities (cse.polling.PollingChannels); hooks get it in ctx.
-        self.polling = None
+        # Requests for rr=false entities wait here; the pollingChannel type's hooks get it in ctx.
+        self.polling = polling
+        # Serves <group>/fopt[/...].
+        self.fanout = FanOut(self.handle, tree.types.fan_out_points)
+        # Accepts rt=1 / rt=2 requests; their results are notified through `send_result`.
+        self.nonblocking = NonBlockingRequests(config, clock, tree, events, self.handle, self.context,
+                                               send_result)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -104,12 +112,9 @@ class Dispatcher:
             now = self.clock.now()
         address = self.addresses.parse(request.to)
         if address.remote_cse is not None:
-            if self.remote_handler is None:
-                raise OneM2MError(RSC.NOT_FOUND,
-                                  f"{request.to!r} is on CSE {address.remote_cse}, which is not known here")
             return await self.remote_handler(request, address.remote_cse, address.remote_sp)
         ctx = self.context(request, now)
-        if self.fanout is not None and self.fanout.addresses_fanout(request):
+        if self.fanout.addresses_fanout(request):
             response = await self.fanout.handle(ctx, address)
             if response is not None:
                 return response
@@ -123,8 +128,6 @@ class Dispatcher:
         elif op == Operation.DELETE:
             response = await self.operations.delete(ctx, address)
         else:
-            if self.notify_handler is None:
-                raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE does not accept NOTIFY requests")
             response = await self.notify_handler(ctx, request)
         if ctx.events:
             self.events.publish(ctx.events)
@@ -175,9 +178,6 @@ class Dispatcher:
         if request.rt is not None:
             if not isinstance(request.rt, int) or isinstance(request.rt, bool) or request.rt not in range(1, 6):
                 raise bad_request(f"response type {request.rt!r} is not one of 1..5")
-            if request.rt in NON_BLOCKING and self.nonblocking is None:
-                raise OneM2MError(RSC.NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED,
-                                  "non-blocking requests (rt=1, rt=2) are not supported")
             if request.rtu is not None and (not isinstance(request.rtu, list)
                                             or not all(isinstance(t, str) for t in request.rtu)):
                 raise bad_request("response type: the notification targets (nu) must be a list of strings")

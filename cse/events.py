@@ -2,14 +2,18 @@
 
 The dispatcher collects `Event`s while it handles a request and passes them to the
 `EventSink` only after the storage commit succeeded, so nobody is ever told about a change
-that was rolled back.  The sink (the notifier) must return quickly: sending happens off
-the request path.
+that was rolled back.  The sink is `EventSinks`: the notifier, and federation's watch of
+the remoteCSE records.  Every sink must return quickly: sending happens off the request
+path.
 """
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass, field
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class EventKind(enum.Enum):
@@ -46,3 +50,19 @@ class DiscardEvents:
 
     def publish(self, events: list[Event]) -> None:
         return None
+
+
+class EventSinks:
+    """Hands every batch of committed events to several sinks, in the order given (the
+    notifier, federation's routes).  A sink that raises is logged and skipped: the
+    change is committed, so it must neither fail the request nor starve the other sinks."""
+
+    def __init__(self, *sinks: EventSink):
+        self.sinks = sinks
+
+    def publish(self, events: list[Event]) -> None:
+        for sink in self.sinks:
+            try:
+                sink.publish(events)
+            except Exception:
+                log.exception("%s failed on %d event(s)", type(sink).__name__, len(events))

@@ -7,27 +7,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
+
+from .tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from .dispatcher import Dispatcher
+    from .config import Config
+    from .context import Context
     from .events import EventSink
+    from .primitives import Request
+    from .tree import Tree
 
 log = logging.getLogger(__name__)
 
 
 class ExpiryReaper:
-    def __init__(self, dispatcher: "Dispatcher", events: "EventSink"):
-        self.dispatcher = dispatcher
-        self.config = dispatcher.config
-        self.storage = dispatcher.storage
-        self.tree = dispatcher.tree
+    def __init__(self, config: "Config", tree: "Tree", events: "EventSink",
+                 new_context: "Callable[[Request | None], Context]"):
+        self.config = config
+        self.storage = tree.storage
+        self.tree = tree
         self.events = events
+        # A context for the CSE's own work, as the dispatcher makes it (hooks and events need one).
+        self.new_context = new_context
         self._task: asyncio.Task | None = None
 
     async def reap_once(self, batch: int = 500) -> int:
         """Remove what has expired by now; returns how many resources were removed."""
-        ctx = self.dispatcher.context(None)
+        ctx = self.new_context(None)
         removed = 0
         with self.storage.transaction():
             for resource in self.storage.expired(ctx.now_ts, batch):
@@ -51,14 +58,9 @@ class ExpiryReaper:
                 log.exception("removing expired resources failed; retrying")
             await asyncio.sleep(interval)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="expiry")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)

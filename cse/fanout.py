@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from .access import Permission
 from .addressing import Address, not_found
 from .clock import format_timestamp, parse_abs_rel
 from .errors import RSC, OneM2MError, bad_request
 from .filters import DISCOVERY
-from .primitives import Operation, Request, Response
+from .primitives import Handler, Operation, Request, Response
 from .resource_types import Ty
 from .tree import random_suffix
 
 if TYPE_CHECKING:
     from .context import Context
-    from .dispatcher import Dispatcher
 
 PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permission.RETRIEVE,
                Operation.UPDATE: Permission.UPDATE, Operation.DELETE: Permission.DELETE,
@@ -42,10 +41,11 @@ PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permissi
 
 
 class FanOut:
-    def __init__(self, dispatcher: "Dispatcher", max_parallel: int = 64):
-        self.dispatcher = dispatcher
+    def __init__(self, dispatch: Handler, fan_out_points: Iterable[str], max_parallel: int = 64):
+        # The dispatcher's own entry point: each member request takes the whole path again.
+        self.dispatch = dispatch
         # The names of fan-out points (a group's fopt), as the resource types declare them.
-        self.points = tuple(sorted(dispatcher.tree.types.fan_out_points))
+        self.points = tuple(sorted(fan_out_points))
         self.max_parallel = max_parallel
         self._active: set[tuple[str, str]] = set()
         # Member requests still running after an rset deadline (kept until they finish).
@@ -144,7 +144,7 @@ class FanOut:
     async def _send(self, ctx: "Context", group: dict, members: list[str], relative: str,
                     attribute: str | None, gid: str) -> list[dict]:
         limit = asyncio.Semaphore(self.max_parallel)
-        handle = self.dispatcher.handle
+        handle = self.dispatch
 
         async def one(member_request: Request) -> Response:
             async with limit:

@@ -25,12 +25,17 @@ import orjson
 
 from .clock import format_timestamp, parse_abs_rel, parse_duration
 from .errors import RSC, OneM2MError, bad_request
-from .primitives import Request, Response, ResponseTypeValue
+from .primitives import Handler, Request, Response, ResponseTypeValue
 from .resource_types import Ty
 from .storage import StorageError
+from .tasks import cancel_and_wait
 
 if TYPE_CHECKING:
-    from .dispatcher import Dispatcher
+    from .clock import Clock
+    from .config import Config
+    from .context import Context
+    from .events import EventSink
+    from .tree import Tree
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +43,27 @@ COMPLETED, FAILED, PENDING = 1, 2, 3
 # Request parameters kept in the <request> resource's metaInformation (mi).
 META = ("ty", "rvi", "rcn", "drt", "fc", "atrl", "rqet", "rset", "oet", "ec", "gid", "rp", "vsi")
 
+# Queues a NOTIFY carrying a result to a target entry (the notifier's delivery).
 ResultSender = Callable[[str, dict, "str | None"], None]
+# A request context at this CSE for a request (None: the CSE's own work), as the dispatcher makes it.
+ContextFactory = Callable[["Request | None"], "Context"]
 
 
 class NonBlockingRequests:
-    def __init__(self, dispatcher: "Dispatcher", send_result: ResultSender | None):
-        self.dispatcher = dispatcher
-        self.config = dispatcher.config
-        # Queues a NOTIFY carrying a result to a target entry (the notifier's delivery).
+    def __init__(self, config: "Config", clock: "Clock", tree: "Tree", events: "EventSink",
+                 dispatch: Handler, new_context: ContextFactory, send_result: ResultSender):
+        self.config = config
+        self.clock = clock
+        self.tree = tree
+        self.storage = tree.storage
+        self.events = events
+        # The operation itself takes the dispatcher's whole path, as a blocking request would.
+        self.dispatch = dispatch
+        self.new_context = new_context
         self.send_result = send_result
         self._tasks: set[asyncio.Task] = set()
 
     async def accept(self, request: Request) -> Response:
-        if request.rt == ResponseTypeValue.NON_BLOCKING_ASYNCH and self.send_result is None:
-            raise OneM2MError(RSC.NOT_IMPLEMENTED,
-                              "non-blocking asynchronous requests (rt=2) need the notifier, which is not running")
         limit = self.config.limits.max_nonblocking_pending
         if len(self._tasks) >= limit:
             # Each accepted request holds a task (and may wait for oet): bound them.
@@ -60,7 +71,7 @@ class NonBlockingRequests:
                               f"{limit} non-blocking requests are already running here; retry later "
                               "or send the request blocking")
         blocking = dataclasses.replace(request, rt=None, rtu=None)
-        keep_until = self._lifetime(request, self.dispatcher.clock.now())   # a bad rp is 4000 either way
+        keep_until = self._lifetime(request, self.clock.now())   # a bad rp is 4000 either way
         if request.rt == ResponseTypeValue.NON_BLOCKING_SYNCH:
             record = await self._create_record(request, keep_until)
             self._run(self._complete_record(blocking, record["ri"]))
@@ -89,13 +100,14 @@ class NonBlockingRequests:
         _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
         return pending
 
+    async def start(self) -> None:
+        """Nothing to start: requests are accepted as they come."""
+
     async def stop(self, timeout: float = 5.0) -> None:
         """Let running operations finish (their results are queued for delivery), then cancel."""
-        pending = await self.idle(timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("shutdown: %d non-blocking request(s) still running were cancelled", len(pending))
+        cancelled = await cancel_and_wait(set(self._tasks), grace=timeout, log_failures=False)
+        if cancelled:
+            log.warning("shutdown: %d non-blocking request(s) still running were cancelled", len(cancelled))
 
     # -- rt=1: the <request> resource ------------------------------------------------------
     def _lifetime(self, request: Request, now: float) -> float:
@@ -110,9 +122,8 @@ class NonBlockingRequests:
         return until
 
     async def _create_record(self, request: Request, keep_until: float) -> dict:
-        dispatcher = self.dispatcher
-        ctx = dispatcher.context(request)
-        tree = dispatcher.tree
+        ctx = self.new_context(request)
+        tree = self.tree
         base = tree.storage.get(tree.cse_ri)
         ri = tree.new_resource_id("req")
         record = {"ty": int(Ty.REQ), "ri": ri, "rn": f"req_{ri[3:]}", "pi": base["ri"],
@@ -131,17 +142,16 @@ class NonBlockingRequests:
         with tree.storage.transaction():
             tree.insert(ctx, record, base)
         await tree.storage.commit()
-        dispatcher.events.publish(ctx.events)
+        self.events.publish(ctx.events)
         return record
 
     async def _complete_record(self, request: Request, ri: str) -> None:
-        response = await self.dispatcher.handle(request)
-        dispatcher = self.dispatcher
-        storage = dispatcher.storage
+        response = await self.dispatch(request)
+        storage = self.storage
         record = storage.get(ri)
         if record is None:          # deleted or expired while the operation ran
             return
-        ctx = dispatcher.context(None)
+        ctx = self.new_context(None)
         record["rs"] = COMPLETED if response.rsc < 4000 else FAILED
         record["ors"] = self._primitive(response, request)
         record["lt"] = ctx.now_ts
@@ -162,7 +172,7 @@ class NonBlockingRequests:
 
     # -- rt=2: the result as a notification ----------------------------------------------
     async def _notify_result(self, request: Request, targets: list[str]) -> None:
-        response = await self.dispatcher.handle(request)
+        response = await self.dispatch(request)
         content = {"m2m:rsp": self._primitive(response, request)}
         for target in targets:
             try:

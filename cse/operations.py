@@ -7,7 +7,7 @@ is in `resources/<type>.py`; anything about the wire format is in `representatio
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
@@ -44,9 +44,15 @@ class Target:
         self.virtual = virtual
 
 
+class Discoverer(Protocol):
+    """Answers a RETRIEVE with fu=1 below `target` (cse/discovery.py)."""
+
+    async def discover(self, ctx: "Context", target: Target) -> Response: ...
+
+
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
-                 access: "AccessControl", renderer: "Renderer"):
+                 access: "AccessControl", renderer: "Renderer", discovery: Discoverer):
         self.config = config
         self.limits = config.limits
         self.storage = storage
@@ -54,8 +60,7 @@ class Operations:
         self.types = tree.types
         self.access = access
         self.render = renderer
-        # Discovery (fu=1) is provided by a separate component when present.
-        self.discovery = None
+        self.discovery = discovery
 
     # -- locating -----------------------------------------------------------------------
     def locate(self, ctx: "Context", address: Address) -> Target:
@@ -265,8 +270,6 @@ class Operations:
         target = self.locate(ctx, address)
         fc = request.fc or {}
         if fc.get("fu") == FilterUsage.DISCOVERY:
-            if self.discovery is None:
-                raise OneM2MError(RSC.NOT_IMPLEMENTED, "discovery (fu=1) is not supported")
             return await self.discovery.discover(ctx, target)
         resource = target.resource
         if target.virtual is not None:

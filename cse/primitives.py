@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 
 class Operation(enum.IntEnum):
@@ -147,3 +147,8 @@ class Response:
             if value is not None:
                 out[name] = value
         return out
+
+
+# Sends a request through this CSE's dispatcher, as if it had arrived over a binding (with
+# access control, forwarding and fan-out): what parts that re-dispatch are given.
+Handler = Callable[[Request], Awaitable[Response]]

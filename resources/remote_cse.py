@@ -8,14 +8,15 @@ Two kinds live under the CSEBase, told apart by the internal key `_registrar`:
 Either way `ri` is the CSE-ID without "/" (so `/id-in/id-mn` addresses the record of
 `/id-mn`).  A registree owns its record, so it can keep its poa up to date; the record
 of the registrar is this CSE's own.
-Routing (`cse/federation`) reads these records; `generation` tells it when they changed.
+Routing (`cse/federation`) reads these records and learns of their changes from the
+events of each request, like any other listener; this type keeps no state for it.
 This module never sends anything.
 """
 from __future__ import annotations
 
 import fnmatch
 import re
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.resource_type import ResourceType
@@ -55,15 +56,6 @@ class RemoteCSE(ResourceType):
     type_name = "remoteCSE"
     parent_types = frozenset({Ty.CB})
     registration = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        # Bumped whenever a record is created, changed or removed, so routing tables built
-        # from the records know when to rebuild; `on_change` wakes whoever reports our
-        # descendants upwards (set by the federation wiring; runs inside the transaction,
-        # so it must only schedule work).
-        self.generation = 0
-        self.on_change: Callable[[], None] | None = None
 
     def default_name(self, resource: dict) -> str:
         return resource["ri"]
@@ -150,18 +142,3 @@ class RemoteCSE(ResourceType):
                                   "(that would make a routing loop)")
         if len(set(dcse)) != len(dcse):
             raise bad_request("attribute 'dcse' lists a CSE-ID more than once")
-
-    # -- every change moves the generation (all inside the write transaction) ---------
-    def _changed(self) -> None:
-        self.generation += 1
-        if self.on_change is not None:
-            self.on_change()
-
-    def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
-        self._changed()
-
-    def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
-        self._changed()
-
-    def on_delete(self, ctx: "Context", resource: dict, parent: dict | None) -> None:
-        self._changed()

@@ -9,10 +9,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cse.app import Cse, build_cse
+from cse.app import Cse
 from cse.clock import ManualClock
 from cse.config import load_config
 from cse.primitives import Request, Response
+from server.compose import build_cse
 
 ADMIN = "CAdmin"
 _rqi = itertools.count(1)
@@ -122,10 +123,10 @@ class HttpClient:
 @pytest.fixture
 async def http_cse(tmp_path):
     """A CSE with its HTTP binding on a free loopback port."""
-    from cse.cli import add_bindings
+    from server.compose import configured_bindings
 
-    cse = build_cse(make_config(**{"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}"}))
-    add_bindings(cse)
+    cse = build_cse(make_config(**{"storage.url": f"sqlite:///{tmp_path / 'cse.sqlite'}"}),
+                    bindings=configured_bindings)
     await cse.start()
     http = next(b for b in cse.bindings if b.name == "http")
     async with aiohttp.ClientSession() as session:

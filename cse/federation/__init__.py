@@ -1,52 +1,74 @@
 """Connecting CSEs: registration with a registrar, request forwarding, NOTIFY relay.
 
-`Federation` puts the pieces together for `build_cse`; see docs/federation.md.
-Nothing here imports a binding: every message to another entity goes through `Outbound`.
+Two objects, because the dispatcher needs part of federation and the rest needs the
+dispatcher; so neither is completed after construction:
+- `Routing`, made before the dispatcher: where requests for other CSEs go (the
+  dispatcher's remote handler), NOTIFYs for our AEs (its notify handler), and the event
+  sink that tells routes and registration that remoteCSE records changed;
+- `Federation`, made after it: the agents that keep this CSE registered (and, behind NAT,
+  fetch its requests), which send through the dispatcher.  It is a service of the CSE.
+See docs/federation.md.  Nothing here imports a binding: every message to another entity
+goes through `Outbound`.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cse.primitives import Handler
+
 from .forwarding import ROUTED_SCHEME, Forwarder, RoutedSender
 from .notify_relay import NotifyRelay
 from .polling_agent import PollingAgent
 from .registration import RegistrationAgent
-from .routing import Routes
+from .routing import RegistreeWatch, Routes
 
 if TYPE_CHECKING:
     from cse.clock import Clock
     from cse.config import Config
-    from cse.dispatcher import Dispatcher
+    from cse.operations import Operations
     from cse.outbound import Outbound
-    from cse.type_registry import TypeRegistry
+    from cse.storage import Storage
+    from cse.tree import Tree
 
-REMOTE_CSE_TY = 16
+
+class Routing:
+    """What the dispatcher is given by federation (made before it)."""
+
+    def __init__(self, config: "Config", storage: "Storage", tree: "Tree", operations: "Operations",
+                 clock: "Clock", outbound: "Outbound"):
+        # One of the CSE's event sinks: remoteCSE records changed -> rebuild routes, re-report dcse.
+        self.watch = RegistreeWatch()
+        self.routes = Routes(config, storage, tree, self.watch, clock)
+        self.forwarder = Forwarder(config, self.routes, clock, outbound)
+        self.relay = NotifyRelay(config, operations, tree)
 
 
 class Federation:
-    def __init__(self, config: "Config", dispatcher: "Dispatcher", types: "TypeRegistry", clock: "Clock",
-                 outbound: "Outbound"):
-        remote_cse_type = types.get(REMOTE_CSE_TY)
-        self.routes = Routes(config, dispatcher.storage, dispatcher.tree, remote_cse_type, clock)
-        self.forwarder = Forwarder(config, self.routes, clock, outbound)
-        self.relay = NotifyRelay(dispatcher)
+    """The running side of federation; `registration` and `polling` exist only when the
+    configuration asks for them (a registrar; a registrar that cannot reach us)."""
+
+    def __init__(self, config: "Config", routing: Routing, dispatch: Handler, clock: "Clock",
+                 storage: "Storage", outbound: "Outbound"):
+        self.routes = routing.routes
+        self.forwarder = routing.forwarder
+        self.relay = routing.relay
+        self._storage = storage
+        self._cse_ri = config.cse.cse_id.lstrip("/")
         self.registration: RegistrationAgent | None = None
         self.polling: PollingAgent | None = None
         if config.registrar.url:
-            self.registration = RegistrationAgent(config, dispatcher, self.routes, outbound)
-            if remote_cse_type is not None:
-                remote_cse_type.on_change = self.registration.wake
+            self.registration = RegistrationAgent(config, dispatch, clock, self.routes, routing.watch, outbound)
             if not config.registrar.request_reachable:
-                self.polling = PollingAgent(config, dispatcher, outbound, self.registration)
-        dispatcher.remote_handler = self.forwarder.handle
-        dispatcher.notify_handler = self.relay.handle
+                self.polling = PollingAgent(config, dispatch, outbound, self.registration)
         # Notifications for IDs on CSEs that are not our neighbours travel the forwarding path.
-        outbound.register((ROUTED_SCHEME,), RoutedSender(dispatcher.handle), internal=True)
+        outbound.register((ROUTED_SCHEME,), RoutedSender(dispatch), internal=True)
 
-    def start(self, poa: list[str]) -> None:
-        """Begin registering (in the background) once the bindings know their poa."""
+    async def start(self) -> None:
+        """Begin registering (in the background) with the poa the CSEBase announces: the
+        bindings have started, so they know their addresses."""
         if self.registration is not None:
-            self.registration.start(poa)
+            base = self._storage.get(self._cse_ri) or {}
+            self.registration.start(list(base.get("poa") or []))
         if self.polling is not None:
             self.polling.start()
 
@@ -57,4 +79,5 @@ class Federation:
             await self.registration.stop()
 
 
-__all__ = ["Federation", "Forwarder", "NotifyRelay", "PollingAgent", "RegistrationAgent", "Routes"]
+__all__ = ["Federation", "Forwarder", "NotifyRelay", "PollingAgent", "RegistrationAgent", "RegistreeWatch",
+           "Routes", "Routing"]

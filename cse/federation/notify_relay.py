@@ -1,6 +1,6 @@
 """NOTIFY requests addressed to an AE registered here: passed on to the AE's poa.
 
-Installed as `dispatcher.notify_handler`.  This is the registrar's half of a notification
+The dispatcher's `notify_handler`.  This is the registrar's half of a notification
 that crosses CSEs: a subscription on an MN-CSE with `nu` = "/id-in/CEnergyApp" makes the
 MN send a NOTIFY with `to` = that ID; forwarding brings it here, and this relay delivers
 it to the AE.  It works the same for a NOTIFY sent from this CSE's own notifier to a
@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from cse.addressing import AddressParser
 from cse.errors import RSC, OneM2MError
 from cse.outbound import LOCAL_FAILURE, TIMED_OUT
 from cse.polling import polling_url
@@ -26,9 +27,11 @@ from cse.resource_types import Ty
 from .forwarding import debug_text, deadline_of, send_to_poa
 
 if TYPE_CHECKING:
+    from cse.config import Config
     from cse.context import Context
-    from cse.dispatcher import Dispatcher
+    from cse.operations import Operations
     from cse.primitives import Request, Response
+    from cse.tree import Tree
 
 
 
@@ -41,22 +44,24 @@ def preferred_serialization(csz: list[str] | None) -> str:
 
 
 class NotifyRelay:
-    def __init__(self, dispatcher: "Dispatcher"):
-        self.dispatcher = dispatcher
+    def __init__(self, config: "Config", operations: "Operations", tree: "Tree"):
+        self.addresses = AddressParser(config.cse.cse_id, config.cse.rn, config.cse.sp_id)
+        self.operations = operations        # to locate the target as the dispatcher would
+        self.types = tree.types
 
     async def handle(self, ctx: "Context", request: "Request") -> "Response":
-        address = self.dispatcher.addresses.parse(request.to)
-        target = self.dispatcher.operations.locate(ctx, address)
+        address = self.addresses.parse(request.to)
+        target = self.operations.locate(ctx, address)
         resource = target.resource
         if target.virtual is not None:
-            rtype = self.dispatcher.tree.types.of(resource)
+            rtype = self.types.of(resource)
             if target.virtual in rtype.served_virtual_children:
                 return await rtype.serve_virtual(ctx, resource, target.virtual)
         if target.virtual is None and resource["ty"] == Ty.CB:
             raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE takes no NOTIFY requests addressed to itself; "
                                                    "it delivers notifications to its registered AEs")
         if target.virtual is not None or resource["ty"] != Ty.AE:
-            what = f"'{target.virtual}'" if target.virtual else self.dispatcher.tree.types.of(resource).type_name
+            what = f"'{target.virtual}'" if target.virtual else self.types.of(resource).type_name
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
                               f"a NOTIFY cannot be addressed to {what} ({resource['_path']!r}); this CSE "
                               "delivers notifications to registered AEs only")

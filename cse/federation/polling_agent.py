@@ -8,8 +8,8 @@ request is handled by this CSE's own dispatcher, as if it had arrived over a bin
 the response goes back as a NOTIFY to `pcu` carrying {"m2m:rsp": ...}.  Fetched requests
 run concurrently (at most MAX_CONCURRENT), so a slow one does not stop the polling.
 
-It only speaks to the registrar through `Outbound` and to this CSE through
-`dispatcher.handle`; it keeps no state beyond the channel's address and never raises out of
+It only speaks to the registrar through `Outbound` and to this CSE through the
+dispatcher's entry point; it keeps no state beyond the channel's address and never raises out of
 its loop (failures are logged and retried with the registration's back-off).
 """
 from __future__ import annotations
@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 from cse.envelope import request_from_primitive
 from cse.errors import RSC, OneM2MError
 from cse.outbound import LOCAL_FAILURE
-from cse.primitives import Operation, Request, Response
+from cse.primitives import Handler, Operation, Request, Response
 from cse.resource_types import Ty
+from cse.tasks import cancel_and_wait
 
 from .forwarding import cse_url, debug_text
 
 if TYPE_CHECKING:
     from cse.config import Config
-    from cse.dispatcher import Dispatcher
     from cse.outbound import Outbound
 
     from .registration import RegistrationAgent
@@ -47,11 +47,11 @@ class PollFailed(Exception):
 
 
 class PollingAgent:
-    def __init__(self, config: "Config", dispatcher: "Dispatcher", outbound: "Outbound",
+    def __init__(self, config: "Config", dispatch: Handler, outbound: "Outbound",
                  registration: "RegistrationAgent"):
         self.settings = config.registrar
         self.own_id = config.cse.cse_id
-        self.dispatcher = dispatcher
+        self.dispatch = dispatch            # this CSE's dispatcher, for the fetched requests
         self.outbound = outbound
         self.registration = registration
         self.channel: str | None = None     # our channel at the registrar, once made or found
@@ -67,11 +67,8 @@ class PollingAgent:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="polling agent")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._running) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait([task, *self._running])
 
     async def _run(self) -> None:
         delay = self.settings.retry_min
@@ -141,7 +138,7 @@ class PollingAgent:
         try:
             try:
                 request = request_from_primitive(rqp)
-                response = await self.dispatcher.handle(request)
+                response = await self.dispatch(request)
             except OneM2MError as error:
                 rqi = rqp.get("rqi") if isinstance(rqp, dict) else None
                 if not isinstance(rqi, str):

@@ -14,7 +14,8 @@ at the registrar deletes everything the IN side keeps under it, and a gateway re
 not do that.  `deregister()` is the explicit way.
 
 It talks to the registrar directly through `Outbound` (not through forwarding) and to this
-CSE only through `dispatcher.handle`, so the local record obeys the same rules as any other.
+CSE only through the dispatcher's entry point, so the local record obeys the same rules as
+any other.  It learns that our registrees changed from `RegistreeWatch` (an event sink).
 """
 from __future__ import annotations
 
@@ -26,17 +27,18 @@ from typing import TYPE_CHECKING, Any
 
 from cse.clock import format_timestamp, parse_timestamp
 from cse.errors import RSC, OneM2MError
-from cse.primitives import Operation, Request, Response
+from cse.primitives import Handler, Operation, Request, Response
 from cse.resource_types import CseType, Ty
+from cse.tasks import cancel_and_wait
 
 from .forwarding import cse_url, debug_text
 
 if TYPE_CHECKING:
+    from cse.clock import Clock
     from cse.config import Config
-    from cse.dispatcher import Dispatcher
     from cse.outbound import Outbound
 
-    from .routing import Routes
+    from .routing import RegistreeWatch, Routes
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,15 @@ class RegistrationFailed(Exception):
 
 
 class RegistrationAgent:
-    def __init__(self, config: "Config", dispatcher: "Dispatcher", routes: "Routes", outbound: "Outbound"):
+    def __init__(self, config: "Config", dispatch: Handler, clock: "Clock", routes: "Routes",
+                 watch: "RegistreeWatch", outbound: "Outbound"):
         self.settings = config.registrar
         self.own_id = config.cse.cse_id
         self.own_rn = config.cse.rn
         self.own_type = int(CseType.named(config.cse.type))
         self.releases = list(config.cse.supported_releases)
-        self.dispatcher = dispatcher
+        self.dispatch = dispatch        # this CSE's dispatcher, for our record of the registrar
+        self.clock = clock
         self.routes = routes
         self.outbound = outbound
         self.poa: list[str] = []
@@ -65,7 +69,7 @@ class RegistrationAgent:
         self.registrations = 0              # successful (re-)registrations since start
         self.last_error: str | None = None
         self._changed = asyncio.Event()     # set on every change of the state above
-        self._wake = asyncio.Event()         # our registrees changed (RemoteCSE.on_change)
+        self._wake = watch.changed          # our registrees changed
         self._reported_dcse: list[str] | None = None     # our dcse as the registrar last had it
         self._task: asyncio.Task | None = None
         self._rqi = itertools.count(1)
@@ -82,17 +86,8 @@ class RegistrationAgent:
             await self.deregister()
 
     async def _stop_task(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    def wake(self) -> None:
-        """Check the registration now (e.g. our descendants changed)."""
-        self._wake.set()
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def wait_until(self, registrations: int, timeout: float) -> None:
         """Wait until at least `registrations` registrations succeeded (tests, tools)."""
@@ -228,7 +223,7 @@ class RegistrationAgent:
             lifetime = expires - parse_timestamp(record["ct"])
         except (KeyError, OneM2MError):
             return None
-        now = self.dispatcher.clock.now()
+        now = self.clock.now()
         if lifetime <= 0 or expires - now > 2 * self.settings.keepalive + self.settings.timeout:
             return None
         return format_timestamp(now + lifetime)
@@ -284,10 +279,10 @@ class RegistrationAgent:
         return response
 
     async def _local(self, op: int, to: str, **fields: Any) -> Response:
-        return await self.dispatcher.handle(self._request(op, to, **fields))
+        return await self.dispatch(self._request(op, to, **fields))
 
     def _now_ts(self) -> str:
-        return self.dispatcher.context(None).now_ts
+        return format_timestamp(self.clock.now())
 
 
 def _or_empty(value: Any) -> Any:

@@ -10,8 +10,9 @@ sends.  The rules, in order:
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from cse.clock import format_timestamp
 from cse.errors import RSC, OneM2MError
@@ -20,15 +21,9 @@ from cse.resource_types import Ty
 if TYPE_CHECKING:
     from cse.clock import Clock
     from cse.config import Config
+    from cse.events import Event
     from cse.storage import Storage
     from cse.tree import Tree
-
-
-
-class RecordGeneration(Protocol):
-    """What routing needs of the remoteCSE type: a number that moves whenever a record changed."""
-
-    generation: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +36,35 @@ class Hop:
     via_registrar: bool = False
 
 
+class RegistreeWatch:
+    """Listens to committed changes (one of the CSE's event sinks): which remoteCSE records
+    were created, changed or removed.  `generation` moves with every such change, so tables
+    built from the records know when to rebuild; `changed` is set for whoever reports our
+    descendants upwards (the registration agent waits on it and clears it).
+    It must stay cheap: it sees every event of every request."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.changed = asyncio.Event()
+
+    def publish(self, events: "list[Event]") -> None:
+        for event in events:
+            if event.resource["ty"] == Ty.CSR:
+                self.generation += 1
+                self.changed.set()
+                return
+
+
 class Routes:
-    def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
-                 remote_cse_type: "RecordGeneration | None", clock: "Clock"):
+    def __init__(self, config: "Config", storage: "Storage", tree: "Tree", watch: RegistreeWatch,
+                 clock: "Clock"):
         self.own_id = config.cse.cse_id
         self.own_sp = config.cse.sp_id.lstrip("/")
         self.cse_ri = config.cse.cse_id.lstrip("/")
         self.registrar = config.registrar
         self.storage = storage
         self.tree = tree
-        self.remote_cse_type = remote_cse_type     # its `generation` says when records changed
+        self.watch = watch                  # its `generation` says when records changed
         self.clock = clock
         # descendant CSE-ID -> ri of the registree record that lists it in dcse
         self._descendants: dict[str, str] = {}
@@ -65,7 +79,7 @@ class Routes:
         return resource
 
     def _descendant_index(self) -> dict[str, str]:
-        generation = self.remote_cse_type.generation if self.remote_cse_type is not None else 0
+        generation = self.watch.generation
         if generation != self._generation:
             index: dict[str, str] = {}
             for record in self.storage.children(self.cse_ri, Ty.CSR):

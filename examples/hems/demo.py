@@ -3,7 +3,7 @@
     python -m examples.hems
 
 1. starts the platform (IN-CSE) and one home energy gateway (MN-CSE) per home as real
-   `python -m cse` processes on free loopback ports with temporary data directories; each
+   `python -m server` processes on free loopback ports with temporary data directories; each
    gateway registers with the platform;
 2. starts, as AEs on each gateway, the smart meter and the appliances (water heater, EV
    charger, ...), which grant the energy application exactly the rights it needs;
@@ -103,7 +103,7 @@ def _die_with_parent() -> None:
 
 
 class CseProcess:
-    """`python -m cse` in a child process in the demo's process group (a Ctrl-C in the
+    """`python -m server` in a child process in the demo's process group (a Ctrl-C in the
     terminal reaches it too); its log goes to a file, its URL comes from its first line."""
 
     def __init__(self, name: str, args: list[str], log: Path):
@@ -117,7 +117,7 @@ class CseProcess:
     async def start(self, timeout: float = 30.0) -> "CseProcess":
         with open(self.log, "wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "cse", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log,
+                sys.executable, "-m", "server", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent)
         try:
             line = (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from cse.app import Cse, build_cse
-from cse.cli import add_bindings
+from cse.app import Cse
+from server.compose import build_cse, configured_bindings
 from tests.conftest import make_config
 
 from .brokers import shared_broker
@@ -51,8 +51,7 @@ def mqtt_config(host: str, port: int, cse_id: str, **overrides: Any):
 
 async def start_mqtt_cse(host: str, port: int, **overrides: Any) -> MqttCse:
     cse_id = "/" + unique("t")
-    cse = build_cse(mqtt_config(host, port, cse_id, **overrides))
-    add_bindings(cse)
+    cse = build_cse(mqtt_config(host, port, cse_id, **overrides), bindings=configured_bindings)
     await cse.start()
     originator = unique("C")
     peer = await MqttPeer(host, port).connect()
@@ -121,8 +120,7 @@ async def start_coap_cse(**overrides: Any) -> CoapCse:
     import aiocoap
     values = {"coap.enabled": True, "coap.port": 0}
     values.update(overrides)
-    cse = build_cse(make_config(**values))
-    add_bindings(cse)
+    cse = build_cse(make_config(**values), bindings=configured_bindings)
     await cse.start()
     coap = next(b for b in cse.bindings if b.name == "coap")
     client = await aiocoap.Context.create_client_context(transports=["udp6"])

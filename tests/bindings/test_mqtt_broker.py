@@ -7,9 +7,8 @@ import logging
 import aiohttp
 import pytest
 
-from cse.app import build_cse
-from cse.cli import add_bindings
 from cse.primitives import Request
+from server.compose import build_cse, configured_bindings
 from tests.conftest import free_port
 
 from .brokers import Mosquitto
@@ -71,8 +70,8 @@ async def test_cse_starts_without_broker_and_connects_when_it_appears(tmp_path):
     running = None
     try:
         cse_id = "/" + unique("t")
-        cse = build_cse(mqtt_config("127.0.0.1", broker.port, cse_id, **{"mqtt.connect_wait": 0.0}))
-        add_bindings(cse)
+        cse = build_cse(mqtt_config("127.0.0.1", broker.port, cse_id, **{"mqtt.connect_wait": 0.0}),
+                        bindings=configured_bindings)
         await cse.start()
         running = cse
         mqtt = next(b for b in cse.bindings if b.name == "mqtt")
@@ -109,8 +108,8 @@ async def test_mqtt_over_tls(tls_broker):
     try:
         cse_id = "/" + unique("t")
         cse = build_cse(mqtt_config("127.0.0.1", broker.port, cse_id,
-                                    **{"mqtt.tls": True, "mqtt.ca_file": str(files["ca"])}))
-        add_bindings(cse)
+                                    **{"mqtt.tls": True, "mqtt.ca_file": str(files["ca"])}),
+                        bindings=configured_bindings)
         await cse.start()
         running_cse = cse
         mqtt = next(b for b in cse.bindings if b.name == "mqtt")
@@ -134,8 +133,8 @@ async def test_tls_broker_with_an_unknown_ca_is_not_trusted(tls_broker, tmp_path
     broker, _ = tls_broker
     other_ca = make_tls_files(tmp_path, prefix="other")["ca"]
     cse = build_cse(mqtt_config("127.0.0.1", broker.port, "/" + unique("t"),
-                                **{"mqtt.tls": True, "mqtt.ca_file": str(other_ca), "mqtt.connect_wait": 0.0}))
-    add_bindings(cse)
+                                **{"mqtt.tls": True, "mqtt.ca_file": str(other_ca), "mqtt.connect_wait": 0.0}),
+                    bindings=configured_bindings)
     caplog.set_level(logging.INFO, logger="bindings.mqtt_connection")
     await cse.start()
     try:

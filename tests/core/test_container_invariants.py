@@ -11,8 +11,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cse.app import build_cse
 from cse.clock import ManualClock, format_timestamp
+from server.compose import build_cse
 from tests.conftest import CoreClient, make_config
 
 CONTAINER = "cse-in/m/c"

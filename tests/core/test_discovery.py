@@ -1,8 +1,8 @@
 """Discovery (fu=1): what an energy application finds below a resource, and what it may not."""
 import pytest
 
-from cse.app import build_cse
 from cse.clock import format_timestamp
+from server.compose import build_cse
 from tests.conftest import CoreClient, make_config
 from tests.core.energy_home import build_home
 

@@ -53,7 +53,7 @@ async def test_expiry_can_be_extended_by_update(core, clock):
 
 
 async def test_default_lifetime_is_applied(clock):
-    from cse.app import build_cse
+    from server.compose import build_cse
     from tests.conftest import CoreClient, make_config
 
     cse = build_cse(make_config(**{"cse.default_lifetime": 3600}), clock=clock)

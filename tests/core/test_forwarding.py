@@ -4,9 +4,9 @@ The next hop is a FakePeer registered as the http sender, so each test sees exac
 would go on the wire, without sockets."""
 import pytest
 
-from cse.app import build_cse
 from cse.clock import parse_timestamp
 from cse.primitives import Response
+from server.compose import build_cse
 from tests.conftest import CoreClient, make_config
 from tests.fakes import FakePeer, never
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cse.app import build_cse
+from server.compose import build_cse
 from cse.clock import format_timestamp
 from cse.resource_types import Ty
 from cse.type_registry import TypeRegistry

@@ -1,8 +1,8 @@
 """[registrar] settings and their command-line flags: bad values are refused at start-up."""
 import pytest
 
-from cse.cli import config_from_args
 from cse.config import ConfigError, load_config
+from server.cli import config_from_args
 
 MN = {"cse.type": "MN", "cse.cse_id": "/id-mn", "registrar.url": "http://127.0.0.1:8080",
       "registrar.cse_id": "/id-in"}
@@ -44,6 +44,6 @@ def test_bad_registrar_settings(overrides, words):
 
 
 def test_bad_registrar_flag_is_a_clear_exit(capsys):
-    from cse.cli import main
+    from server.cli import main
     assert main(["--cse-id", "/id-mn", "--registrar-url", "http://127.0.0.1:1", "--registrar-id", "/id-in"]) == 2
     assert "IN-CSE has no registrar" in capsys.readouterr().err

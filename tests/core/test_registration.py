@@ -95,7 +95,7 @@ async def test_ae_update_and_api_not_updatable(core):
 
 
 async def test_allowed_originator_patterns_are_enforced(clock):
-    from cse.app import build_cse
+    from server.compose import build_cse
     from tests.conftest import CoreClient, make_config
 
     cse = build_cse(make_config(**{"cse.allowed_ae_originators": ["Cmeter*"]}), clock=clock)

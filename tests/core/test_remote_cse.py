@@ -1,7 +1,7 @@
 """remoteCSE (ty 16) registration rules at the registrar (reference 11.1, TS-0001 10.2.2.7)."""
 import pytest
 
-from cse.app import build_cse
+from server.compose import build_cse
 from tests.conftest import CoreClient, make_config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cse.app import build_cse
+from server.compose import build_cse
 from cse.resource_type import ResourceType
 from cse.resource_types import CseType, Ty, is_onem2m_type
 from cse.type_registry import TypeRegistry

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from cse.app import Cse, build_cse
-from cse.cli import add_bindings
+from cse.app import Cse
 from cse.primitives import Request, Response
+from server.compose import build_cse, configured_bindings
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +23,8 @@ MN = {"cse.cse_id": "/id-mn", "cse.rn": "cse-mn", "cse.type": "MN", "registrar.c
 
 
 async def start_cse(port: int = 0, storage: str = "memory:", **settings: Any) -> Cse:
-    cse = build_cse(make_config(**{"http.port": port, "storage.url": storage, **settings}))
-    add_bindings(cse)
+    cse = build_cse(make_config(**{"http.port": port, "storage.url": storage, **settings}),
+                    bindings=configured_bindings)
     await cse.start()
     return cse
 
@@ -62,7 +62,7 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
 
 
 class CseProcess:
-    """`python -m cse ...` in its own process; `url` is read from its start-up line."""
+    """`python -m server ...` in its own process; `url` is read from its start-up line."""
 
     def __init__(self, *args: str):
         self.args = ["--log-level", "WARNING", *args]
@@ -71,7 +71,7 @@ class CseProcess:
 
     async def start(self, timeout: float = 20.0) -> "CseProcess":
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cse", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "server", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             line = (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode()

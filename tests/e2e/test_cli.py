@@ -12,7 +12,7 @@ from tests.conftest import free_port
 
 
 def start(*args, cwd=None):
-    process = subprocess.Popen([sys.executable, "-m", "cse", "--log-level", "WARNING", *args],
+    process = subprocess.Popen([sys.executable, "-m", "server", "--log-level", "WARNING", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     line = process.stdout.readline()
     return process, line
@@ -79,7 +79,7 @@ data_dir = "{tmp_path / 'data'}"
 def test_bad_config_is_reported_before_start(tmp_path, content, words):
     config = tmp_path / "bad.toml"
     config.write_text(content)
-    result = subprocess.run([sys.executable, "-m", "cse", "--config", str(config)],
+    result = subprocess.run([sys.executable, "-m", "server", "--config", str(config)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert words in result.stderr
@@ -92,7 +92,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "cse", "--port", str(port), "--data-dir", str(tmp_path)],
+        result = subprocess.run([sys.executable, "-m", "server", "--port", str(port), "--data-dir", str(tmp_path)],
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "address already in use" in result.stderr.lower() or "errno 98" in result.stderr.lower()
@@ -102,7 +102,7 @@ def test_storage_of_another_cse_is_refused(tmp_path):
     process, line = start("--port", "0", "--data-dir", str(tmp_path))
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=15)
-    result = subprocess.run([sys.executable, "-m", "cse", "--port", "0", "--data-dir", str(tmp_path),
+    result = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--data-dir", str(tmp_path),
                              "--rn", "other"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "resource names cannot change" in result.stderr
 
@@ -117,7 +117,7 @@ def test_storage_that_cannot_be_opened_is_one_clear_line(tmp_path, storage, word
     busy = TinyDbStorage(str(tmp_path / "busy"))
     busy.open()
     try:
-        result = subprocess.run([sys.executable, "-m", "cse", "--port", "0",
+        result = subprocess.run([sys.executable, "-m", "server", "--port", "0",
                                  "--storage", storage.format(busy=tmp_path / "busy")],
                                 capture_output=True, text=True, timeout=30)
     finally:

@@ -18,7 +18,7 @@ from tests.conftest import free_port
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "cse", "--log-level", "WARNING", *args],
+    process = subprocess.Popen([sys.executable, "-m", "server", "--log-level", "WARNING", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return process, process.stdout.readline()
 
@@ -66,7 +66,7 @@ def test_coap_port_in_use_is_a_clear_error(tmp_path):
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as busy:
         busy.bind(("::", 0))
         port = busy.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "cse", "--port", "0", "--data-dir", str(tmp_path),
+        result = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--data-dir", str(tmp_path),
                                  "--coap-host", "::", "--coap-port", str(port)],
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 1

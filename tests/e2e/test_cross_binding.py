@@ -17,8 +17,7 @@ import orjson
 import pytest
 
 from bindings import coap_options
-from cse.app import build_cse
-from cse.cli import add_bindings
+from server.compose import build_cse, configured_bindings
 from tests.bindings.brokers import shared_broker
 from tests.bindings.mqtt_peer import MqttPeer, decode, encode
 from tests.conftest import free_port, make_config
@@ -63,10 +62,9 @@ async def test_meter_on_mqtt_and_coap_application_on_http_gets_every_reading(tar
         "cse.cse_id": cse_id, "cse.admin_originator": app,   # no ACPs needed for the flow itself
         "mqtt.enabled": True, "mqtt.host": broker.host, "mqtt.port": broker.port,
         "mqtt.clean_session": True, "coap.enabled": True, "coap.port": coap_port})
-    cse = build_cse(config)
+    cse = build_cse(config, bindings=configured_bindings)
     if SUBSCRIPTION_TY not in cse.types.supported:
         pytest.skip("needs the subscription resource (issue 3, branch wt-notify), not merged yet")
-    add_bindings(cse)
     await cse.start()
     cse_topic = cse_id[1:]
     meter_mqtt = await MqttPeer(broker.host, broker.port).connect()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bindings.http_client import HttpSender
-from cse.app import build_cse
 from cse.clock import Clock, ManualClock
+from server.compose import CoreParts, build_cse
 from tests.conftest import CoreClient, make_config
 
 from .receiver import Receiver
@@ -34,13 +34,16 @@ def clock() -> ManualClock:
     return ManualNowClock()
 
 
+def http_sender(parts: CoreParts) -> list:
+    """Only the HTTP sender: notifications go out, nothing is served."""
+    sender = HttpSender()
+    parts.outbound.register(("http", "https"), sender)
+    return [sender]
+
+
 def notifying_cse(clock=None, **settings):
     """A CSE with in-memory storage and the HTTP sender, not started."""
-    cse = build_cse(make_config(**{**FAST_RETRIES, **settings}), clock=clock)
-    sender = HttpSender()
-    cse.outbound.register(("http", "https"), sender)
-    cse.bindings.append(sender)
-    return cse
+    return build_cse(make_config(**{**FAST_RETRIES, **settings}), clock=clock, bindings=http_sender)
 
 
 @pytest.fixture

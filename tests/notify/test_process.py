@@ -14,7 +14,7 @@ from .receiver import Receiver
 
 
 def start_cse(data_dir, *extra: str) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "cse", "--port", "0", "--data-dir", str(data_dir),
+    command = [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(data_dir),
                "--log-level", "ERROR"]
     process = subprocess.Popen([*command, *extra], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()

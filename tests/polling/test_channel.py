@@ -191,7 +191,7 @@ async def test_a_poll_without_requests_ends_with_4008_at_its_rqet(core):
 
 
 async def test_a_poll_without_rqet_ends_at_the_configured_maximum():
-    from cse.app import build_cse
+    from server.compose import build_cse
     cse = build_cse(make_config(**{"polling.long_poll_max": 0.1}))
     await cse.start()
     try:
@@ -211,7 +211,7 @@ async def test_a_poll_with_an_expired_rqet_is_4008_at_once(core):
 
 # -- bounds, expiry, deletion -----------------------------------------------------------------
 async def test_a_full_channel_refuses_more_requests_and_keeps_the_ones_it_holds():
-    from cse.app import build_cse
+    from server.compose import build_cse
     cse = build_cse(make_config(**{"polling.queue_size": 2}))
     await cse.start()
     try:

@@ -3,7 +3,7 @@ with the notifier's usual semantics (order, exc, retries, failures counted and l
 import asyncio
 import logging
 
-from cse.app import build_cse
+from server.compose import build_cse
 from tests.conftest import ADMIN, CoreClient, make_config
 from tests.e2e.federation_support import eventually
 

@@ -6,20 +6,19 @@ import contextlib
 import aiohttp
 import pytest
 
-from cse.app import build_cse
+from server.compose import build_cse
 from tests.conftest import HttpClient, make_config
 
 
 @pytest.fixture
 def start_http_cse(tmp_path):
     """`async with start_http_cse(**settings) as (cse, url):` a CSE serving HTTP(S)."""
-    from cse.cli import add_bindings
+    from server.compose import configured_bindings
 
     @contextlib.asynccontextmanager
     async def start(**overrides):
         overrides.setdefault("storage.url", f"sqlite:///{tmp_path / 'cse.sqlite'}")
-        cse = build_cse(make_config(**overrides))
-        add_bindings(cse)
+        cse = build_cse(make_config(**overrides), bindings=configured_bindings)
         await cse.start()
         try:
             http = next(b for b in cse.bindings if b.name == "http")

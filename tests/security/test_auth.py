@@ -58,7 +58,7 @@ def test_malformed_stored_secrets_are_refused_at_start_up(value, words):
 def test_hash_secret_command(capsys, monkeypatch):
     import io
 
-    from cse.cli import main
+    from server.cli import main
     monkeypatch.setattr("sys.stdin", io.StringIO("hunter2\n"))
     assert main(["hash-secret", "--iterations", str(MIN_ITERATIONS)]) == 0
     stored = capsys.readouterr().out.strip()

@@ -82,7 +82,7 @@ def test_requiring_client_certificates_needs_a_ca(pki):
 
 
 def test_cse_certs_command_writes_the_files(tmp_path, capsys):
-    from cse.cli import main
+    from server.cli import main
 
     assert main(["certs", str(tmp_path / "tls")]) == 0
     assert (tmp_path / "tls" / "server.crt").exists() and (tmp_path / "tls" / "ca.key").exists()

@@ -53,7 +53,7 @@ class CseUnderTest:
                           '[http]\nport = 0\nmax_body_bytes = 65536\n'
                           '[cse]\nexpiry_interval = 3600.0\n')
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cse", "--config", str(config), "--log-level", "WARNING"],
+            [sys.executable, "-m", "server", "--config", str(config), "--log-level", "WARNING"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=open(self.log, "wb"), text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         line = self.process.stdout.readline()

@@ -35,9 +35,8 @@ from hypothesis import strategies as st
 from bindings import coap_options
 from bindings.mqtt import MqttBinding
 from bindings.mqtt_topics import parse_topic
-from cse.app import build_cse
-from cse.cli import add_bindings
 from cse.primitives import Request
+from server.compose import build_cse, configured_bindings
 from tests.conftest import make_config
 
 from .test_fuzz_http import (ADMIN, ALLOWED_5XXX, FUZZER, KNOWN_RSC, PROPER_PARENT, SEED, TARGETS, TYPES,
@@ -74,8 +73,7 @@ class Harness:
     async def _start(self) -> None:
         import aiocoap
         self.cse = build_cse(make_config(**{"coap.enabled": True, "coap.port": 0,
-                                            "limits.max_execution_delay": 1.0}))
-        add_bindings(self.cse)
+                                            "limits.max_execution_delay": 1.0}), bindings=configured_bindings)
         await self.cse.start()
         self.coap_url = next(b for b in self.cse.bindings if b.name == "coap").url
         self.mqtt = MqttBinding(self.cse.config, self.cse.dispatcher)   # never connects

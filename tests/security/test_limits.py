@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cse.app import build_cse
+from server.compose import build_cse
 from tests.conftest import CoreClient, make_config
 
 LIMITS = {"limits.max_rn_length": 16, "limits.max_labels": 3, "limits.max_label_length": 8,

@@ -104,7 +104,7 @@ def test_the_cse_refuses_to_start_on_a_newer_schema_and_says_why(schema, opened)
     opened().close()
     with connect() as conn:
         conn.execute(f'UPDATE "{schema.name}".cse_schema_version SET version = 99')
-    run = subprocess.run([sys.executable, "-m", "cse", "--storage", schema.url, "--port", "0"],
+    run = subprocess.run([sys.executable, "-m", "server", "--storage", schema.url, "--port", "0"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0
     assert "has version 99, newer than this CSE knows" in run.stderr

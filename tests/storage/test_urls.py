@@ -37,7 +37,7 @@ def test_unknown_storage_urls_are_refused(url):
 
 async def test_a_config_file_storage_url_runs_the_cse_on_postgresql(tmp_path):
     """[storage] url = "postgresql://..." in the config file: the CSE's tree is in that schema."""
-    from cse.app import build_cse
+    from server.compose import build_cse
     from tests.postgres import TestSchema, connect
 
     schema = TestSchema()

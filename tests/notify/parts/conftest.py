@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from cse.app import Cse, build_cse
+from cse.app import Cse
+from server.compose import build_cse
 from cse.clock import ManualClock
 from tests.conftest import CoreClient, make_config
 

@@ -1,19 +1,24 @@
-"""Command line: `cse [options]` runs a CSE until SIGINT/SIGTERM.
+"""Command line: `cse [options]` (or `python -m server`) runs a CSE until SIGINT/SIGTERM.
 
 Settings come from defaults, then `--config FILE` (TOML), then the flags.  Once every
 binding listens, one line says where the CSE serves; logs go to stderr.
+`cse certs DIR` and `cse hash-secret` make TLS material and credentials for the config.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import signal
 import sys
 
-from .app import Cse, build_cse
-from .config import Config, ConfigError, load_config
-from .storage import StorageError
+from cse.auth import DEFAULT_ITERATIONS, MIN_ITERATIONS, hash_secret, new_token
+from cse.certs import LOOPBACK_NAMES, create_dev_pki
+from cse.config import Config, ConfigError, load_config
+from cse.storage import StorageError
+
+from .compose import build_cse, configured_bindings
 
 log = logging.getLogger("cse")
 
@@ -76,61 +81,8 @@ def _enabled(flag: bool | None, port: int | None) -> bool | None:
     return True if port is not None else None
 
 
-def add_bindings(cse: Cse) -> None:
-    """The bindings the configuration enables, in start order."""
-    from bindings.coap import CoapBinding
-    from bindings.coap_client import CoapSender
-    from bindings.http import HttpBinding, authenticator_hook, server_tls_context
-    from bindings.http_client import HttpSender
-    from bindings.mqtt import MqttBinding
-    from bindings.mqtt_client import MqttSender
-
-    from .auth import Authenticator
-    from .certs import client_context
-
-    http = cse.config.http
-    outbound_tls = None
-    if http.tls_outbound_ca or http.tls_outbound_cert:
-        outbound_tls = client_context(http.tls_outbound_ca or None, http.tls_outbound_cert or None,
-                                      http.tls_outbound_key or None)
-    sender = HttpSender(ssl_context=outbound_tls)
-    cse.outbound.register(("http", "https"), sender)
-    cse.bindings.append(sender)
-    # One authenticator for every binding: MQTT and CoAP carry no credential, so over them
-    # the originators it protects cannot be claimed at all (docs/security.md).
-    own_id = cse.config.cse.cse_id
-    authenticator = Authenticator(cse.config.auth, cse.access.normalize,
-                                  protected=(own_id, cse.config.cse.sp_id + own_id))
-    if not (cse.config.auth.required or
-            cse.access.normalize(cse.config.cse.admin_originator) in authenticator.credentials):
-        log.warning("no credentials for the admin originator %s: any client may act as it "
-                    "(see docs/security.md)", cse.config.cse.admin_originator)
-    # Checks are on when credentials exist, `required` is set, or client certificates are used.
-    checking = authenticator if authenticator.active or http.tls_client_cert != "none" else None
-    if cse.config.auth.required and (cse.config.mqtt.enabled or cse.config.coap.enabled):
-        log.warning("auth.required: requests over MQTT and CoAP carry no credential and are refused")
-    mqtt = MqttBinding(cse.config, cse.dispatcher, authenticator=checking) if cse.config.mqtt.enabled else None
-    if mqtt is not None and cse.federation is not None:
-        mqtt.may_relay = cse.federation.routes.may_relay
-    mqtt_sender = MqttSender(cse.config, mqtt)
-    cse.outbound.register(("mqtt", "mqtts"), mqtt_sender)
-    cse.bindings.append(mqtt_sender)
-    coap_sender = CoapSender()
-    cse.outbound.register(("coap",), coap_sender)
-    cse.bindings.append(coap_sender)
-    if http.enabled:
-        hook = authenticator_hook(checking) if checking is not None else None
-        cse.bindings.append(HttpBinding(http, cse.dispatcher, ssl_context=server_tls_context(http),
-                                        authenticator=hook))
-    if mqtt is not None:
-        cse.bindings.append(mqtt)
-    if cse.config.coap.enabled:
-        cse.bindings.append(CoapBinding(cse.config, cse.dispatcher, authenticator=checking))
-
-
 async def serve(config: Config) -> None:
-    cse = build_cse(config)
-    add_bindings(cse)
+    cse = build_cse(config, bindings=configured_bindings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -159,8 +111,6 @@ def run(config: Config) -> None:
 
 def certs_main(argv: list[str]) -> int:
     """`cse certs DIR`: a development CA and a server certificate for the loopback names."""
-    from .certs import LOOPBACK_NAMES, create_dev_pki
-
     parser = argparse.ArgumentParser(prog="cse certs", description=(
         "Create a development CA (ca.crt, ca.key) and a server certificate (server.crt, "
         "server.key) in DIR. For trying TLS and for tests, never for production."))
@@ -182,10 +132,6 @@ def certs_main(argv: list[str]) -> int:
 
 def hash_secret_main(argv: list[str]) -> int:
     """`cse hash-secret`: the configuration form of a password or token."""
-    import getpass
-
-    from .auth import DEFAULT_ITERATIONS, MIN_ITERATIONS, hash_secret, new_token
-
     parser = argparse.ArgumentParser(prog="cse hash-secret", description=(
         "Print the hashed form of a secret for [auth.credentials]. The secret is read from "
         "standard input (one line) or asked for; with --new-token a random token is made."))

@@ -1,3 +1,4 @@
+"""`python -m server`: the `cse` command."""
 import sys
 
 from .cli import main

@@ -1,0 +1,34 @@
+"""Which transport and which notification receiver fit a CSE's URL.
+
+The one module that knows every kind: transports and receivers know none of each other,
+so `client.mqtt` can build on both without either importing it back.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .mqtt import MqttNotificationReceiver, MqttTransport
+from .receiver import NotificationInbox, NotificationReceiver
+from .transport import HttpTransport, Transport
+
+
+def transport_for(url: str, serialization: str = "json", cse_id: str | None = None) -> Transport:
+    """The transport for a CSE URL's scheme (MQTT needs the CSE's CSE-ID as well)."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("http", "https"):
+        return HttpTransport(url, serialization=serialization)
+    if scheme in ("mqtt", "mqtts"):
+        if cse_id is None:
+            raise ValueError("an MQTT transport needs the CSE-ID of the CSE (cse_id='/id-in')")
+        return MqttTransport(url, cse_id=cse_id, serialization=serialization)
+    raise ValueError(f"no client transport for {scheme!r} URLs (supported: http, https, mqtt, mqtts)")
+
+
+def receiver_for(client: Any, **inbox: Any) -> NotificationInbox:
+    """The receiver that fits `client`'s transport: an HTTP `NotificationReceiver` on a
+    free loopback port, or an `MqttNotificationReceiver` on the client's broker
+    connection.  Start it (`async with`) before `client.register(..., receiver=it)`.
+    `inbox`: see `NotificationInbox` (HTTP ones also take host, port, public_url)."""
+    if isinstance(client.transport, MqttTransport):
+        return MqttNotificationReceiver(client.transport, **inbox)
+    return NotificationReceiver(**inbox)
