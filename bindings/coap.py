@@ -122,7 +122,8 @@ class CoapBinding:
                 await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
-            response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message})
+            response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message},
+                                extra=dict(error.extra))
         except Exception:
             log.exception("CoAP binding failed on %s %s", message.code, message.opt.uri_path)
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=rqi, rvi="3",

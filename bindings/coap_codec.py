@@ -64,6 +64,7 @@ METHODS = {GET: Operation.RETRIEVE, PUT: Operation.UPDATE, DELETE: Operation.DEL
 METHOD = {Operation.CREATE: POST, Operation.RETRIEVE: GET, Operation.UPDATE: PUT,
           Operation.DELETE: DELETE, Operation.NOTIFY: POST}
 CONTENT = code("2.05")
+BAD_OPTION = code("4.02")
 REQUEST_ENTITY_TOO_LARGE = code("4.13")
 
 # RSC -> CoAP response code "c.dd" (TS-0008 Table 6.2.4-1); 2000 depends on the operation.
@@ -92,12 +93,14 @@ _CLASS_DEFAULT = {1: code("2.04"), 2: code("2.04"), 4: code("4.00"), 5: code("5.
 class CoapMessage:
     """A CoAP request or response as plain values.  `options` holds the oneM2M options only,
     by number, each a list of values as received (str or int; bytes for text that is not
-    UTF-8); the other options CoAP itself defines have their own fields."""
+    UTF-8); the CoAP options this binding uses have their own fields, and `unknown_options`
+    lists the numbers of options that neither CoAP's registry nor oneM2M defines."""
     code: int
     uri_path: tuple[str, ...] = ()
     uri_query: tuple[str, ...] = ()          # "name=value" items
     location_path: tuple[str, ...] = ()
     options: dict[int, list[Any]] = field(default_factory=dict)
+    unknown_options: tuple[int, ...] = ()
     content_format: int | None = None
     accept: int | None = None
     max_age: int | None = None
@@ -190,6 +193,12 @@ def decode_request(message: CoapMessage, legacy: bool, max_body_bytes: int,
                    remote_address: str | None = None) -> tuple[Request, str]:
     """(request, serialization of the answer); OneM2MError (4000, 4005, 4015, 5207) saying
     which part of the message is wrong."""
+    critical = [number for number in message.unknown_options if number & 1]
+    if critical:
+        # RFC 7252 5.4.1: an unrecognized critical option is refused with 4.02 (elective
+        # ones are ignored, as the RFC says they must be).
+        raise OneM2MError(RSC.BAD_REQUEST, f"the CoAP option {critical[0]} is critical and not understood "
+                                           "by this CSE", coap_code=BAD_OPTION)
     options = message.options
     pairs = [item.partition("=")[::2] for item in message.uri_query]
     ty = option(options, "ty", legacy)
@@ -269,7 +278,9 @@ def encode_request(request: Request, serialization: str, uri_path: list[str],
 # -- responses ------------------------------------------------------------------------------
 def encode_response(response: Response, op: int | None, serialization: str, legacy: bool) -> CoapMessage:
     """The answer to a request of operation `op` (None: not known), with the oneM2M options
-    numbered as the request's were.  A body that cannot be encoded becomes 5.00 / RSC 5000."""
+    numbered as the request's were.  A body that cannot be encoded becomes 5.00 / RSC 5000.
+    The code follows the RSC (TS-0008 Table 6.2.4-1) unless `response.extra["coap_code"]`
+    names another (4.02 for a bad option)."""
     payload = b""
     if response.pc is not None:
         try:
@@ -279,7 +290,7 @@ def encode_response(response: Response, op: int | None, serialization: str, lega
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=response.rqi, rvi="3",
                                 pc={"m2m:dbg": "response could not be encoded"})
             payload = media.encode(response.pc, serialization)
-    number = coap_code(response.rsc, op)
+    number = response.extra.get("coap_code") or coap_code(response.rsc, op)
     options: dict[int, list[Any]] = {}
     put(options, "rsc", int(response.rsc), legacy)
     put(options, "rqi", response.rqi, legacy)

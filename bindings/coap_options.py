@@ -41,6 +41,10 @@ def register() -> None:
                 option.set_format(kind)
 
 
+# The options aiocoap knows (RFC 7252 and later RFCs); it handles those it implements itself.
+COAP_OPTIONS = frozenset(int(number) for number in OptionNumber.__members__.values())
+
+
 def onem2m_options(message: Message) -> dict[int, list[Any]]:
     """The oneM2M options of an aiocoap message, by number, values in order."""
     options: dict[int, list[Any]] = {}
@@ -53,10 +57,18 @@ def onem2m_options(message: Message) -> dict[int, list[Any]]:
 
 def from_aiocoap(message: Message) -> coap_codec.CoapMessage:
     opt = message.opt
+    options: dict[int, list[Any]] = {}
+    unknown: list[int] = []
+    for item in opt.option_list():
+        number = int(item.number)
+        if number in ONEM2M_OPTIONS:
+            options.setdefault(number, []).append(item.value)
+        elif number not in COAP_OPTIONS:
+            unknown.append(number)
     content_format, accept = opt.content_format, opt.accept
     return coap_codec.CoapMessage(
         code=int(message.code), uri_path=tuple(opt.uri_path), uri_query=tuple(opt.uri_query),
-        location_path=tuple(opt.location_path), options=onem2m_options(message),
+        location_path=tuple(opt.location_path), options=options, unknown_options=tuple(unknown),
         content_format=None if content_format is None else int(content_format),
         accept=None if accept is None else int(accept), max_age=opt.max_age, size1=opt.size1,
         payload=message.payload)
