@@ -97,6 +97,12 @@ class ResponseReader:
     def failed(self) -> bool:
         return self._state is _State.FAILED
 
+    @property
+    def pending(self) -> int:
+        """Bytes received and kept, waiting for the rest of a head, size line or trailer
+        (never more than MAX_HEAD)."""
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> list[Event]:
         """The events `data` (the next bytes from the server) completes."""
         state = self._state
