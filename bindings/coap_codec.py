@@ -202,6 +202,7 @@ def decode_request(message: CoapMessage, legacy: bool, max_body_bytes: int,
     options = message.options
     pairs = [item.partition("=")[::2] for item in message.uri_query]
     ty = option(options, "ty", legacy)
+    op: int
     if message.code == POST:
         op = Operation.CREATE if ty is not None else Operation.NOTIFY
         explicit = [value for name, value in pairs if name == "op"]
@@ -211,10 +212,11 @@ def decode_request(message: CoapMessage, legacy: bool, max_body_bytes: int,
             except ValueError:
                 raise bad_request(f"query parameter 'op': {explicit[-1]!r} is not an integer") from None
     else:
-        op = METHODS.get(message.code)
-        if op is None:
+        method = METHODS.get(message.code)
+        if method is None:
             name = METHOD_NAMES.get(message.code, code_text(message.code))
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"CoAP method {name} has no oneM2M meaning")
+        op = method
     request_format = media.JSON
     content_format = message.content_format
     if content_format is not None:
