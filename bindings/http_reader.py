@@ -173,9 +173,9 @@ class ResponseReader:
         if 100 <= status < 200:
             events.append(Informational(status))
             return True
-        events.append(ResponseHead(status, headers, closes))
         self._closes = closes
-        self._begin(status, headers)
+        self._begin(status, headers)            # a framing error comes before the head
+        events.append(ResponseHead(status, headers, closes))
         if self._state is _State.HEAD:          # no body
             return self._end(events)
         return True
