@@ -12,7 +12,6 @@ It must never touch a broker, a socket or a paho object.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from typing import Any
@@ -66,7 +65,10 @@ def decode_request(topic: Topic, payload: bytes, max_payload_bytes: int | None =
         request = request_from_primitive(primitive)
     except OneM2MError as error:
         raise UndecodableRequest(error, _field(primitive, "rqi")) from None
-    return dataclasses.replace(request, accept=serialization)
+    # The one parameter the primitive does not carry (set on the object made just above:
+    # dataclasses.replace would copy all 25 fields, 3 µs per request).
+    request.accept = serialization
+    return request
 
 
 def encode_request(request: Request, serialization: str) -> bytes:
