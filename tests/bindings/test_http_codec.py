@@ -14,9 +14,7 @@ from bindings import http_codec
 from cse.errors import OneM2MError
 from cse.primitives import Request, Response
 
-BASE = dict(op=2, to="cse-in/meter", fr="Cmeter", rqi="r1", rvi="3")
-CIN = {"m2m:cin": {"con": "1530", "lbl": ["energy"]}}
-
+from .primitive_tables import BASE, CIN, LOCATIONS, REQUESTS, RESPONSES, names
 
 def received(wire: http_codec.HttpRequest, url_path: str = "/") -> tuple[str, list, dict]:
     """(path, query pairs, headers) as the server sees them after the trip."""
@@ -31,41 +29,9 @@ def round_trip(request: Request, serialization: str = "json") -> Request:
     return http_codec.decode_request(wire.method, path, query, headers, wire.body or b"")
 
 
-REQUESTS = [
-    ("retrieve", {}),
-    ("create with ty and content", dict(op=1, ty=4, pc=CIN)),
-    ("update", dict(op=3, pc={"m2m:cnt": {"mni": 5}})),
-    ("delete", dict(op=4)),
-    ("notify", dict(op=5, pc={"m2m:sgn": {"sur": "/id-in/sub1", "nev": {"net": 3}}})),
-    ("sp-relative to", dict(to="/id-in/cse-in/meter")),
-    ("absolute to", dict(to="//onem2m.example.net/id-in/cse-in/meter")),
-    ("the CSE itself", dict(to="/id-in")),
-    ("to with characters a URL reserves", dict(to="cse-in/a b%20c?d=e;f")),
-    ("to with non-ASCII", dict(to="cse-in/zähler")),
-    ("sp-relative originator", dict(fr="/id-mn/Cmeter")),
-    ("absolute originator", dict(fr="//sp/id-mn/Cmeter")),
-    ("rvi", dict(rvi="2a")),
-    ("rcn", dict(rcn=4)),
-    ("rt with notification targets", dict(rt=2, rtu=["http://127.0.0.1:9/n", "Capp"])),
-    ("drt", dict(drt=2)),
-    ("rp", dict(rp="PT1H")),
-    ("ot", dict(ot="20250101T000000")),
-    ("rqet", dict(rqet="20991231T235959")),
-    ("rset", dict(rset="20991231T235959")),
-    ("oet", dict(oet="100")),
-    ("ec", dict(ec=2)),
-    ("gid", dict(gid="group-1")),
-    ("vsi", dict(vsi="vendor;x=1")),
-    ("atrl", dict(atrl=["rn", "cni"])),
-    ("filter criteria", dict(fc={"fu": 1, "ty": [3, 4], "lbl": ["energy", "meter:elec"], "lim": 10,
-                                 "cra": "20250101T000000", "cty": ["application/json"], "lvl": 2,
-                                 "ofst": 1, "sts": 3, "stb": 1, "sza": 10, "szb": 1000, "arp": "la"})),
-    ("attribute filters", dict(fc={"fu": 1, "atr": [{"nm": "rn", "val": "power"}, {"nm": "mni", "val": "5"}]})),
-]
-
-
 @pytest.mark.parametrize("serialization", ["json", "cbor"])
-@pytest.mark.parametrize("name, fields", REQUESTS, ids=[row[0] for row in REQUESTS])
+@pytest.mark.parametrize("name, fields", REQUESTS + [("atrl", dict(atrl=["rn", "cni"]))],
+                         ids=names(REQUESTS) + ["atrl"])
 def test_every_request_parameter_survives_the_trip(name, fields, serialization):
     sent = Request(**{**BASE, **fields})
     assert round_trip(sent, serialization) == dataclasses.replace(sent, accept=serialization)
@@ -95,27 +61,9 @@ def test_the_wire_form_of_a_request():
     assert notify.path is None and notify.headers["Content-Type"] == "application/vnd.onem2m-ntfy+json"
 
 
-RESPONSES = [
-    ("ok", dict(rsc=2000, pc={"m2m:cb": {"csi": "/id-in"}})),
-    ("created, CSE-relative location", dict(rsc=2001, pc=CIN, content_location="cse-in/meter/power/cin1")),
-    ("created, SP-relative location", dict(rsc=2001, content_location="/id-mn/cse-mn/x")),
-    ("created, absolute location", dict(rsc=2001, content_location="//sp/id-mn/cse-mn/x")),
-    ("deleted", dict(rsc=2002)),
-    ("updated", dict(rsc=2004, pc={"m2m:cnt": {"mni": 5}})),
-    ("accepted", dict(rsc=1001, pc={"m2m:uri": "cse-in/req1"})),
-    ("error", dict(rsc=4004, pc={"m2m:dbg": "cse-in/x does not exist"})),
-    ("rvi", dict(rsc=2000, rvi="2a")),
-    ("ot", dict(rsc=2000, ot="20250101T000000")),
-    ("rset", dict(rsc=2000, rset="20991231T235959")),
-    ("ec", dict(rsc=2000, ec=3)),
-    ("partial content", dict(rsc=2000, cnst=2, cnot=10, pc={"m2m:uril": ["a"]})),
-    ("vsi", dict(rsc=2000, vsi="vendor")),
-]
-
-
 @pytest.mark.parametrize("serialization", ["json", "cbor"])
-@pytest.mark.parametrize("name, fields", RESPONSES, ids=[row[0] for row in RESPONSES])
-def test_every_response_parameter_survives_the_trip(name, fields, serialization):
+@pytest.mark.parametrize("name, op, fields", RESPONSES + LOCATIONS, ids=names(RESPONSES + LOCATIONS))
+def test_every_response_parameter_survives_the_trip(name, op, fields, serialization):
     sent = Response(**{"rqi": "r1", "rvi": "3", **fields})
     status, headers, body = http_codec.encode_response(sent, serialization)
     assert status == http_codec.http_status(sent.rsc)

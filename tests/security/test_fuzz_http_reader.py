@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from bindings.http_reader import MAX_HEAD, Body, End, Error, Informational, ResponseHead, ResponseReader
 
+from tests.bindings.test_http_reader import merged
+
 from .test_fuzz_http import _fuzz_settings
 
 EXAMPLES = int(os.environ.get("CSE_FUZZ_EXAMPLES", "300"))
@@ -28,16 +30,6 @@ EXAMPLES = int(os.environ.get("CSE_FUZZ_EXAMPLES", "300"))
 FIELD_NAMES = ["X-M2M-RSC", "X-M2M-RI", "Content-Type", "Server", "Date", "X-Custom", "Content-Location"]
 FIELD_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20)
 BODIES = st.binary(max_size=300)
-
-
-def merged(events: list) -> list:
-    out: list = []
-    for event in events:
-        if isinstance(event, Body) and out and isinstance(out[-1], Body):
-            out[-1] = Body(out[-1].data + event.data)
-        else:
-            out.append(event)
-    return out
 
 
 @st.composite
