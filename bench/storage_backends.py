@@ -1,7 +1,9 @@
 """Storage backends compared: does the cost of a new contentInstance or of reading `la`
 grow with the number of instances a container already holds?
 
-Two parts, each for SQLite and TinyDB:
+Two parts, each for SQLite and TinyDB (and PostgreSQL with --backends ...,postgresql: a
+fresh schema on $CSE_TEST_POSTGRES or 127.0.0.1:5432/postgres, dropped at the end; "on
+disk" is then the size of its tables and indexes):
 
 - direct: the `Storage` interface in this process (the work one CREATE contentInstance
   does in storage: insert the instance and update the container's counters in one
@@ -35,8 +37,34 @@ ORIGINATOR = "Cbench"
 TS = "20250101T000000,000000"
 
 
+def postgres_server() -> str:
+    return os.environ.get("CSE_TEST_POSTGRES") or "postgresql://127.0.0.1:5432/postgres"
+
+
 def storage_url(backend: str, directory: Path) -> str:
+    if backend == "postgresql":
+        # one schema per directory: the name is derived from it, so the same call gives the same URL
+        schema = "bench_" + directory.name.replace("-", "_").lower()[-40:]
+        (directory / "postgres-schema").write_text(schema)
+        server = postgres_server()
+        return server + ("&" if "?" in server else "?") + f"schema={schema}"
     return f"sqlite://{directory / 'cse.sqlite'}" if backend == "sqlite" else f"tinydb://{directory / 'tinydb'}"
+
+
+def drop_postgres_schema(directory: Path) -> None:
+    marker = directory / "postgres-schema"
+    if marker.exists():
+        import psycopg
+        with psycopg.connect(postgres_server(), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{marker.read_text()}" CASCADE')
+
+
+def postgres_bytes(directory: Path) -> int:
+    import psycopg
+    with psycopg.connect(postgres_server(), autocommit=True) as conn:
+        return int(conn.execute("SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                                ((directory / "postgres-schema").read_text(),)).fetchone()[0])
 
 
 def container(rn: str) -> dict:
@@ -108,8 +136,10 @@ async def direct(backend: str, instances: int, inserts: int, reads: int) -> list
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
         directory = Path(tmp)
         url = storage_url(backend, directory)
+        stack = contextlib.ExitStack()
+        stack.callback(drop_postgres_schema, directory)
         filled = await prefill(url, instances)
-        size = disk_bytes(directory)
+        size = postgres_bytes(directory) if backend == "postgresql" else disk_bytes(directory)
         rss_before = rss_mb()
         started = time.perf_counter()
         storage = open_storage(url)
@@ -155,6 +185,7 @@ async def direct(backend: str, instances: int, inserts: int, reads: int) -> list
                 rows += await insert_during_compaction(storage, counter)
         finally:
             storage.close()
+            stack.close()
     return rows
 
 
@@ -226,6 +257,7 @@ async def over_http(backends: list[str], instances: int, total: int, concurrency
         for backend in backends:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-storage-")))
             url = storage_url(backend, directory)
+            stack.callback(drop_postgres_schema, directory)
             await prefill(url, instances)
             cse = stack.enter_context(CseProcess("--storage", url, data_dir=str(directory)))
             loads[backend] = HttpLoad(cse, None)
@@ -271,7 +303,7 @@ def main() -> None:
         for backend in backends:
             rows += asyncio.run(direct(backend, args.instances, args.inserts, args.reads))
         for row in rows:
-            print(f"{row['backend']:<7} {row['what']:<52} {row['value']:>10} {row['unit']}", flush=True)
+            print(f"{row['backend']:<10} {row['what']:<52} {row['value']:>10} {row['unit']}", flush=True)
         figures["direct"] = rows
     if args.mode in ("http", "both"):
         results = asyncio.run(over_http(backends, args.instances, args.requests, args.concurrency, args.repeat))

@@ -13,6 +13,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, Iterable
 
 from cse.primitives import Operation, Request, Response
+from cse.resource_types import Ty
 
 from .transport import CseUnreachable, Transport, transport_for
 
@@ -21,9 +22,9 @@ if TYPE_CHECKING:
 
 # JSON root -> resource type (TS-0004 6.3.4.2.1), so `create` needs no separate ty.
 RESOURCE_TYPES = {
-    "m2m:acp": 1, "m2m:ae": 2, "m2m:cnt": 3, "m2m:cin": 4, "m2m:grp": 9, "m2m:lcp": 10,
-    "m2m:nod": 14, "m2m:pch": 15, "m2m:csr": 16, "m2m:sch": 18, "m2m:sub": 23, "m2m:smd": 24,
-    "m2m:fcnt": 28, "m2m:ts": 29, "m2m:tsi": 30,
+    "m2m:acp": Ty.ACP, "m2m:ae": Ty.AE, "m2m:cnt": Ty.CNT, "m2m:cin": Ty.CIN, "m2m:grp": Ty.GRP,
+    "m2m:lcp": Ty.LCP, "m2m:nod": Ty.NOD, "m2m:pch": Ty.PCH, "m2m:csr": Ty.CSR, "m2m:sch": Ty.SCH,
+    "m2m:sub": Ty.SUB, "m2m:smd": Ty.SMD, "m2m:fcnt": Ty.FCNT, "m2m:ts": Ty.TS, "m2m:tsi": Ty.TSI,
 }
 ALREADY_REGISTERED = 4117
 CONFLICT = 4105

@@ -23,13 +23,13 @@ from bindings.mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
 from bindings.mqtt_topics import REG_REQUEST, REQUEST, parse_topic, topic_id
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Request, Response
+from cse.resource_types import Ty
 
 from .receiver import NotificationInbox
 from .transport import CseUnreachable
 
 log = logging.getLogger(__name__)
 
-AE_TY = 2
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -86,7 +86,7 @@ class MqttTransport:
     # -- requests ----------------------------------------------------------------------
     def _originator_level(self, request: Request) -> tuple[str, str]:
         """(topic kind, originator level) of a request."""
-        if request.op == Operation.CREATE and request.ty == AE_TY:
+        if request.op == Operation.CREATE and request.ty == Ty.AE:
             fr = request.fr or ""
             stem = fr if fr[:1] in ("C", "S") and len(fr) > 1 and "/" not in fr else self._credential
             return REG_REQUEST, stem

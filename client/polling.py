@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cse.envelope import request_from_primitive
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Response
+from cse.resource_types import Ty
 
 from .client import RequestFailed
 from .receiver import NotificationInbox
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PCH_TY = 15
 REQUEST_TIMEOUT = 4008          # the long poll ended without a request: poll again
 NOT_FOUND = 4004                # the channel is gone: make it again
 ALREADY_EXISTS = (4005, 4105)   # the AE has a channel already (or one with that name)
@@ -94,7 +94,7 @@ class PollingReceiver(NotificationInbox):
         except RequestFailed as failed:
             if failed.rsc not in ALREADY_EXISTS:
                 raise
-            found = await client.discover(ae, ty=PCH_TY, level=1)
+            found = await client.discover(ae, ty=Ty.PCH, level=1)
             if not found:
                 raise
             self.channel = found[0]

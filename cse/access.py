@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
 from .policy import Facts, Rule, any_grants, compile_rules
+from .resource_types import Ty
 
 if TYPE_CHECKING:
     from .config import Config
@@ -50,10 +51,6 @@ class Permission(enum.IntFlag):
     ALL = 63
 
 
-ACP_TY = 1
-AE_TY = 2
-CSE_BASE_TY = 5
-REMOTE_CSE_TY = 16
 # Most cached ACP references; past that the cache starts again (it refills from storage).
 CACHE_LIMIT = 4096
 
@@ -123,9 +120,9 @@ class AccessControl:
         """Whether `originator` is the AE or CSE that `entity` (its <AE> or <remoteCSE>) stands for."""
         if not originator:
             return False
-        if entity["ty"] == AE_TY:
+        if entity["ty"] == Ty.AE:
             identity = entity.get("aei")
-        elif entity["ty"] == REMOTE_CSE_TY:
+        elif entity["ty"] == Ty.CSR:
             identity = entity.get("csi")
         else:
             return False
@@ -147,7 +144,7 @@ class AccessControl:
         if originator == self.admin:
             return True
         ty = resource["ty"]
-        if ty == ACP_TY:
+        if ty == Ty.ACP:
             policy = self._compiled(resource)
             return any_grants(policy.self_privileges, originator, permission,
                               _LazyFacts(self, ctx, originator, ty))
@@ -185,7 +182,7 @@ class AccessControl:
             holder = resource.get(key)
             if holder and (holder == originator or self.normalize(holder) == originator):
                 return True
-        if resource["ty"] == CSE_BASE_TY:
+        if resource["ty"] == Ty.CB:
             # Anyone may read what the CSE supports (srv, srt, poa): an AE checks the
             # releases before it registers.  Only registered entities may discover it.
             if permission == Permission.RETRIEVE:
@@ -199,7 +196,7 @@ class AccessControl:
         if originator.startswith("/") and "/" not in originator[1:]:
             return True
         entity = ctx.storage.get(originator)
-        return entity is not None and entity["ty"] in (AE_TY, REMOTE_CSE_TY)
+        return entity is not None and entity["ty"] in (Ty.AE, Ty.CSR)
 
     def _facts(self, ctx: "Context", originator: str, target_ty: int) -> Facts:
         request = ctx.request
@@ -274,7 +271,7 @@ class AccessControl:
             resource = ctx.storage.get_by_path(local)
         else:
             resource = ctx.storage.get(local)
-        if resource is None or resource.get("ty") != ACP_TY:
+        if resource is None or resource.get("ty") != Ty.ACP:
             return _MISSING
         return self._compiled(resource)
 

@@ -8,15 +8,14 @@ Accepted forms (with their HTTP spellings handled by the binding):
     //sp.example/id-in/...      absolute (this SP's ID and this CSE's CSE-ID)
     ...#lbl                     a single attribute (partial retrieve)
 Addresses of another CSE are reported as remote; whether and how to forward is decided by
-the dispatcher, not here.
+the dispatcher, not here.  Which names stand for virtual children (la, fopt, ...) is the
+resource types' declaration (`TypeRegistry.reserved_names`), passed in by the caller.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .errors import RSC, OneM2MError, bad_request
-
-VIRTUAL_NAMES = frozenset({"la", "ol", "fopt", "pcu", "ntsr"})
 
 
 @dataclass(slots=True)
@@ -82,10 +81,11 @@ class AddressParser:
         return Address(ri=head, rest=tuple(segments[1:]), attribute=attribute, local_to=to)
 
 
-def split_virtual(path: str) -> tuple[str, str] | None:
-    """("cse-in/m/power", "la") for "cse-in/m/power/la"; None when the last name is not virtual."""
+def split_virtual(path: str, virtual_names: frozenset[str]) -> tuple[str, str] | None:
+    """("cse-in/m/power", "la") for "cse-in/m/power/la"; None when the last name is not one
+    of `virtual_names`."""
     parent, _, last = path.rpartition("/")
-    if parent and last in VIRTUAL_NAMES:
+    if parent and last in virtual_names:
         return parent, last
     return None
 

@@ -1,14 +1,21 @@
-"""Time: one clock object passed to whoever needs "now", and the oneM2M time formats.
+"""Time: one clock object passed to whoever needs "now" or a timer, and the oneM2M time formats.
 
-Expiry, batching and timestamps read time only through `Clock`, so tests can move time
-forward with `ManualClock` instead of sleeping.
+Expiry, batching, timestamps, retry back-off and periodic writes read time and wait only
+through `Clock` (`now`, `call_later`, `sleep`), so tests move time forward with
+`ManualClock.advance` instead of sleeping.  The real clock's timers are the event loop's;
+this module never starts a task or a thread of its own.
 """
 from __future__ import annotations
 
+import asyncio
 import calendar
+import heapq
+import itertools
 import math
 import re
 import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
 
 from .errors import bad_request
 
@@ -27,24 +34,100 @@ LATEST = float(calendar.timegm((9999, 12, 31, 23, 59, 59)))
 _MAX_DIGITS = 300
 
 
+class Timer(Protocol):
+    """What `Clock.call_later` returns: the callback does not run once it is cancelled."""
+
+    def cancel(self) -> None: ...
+
+
 class Clock:
-    """Wall-clock time in seconds since the epoch."""
+    """Wall-clock time in seconds since the epoch; timers on the running event loop."""
 
     def now(self) -> float:
         return time.time()
 
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> Timer:
+        """Run `callback(*args)` on the event loop after `delay` seconds (from a coroutine or
+        callback running on that loop)."""
+        return asyncio.get_running_loop().call_later(delay, callback, *args)
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+
+
+@dataclass(order=True, slots=True)
+class ManualTimer:
+    when: float
+    seq: int
+    callback: Callable[..., object] = field(compare=False)
+    args: tuple = field(compare=False, default=())
+    _cancelled: bool = field(compare=False, default=False)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
 
 class ManualClock(Clock):
-    """A clock that only moves when told to (tests)."""
+    """A clock that only moves when told to (tests): `now()` stays put and timers never fire
+    by themselves.  `advance(seconds)` runs, in order of their due time, the callbacks that fall
+    due (with `now()` at each one's due time) and wakes the sleepers whose time came; a woken
+    `sleep` returns the next time the event loop runs the sleeping task.  An exception in a
+    callback propagates out of `advance` (a test should see it), leaving the later timers due."""
 
     def __init__(self, start: float | None = None):
         self._now = time.time() if start is None else start
+        self._timers: list[ManualTimer] = []      # a heap by (due time, order of scheduling)
+        self._seq = itertools.count()
+        self._compact_at = 1024                   # cancelled timers are swept when the heap grows
 
     def now(self) -> float:
         return self._now
 
+    def call_later(self, delay: float, callback: Callable[..., object], *args: Any) -> ManualTimer:
+        """Due `delay` seconds from now(); a delay of 0 or less is due at the next `advance`."""
+        if len(self._timers) >= self._compact_at:
+            self._timers = [t for t in self._timers if not t._cancelled]
+            heapq.heapify(self._timers)
+            self._compact_at = max(1024, 2 * len(self._timers))
+        timer = ManualTimer(self._now + max(0.0, delay), next(self._seq), callback, args)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        """Return once `advance` has moved time `delay` seconds on (at once for 0 or less,
+        after one turn of the event loop)."""
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return
+        woken = asyncio.get_running_loop().create_future()
+        timer = self.call_later(delay, _wake, woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+
     def advance(self, seconds: float) -> None:
-        self._now += seconds
+        until = self._now + seconds
+        while self._timers and self._timers[0].when <= until:
+            timer = heapq.heappop(self._timers)
+            if timer._cancelled:
+                continue
+            self._now = max(self._now, timer.when)
+            timer.callback(*timer.args)
+        self._now = until
+
+    def due_times(self) -> list[float]:
+        """When the timers that are neither run nor cancelled are due, soonest first (tests
+        check what is scheduled, and that nothing is left behind)."""
+        return sorted(t.when for t in self._timers if not t._cancelled)
+
+
+def _wake(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def format_timestamp(epoch: float) -> str:

@@ -11,6 +11,9 @@ stays bounded whatever the receivers do.
 
 `enqueue` is synchronous and O(1): it is called from `EventSink.publish` on the request
 path.  This module never touches storage except to read a target's poa/csz at send time.
+The back-off waits on the injected clock (`Clock.sleep`), so tests move it with
+`ManualClock.advance`; how long a shutdown waits for receivers (`drain`, `wait_until`) is
+real time on the event loop, because it bounds a wait for the outside world.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from .primitives import Operation, Request
 from .tree import random_suffix
 
 if TYPE_CHECKING:
+    from .clock import Clock
     from .config import NotificationSettings
     from .outbound import Outbound
 
@@ -102,11 +106,13 @@ class TargetQueue:
 
 class Delivery:
     def __init__(self, settings: "NotificationSettings", outbound: "Outbound", resolver: TargetResolver,
-                 cse_id: str, releases: list[str]):
+                 cse_id: str, releases: list[str], *, clock: "Clock",
+                 on_attempt: Callable[[Notification, bool], None] | None = None):
         self.settings = settings
         self.outbound = outbound
         self.resolver = resolver
         self.cse_id = cse_id
+        self.clock = clock
         self.releases = frozenset(releases)
         self.default_rvi = max(releases, key=_release_order)
         self.queues: dict[str, TargetQueue] = {}
@@ -114,7 +120,7 @@ class Delivery:
         self._closing = False
         self._progress = asyncio.Event()
         # Told about every attempt of a `counted` notification: (notification, answered).
-        self.on_attempt: Callable[[Notification, bool], None] | None = None
+        self.on_attempt = on_attempt
         self._rqi = (f"n{random_suffix(6)}-{n}" for n in itertools.count(1))
 
     # -- queueing (synchronous, on the request path) --------------------------------------
@@ -268,7 +274,7 @@ class Delivery:
             queue.backoff = min(settings.retry_max, doubled)
             queue.retries += 1
             self.totals["retries"] += 1
-            await asyncio.sleep(queue.backoff)
+            await self.clock.sleep(queue.backoff)
 
     async def _send_once(self, notification: Notification) -> tuple[Outcome, str]:
         """Never raises: an unexpected error (a bug, storage trouble while resolving the

@@ -89,10 +89,10 @@ class _RelativePath:
         return resource
 
     def _virtual(self, path: str) -> dict | None:
-        split = split_virtual(path)
+        ctx = self.ctx
+        split = split_virtual(path, ctx.tree.types.reserved_names)
         if split is None:
             return None
-        ctx = self.ctx
         parent = ctx.tree.get_by_path(split[0], ctx.now_ts)
         if parent is None:
             return None

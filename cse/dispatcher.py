@@ -19,6 +19,7 @@ from .filters import check_filter_criteria
 from .operations import Operations
 from .primitives import FilterUsage, Operation, Request, Response, ResponseTypeValue
 from .ratelimit import RateLimiter
+from .resource_types import Ty
 from .storage import StorageError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AE_TY = 2
 NON_BLOCKING = (ResponseTypeValue.NON_BLOCKING_SYNCH, ResponseTypeValue.NON_BLOCKING_ASYNCH)
 
 # rcn values each operation accepts (TS-0004 Table 8.1.2-1; 11 for discovery, R4).
@@ -147,7 +147,7 @@ class Dispatcher:
                               f"(supported: {', '.join(sorted(self.supported_releases))})")
         if request.fr is not None and not isinstance(request.fr, str):
             raise bad_request("the originator (fr) must be a string")
-        if not request.fr and not (op == Operation.CREATE and request.ty == AE_TY):
+        if not request.fr and not (op == Operation.CREATE and request.ty == Ty.AE):
             raise bad_request("the originator (fr) is missing")
         if request.fc is not None:
             check_filter_criteria(request.fc)

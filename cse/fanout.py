@@ -29,15 +29,13 @@ from .clock import format_timestamp, parse_abs_rel
 from .errors import RSC, OneM2MError, bad_request
 from .filters import DISCOVERY
 from .primitives import Operation, Request, Response
+from .resource_types import Ty
 from .tree import random_suffix
 
 if TYPE_CHECKING:
     from .context import Context
     from .dispatcher import Dispatcher
 
-GROUP_TY = 9
-SUBSCRIPTION_TY = 23
-FANOUT_POINT = "fopt"
 PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permission.RETRIEVE,
                Operation.UPDATE: Permission.UPDATE, Operation.DELETE: Permission.DELETE,
                Operation.NOTIFY: Permission.NOTIFY}
@@ -46,15 +44,20 @@ PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permissi
 class FanOut:
     def __init__(self, dispatcher: "Dispatcher", max_parallel: int = 64):
         self.dispatcher = dispatcher
+        # The names of fan-out points (a group's fopt), as the resource types declare them.
+        self.points = tuple(sorted(dispatcher.tree.types.fan_out_points))
         self.max_parallel = max_parallel
         self._active: set[tuple[str, str]] = set()
         # Member requests still running after an rset deadline (kept until they finish).
         self._late: set[asyncio.Task] = set()
 
-    @staticmethod
-    def addresses_fanout(request: Request) -> bool:
+    def addresses_fanout(self, request: Request) -> bool:
         """Cheap test before parsing: can `to` name a fan-out point at all?"""
-        return FANOUT_POINT in request.to
+        to = request.to
+        for point in self.points:
+            if point in to:
+                return True
+        return False
 
     async def handle(self, ctx: "Context", address: Address) -> Response | None:
         """The aggregated answer, or None when `address` is not a fan-out point."""
@@ -87,21 +90,28 @@ class FanOut:
         now_ts = ctx.now_ts
         if address.structured is not None:
             segments = address.structured.split("/")
-            if FANOUT_POINT not in segments[1:]:
+            at = self._first_point(segments, 1)
+            if at is None:
                 return None
-            at = segments.index(FANOUT_POINT, 1)
             group = tree.get_by_path("/".join(segments[:at]), now_ts)
         else:
             segments = list(address.rest)
-            if FANOUT_POINT not in segments:
+            at = self._first_point(segments, 0)
+            if at is None:
                 return None
-            at = segments.index(FANOUT_POINT)
             group = tree.get(address.ri, now_ts)
             if group is not None and at > 0:
                 group = tree.get_by_path(group["_path"] + "/" + "/".join(segments[:at]), now_ts)
-        if group is None or group["ty"] != GROUP_TY:
+        if group is None or tree.types.of(group).fan_out_point != segments[at]:
             raise not_found(address.local_to)
         return group, "/".join(segments[at + 1:])
+
+    def _first_point(self, segments: list[str], start: int) -> int | None:
+        """Index of the first segment from `start` on that names a fan-out point."""
+        for at in range(start, len(segments)):
+            if segments[at] in self.points:
+                return at
+        return None
 
     def _check_access(self, ctx: "Context", group: dict) -> None:
         request = ctx.request
@@ -121,7 +131,7 @@ class FanOut:
         request = ctx.request
         to = member + ("/" + relative if relative else "") + ("#" + attribute if attribute else "")
         changes: dict = {"to": to, "gid": gid, "oet": None}   # oet was already waited for
-        if request.op == Operation.CREATE and request.ty == SUBSCRIPTION_TY and isinstance(request.pc, dict) \
+        if request.op == Operation.CREATE and request.ty == Ty.SUB and isinstance(request.pc, dict) \
                 and isinstance(request.pc.get("m2m:sub"), dict):
             group_id = f"{ctx.config.cse.cse_id}/{group_ri}"
             changes["pc"] = {"m2m:sub": {**request.pc["m2m:sub"], "gpi": group_id}}

@@ -26,6 +26,7 @@ import orjson
 from .clock import format_timestamp, parse_abs_rel, parse_duration
 from .errors import RSC, OneM2MError, bad_request
 from .primitives import Request, Response, ResponseTypeValue
+from .resource_types import Ty
 from .storage import StorageError
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REQUEST_TY = 17
 COMPLETED, FAILED, PENDING = 1, 2, 3
 # Request parameters kept in the <request> resource's metaInformation (mi).
 META = ("ty", "rvi", "rcn", "drt", "fc", "atrl", "rqet", "rset", "oet", "ec", "gid", "rp", "vsi")
@@ -115,7 +115,7 @@ class NonBlockingRequests:
         tree = dispatcher.tree
         base = tree.storage.get(tree.cse_ri)
         ri = tree.new_resource_id("req")
-        record = {"ty": REQUEST_TY, "ri": ri, "rn": f"req_{ri[3:]}", "pi": base["ri"],
+        record = {"ty": int(Ty.REQ), "ri": ri, "rn": f"req_{ri[3:]}", "pi": base["ri"],
                   "ct": ctx.now_ts, "lt": ctx.now_ts, "et": format_timestamp(keep_until),
                   "op": int(request.op), "tg": request.to, "org": request.fr or "", "rid": request.rqi,
                   "mi": {name: getattr(request, name) for name in META if getattr(request, name) is not None},

@@ -12,26 +12,25 @@ from typing import TYPE_CHECKING
 import orjson
 
 from .access import Permission
-from .addressing import VIRTUAL_NAMES, Address, not_found, split_virtual
+from .addressing import Address, not_found, split_virtual
 from .clock import format_timestamp, parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
+from .resource_types import Ty
 from .search import find, meets
 
 if TYPE_CHECKING:
-    from resources.base import ResourceType
-
     from .access import AccessControl
     from .config import Config
     from .context import Context
     from .representation import Renderer
+    from .resource_type import ResourceType
     from .storage import Storage
     from .tree import Tree
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_TY = 23
 PARTIAL_CONTENT = 1     # cnst when a list was cut by lim or the CSE's cap
 
 
@@ -70,7 +69,7 @@ class Operations:
             path = head["_path"] + "/" + "/".join(address.rest)
         else:
             path = address.structured
-        split = split_virtual(path)
+        split = split_virtual(path, self.types.reserved_names)
         if split is not None:
             # No resource can be named like a virtual one (refused at CREATE), so only the
             # parent is looked up: one index lookup for .../la instead of a miss and a hit.
@@ -108,7 +107,7 @@ class Operations:
             self.access.check(ctx, Permission.CREATE, parent)
         if parent["ty"] not in rtype.parent_types:
             parent_type = self.types.of(parent)
-            if rtype.ty == SUBSCRIPTION_TY and not parent_type.subscribable:
+            if rtype.ty == Ty.SUB and not parent_type.subscribable:
                 raise OneM2MError(RSC.TARGET_NOT_SUBSCRIBABLE,
                                   f"a {parent_type.type_name} cannot be subscribed to")
             raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
@@ -154,20 +153,28 @@ class Operations:
             removed = True
         return removed
 
-    def _content(self, pc: object, rtype: "ResourceType") -> dict:
+    def _content(self, pc: object, rtype: "ResourceType", resource: dict | None = None) -> dict:
+        """The attributes of a CREATE of `rtype` (resource None) or of an UPDATE of
+        `resource`; the type decides which JSON roots it accepts."""
         if pc is None:
-            raise bad_request(f"the request has no content; expected {{\"{rtype.root}\": {{...}}}}")
+            expected = self._expected_root(rtype, resource)
+            raise bad_request(f"the request has no content; expected {{\"{expected}\": {{...}}}}")
         if not isinstance(pc, dict) or len(pc) != 1:
-            raise bad_request(f"the content must be one object {{\"{rtype.root}\": {{...}}}}")
+            expected = self._expected_root(rtype, resource)
+            raise bad_request(f"the content must be one object {{\"{expected}\": {{...}}}}")
         (root, attributes), = pc.items()
-        if root != rtype.root:
+        if not rtype.accepts_root(root, resource):
             other = self.types.by_root(root)
             hint = f" (that is a {other.type_name})" if other else ""
             raise bad_request(f"content root {root!r} does not match the resource type "
-                              f"{rtype.ty}; expected {rtype.root!r}{hint}")
+                              f"{rtype.ty}; expected {self._expected_root(rtype, resource)!r}{hint}")
         if not isinstance(attributes, dict):
             raise bad_request(f"the value of {root!r} must be an object of attributes")
         return attributes
+
+    @staticmethod
+    def _expected_root(rtype: "ResourceType", resource: dict | None) -> str:
+        return rtype.root if resource is None else rtype.root_of(resource)
 
     def _check_limits(self, attributes: dict, parent: dict) -> None:
         limits = self.limits
@@ -176,7 +183,7 @@ class Operations:
         if isinstance(rn, str):
             if len(rn) > limits.max_rn_length:
                 raise bad_request(f"attribute 'rn' is longer than {limits.max_rn_length} characters")
-            if rn in VIRTUAL_NAMES:
+            if rn in self.types.reserved_names:
                 raise bad_request(f"attribute 'rn': {rn!r} is reserved for a virtual resource")
             if rn in (".", ".."):
                 # URLs drop or resolve dot segments, and arp climbs with "..".
@@ -217,7 +224,7 @@ class Operations:
     def _new_resource(self, ctx: "Context", rtype: "ResourceType", attributes: dict,
                       parent: dict) -> dict:
         now_ts = ctx.now_ts
-        resource = {"ty": rtype.ty, "ri": self.tree.new_resource_id(rtype.short_name),
+        resource = {"ty": int(rtype.ty), "ri": self.tree.new_resource_id(rtype.short_name),
                     "pi": parent["ri"], "ct": now_ts, "lt": now_ts}
         resource.update(attributes)
         if "cr" in attributes:
@@ -229,8 +236,10 @@ class Operations:
         elif self.config.cse.default_lifetime > 0:
             resource["et"] = format_timestamp(ctx.now + self.config.cse.default_lifetime)
         resource["_org"] = ctx.originator
-        # Resources below an AE stay the AE's; elsewhere the creator owns what it made.
-        resource["_own"] = parent.get("_own") if parent.get("ty") != 5 else ctx.originator
+        # Resources below an AE stay the AE's; directly below the CSEBase the creator owns
+        # what it made.
+        owned_by_creator = self.types.of(parent).children_owned_by_creator
+        resource["_own"] = ctx.originator if owned_by_creator else parent.get("_own")
         return resource
 
     def _created(self, ctx: "Context", resource: dict, given: dict) -> Response:
@@ -354,8 +363,9 @@ class Operations:
                               f"the virtual resource '{target.virtual}' cannot be updated")
         resource = target.resource
         rtype = self.types.of(resource)
-        if resource["ty"] == 5:        # public knowledge, like its DELETE: no access question
-            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")
+        if rtype.provisioned:          # public knowledge, like its DELETE: no access question
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                              f"the {rtype.type_name} is provisioned and cannot be updated")
         # Access first, so that neither the type nor the attributes of a resource are
         # revealed to an originator without rights.  acpi is governed by selfPrivileges.
         given = _attributes_of(request.pc)
@@ -367,7 +377,7 @@ class Operations:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
         if request.fc:
             self._check_condition(ctx, resource, request.fc)
-        changes = self._content(request.pc, rtype)
+        changes = self._content(request.pc, rtype, resource)
         self._check_sizes(changes)
         rtype.validate_update(changes)
         self._check_labels(changes)
@@ -416,10 +426,14 @@ class Operations:
             self.access.check(ctx, Permission.DELETE, resource)
             resource = self.resolve_virtual(ctx, target, request.op)
         else:
-            if resource["ty"] == 5:
-                raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase cannot be deleted")
+            rtype = self.types.of(resource)
+            if rtype.provisioned:      # public knowledge: no access question
+                raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"the {rtype.type_name} cannot be deleted")
             self.access.check(ctx, Permission.DELETE, resource)
-        self.types.of(resource).check_delete(ctx, resource)
+        rtype = self.types.of(resource)
+        if not rtype.deletable:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be deleted")
+        rtype.check_delete(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.NOTHING
         if request.fc and rcn in (ResultContent.NOTHING, ResultContent.ATTRIBUTES):
             self._check_condition(ctx, resource, request.fc)   # with a child list, fc selects children

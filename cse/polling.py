@@ -36,6 +36,7 @@ from .clock import format_timestamp, parse_abs_rel
 from .errors import RSC, OneM2MError, bad_request
 from .outbound import LOCAL_FAILURE, TIMED_OUT, UNREACHABLE
 from .primitives import Request, Response
+from .resource_types import Ty
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
     from .tree import Tree
 
 POLLING_SCHEME = "polling"
-PCH_TY = 15
-AE_TY = 2
-REMOTE_CSE_TY = 16
 # Optional members of an m2m:rsp and the JSON type each must have.
 RESPONSE_STRINGS = ("rvi", "fr", "to", "ot", "rset", "vsi")
 RESPONSE_INTEGERS = ("ec", "cnst", "cnot")
@@ -59,9 +57,9 @@ def polling_url(entity_ri: str) -> str:
 
 def entity_name(entity: dict) -> str:
     """'AE Cmeter' / 'CSE /id-mn', for messages."""
-    if entity.get("ty") == AE_TY:
+    if entity.get("ty") == Ty.AE:
         return f"AE {entity.get('aei', entity['ri'])}"
-    if entity.get("ty") == REMOTE_CSE_TY:
+    if entity.get("ty") == Ty.CSR:
         return f"CSE {entity.get('csi', entity['ri'])}"
     return entity["ri"]
 
@@ -172,7 +170,7 @@ class PollingChannels:
         channel.queue.append(pending)
 
     def channel_resource(self, entity: dict, now_ts: str) -> dict | None:
-        for pch in self.tree.children(entity, now_ts, PCH_TY):
+        for pch in self.tree.children(entity, now_ts, Ty.PCH):
             return pch
         return None
 

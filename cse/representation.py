@@ -11,7 +11,7 @@ from .errors import bad_request
 from .primitives import DesiredIdentifierResultType
 
 if TYPE_CHECKING:
-    from resources.registry import TypeRegistry
+    from .type_registry import TypeRegistry
 
 UNIVERSAL_READ = ("ty", "ri", "rn", "pi", "ct", "lt", "et")
 
@@ -32,7 +32,7 @@ class Renderer:
         self.types = types
 
     def root(self, resource: dict) -> str:
-        return self.types.of(resource).root
+        return self.types.of(resource).root_of(resource)
 
     def resource(self, resource: dict) -> dict:
         return {self.root(resource): attributes(resource)}
@@ -45,7 +45,7 @@ class Renderer:
                 raise bad_request(f"attribute '{name}' is not defined for {rtype.type_name}")
             if name in resource:
                 selected[name] = resource[name]
-        return {rtype.root: selected}
+        return {rtype.root_of(resource): selected}
 
     def reference(self, resource: dict, drt: int | None) -> dict:
         return {"nm": resource["rn"], "typ": resource["ty"], "val": identifier(resource, drt)}

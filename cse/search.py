@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .filters import Criteria, attribute_groups, attributes_match
+from .resource_types import Ty
 
 if TYPE_CHECKING:
     from .access import Permission
     from .context import Context
 
-AE_TY = 2
 REGS_INACTIVE = 2
 
 
@@ -170,10 +170,10 @@ class InactiveRegistrations:
         if inactive is None:
             if len(self._inactive) >= self.LOOKUPS_BEFORE_BULK:
                 self._all_inactive = {ae["_path"] for ae in self.ctx.storage.descendants(
-                    segments[0], types=(AE_TY,), max_level=1) if ae.get("regs") == REGS_INACTIVE}
+                    segments[0], types=(Ty.AE,), max_level=1) if ae.get("regs") == REGS_INACTIVE}
                 return head in self._all_inactive
             owner = self.ctx.storage.get_by_path(head)
-            inactive = owner is not None and owner["ty"] == AE_TY and owner.get("regs") == REGS_INACTIVE
+            inactive = owner is not None and owner["ty"] == Ty.AE and owner.get("regs") == REGS_INACTIVE
             self._inactive[head] = inactive
         return inactive
 

@@ -12,15 +12,14 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from .events import EventKind
+from .resource_types import Ty
 
 if TYPE_CHECKING:
-    from resources.registry import TypeRegistry
-
     from .config import Config
     from .context import Context
     from .storage import Storage
+    from .type_registry import TypeRegistry
 
-SUBSCRIPTION_TY = 23
 _ID_ALPHABET = string.ascii_letters + string.digits
 _ID_ALPHABET_SORTED = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _rng = random.SystemRandom()
@@ -132,7 +131,7 @@ class Tree:
             self.types.of(parent).on_child_deleted(ctx, parent, resource)
         subscribed: dict[str, dict] = {}
         if self.types.may_have_children(resource["ty"]):
-            subscriptions = list(self.storage.descendants(resource["_path"], types=(SUBSCRIPTION_TY,)))
+            subscriptions = list(self.storage.descendants(resource["_path"], types=(Ty.SUB,)))
             for subscription in subscriptions:
                 pi = subscription["pi"]
                 if pi != resource["ri"] and pi not in subscribed:
@@ -145,7 +144,7 @@ class Tree:
         else:
             subscriptions = []
             self.storage.delete(resource["ri"])
-        if resource["ty"] == SUBSCRIPTION_TY:
+        if resource["ty"] == Ty.SUB:
             subscriptions.append(resource)
         ctx.emit(EventKind.DELETED, resource, parent, removed_subscriptions=subscriptions,
                  removed_subscribed=subscribed, notify_parent=notify_parent)

@@ -1,8 +1,12 @@
-"""Resource types: one module per type.  `default_types()` lists those this CSE serves."""
+"""Resource types: one module per type.  `default_types()` lists those this CSE serves.
+
+The base class, the registry and the type numbers are the core's (cse/resource_type.py,
+cse/type_registry.py, cse/resource_types.py); modules here subclass and never the reverse.
+"""
 from __future__ import annotations
 
-from .base import ResourceType
-from .registry import TypeRegistry
+from cse.resource_type import ResourceType
+from cse.type_registry import TypeRegistry
 
 
 def default_types() -> TypeRegistry:

@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cse.policy import compile_rules
-
-from .base import ResourceType
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 
 if TYPE_CHECKING:
     from cse.context import Context
 
 
 class AccessControlPolicy(ResourceType):
-    ty = 1
+    ty = Ty.ACP
     short_name = "acp"
     type_name = "accessControlPolicy"
-    parent_types = frozenset({5, 2, 16})
+    parent_types = frozenset({Ty.CB, Ty.AE, Ty.CSR})
     has_acpi = False
 
     def validate_create(self, attributes: dict) -> None:

@@ -11,9 +11,9 @@ import re
 from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError, bad_request
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 from cse.tree import random_suffix
-
-from .base import ResourceType
 
 if TYPE_CHECKING:
     from cse.context import Context
@@ -31,10 +31,10 @@ def check_poa(poa: list[str]) -> None:
 
 
 class AE(ResourceType):
-    ty = 2
+    ty = Ty.AE
     short_name = "ae"
     type_name = "AE"
-    parent_types = frozenset({5})
+    parent_types = frozenset({Ty.CB})
     registration = True
 
     def default_name(self, resource: dict) -> str:

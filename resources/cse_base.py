@@ -1,30 +1,32 @@
 """CSEBase (m2m:cb, ty 5): the root of this CSE's tree, provisioned from the configuration.
 
 It is created at start-up (`provision`), never by a request, and cannot be updated or
-deleted through the API.
+deleted through the API (`provisioned`: refused before access control).  What an
+originator creates directly below it is that originator's own.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError
-
-from .base import ResourceType
+from cse.resource_type import ResourceType
+from cse.resource_types import CseType, Ty
 
 if TYPE_CHECKING:
     from cse.config import Config
     from cse.storage import Storage
 
-CSE_TYPES = {"IN": 1, "MN": 2, "ASN": 3}
-
 
 class CSEBase(ResourceType):
-    ty = 5
+    ty = Ty.CB
     short_name = "cb"
     type_name = "CSEBase"
     parent_types = frozenset()
-    updatable = False
     creatable = False
+    updatable = False
+    deletable = False
+    provisioned = True
+    children_owned_by_creator = True
 
     def validate_update(self, attributes: dict) -> None:
         raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")
@@ -36,7 +38,7 @@ def provision(config: "Config", storage: "Storage", now_ts: str, supported_types
     ri = config.cse.cse_id.lstrip("/")
     existing = storage.get(ri)
     attributes = {
-        "cst": CSE_TYPES[config.cse.type],
+        "cst": int(CseType.named(config.cse.type)),
         "csi": config.cse.cse_id,
         "srt": supported_types,
         "poa": poa,
@@ -48,7 +50,7 @@ def provision(config: "Config", storage: "Storage", now_ts: str, supported_types
             if storage.get_by_path(config.cse.rn) is not None or storage.count() > 0:
                 raise RuntimeError(f"storage {storage.url} holds the tree of another CSE; "
                                    f"it has no CSEBase {ri!r}")
-            base = {"ty": 5, "ri": ri, "rn": config.cse.rn, "pi": "", "ct": now_ts, "lt": now_ts,
+            base = {"ty": int(Ty.CB), "ri": ri, "rn": config.cse.rn, "pi": "", "ct": now_ts, "lt": now_ts,
                     **attributes, "_path": config.cse.rn, "_own": config.cse.admin_originator,
                     "_org": config.cse.admin_originator}
             storage.insert(base)

@@ -24,31 +24,29 @@ from typing import TYPE_CHECKING
 from cse.addressing import AddressParser, split_virtual
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request
-
-from .base import ResourceType
-from .registry import KNOWN_ONEM2M_TYPES
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty, is_onem2m_type
 
 if TYPE_CHECKING:
     from cse.context import Context
 
-GROUP_TY = 9
 FANOUT_POINT = "fopt"
 MIXED = 0
 ABANDON_MEMBER, ABANDON_GROUP, SET_MIXED = 1, 2, 3
 
 
-
 class Group(ResourceType):
-    ty = GROUP_TY
+    ty = Ty.GRP
     short_name = "grp"
     type_name = "group"
-    parent_types = frozenset({5, 2, 16})
+    parent_types = frozenset({Ty.CB, Ty.AE, Ty.CSR})
     virtual_children = frozenset({FANOUT_POINT})
+    fan_out_point = FANOUT_POINT
 
     def validate_create(self, attributes: dict) -> None:
         super().validate_create(attributes)
         mt = attributes.get("mt", MIXED)
-        if mt != MIXED and mt not in KNOWN_ONEM2M_TYPES:
+        if mt != MIXED and not is_onem2m_type(mt):
             raise bad_request(f"group attribute 'mt': {mt} is neither 0 (mixed) nor a oneM2M resource type")
 
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
@@ -123,7 +121,7 @@ class Group(ResourceType):
             raise bad_request(f"group member {member!r} (mid) is not a resource address") from None
         if "#" in member:
             raise bad_request(f"group member {member!r} (mid) names an attribute, not a resource")
-        split = split_virtual(member)
+        split = split_virtual(member, ctx.tree.types.reserved_names)
         if split is not None:
             if split[1] != FANOUT_POINT:
                 raise bad_request(f"group member {member!r} (mid) is a virtual resource; only a "
@@ -139,7 +137,7 @@ class Group(ResourceType):
                 attributes = {}
             member_type = attributes.get("ty")
             if sub_group:
-                if member_type != GROUP_TY:
+                if member_type != Ty.GRP:
                     raise bad_request(f"group member {member!r} (mid) ends in /{FANOUT_POINT} but "
                                       f"{target!r} is not a group")
                 member_type = attributes.get("mt", MIXED)

@@ -23,23 +23,21 @@ from typing import TYPE_CHECKING
 from cse.errors import RSC, OneM2MError
 from cse.polling import entity_name
 from cse.primitives import Operation
-
-from .base import ResourceType
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 
 if TYPE_CHECKING:
     from cse.context import Context
     from cse.primitives import Response
 
-AE_TY = 2
-REMOTE_CSE_TY = 16
 POLLING_CHANNEL_URI = "pcu"
 
 
 class PollingChannel(ResourceType):
-    ty = 15
+    ty = Ty.PCH
     short_name = "pch"
     type_name = "pollingChannel"
-    parent_types = frozenset({AE_TY, REMOTE_CSE_TY})
+    parent_types = frozenset({Ty.AE, Ty.CSR})
     has_acpi = False
     parent_entity_only = True
     subscribable = False

@@ -18,9 +18,10 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from cse.errors import RSC, OneM2MError, bad_request
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 
 from .ae import check_poa
-from .base import ResourceType
 
 if TYPE_CHECKING:
     from cse.config import Config
@@ -49,10 +50,10 @@ def _registrar_id(config: "Config") -> str | None:
 
 
 class RemoteCSE(ResourceType):
-    ty = 16
+    ty = Ty.CSR
     short_name = "csr"
     type_name = "remoteCSE"
-    parent_types = frozenset({5})
+    parent_types = frozenset({Ty.CB})
     registration = True
 
     def __init__(self) -> None:

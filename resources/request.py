@@ -8,17 +8,17 @@ polls it with RETRIEVE and may DELETE it.  Nobody creates or updates one by requ
 from __future__ import annotations
 
 from cse.errors import RSC, OneM2MError
-
-from .base import ResourceType
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 
 COMPLETED, FAILED, PENDING = 1, 2, 3
 
 
 class RequestResource(ResourceType):
-    ty = 17
+    ty = Ty.REQ
     short_name = "req"
     type_name = "request"
-    parent_types = frozenset({5})
+    parent_types = frozenset({Ty.CB})
     creatable = False
     updatable = False
 

@@ -18,18 +18,20 @@ from cse.clock import parse_duration
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.notification_target import TargetResolver, parse_target, same_entity
 from cse.primitives import Operation, Request
+from cse.resource_type import ResourceType
+from cse.resource_types import Ty
 from cse.tree import random_suffix
-
-from .base import ResourceType
 
 if TYPE_CHECKING:
     from cse.context import Context
 
 # Types TS-0004 lets a <subscription> be created under (those this CSE implements are
 # found in the registry; a type whose module says `subscribable = False` is still refused).
-SUBSCRIBABLE_PARENTS = frozenset({1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21,
-                                  22, 24, 28, 29})
-TIME_SERIES_TY = 29
+SUBSCRIBABLE_PARENTS = frozenset({Ty.ACP, Ty.AE, Ty.CNT, Ty.CB, Ty.DLV, Ty.EVCG, Ty.EXIN, Ty.GRP, Ty.LCP,
+                                  Ty.MSSP, Ty.MGC, Ty.MGO, Ty.NOD, Ty.CSR, Ty.REQ, Ty.SCH, Ty.ASAR, Ty.SVSN,
+                                  Ty.STCL, Ty.STCG, Ty.SMD, Ty.FCNT, Ty.TS})
+# The virtual child notificationTargetSelfReference (TS-0004 R4), not served here.
+NOTIFICATION_TARGET_SELF_REFERENCE = "ntsr"
 SUPPORTED_EVENTS = frozenset({1, 2, 3, 4})
 UNSUPPORTED_EVENTS = {5: "retrieve of a container without child resources", 6: "trigger received for AE",
                       7: "blocking update", 8: "report on missing data points"}
@@ -44,11 +46,12 @@ def _is_valid_event_category(ec: int) -> bool:
 
 
 class Subscription(ResourceType):
-    ty = 23
+    ty = Ty.SUB
     short_name = "sub"
     type_name = "subscription"
     parent_types = SUBSCRIBABLE_PARENTS
     subscribable = False
+    reserved_child_names = frozenset({NOTIFICATION_TARGET_SELF_REFERENCE})
 
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         parent_type = ctx.tree.types.of(parent)
@@ -99,7 +102,7 @@ class Subscription(ResourceType):
             if member in enc:
                 raise OneM2MError(RSC.NOT_IMPLEMENTED,
                                   f"attribute 'enc': member '{member}' ({name}) is not supported by this CSE")
-        if "md" in enc and parent["ty"] != TIME_SERIES_TY:
+        if "md" in enc and parent["ty"] != Ty.TS:
             raise bad_request("attribute 'enc': missing data criteria (md) apply only to a timeSeries")
         events = enc.get("net") or [UPDATE_EVENT]
         for event in events:

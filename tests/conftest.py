@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 from typing import Any
 
@@ -54,8 +55,26 @@ class CoreClient:
         return await self.create("cse-in", 2, {"m2m:ae": ae}, fr=originator)
 
 
+def default_storage_url() -> str:
+    """SQLite in memory; with CSE_TEST_STORAGE=postgresql a fresh schema on the PostgreSQL
+    test server (tests/postgres.py) for each CSE, so that the core tests run on PostgreSQL
+    (tests/storage/test_core_on_postgresql.py does that for a subset)."""
+    if os.environ.get("CSE_TEST_STORAGE") == "postgresql":
+        from tests.postgres import TestSchema
+        return TestSchema().url
+    return "memory:"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _drop_postgres_schemas_of_this_run():
+    yield
+    if os.environ.get("CSE_TEST_STORAGE") == "postgresql":
+        from tests.postgres import drop_run_schemas
+        drop_run_schemas()
+
+
 def make_config(**overrides: Any):
-    values = {"storage.url": "memory:", "http.port": 0, "cse.expiry_interval": 3600.0}
+    values = {"storage.url": default_storage_url(), "http.port": 0, "cse.expiry_interval": 3600.0}
     values.update(overrides)
     return load_config(None, values)
 

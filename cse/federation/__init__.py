@@ -14,12 +14,11 @@ from .registration import RegistrationAgent
 from .routing import Routes
 
 if TYPE_CHECKING:
-    from resources.registry import TypeRegistry
-
     from cse.clock import Clock
     from cse.config import Config
     from cse.dispatcher import Dispatcher
     from cse.outbound import Outbound
+    from cse.type_registry import TypeRegistry
 
 REMOTE_CSE_TY = 16
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from cse.errors import RSC, OneM2MError
 from cse.outbound import LOCAL_FAILURE, TIMED_OUT
 from cse.polling import polling_url
+from cse.resource_types import Ty
 
 from .forwarding import debug_text, deadline_of, send_to_poa
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from cse.dispatcher import Dispatcher
     from cse.primitives import Request, Response
 
-AE_TY = 2
-CSE_BASE_TY = 5
 
 
 def preferred_serialization(csz: list[str] | None) -> str:
@@ -53,10 +52,10 @@ class NotifyRelay:
             rtype = self.dispatcher.tree.types.of(resource)
             if target.virtual in rtype.served_virtual_children:
                 return await rtype.serve_virtual(ctx, resource, target.virtual)
-        if target.virtual is None and resource["ty"] == CSE_BASE_TY:
+        if target.virtual is None and resource["ty"] == Ty.CB:
             raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE takes no NOTIFY requests addressed to itself; "
                                                    "it delivers notifications to its registered AEs")
-        if target.virtual is not None or resource["ty"] != AE_TY:
+        if target.virtual is not None or resource["ty"] != Ty.AE:
             what = f"'{target.virtual}'" if target.virtual else self.dispatcher.tree.types.of(resource).type_name
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
                               f"a NOTIFY cannot be addressed to {what} ({resource['_path']!r}); this CSE "

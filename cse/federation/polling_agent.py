@@ -24,6 +24,7 @@ from cse.envelope import request_from_primitive
 from cse.errors import RSC, OneM2MError
 from cse.outbound import LOCAL_FAILURE
 from cse.primitives import Operation, Request, Response
+from cse.resource_types import Ty
 
 from .forwarding import cse_url, debug_text
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PCH_TY = 15
 CHANNEL_NAME = "pollingChannel"
 MAX_CONCURRENT = 16
 RELEASE = "3"
@@ -107,13 +107,13 @@ class PollingAgent:
 
     async def _ensure_channel(self) -> None:
         record = self.registration.remote_record
-        created = await self._send(Operation.CREATE, record, ty=PCH_TY, pc={"m2m:pch": {"rn": CHANNEL_NAME}})
+        created = await self._send(Operation.CREATE, record, ty=Ty.PCH, pc={"m2m:pch": {"rn": CHANNEL_NAME}})
         if created.rsc == RSC.CREATED:
             self.channel = f"{record}/{CHANNEL_NAME}"
             log.info("created our pollingChannel at %s", self.settings.cse_id)
             return
         if created.rsc in (RSC.OPERATION_NOT_ALLOWED, RSC.CONFLICT):      # we have one already
-            listing = await self._send(Operation.RETRIEVE, record, rcn=6, fc={"ty": [PCH_TY]})
+            listing = await self._send(Operation.RETRIEVE, record, rcn=6, fc={"ty": [Ty.PCH]})
             references = (listing.pc or {}).get("m2m:rrl", {}).get("rrf", []) if listing.rsc == RSC.OK else []
             if references:
                 self.channel = f"{record}/{references[0]['nm']}"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cse.clock import format_timestamp, parse_timestamp
 from cse.errors import RSC, OneM2MError
 from cse.primitives import Operation, Request, Response
-from resources.cse_base import CSE_TYPES
+from cse.resource_types import CseType, Ty
 
 from .forwarding import cse_url, debug_text
 
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REMOTE_CSE_TY = 16
 SERIALIZATIONS = ["application/json", "application/cbor"]
 RELEASE = "3"
 
@@ -54,7 +53,7 @@ class RegistrationAgent:
         self.settings = config.registrar
         self.own_id = config.cse.cse_id
         self.own_rn = config.cse.rn
-        self.own_type = CSE_TYPES[config.cse.type]
+        self.own_type = int(CseType.named(config.cse.type))
         self.releases = list(config.cse.supported_releases)
         self.dispatcher = dispatcher
         self.routes = routes
@@ -165,7 +164,7 @@ class RegistrationAgent:
         registrar_base = await self._registrar_base()
         record = {"rn": self.own_id[1:], "cb": f"{self.own_id}/{self.own_rn}", "csi": self.own_id,
                   "cst": self.own_type, **self.desired()}
-        created = await self._send(Operation.CREATE, self.settings.rn, ty=REMOTE_CSE_TY,
+        created = await self._send(Operation.CREATE, self.settings.rn, ty=Ty.CSR,
                                    pc={"m2m:csr": record})
         if created.rsc == RSC.CONFLICT:
             # Our record survived a restart of ours: bring it up to date.
@@ -242,7 +241,7 @@ class RegistrationAgent:
                   "csi": registrar_id, **attributes}
         if base.get("cst") in (1, 2, 3):
             record["cst"] = base["cst"]
-        created = await self._local(Operation.CREATE, self.own_rn, ty=REMOTE_CSE_TY, pc={"m2m:csr": record})
+        created = await self._local(Operation.CREATE, self.own_rn, ty=Ty.CSR, pc={"m2m:csr": record})
         if created.rsc != RSC.CREATED:
             existing = self.routes.record(registrar_id, self._now_ts())
             if created.rsc == RSC.CONFLICT and existing is not None and existing.get("_registrar"):

@@ -11,21 +11,24 @@ sends.  The rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cse.clock import format_timestamp
 from cse.errors import RSC, OneM2MError
+from cse.resource_types import Ty
 
 if TYPE_CHECKING:
-    from resources.remote_cse import RemoteCSE
-
     from cse.clock import Clock
     from cse.config import Config
     from cse.storage import Storage
     from cse.tree import Tree
 
-AE_TY = 2
-REMOTE_CSE_TY = 16
+
+
+class RecordGeneration(Protocol):
+    """What routing needs of the remoteCSE type: a number that moves whenever a record changed."""
+
+    generation: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ class Hop:
 
 class Routes:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
-                 remote_cse_type: "RemoteCSE | None", clock: "Clock"):
+                 remote_cse_type: "RecordGeneration | None", clock: "Clock"):
         self.own_id = config.cse.cse_id
         self.own_sp = config.cse.sp_id.lstrip("/")
         self.cse_ri = config.cse.cse_id.lstrip("/")
@@ -57,7 +60,7 @@ class Routes:
     def record(self, cse_id: str, now_ts: str) -> dict | None:
         """The remoteCSE record of `cse_id` (registree or registrar), if any."""
         resource = self.tree.get(cse_id[1:], now_ts) if len(cse_id) > 1 else None
-        if resource is None or resource["ty"] != REMOTE_CSE_TY or resource.get("csi") != cse_id:
+        if resource is None or resource["ty"] != Ty.CSR or resource.get("csi") != cse_id:
             return None
         return resource
 
@@ -65,7 +68,7 @@ class Routes:
         generation = self.remote_cse_type.generation if self.remote_cse_type is not None else 0
         if generation != self._generation:
             index: dict[str, str] = {}
-            for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY):
+            for record in self.storage.children(self.cse_ri, Ty.CSR):
                 if record.get("_registrar"):
                     continue
                 for descendant in record.get("dcse") or ():
@@ -95,7 +98,7 @@ class Routes:
         if head == self.own_id:
             return False
         local = self.tree.get(head[1:], now_ts)
-        if local is not None and local["ty"] == AE_TY:     # an S-AE registered here
+        if local is not None and local["ty"] == Ty.AE:     # an S-AE registered here
             return False
         if record.get("_registrar") or head == neighbour or head in (record.get("dcse") or ()):
             return True
@@ -116,7 +119,7 @@ class Routes:
         Never this CSE or its registrar, which the registrar would refuse: a record stored
         before a registrar was configured may still name it."""
         found: set[str] = set()
-        for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY):
+        for record in self.storage.children(self.cse_ri, Ty.CSR):
             if not record.get("_registrar"):
                 found.add(record["csi"])
                 found.update(record.get("dcse") or ())
@@ -126,7 +129,7 @@ class Routes:
 
     def former_registrars(self) -> list[str]:
         """CSE-IDs of local records of a registrar other than the configured one."""
-        return sorted(record["csi"] for record in self.storage.children(self.cse_ri, REMOTE_CSE_TY)
+        return sorted(record["csi"] for record in self.storage.children(self.cse_ri, Ty.CSR)
                       if record.get("_registrar") and record["csi"] != self.registrar.cse_id)
 
     # -- the decision -------------------------------------------------------------------
@@ -169,4 +172,4 @@ class Routes:
             return True
         # An SP-relative S-AE-ID (/Sxyz) of an AE registered here.
         local = self.tree.get(head[1:], now_ts)
-        return local is not None and local["ty"] == AE_TY
+        return local is not None and local["ty"] == Ty.AE

@@ -6,7 +6,8 @@ from .base import Storage, StorageError
 
 def open_storage(url: str, durability: str = "process") -> Storage:
     """sqlite:///abs/file.sqlite or sqlite://relative/file.sqlite, tinydb:// likewise
-    (a directory), or memory: (SQLite in memory, for tests)."""
+    (a directory), postgresql://[user[:password]@]host[:port]/database[?schema=NAME]
+    (or postgres://), or memory: (SQLite in memory, for tests)."""
     if url in ("memory:", "sqlite://:memory:", "sqlite:///:memory:"):
         from .sqlite import open_sqlite
         return open_sqlite(":memory:", durability)
@@ -16,7 +17,11 @@ def open_storage(url: str, durability: str = "process") -> Storage:
     if url.startswith("tinydb://"):
         from .tinydb import open_tinydb
         return open_tinydb(url[len("tinydb://"):], durability)
-    raise StorageError(f"unsupported storage URL {url!r} (use sqlite:///file, tinydb:///dir or memory:)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgresql import open_postgresql
+        return open_postgresql(url, durability)
+    raise StorageError(f"unsupported storage URL {url!r} "
+                       "(use sqlite:///file, tinydb:///dir, postgresql://host/database or memory:)")
 
 
 __all__ = ["Storage", "StorageError", "open_storage"]

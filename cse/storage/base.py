@@ -43,12 +43,16 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def insert(self, resource: dict) -> None:
-        """Store a new resource; ri and _path must be unique."""
+        """Store a new resource; ri and _path must be unique: a duplicate raises
+        StorageError, inside a transaction() block at the latest when the block ends (the
+        PostgreSQL backend sends a block's writes together), and then the whole block is
+        rolled back.  So never catch StorageError inside a block and carry on in it."""
 
     @abc.abstractmethod
     def update(self, resource: dict, changed: Iterable[str] | None = None) -> None:
         """Replace the stored document of resource["ri"].  `changed` names the attributes
-        that changed (None: unknown), so indexes of untouched attributes are left alone."""
+        that changed (None: unknown), so indexes of untouched attributes are left alone.
+        An unknown ri raises StorageError (inside a block: at the latest at its end)."""
 
     @abc.abstractmethod
     def delete(self, ri: str) -> None:

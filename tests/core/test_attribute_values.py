@@ -60,7 +60,7 @@ async def test_good_values_of_the_same_types_are_accepted(core):
 def test_shared_types_are_inlined_and_keywords_next_to_a_reference_still_apply():
     import jsonschema
 
-    from resources.base import _inline_common
+    from cse.resource_type import _inline_common
 
     definitions = {"count": {"type": "integer", "minimum": 0}, "names": {"type": "array"}}
     assert _inline_common({"$ref": "common.json#/$defs/names", "minItems": 1}, definitions) == \

@@ -6,6 +6,7 @@ import pytest
 
 from bindings.http_client import HttpSender
 from cse.app import build_cse
+from cse.clock import Clock, ManualClock
 from tests.conftest import CoreClient, make_config
 
 from .receiver import Receiver
@@ -16,6 +17,21 @@ READINGS = {"net": [3], "chty": [4]}
 FAST_RETRIES = {"notification.retry_initial": 0.05, "notification.retry_max": 0.2,
                 "notification.timeout": 5.0, "notification.verification_timeout": 2.0,
                 "notification.pipeline": 4}
+
+
+class ManualNowClock(ManualClock):
+    """`now()` moves only when a test says so, but the timers (retry back-off, bn dur) run in
+    real time on the event loop: the receivers here answer over real sockets in real time
+    while a test moves `now` to expire subscriptions.  (The unit tests in tests/notify/parts
+    use a plain ManualClock and move its timers with `advance`.)"""
+
+    call_later = Clock.call_later
+    sleep = Clock.sleep
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualNowClock()
 
 
 def notifying_cse(clock=None, **settings):

@@ -1,16 +1,19 @@
 """Fixtures for the storage tests: every backend behind one `Storage` interface.
 
-`backend` runs a test once per backend; `reopenable` once per backend that keeps data on
-disk (SQLite file, TinyDB directory).  `store` is an opened storage, closed afterwards.
+`backend` runs a test once per backend; `reopenable` once per backend that keeps data
+(SQLite file, TinyDB directory, PostgreSQL).  `store` is an opened storage, closed
+afterwards.  PostgreSQL tests each get a fresh schema on the shared test server
+(tests/postgres.py), dropped afterwards.
 """
 from __future__ import annotations
 
 import pytest
 
 from cse.storage import Storage, open_storage
+from tests.postgres import TestSchema
 
-BACKENDS = ["sqlite-memory", "sqlite-file", "tinydb"]
-PERSISTENT = ["sqlite-file", "tinydb"]
+BACKENDS = ["sqlite-memory", "sqlite-file", "tinydb", "postgresql"]
+PERSISTENT = ["sqlite-file", "tinydb", "postgresql"]
 
 
 def storage_url(backend: str, directory) -> str:
@@ -26,7 +29,8 @@ class Opener:
 
     def __init__(self, backend: str, directory):
         self.backend = backend
-        self.url = storage_url(backend, directory)
+        self.schema = TestSchema() if backend == "postgresql" else None
+        self.url = self.schema.url if self.schema else storage_url(backend, directory)
         self.opened: list[Storage] = []
 
     def __call__(self, durability: str = "process") -> Storage:
@@ -36,8 +40,12 @@ class Opener:
         return storage
 
     def close_all(self) -> None:
-        for storage in self.opened:
-            storage.close()
+        try:
+            for storage in self.opened:
+                storage.close()
+        finally:
+            if self.schema:
+                self.schema.drop()
 
 
 @pytest.fixture(params=BACKENDS)

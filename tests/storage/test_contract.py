@@ -556,3 +556,14 @@ async def test_commit_waits_for_an_open_transaction_to_finish(store):
         await asyncio.sleep(0)
         assert not committed.done()
     await asyncio.wait_for(committed, timeout=5)
+
+
+async def test_commit_after_a_write_lets_the_loop_run_other_work(store):
+    """Every backend yields to the event loop in commit(): a burst of writes never starves
+    notification delivery or timers (the notification tests rely on that order)."""
+    ran = []
+    asyncio.get_running_loop().call_soon(ran.append, "other work")
+    with store.transaction():
+        add(store, "cb", 5)
+    await store.commit()
+    assert ran == ["other work"]

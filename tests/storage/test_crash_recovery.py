@@ -1,6 +1,7 @@
 """The real CSE process, killed with SIGKILL right after it acknowledged writes, and stopped
-with SIGTERM: after a restart on the same data directory every acknowledged resource is
-there and the container counters agree with the instances actually stored."""
+with SIGTERM: after a restart on the same data directory (or PostgreSQL schema) every
+acknowledged resource is there and the container counters agree with the instances
+actually stored."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +15,7 @@ import pytest
 
 from bench.common import CseProcess
 from cse.storage import open_storage
+from tests.postgres import TestSchema
 
 ADMIN = "CAdmin"
 AES = 3
@@ -22,8 +24,21 @@ ACKS_BEFORE_KILL = 120
 _rqi = itertools.count()
 
 
-def storage_url(backend: str, directory) -> str:
-    return f"sqlite://{directory / 'cse.sqlite'}" if backend == "sqlite" else f"tinydb://{directory / 'tinydb'}"
+@pytest.fixture
+def storage_url(tmp_path):
+    """storage_url(backend): where that backend keeps this test's data (PostgreSQL: a fresh
+    schema on the test server, dropped afterwards)."""
+    schemas = []
+
+    def url(backend: str) -> str:
+        if backend == "postgresql":
+            schemas.append(TestSchema())
+            return schemas[-1].url
+        return f"sqlite://{tmp_path / 'cse.sqlite'}" if backend == "sqlite" else f"tinydb://{tmp_path / 'tinydb'}"
+
+    yield url
+    for schema in schemas:
+        schema.drop()
 
 
 class Client:
@@ -122,9 +137,10 @@ async def check_recovered(cse: CseProcess, acked: dict) -> None:
 
 
 @pytest.mark.parametrize("backend, durability", [("sqlite", "process"), ("tinydb", "process"),
-                                                 ("tinydb", "power")])
-async def test_acknowledged_writes_survive_kill_9(tmp_path, backend, durability):
-    url = storage_url(backend, tmp_path)
+                                                 ("tinydb", "power"), ("postgresql", "process"),
+                                                 ("postgresql", "power")])
+async def test_acknowledged_writes_survive_kill_9(tmp_path, storage_url, backend, durability):
+    url = storage_url(backend)
     args = ("--storage", url, "--durability", durability)
     with CseProcess(*args, data_dir=str(tmp_path)) as cse:
         acked = await write_until_killed(cse)
@@ -134,9 +150,9 @@ async def test_acknowledged_writes_survive_kill_9(tmp_path, backend, durability)
         await check_recovered(cse, acked)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "tinydb"])
-async def test_a_clean_restart_keeps_the_tree_and_one_cse_base(tmp_path, backend):
-    url = storage_url(backend, tmp_path)
+@pytest.mark.parametrize("backend", ["sqlite", "tinydb", "postgresql"])
+async def test_a_clean_restart_keeps_the_tree_and_one_cse_base(tmp_path, storage_url, backend):
+    url = storage_url(backend)
     with CseProcess("--storage", url, data_dir=str(tmp_path)) as cse:
         async with aiohttp.ClientSession() as session:
             client = Client(cse.url, session)

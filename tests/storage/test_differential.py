@@ -1,6 +1,8 @@
 """Random histories of writes and (nested, failing) transactions applied to the TinyDB
 backend and to SQLite give the same answers to every query, also after the TinyDB
-storage was reopened from its journal and after it was compacted."""
+storage was reopened from its journal and after it was compacted; and the same histories
+applied to PostgreSQL, also after it was reopened.  "burst" writes several resources with
+no read in between, as CREATE and DELETE requests do (PostgreSQL batches those)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +11,12 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pytest
+
 from cse.storage import StorageError, open_storage
+from cse.storage.postgresql import PostgresStorage
 from cse.storage.tinydb import TinyDbStorage
+from tests.postgres import TestSchema, connect
 
 TYPES = (2, 3, 4, 23)
 LABELS = ("a", "b", "c")
@@ -27,6 +33,7 @@ simple_op = st.one_of(
     st.tuples(st.just("delete"), index),
     st.tuples(st.just("delete_subtree"), index),
     st.tuples(st.just("prune_oldest"), index, st.sampled_from(TYPES)),
+    st.tuples(st.just("burst"), index, st.integers(1, 3), labels, st.booleans(), st.booleans(), st.booleans()),
 )
 op = st.recursive(simple_op, lambda inner: st.tuples(st.just("tx"), st.lists(inner, max_size=6), st.booleans()),
                   max_leaves=30)
@@ -36,12 +43,30 @@ class Boom(Exception):
     pass
 
 
+def inserts_in(operations) -> int:
+    """How many names the operations use (so runners stay in step when one stops early)."""
+    total = 0
+    for operation in operations:
+        if operation[0] == "insert":
+            total += 1
+        elif operation[0] == "burst":
+            total += operation[2]
+        elif operation[0] == "tx":
+            total += inserts_in(operation[1])
+    return total
+
+
 class Runner:
-    """Applies one history to a store, naming new resources in order."""
+    """Applies one history to a store, naming new resources in order.
+
+    A refused write inside a transaction block fails that block (the contract: PostgreSQL
+    may refuse it only when the block ends, and keeps nothing of a block with a refused
+    write), so after one the block is rolled back on every backend."""
 
     def __init__(self, store):
         self.store = store
         self.counter = 0
+        self.refused: list[bool] = []       # per open block: a write was refused in it
         store.insert({"ty": 5, "ri": "cb", "rn": "cb", "pi": "", "_path": "cb"})
 
     def existing(self) -> list[str]:
@@ -56,14 +81,19 @@ class Runner:
         store = self.store
         if kind == "tx":
             _, inner, fail = operation
+            names = self.counter + inserts_in(inner)
+            self.refused.append(False)
             try:
                 with store.transaction():
                     for each in inner:
                         self.apply(each)
-                    if fail:
+                    if fail or self.refused[-1]:
                         raise Boom()
-            except Boom:
+            except (Boom, StorageError):
                 pass
+            finally:
+                self.refused.pop()
+                self.counter = names
             return
         if kind == "insert":
             _, number, ty, lbl, et, cs = operation
@@ -82,8 +112,12 @@ class Runner:
             try:
                 store.insert(clash)
             except StorageError:
+                if self.refused:
+                    self.refused[-1] = True
                 return
-            raise AssertionError("a duplicate insert was accepted")
+            if not self.refused:
+                raise AssertionError("a duplicate insert was accepted")
+            self.refused[-1] = True         # refused when the block ends
         elif kind == "update":
             _, number, lbl, et, cs, name_changes = operation
             resource = self.pick(number)
@@ -106,6 +140,33 @@ class Runner:
             resource = self.pick(operation[1])
             if resource["ri"] != "cb":
                 store.delete_subtree(resource["_path"])
+        elif kind == "burst":
+            # One read, then only writes: new children, the parent updated twice, a new child
+            # updated, and maybe one of them deleted again.
+            _, number, count, lbl, relabel, update_child, delete_child = operation
+            parent = self.pick(number)
+            made = []
+            for _ in range(count):
+                self.counter += 1
+                name = f"n{self.counter}"
+                child = {"ty": 4, "ri": f"ri-{name}", "rn": name, "pi": parent["ri"],
+                         "_path": parent["_path"] + "/" + name, "cs": self.counter % 7}
+                if lbl:
+                    child["lbl"] = lbl
+                store.insert(child)
+                made.append(child)
+            parent["x"] = parent.get("x", 0) + 1
+            store.update(parent, changed=("x",))
+            if relabel:
+                parent["lbl"] = list(reversed(lbl))[:1]
+            parent["cs"] = (parent.get("cs") or 0) + 1
+            store.update(parent, changed=("cs", "lbl") if relabel else ("cs",))
+            if update_child:
+                made[0]["cs"] = 99
+                made[0]["lbl"] = ["c"]
+                store.update(made[0])
+            if delete_child:
+                store.delete(made[-1]["ri"])
         elif kind == "prune_oldest":
             parent = self.pick(operation[1])
             oldest = store.edge_child(parent["ri"], operation[2], newest=False)
@@ -164,3 +225,35 @@ def test_tinydb_answers_like_sqlite(history, compact):
             tiny.close()
             reference.close()
 
+
+
+@pytest.fixture(scope="module")
+def pg_schema():
+    schema = TestSchema()
+    yield schema
+    schema.drop()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(op, max_size=25))
+def test_postgresql_answers_like_sqlite(pg_schema, history):
+    reference = open_storage("memory:")
+    reference.open()
+    pg = PostgresStorage(pg_schema.url)
+    pg.open()
+    with connect() as conn:
+        conn.execute(f'TRUNCATE "{pg_schema.name}".resources, "{pg_schema.name}".labels')
+    try:
+        runners = [Runner(reference), Runner(pg)]
+        for operation in history:
+            for runner in runners:
+                runner.apply(operation)
+        expected = observe(reference)
+        assert observe(pg) == expected
+        pg.close()
+        pg.open()
+        assert observe(pg) == expected
+    finally:
+        pg.close()
+        reference.close()

@@ -29,7 +29,26 @@ def test_an_absolute_data_dir_is_used_as_is(tmp_path, backend, place):
     assert (tmp_path / "abs" / place).exists()
 
 
-@pytest.mark.parametrize("url", ["postgres://x", "tinydb", "", "file:///x"])
+@pytest.mark.parametrize("url", ["postgre://x", "pg://host/db", "tinydb", "", "file:///x"])
 def test_unknown_storage_urls_are_refused(url):
     with pytest.raises(StorageError, match="unsupported storage URL"):
         open_storage(url)
+
+
+async def test_a_config_file_storage_url_runs_the_cse_on_postgresql(tmp_path):
+    """[storage] url = "postgresql://..." in the config file: the CSE's tree is in that schema."""
+    from cse.app import build_cse
+    from tests.postgres import TestSchema, connect
+
+    schema = TestSchema()
+    config_file = tmp_path / "cse.toml"
+    config_file.write_text(f'[storage]\nurl = "{schema.url}"\n[http]\nport = 0\n')
+    cse = build_cse(load_config(config_file))
+    await cse.start()
+    try:
+        with connect() as conn:
+            paths = [row[0] for row in conn.execute(f'SELECT path FROM "{schema.name}".resources')]
+        assert paths == ["cse-in"]
+    finally:
+        await cse.stop()
+        schema.drop()

@@ -1,9 +1,12 @@
-"""What a resource type is: its declaration (from its schema file) and its lifecycle hooks.
+"""What a resource type is: its declaration (ty, names, parents, per-type properties, the
+schema) and its lifecycle hooks.  The core asks these properties and never compares type
+numbers to decide a behaviour.
 
-A resource module subclasses `ResourceType`, names its ty, short name and allowed parents,
-and overrides only the hooks whose behaviour really differs.  Validation of request
-content is generic and driven by the schema in `schemas/<short>.json`; no resource module
-repeats it.
+A resource module (resources/) subclasses `ResourceType`, names its ty, short name and
+allowed parents, and overrides only the properties and hooks whose behaviour really
+differs.  Validation of request content is generic and driven by the type's schema
+(`schemas/<short>.json` merged with the attributes of `schemas/common.json`); no resource
+module repeats it.
 
 Hook order for a CREATE (the dispatcher calls them):
     await prepare_create   may do I/O (verification requests); no writes yet
@@ -11,6 +14,8 @@ Hook order for a CREATE (the dispatcher calls them):
     (stored)
     after_create           e.g. the parent container's counters and pruning
 For UPDATE: await prepare_update, on_update (inside the transaction); for DELETE: on_delete.
+
+What this module must never do: import a resource module, or know a type by its number.
 """
 from __future__ import annotations
 
@@ -22,11 +27,13 @@ import jsonschema
 from referencing import Registry, Resource
 
 import schemas
-from cse.errors import RSC, OneM2MError, bad_request
+
+from .errors import RSC, OneM2MError, bad_request
+from .resource_types import Ty
 
 if TYPE_CHECKING:
-    from cse.context import Context
-    from cse.primitives import Response
+    from .context import Context
+    from .primitives import Response
 
 
 class Presence(enum.Enum):
@@ -47,10 +54,11 @@ def _registry() -> Registry:
 
 
 class Schema:
-    """The attributes of one resource type and a compiled validator for their values."""
+    """The attributes of one resource type (its own and the shared ones it declares) and a
+    compiled validator for each attribute's values."""
 
-    def __init__(self, short_name: str):
-        document = schemas.load(short_name)
+    def __init__(self, short_name: str, ty: int):
+        document = schemas.resource_schema(short_name, ty)
         self.short_name = short_name
         self.title = document.get("title", short_name)
         self.rules: dict[str, AttributeRule] = {}
@@ -60,9 +68,10 @@ class Schema:
         self.unsupported = frozenset(document.get("x-unsupported", ()))
         self.mandatory_on_create = tuple(n for n, r in self.rules.items() if r.create is Presence.MANDATORY)
         definitions = schemas.load("common")["$defs"]
+        registry = _registry()
         self._property_validators = {
             name: jsonschema.Draft202012Validator(
-                {"$schema": document["$schema"], **_inline_common(spec, definitions)}, registry=_registry())
+                {"$schema": document["$schema"], **_inline_common(spec, definitions)}, registry=registry)
             for name, spec in document["properties"].items()
         }
 
@@ -120,17 +129,35 @@ def _describe(error: jsonschema.ValidationError, value: Any) -> str:
 class ResourceType:
     """Declaration and default behaviour of one resource type."""
 
-    ty: ClassVar[int]
+    ty: ClassVar[Ty]
     short_name: ClassVar[str]             # "cnt"
     type_name: ClassVar[str]              # "container"
-    parent_types: ClassVar[frozenset[int]] = frozenset()
+    # The types a resource of this type may be created under (others: 4108).
+    parent_types: ClassVar[frozenset[Ty]] = frozenset()
     has_acpi: ClassVar[bool] = True
+    # False for types only the CSE itself creates (CSEBase, request).
+    creatable: ClassVar[bool] = True
     updatable: ClassVar[bool] = True
+    deletable: ClassVar[bool] = True
+    # Made from the configuration, not by requests (CSEBase): an UPDATE or DELETE is refused
+    # before access control, since it is no secret that it cannot be changed.
+    provisioned: ClassVar[bool] = False
+    # Resources created directly below it belong to their creator (CSEBase); below any other
+    # type they belong to the owner of the parent (an AE owns its whole subtree).
+    children_owned_by_creator: ClassVar[bool] = False
     # Names of virtual children ("la", "ol", ...) that this type serves itself.
     virtual_children: ClassVar[frozenset[str]] = frozenset()
     # Those of them that answer a RETRIEVE or NOTIFY themselves (`serve_virtual`, e.g. the
     # long poll of a pollingChannel's pcu) instead of standing for a stored resource.
     served_virtual_children: ClassVar[frozenset[str]] = frozenset()
+    # Names the TS gives virtual children this CSE does not serve (subscription's ntsr):
+    # reserved all the same, so that no resource takes one.
+    reserved_child_names: ClassVar[frozenset[str]] = frozenset()
+    # The virtual child through which requests fan out to the members (group's fopt).
+    fan_out_point: ClassVar[str | None] = None
+    # An instance container (container, timeSeries) keeps instances of this type as its
+    # history (la/ol, mni/mbs/mia); None for every other type.
+    instance_type: ClassVar[Ty | None] = None
     # No acpi, and only the entity it belongs to (the parent AE or remoteCSE) may use it,
     # whatever the parent's access rules say (pollingChannel, TS-0001 9.6.21).
     parent_entity_only: ClassVar[bool] = False
@@ -139,15 +166,45 @@ class ResourceType:
     # Registrations (AE, remoteCSE) are governed by registration rules, not by the
     # parent's access control policies (TS-0001 9.6.2).
     registration: ClassVar[bool] = False
-    # False for types only the CSE itself creates (CSEBase, request).
-    creatable: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self.schema = Schema(self.short_name)
+        if not isinstance(self.ty, Ty):
+            raise TypeError(f"{type(self).__name__}.ty must be a member of Ty, not {self.ty!r}")
+        self.schema = Schema(self.short_name, self.ty)
+        # The JSON root of its representation ("m2m:cnt").  A type whose resources answer
+        # under other roots (flexContainer specializations) overrides root_of/accepts_root.
         self.root = f"m2m:{self.short_name}"
+        # announceTo/announcedAttribute in the schema and an announced variant in the TS.
+        self.announced_ty: Ty | None = self.ty.announced if "at" in self.schema.rules else None
         # Whether prepare_create may wait (it is overridden), so that other requests can
         # change or remove the parent before the CREATE writes.
         self.prepare_create_may_wait = type(self).prepare_create is not ResourceType.prepare_create
+        self._default_name_prefix = self.short_name + "_"
+
+    # -- declaration ------------------------------------------------------------------------
+    @property
+    def announceable(self) -> bool:
+        return self.announced_ty is not None
+
+    @property
+    def virtual_names(self) -> frozenset[str]:
+        """Every child name this type keeps for virtual resources, served or not."""
+        return self.virtual_children | self.reserved_child_names
+
+    def root_of(self, resource: dict) -> str:
+        """The JSON root `resource` answers under."""
+        return self.root
+
+    def accepts_root(self, root: str, resource: dict | None = None) -> bool:
+        """Whether the content of a CREATE of this type (`resource` None) or of an UPDATE of
+        `resource` may come under `root`."""
+        return root == (self.root if resource is None else self.root_of(resource))
+
+    @property
+    def owns_root_family(self) -> bool:
+        """Whether it accepts more roots than its own `root` (it overrides accepts_root), so
+        the registry asks it about roots it does not know."""
+        return type(self).accepts_root is not ResourceType.accepts_root
 
     # -- content validation (generic) ---------------------------------------------------
     def validate_create(self, attributes: dict) -> None:
@@ -197,7 +254,7 @@ class ResourceType:
 
     def default_name(self, resource: dict) -> str:
         """rn when the originator gave none."""
-        return f"{self.short_name}_{resource['ri'][len(self.short_name):]}"
+        return self._default_name_prefix + resource["ri"][len(self.short_name):]
 
     # -- hooks --------------------------------------------------------------------------
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:

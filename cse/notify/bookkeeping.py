@@ -1,0 +1,156 @@
+"""Subscription bookkeeping: what the notifier writes about subscriptions, and the word to
+their subscriber when one goes away.
+
+* `ExpirationCounter` (exc): one notification generated is one off the stored `exc`; the one
+  that reaches 0 is the last, and the subscription is deleted right after the events being
+  handled (`delete`), which reports its deletion like any other (net 2, su).
+* `deletion_notice`: `{"m2m:sgn": {"sud": true, "sur": ...}}` for `su` when a subscription
+  disappears (DELETE, `et` through the reaper, `exc`, or with its parent).
+* `NotificationStatistics` (nse/nsi): counted in memory, written at most every
+  WRITE_INTERVAL seconds (a timer on the injected clock) and at shutdown.
+
+Expiry (`et`) itself is not decided here: the reaper (cse/expiry.py) deletes an expired
+subscription, and matching ignores one that expired before the reaper came.  Writes happen
+in their own transactions and are committed through `Commits`, never awaited on the
+request path.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Callable
+
+from ..delivery import Notification
+
+if TYPE_CHECKING:
+    from ..clock import Clock, Timer
+    from ..context import Context
+    from ..events import Event
+    from ..storage import Storage
+    from ..tree import Tree
+    from .commits import Commits
+    from .matching import Subscription
+
+log = logging.getLogger(__name__)
+
+
+def deletion_notice(subscription: "Subscription") -> Notification | None:
+    """The notification telling the subscriber (su) that the subscription is gone."""
+    if subscription.subscriber is None:
+        return None
+    doc = subscription.doc
+    return Notification(subscription.subscriber, subscription.ri,
+                        {"m2m:sgn": {"sud": True, "sur": subscription.sur}}, None, doc.get("_rvi"), doc.get("_ser"))
+
+
+class ExpirationCounter:
+    """exc: counted when a notification is generated, so no more than exc are ever made."""
+
+    def __init__(self, storage: "Storage", tree: "Tree", commits: "Commits"):
+        self.storage = storage
+        self.tree = tree
+        self.commits = commits
+        # Used up during the events being handled, to be deleted after them (at most one
+        # entry per subscription that had an exc; the same publish empties it).
+        self.exhausted: list[Subscription] = []
+
+    def count(self, subscription: "Subscription") -> None:
+        """Count one notification against exc; at zero the subscription is marked exhausted
+        (it wants nothing more) and waits in `exhausted` for its deletion."""
+        if subscription.doc.get("exc") is None:
+            return
+        current = self.storage.get(subscription.ri)
+        if current is None or current.get("exc") is None:
+            return
+        remaining = current["exc"] - 1
+        subscription.doc["exc"] = remaining
+        if remaining <= 0:
+            subscription.exhausted = True
+            self.exhausted.append(subscription)
+            return
+        current["exc"] = remaining
+        with self.storage.transaction():
+            self.storage.update(current, changed=("exc",))
+        self.commits.schedule()
+
+    def delete(self, subscription: "Subscription", ctx: "Context") -> list["Event"]:
+        """Delete a subscription whose exc ran out; returns the events of the deletion (for
+        the notifier to handle like those of a request)."""
+        current = self.storage.get(subscription.ri)
+        if current is None:
+            return []
+        with self.storage.transaction():
+            self.tree.remove(ctx, current, self.storage.get(current["pi"]))
+        log.info("subscription %s deleted: its expirationCounter (exc) reached 0", subscription.ri)
+        self.commits.schedule()
+        return ctx.events
+
+
+class NotificationStatistics:
+    """nsi of subscriptions with nse=true: per target, notification events (noec), requests
+    sent (rqs) and responses received (rsr).  Counted in memory and written to the
+    subscription at most every WRITE_INTERVAL seconds (and at shutdown), so counting never
+    adds a storage write per notification; a RETRIEVE may be that much behind.  Counters
+    exist only for subscriptions that count (or did until a late answer came): those of a
+    subscription that is gone or stopped counting are dropped at the next write."""
+
+    WRITE_INTERVAL = 1.0
+
+    def __init__(self, storage: "Storage", clock: "Clock", schedule_commit: Callable[[], None]):
+        self.storage = storage
+        self.clock = clock
+        self.schedule_commit = schedule_commit
+        self._counters: dict[str, dict[str, list[int]]] = {}
+        self._dirty: set[str] = set()
+        self._timer: Timer | None = None
+
+    def _targets(self, ri: str) -> dict[str, list[int]]:
+        counters = self._counters.get(ri)
+        if counters is None:
+            # Continue from what is stored (e.g. before a restart).
+            stored = (self.storage.get(ri) or {}).get("nsi") or []
+            counters = self._counters[ri] = {
+                s["tg"]: [s.get("noec", 0), s.get("rqs", 0), s.get("rsr", 0)] for s in stored if "tg" in s}
+        return counters
+
+    def event(self, ri: str, target: str) -> None:
+        self._targets(ri).setdefault(target, [0, 0, 0])[0] += 1
+        self._touch(ri)
+
+    def attempted(self, notification: Notification, answered: bool) -> None:
+        counters = self._targets(notification.subscription).setdefault(notification.target.entry, [0, 0, 0])
+        counters[1] += 1
+        counters[2] += answered
+        self._touch(notification.subscription)
+
+    def forget(self, ri: str) -> None:
+        self._counters.pop(ri, None)
+        self._dirty.discard(ri)
+
+    def _touch(self, ri: str) -> None:
+        self._dirty.add(ri)
+        if self._timer is None:
+            self._timer = self.clock.call_later(self.WRITE_INTERVAL, self.write)
+
+    def write(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        dirty, self._dirty = self._dirty, set()
+        wrote = False
+        for ri in dirty:
+            current = self.storage.get(ri)
+            if current is None or not current.get("nse"):
+                # Gone, or no longer counting: late answers made these counters.
+                self._counters.pop(ri, None)
+                continue
+            current["nsi"] = [{"tg": tg, "rqs": c[1], "rsr": c[2], "noec": c[0]}
+                              for tg, c in self._counters.get(ri, {}).items()]
+            with self.storage.transaction():
+                self.storage.update(current, changed=("nsi",))
+            wrote = True
+        if wrote:
+            self.schedule_commit()
+
+    def __len__(self) -> int:
+        """Subscriptions with counters in memory."""
+        return len(self._counters)
