@@ -2,11 +2,12 @@
 
 aiocoap (maintained, pure Python, asyncio) does RFC 7252 messaging and RFC 7959 block-wise
 transfer: large request bodies arrive here reassembled (Block1), large responses leave in
-blocks (Block2).  This module maps methods, Uri-Path, Uri-Query, the oneM2M options and
-content formats to a `Request`, and the `Response` back to a code, options and payload.
-Every request gets an answer: errors found here are oneM2M error responses like the
-core's, and an unexpected exception becomes 5.00 with RSC 5000, never a crash.  It knows
-nothing about resources.
+blocks (Block2).  The mapping of methods, Uri-Path, Uri-Query, the oneM2M options and
+content formats to a `Request`, and of the `Response` back to a code, options and payload,
+is `coap_codec` (pure; `coap_options` converts aiocoap's messages for it).  Every request
+gets an answer: errors found here are oneM2M error responses like the core's, and an
+unexpected exception becomes 5.00 with RSC 5000, never a crash.  It knows nothing about
+resources.
 """
 from __future__ import annotations
 
@@ -18,12 +19,10 @@ import aiocoap.resource
 from aiocoap.numbers.codes import Code
 from aiocoap.util import hostportsplit
 
-from cse.errors import RSC, OneM2MError, bad_request
-from cse.primitives import Operation, Request, Response
+from cse.errors import RSC, OneM2MError
+from cse.primitives import Response
 
-from . import coap_options as options
-from . import media
-from .query import parse_query
+from . import coap_codec, coap_options, media
 
 if TYPE_CHECKING:
     from cse.auth import Authenticator
@@ -31,26 +30,6 @@ if TYPE_CHECKING:
     from cse.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
-
-METHODS = {Code.GET: Operation.RETRIEVE, Code.PUT: Operation.UPDATE, Code.DELETE: Operation.DELETE}
-STRING_OPTIONS = ("ot", "rqet", "rset", "oet", "gid", "vsi")
-
-
-def path_to_target(segments: tuple[str, ...]) -> str:
-    """TS-0008 6.2.2.2: ~ starts an SP-relative, _ an absolute address, else CSE-relative."""
-    if segments and segments[0] == "~":
-        return "/" + "/".join(segments[1:])
-    if segments and segments[0] == "_":
-        return "//" + "/".join(segments[1:])
-    return "/".join(segments)
-
-
-def target_to_path(to: str) -> list[str]:
-    if to.startswith("//"):
-        return ["_", *to[2:].split("/")]
-    if to.startswith("/"):
-        return ["~", *to[1:].split("/")]
-    return to.split("/")
 
 
 def peer_address(remote) -> str | None:
@@ -93,7 +72,7 @@ class CoapBinding:
 
     def __init__(self, config: "Config", dispatcher: "Dispatcher",
                  authenticator: "Authenticator | None" = None):
-        options.register()
+        coap_options.register()
         self.settings = config.coap
         self.cse_name = config.cse.rn
         self.dispatcher = dispatcher
@@ -117,19 +96,7 @@ class CoapBinding:
     async def start(self) -> None:
         self._context = await aiocoap.Context.create_server_context(
             _Root(self), bind=(self.settings.host, self.settings.port), transports=["udp6"])
-        self.port = self._bound_port() or self.settings.port
-
-    def _bound_port(self) -> int | None:
-        """The UDP port actually bound (the configured one may be 0)."""
-        for interface in self._context.request_interfaces:
-            manager = getattr(interface, "token_interface", None)
-            transport = getattr(manager, "message_interface", None)
-            if transport is not None and hasattr(transport, "_local_port"):
-                try:
-                    return transport._local_port()
-                except Exception:  # aiocoap internals moved: fall back to the configured port
-                    return None
-        return None
+        self.port = bound_port(self._context) or self.settings.port
 
     async def stop(self) -> None:
         if self._context is not None:
@@ -145,115 +112,51 @@ class CoapBinding:
         try:
             if message.opt.uri_path == (".well-known", "core"):
                 return self._link_format()
-            legacy = options.uses_legacy(message)
-            rqi = options.get(message, "rqi", legacy) or ""
-            request, serialization = self._to_request(message, legacy)
+            received = coap_options.from_aiocoap(message)
+            legacy = coap_codec.uses_legacy(received.options)
+            rqi = coap_codec.option(received.options, "rqi", legacy) or ""
+            request, serialization = coap_codec.decode_request(
+                received, legacy, self.settings.max_body_bytes, peer_address(message.remote))
             op = request.op
             if self.authenticator is not None:
                 await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
-            response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message})
+            response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message},
+                                extra=dict(error.extra))
         except Exception:
             log.exception("CoAP binding failed on %s %s", message.code, message.opt.uri_path)
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=rqi, rvi="3",
                                 pc={"m2m:dbg": "internal error in the CoAP binding"})
-        return self._to_message(response, op, serialization, legacy)
-
-    def _to_request(self, message: aiocoap.Message, legacy: bool) -> tuple[Request, str]:
-        pairs = [item.partition("=")[::2] for item in message.opt.uri_query]
-        ty = options.get(message, "ty", legacy)
-        if message.code == Code.POST:
-            op = Operation.CREATE if ty is not None else Operation.NOTIFY
-            explicit = [value for name, value in pairs if name == "op"]
-            if explicit:  # non-blocking requests are all POSTs with op= (TS-0008 6.2.2.4)
-                try:
-                    op = int(explicit[-1])
-                except ValueError:
-                    raise bad_request(f"query parameter 'op': {explicit[-1]!r} is not an integer") from None
-        else:
-            op = METHODS.get(message.code)
-            if op is None:
-                raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
-                                  f"CoAP method {message.code} has no oneM2M meaning")
-        payload = message.payload
-        request_format = media.JSON
-        content_format = message.opt.content_format
-        if content_format is not None:
-            kind = options.serialization_of(int(content_format))
-            if kind is None:
-                raise OneM2MError(RSC.UNSUPPORTED_MEDIA_TYPE,
-                                  f"content format {int(content_format)} is not supported; use 50 "
-                                  "(application/json) or 60 (application/cbor)")
-            request_format = kind
-        accept = message.opt.accept
-        response_format = request_format
-        if accept is not None:
-            response_format = options.serialization_of(int(accept))
-            if response_format is None:
-                raise OneM2MError(RSC.NOT_ACCEPTABLE,
-                                  f"accept {int(accept)} is not supported; use 50 (application/json) "
-                                  "or 60 (application/cbor)")
-        if len(payload) > self.settings.max_body_bytes:
-            raise bad_request(f"the body is larger than the limit of {self.settings.max_body_bytes} bytes")
-        fields = parse_query(pairs) if pairs else {}
-        rturi = options.get(message, "rturi", legacy)
-        request = Request(
-            op=op, to=path_to_target(message.opt.uri_path), fr=options.get(message, "fr", legacy),
-            rqi=options.get(message, "rqi", legacy) or "", rvi=options.get(message, "rvi", legacy),
-            ty=ty, pc=media.decode(payload, request_format) if payload else None,
-            rtu=rturi.split("&") if rturi else None, accept=response_format,
-            remote_address=peer_address(message.remote), **fields)
-        for name in STRING_OPTIONS:
-            value = options.get(message, name, legacy)
-            if value is not None:
-                setattr(request, name, value)
-        request.ec = options.get(message, "ec", legacy)
-        return request, response_format
-
-    def _to_message(self, response: Response, op: int | None, serialization: str,
-                    legacy: bool) -> aiocoap.Message:
-        payload = b""
-        if response.pc is not None:
-            try:
-                payload = media.encode(response.pc, serialization)
-            except Exception:
-                log.exception("could not encode a CoAP response body")
-                response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=response.rqi, rvi="3",
-                                    pc={"m2m:dbg": "response could not be encoded"})
-                payload = media.encode(response.pc, serialization)
-        message = aiocoap.Message(code=options.coap_code(response.rsc, op), payload=payload)
-        if payload:
-            message.opt.content_format = options.CONTENT_FORMAT[serialization]
-        if message.code == Code.CONTENT:
-            message.opt.max_age = 0   # a CoAP cache must not answer oneM2M requests
-        if response.content_location:
-            message.opt.location_path = target_to_path(response.content_location)
-        options.put(message, "rsc", int(response.rsc), legacy)
-        options.put(message, "rqi", response.rqi, legacy)
-        options.put(message, "rvi", response.rvi, legacy)
-        for name, value in (("ot", response.ot), ("rset", response.rset), ("ec", response.ec),
-                            ("cts", response.cnst), ("cto", response.cnot), ("vsi", response.vsi)):
-            options.put(message, name, value, legacy)
-        return message
+        return coap_options.to_aiocoap(coap_codec.encode_response(response, op, serialization, legacy))
 
     def too_large(self, request: aiocoap.Message) -> aiocoap.Message:
-        legacy = options.uses_legacy(request)
-        limit = self.settings.max_body_bytes
-        try:
-            rqi = options.get(request, "rqi", legacy) or ""
-        except OneM2MError:   # the size is the problem to report
-            rqi = ""
-        response = Response(rsc=RSC.BAD_REQUEST, rqi=rqi, rvi="3",
-                            pc={"m2m:dbg": f"the body is larger than the limit of {limit} bytes"})
-        message = self._to_message(response, None, media.JSON, legacy)
-        message.code = Code.REQUEST_ENTITY_TOO_LARGE
-        message.opt.size1 = limit
-        return message
+        return coap_options.to_aiocoap(
+            coap_codec.too_large(coap_options.from_aiocoap(request), self.settings.max_body_bytes))
 
     def _link_format(self) -> aiocoap.Message:
         """/.well-known/core (RFC 6690): where the CSEBase is, for generic CoAP tools."""
         message = aiocoap.Message(code=Code.CONTENT,
                                   payload=f'</{self.cse_name}>;rt="oneM2M.CSEBase"'.encode())
-        message.opt.content_format = options.LINK_FORMAT
+        message.opt.content_format = coap_codec.LINK_FORMAT
         return message
+
+
+def bound_port(context: aiocoap.Context) -> int | None:
+    """The UDP port a server context actually bound (the configured one may be 0).
+
+    aiocoap has no public API for it: its own `_local_port()` is private (and reports 0 until
+    a message was sent on a client socket).  So this walks aiocoap's attribute chain from the
+    context to the asyncio transport (request interface -> token manager -> message manager
+    -> transport; not underscored, though not documented) and asks the socket the public way,
+    `get_extra_info("socket").getsockname()`.  It is kept in this one function, tested by
+    tests/bindings/test_coap.py::test_the_bound_port_is_the_one_that_answers; should aiocoap
+    change the chain, it returns None and the configured port is reported."""
+    for interface in getattr(context, "request_interfaces", ()):
+        manager = getattr(interface, "token_interface", None)
+        endpoint = getattr(manager, "message_interface", None)
+        transport = getattr(endpoint, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            return sock.getsockname()[1]
+    return None

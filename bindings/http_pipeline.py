@@ -16,6 +16,9 @@ or after the answer before it arrived, whichever is later, so a slow but working
 not timed out for the depth of the pipeline; the whole connection is then given up,
 because the answers behind can only come after the missing one.
 
+Responses are parsed by the sans-IO `http_reader.ResponseReader` (one per connection); this
+module does the I/O, the timers and the matching of answers to requests.
+
 Bounds: a response head is at most MAX_HEAD bytes; a body beyond MAX_BODY is read and
 dropped (the response keeps its status and headers, with an empty body: the status is the
 answer, and the connection stays in step); a connection idle for IDLE_SECONDS is closed.
@@ -25,18 +28,17 @@ upgrades) and never decides what to send.
 from __future__ import annotations
 
 import asyncio
-import enum
-import re
 import ssl
 from collections import deque
 from urllib.parse import quote, urlsplit
 
-MAX_HEAD = 65_536
+from .http_reader import MAX_HEAD, Body, End, Error, ResponseHead, ResponseReader
+
+__all__ = ["MAX_HEAD", "MAX_BODY", "IDLE_SECONDS", "HttpProtocolError", "PipelineClient", "PipelineResponse"]
+
 MAX_BODY = 1_048_576
 IDLE_SECONDS = 15.0          # a connection idle this long is closed
 
-_VERSIONS = frozenset({"HTTP/1.0", "HTTP/1.1"})
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _TARGET_SAFE = "/?:@!$&'()*+,;=-._~%"     # what may stay as it is in a request target
 
 
@@ -63,22 +65,6 @@ class _Pending:
         self.sent_at = sent_at
 
 
-class _Framing(enum.Enum):
-    """How the end of the body being read is found (RFC 9112 6.3)."""
-    NONE = 0
-    LENGTH = 1
-    CHUNKED = 2
-    UNTIL_CLOSE = 3
-
-
-class _Chunk(enum.Enum):
-    """Where a chunked body is: the size line, the data, the CRLF after it, the trailer."""
-    SIZE = 0
-    DATA = 1
-    DATA_END = 2
-    TRAILER = 3
-
-
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection; requests are written and answered strictly in order."""
 
@@ -96,14 +82,10 @@ class _Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         # The response being read.
-        self._buffer = bytearray()
-        self._head: tuple[int, dict[str, str]] | None = None
-        self._framing = _Framing.NONE
-        self._left = 0                 # LENGTH: body bytes to come; CHUNKED: of this chunk
-        self._chunk = _Chunk.SIZE
-        self._trailer = 0              # bytes of trailer fields so far
-        self._body = bytearray()
-        self._oversized = False
+        self._reader = ResponseReader()
+        self._head: ResponseHead | None = None
+        self._body: list[bytes] = []
+        self._body_size = 0            # beyond MAX_BODY the body is dropped
 
     # -- requests -------------------------------------------------------------------------
     def submit(self, data: bytes, future: asyncio.Future, timeout: float) -> None:
@@ -183,150 +165,48 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.client._forget(self)
-        if self._head is not None and self._framing is _Framing.UNTIL_CLOSE and self.waiting:
-            self._finish()
+        if self.waiting and any(isinstance(event, End) for event in self._reader.eof()):
+            self._finish()             # a body that ran until the close
         self._stop_watching()
         self._fail_all(exc or ConnectionResetError("the connection was closed by the peer"))
 
     def data_received(self, data: bytes) -> None:
         if self.closing or self.closed:
             return                     # nothing more is expected on this connection
-        self._buffer += data
-        try:
-            while self._parse_one() and not self.closing:
-                pass
-        except HttpProtocolError as error:
-            self.abort(error)
+        for event in self._reader.feed(data):
+            if isinstance(event, Body):
+                self._add_body(event.data)
+            elif isinstance(event, ResponseHead):
+                if not self.waiting:
+                    self.abort(HttpProtocolError("a response nobody asked for"))
+                    return
+                self._head, self._body, self._body_size = event, [], 0
+            elif isinstance(event, End):
+                self._finish()
+                if self.closing:
+                    return
+            elif isinstance(event, Error):
+                self.abort(HttpProtocolError(event.message))
+                return
+            # Informational (100 Continue): not the answer, which follows.
 
-    # -- response parsing -----------------------------------------------------------------
-    def _parse_one(self) -> bool:
-        """Read what the buffer holds of the current response; True when one was completed."""
-        if self._head is None:
-            buffer = self._buffer
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0 or end > MAX_HEAD:
-                if len(buffer) > MAX_HEAD:
-                    raise HttpProtocolError("response head too large")
-                return False
-            status, headers = self._parse_head(bytes(buffer[:end]))
-            del buffer[:end + 4]
-            if 100 <= status < 200:     # interim response (100 Continue): not the answer
-                return True
-            if not self.waiting:
-                raise HttpProtocolError("a response nobody asked for")
-            self._begin(status, headers)
-        framing = self._framing
-        if framing is _Framing.LENGTH:
-            if self._left:
-                self._left -= self._take(self._left)
-            return self._left == 0 and self._finish()
-        if framing is _Framing.CHUNKED:
-            return self._parse_chunked()
-        if framing is _Framing.UNTIL_CLOSE:
-            self._take(len(self._buffer))
-            return False
-        return self._finish()
+    def _add_body(self, data: bytes) -> None:
+        size = self._body_size = self._body_size + len(data)
+        if size <= MAX_BODY:
+            self._body.append(data)
+        elif self._body:
+            self._body = []            # the status is the answer; the body is dropped
 
-    @staticmethod
-    def _parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
-        lines = raw.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code = rest[:3]
-        if version not in _VERSIONS or not _is_number(code, 3, 3) or rest[3:4] not in ("", " "):
-            raise HttpProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                name, value = name.strip().lower(), value.strip()
-                headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        if version == "HTTP/1.0" and "keep-alive" not in _tokens(headers.get("connection")):
-            headers["connection"] = "close"
-        return int(code), headers
-
-    def _begin(self, status: int, headers: dict[str, str]) -> None:
-        """Decide how the body of this response ends (RFC 9112 6.3)."""
-        self._head = (status, headers)
-        self._oversized = False
-        codings = headers.get("transfer-encoding")
-        if status in (204, 304):
-            self._framing = _Framing.NONE
-        elif codings is not None:
-            if _tokens(codings)[-1:] == ["chunked"]:
-                self._framing, self._chunk, self._trailer = _Framing.CHUNKED, _Chunk.SIZE, 0
-            else:
-                self._framing = _Framing.UNTIL_CLOSE
-        elif "content-length" in headers:
-            length = headers["content-length"]
-            if not _is_number(length, 1, 18):
-                raise HttpProtocolError(f"bad Content-Length {length!r}")
-            self._framing, self._left = _Framing.LENGTH, int(length)
-        elif _closes(headers):
-            self._framing = _Framing.UNTIL_CLOSE
-        else:
-            # RFC 9112 would read until the server closes; a server that neither says how
-            # long the body is nor closes means "no body" (waiting would hang).
-            self._framing = _Framing.NONE
-
-    def _take(self, size: int) -> int:
-        """Move up to `size` body bytes out of the buffer; beyond MAX_BODY they are dropped."""
-        buffer = self._buffer
-        taken = min(size, len(buffer))
-        if taken and not self._oversized:
-            if len(self._body) + taken > MAX_BODY:
-                self._oversized = True
-                self._body = bytearray()
-            else:
-                self._body += buffer[:taken]
-        del buffer[:taken]
-        return taken
-
-    def _parse_chunked(self) -> bool:
-        buffer = self._buffer
-        while True:
-            if self._chunk is _Chunk.DATA:
-                self._left -= self._take(self._left)
-                if self._left:
-                    return False
-                self._chunk = _Chunk.DATA_END
-            if self._chunk is _Chunk.DATA_END:
-                if len(buffer) < 2:
-                    return False
-                if buffer[:2] != b"\r\n":
-                    raise HttpProtocolError("a chunk of the body is not followed by CRLF")
-                del buffer[:2]
-                self._chunk = _Chunk.SIZE
-            end = buffer.find(b"\r\n")
-            if end < 0:
-                if len(buffer) > MAX_HEAD:
-                    raise HttpProtocolError("chunk size line or trailer too large")
-                return False
-            line = bytes(buffer[:end])
-            del buffer[:end + 2]
-            if self._chunk is _Chunk.TRAILER:
-                if not line:
-                    return self._finish()
-                self._trailer += end + 2
-                if self._trailer > MAX_HEAD:
-                    raise HttpProtocolError("response trailer too large")
-                continue
-            size = line.split(b";", 1)[0].strip()
-            if not _CHUNK_SIZE.fullmatch(size):
-                raise HttpProtocolError(f"bad chunk size {size[:20]!r}")
-            self._left = int(size, 16)
-            self._chunk = _Chunk.DATA if self._left else _Chunk.TRAILER
-
-    def _finish(self) -> bool:
-        status, headers = self._head
-        body = bytes(self._body) if self._body else b""
-        self._head = None
-        if body:
-            self._body = bytearray()
+    def _finish(self) -> None:
+        head = self._head
+        assert head is not None, "the reader ends only responses it began"
+        body = b"".join(self._body)
+        self._head, self._body = None, []
         pending = self.waiting.popleft()
         if not pending.future.done():
-            pending.future.set_result(PipelineResponse(status, headers, body))
+            pending.future.set_result(PipelineResponse(head.status, head.headers, body))
         self._used_at = self._answered_at = self.loop.time()
-        if _closes(headers):
+        if head.closes:
             # The server processes nothing more on this connection (RFC 9112 9.6): what is
             # behind moves to a new one now, before any later request could get there first,
             # and this one is closed by us, whatever the server does.
@@ -334,33 +214,16 @@ class _Connection(asyncio.Protocol):
             self._close()
             self.client._resubmit(self.key, left)
         elif self.waiting:
-            head = self.waiting[0]
-            self._watch_by(max(head.sent_at, self._answered_at) + head.timeout)
+            first = self.waiting[0]
+            self._watch_by(max(first.sent_at, self._answered_at) + first.timeout)
         elif not self.closed:
             self._watch_by(self._used_at + IDLE_SECONDS)
-        return True
 
     def _fail_all(self, error: BaseException) -> None:
         while self.waiting:
             pending = self.waiting.popleft()
             if not pending.future.done():
                 pending.future.set_exception(error)
-
-
-def _is_number(text: str, shortest: int, longest: int) -> bool:
-    """ASCII digits only (no sign, space, '_' or other Unicode digits, which int() takes)."""
-    return shortest <= len(text) <= longest and text.isascii() and text.isdigit()
-
-
-def _closes(headers: dict[str, str]) -> bool:
-    """Whether the server closes the connection after this response."""
-    connection = headers.get("connection")
-    return connection is not None and "close" in _tokens(connection)
-
-
-def _tokens(value: str | None) -> list[str]:
-    """The comma-separated tokens of a header such as Connection or Transfer-Encoding."""
-    return [token.strip().lower() for token in value.split(",")] if value else []
 
 
 class PipelineClient:

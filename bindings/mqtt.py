@@ -5,27 +5,23 @@ The CSE is a client of a broker.  It subscribes to /oneM2M/req/+/<own id>/+ and
 the response primitive on the matching /oneM2M/resp/... (reg_resp) topic, in the
 serialization named by the topic's last level.  Every request that has a response topic gets
 an answer, including undecodable ones (an error primitive); nothing here may raise into
-paho's thread or stop the binding.  This module knows topics and payloads, not resources.
+paho's thread or stop the binding.  How topics and payloads map to primitives is
+`mqtt_codec`/`mqtt_topics`; this module knows no resources.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
-import cbor2
-import orjson
-
-from cse.envelope import request_from_primitive
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Operation, Request, Response, ResponseTypeValue
 from cse.tasks import cancel_and_wait
 
-from . import media
+from . import mqtt_codec
 from .mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
-from .mqtt_topics import (REG_REQUEST, REQUEST, SERIALIZATIONS, Topic, originator_forms, parse_topic,
-                          request_filters, response_filters, topic_id)
+from .mqtt_topics import (REG_REQUEST, REQUEST, Topic, originator_forms, parse_topic, request_filters,
+                          response_filters, topic_id)
 
 if TYPE_CHECKING:
     from cse.auth import Authenticator
@@ -100,41 +96,23 @@ class MqttBinding:
         if topic is None or topic.kind not in (REQUEST, REG_REQUEST):
             log.warning("ignoring an MQTT message on %s: not a oneM2M request topic", topic_name)
             return
-        serialization = topic.serialization if topic.serialization in SERIALIZATIONS else media.JSON
         request: Request | None = None
-        primitive: Any = None
         try:
-            if topic.serialization not in SERIALIZATIONS:
-                primitive = {"rqi": _xml_rqi(payload)}
-                raise OneM2MError(RSC.UNSUPPORTED_MEDIA_TYPE,
-                                  f"the topic asks for serialization {topic.serialization!r}; this CSE "
-                                  "speaks json and cbor (the error is sent as json)")
-            if len(payload) > self.settings.max_payload_bytes:
-                raise bad_request(f"the payload is larger than the limit of "
-                                  f"{self.settings.max_payload_bytes} bytes")
-            if not payload:
-                raise bad_request("the MQTT message is empty; it must carry a request primitive")
-            try:
-                primitive = media.decode(payload, serialization)
-            except OneM2MError:
-                primitive = _salvage(payload, serialization)
-                raise
-            request = request_from_primitive(primitive)
-            request.accept = serialization
+            request = mqtt_codec.decode_request(topic, payload, self.settings.max_payload_bytes)
             self._check_topic(topic, request)
             if self.authenticator is not None:
                 await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
-            response = Response(rsc=error.rsc, rqi=_field(primitive, "rqi"),
-                                rvi="3", pc={"m2m:dbg": error.message})
+            rqi = request.rqi if request is not None else getattr(error, "rqi", "")
+            response = mqtt_codec.error_response(error, rqi)
         except Exception:
             log.exception("MQTT binding failed on a message on %s", topic_name)
-            response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=_field(primitive, "rqi"), rvi="3",
-                                pc={"m2m:dbg": "internal error in the MQTT binding"})
+            response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=request.rqi if request is not None else "",
+                                rvi="3", pc={"m2m:dbg": "internal error in the MQTT binding"})
         if request is not None and request.rt == ResponseTypeValue.NO_RESPONSE and response.ok:
             return  # the originator asked for no response (rt 5)
-        self._respond(topic, request, response, serialization)
+        self._respond(topic, request, response)
 
     def _check_topic(self, topic: Topic, request: Request) -> None:
         if topic.kind == REG_REQUEST:
@@ -154,47 +132,13 @@ class MqttBinding:
         return (originator.startswith("/")
                 and ":" not in topic.originator and self.may_relay("/" + topic.originator, originator))
 
-    def _respond(self, topic: Topic, request: Request | None, response: Response,
-                 serialization: str) -> None:
+    def _respond(self, topic: Topic, request: Request | None, response: Response) -> None:
         if response.fr is None:
             response.fr = self.cse_id
         if response.to is None and request is not None and isinstance(request.fr, str):
             response.to = request.fr
-        try:
-            body = media.encode(response.to_primitive(), serialization)
-        except Exception:
-            log.exception("could not encode an MQTT response")
-            body = media.encode(Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=response.rqi, rvi="3",
-                                         pc={"m2m:dbg": "response could not be encoded"}).to_primitive(),
-                                serialization)
+        body = mqtt_codec.encode_response(response, mqtt_codec.answer_serialization(topic))
         try:
             self.connection.publish(str(topic.response()), body)
         except ConnectionError as exc:
             log.warning("could not answer rqi %r on %s: %s", response.rqi, topic.response(), exc)
-
-
-def _xml_rqi(payload: bytes) -> str:
-    """Best effort, so an XML client can still match the 4015 answer to its request."""
-    match = re.search(rb"<rqi>([^<]{1,255})</rqi>", payload)
-    return match.group(1).decode("utf-8", "replace") if match else ""
-
-
-def _salvage(payload: bytes, serialization: str) -> Any:
-    """The raw object of a body refused by media.decode (too deep, CBOR bytes...), only to
-    echo its rqi; None when it does not parse at all."""
-    try:
-        return orjson.loads(payload) if serialization == media.JSON else cbor2.loads(payload)
-    except Exception:  # any parse failure or recursion limit: nothing to echo
-        return None
-
-
-def _field(primitive: Any, name: str) -> str:
-    """A string parameter of a possibly malformed primitive, for echoing in an error answer."""
-    if isinstance(primitive, dict):
-        inner = primitive.get("m2m:rqp")
-        if isinstance(inner, dict) and len(primitive) == 1:
-            primitive = inner
-        value = primitive.get(name)
-        if isinstance(value, str):
-            return value
-    return ""

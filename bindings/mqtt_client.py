@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from cse.errors import RSC
 from cse.primitives import Request, Response
 
-from . import media
+from . import mqtt_codec
 from .mqtt import broker_connection
 from .mqtt_connection import BrokerAddress, BrokerConnection
 from .mqtt_topics import REQUEST, SERIALIZATIONS, Topic, parse_topic, response_filters, topic_id
@@ -84,7 +84,7 @@ class MqttSender:
         else:
             topic = parse_topic(path)
             if topic is None or topic.kind != REQUEST:
-                connection.publish(path, media.encode(request.to_primitive(), serialization))
+                connection.publish(path, mqtt_codec.encode_request(request, serialization))
                 return Response(rsc=RSC.OK, rqi=request.rqi,
                                 pc={"m2m:dbg": f"published on {path}; a topic outside /oneM2M/req/ "
                                                "has no response"})
@@ -92,7 +92,7 @@ class MqttSender:
                 serialization = topic.serialization
             if topic.originator != self.own_topic_id:  # not covered by the standing subscription
                 await connection.subscribe(str(topic.response()), timeout)
-        payload = media.encode(request.to_primitive(), serialization)
+        payload = mqtt_codec.encode_request(request, serialization)
         return await connection.request(str(topic), payload, request.rqi, timeout)
 
     async def _connection(self, address: BrokerAddress, timeout: float) -> BrokerConnection:

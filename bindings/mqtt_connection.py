@@ -24,9 +24,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cse.primitives import Response
 
-from . import media
-from cse.envelope import response_from_primitive
-from .mqtt_topics import REG_RESPONSE, RESPONSE, SERIALIZATIONS, Topic, parse_topic
+from . import mqtt_codec
+from .mqtt_topics import REG_RESPONSE, RESPONSE, Topic, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +278,7 @@ class BrokerConnection:
 
     def _response_received(self, topic: str, parsed: Topic, payload: bytes) -> None:
         try:
-            if parsed.serialization not in SERIALIZATIONS:
-                raise ValueError(f"unsupported serialization {parsed.serialization!r}")
-            response = response_from_primitive(media.decode(payload, parsed.serialization))
+            response = mqtt_codec.decode_response(parsed, payload)
         except Exception as exc:
             log.warning("ignoring an unreadable response on %s: %s", topic, exc)
             return

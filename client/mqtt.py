@@ -7,7 +7,8 @@ Topics (the AE is the originator, its registrar CSE the receiver):
     notifications    the CSE publishes on /oneM2M/req/<cse>/<ae>/<fmt>; answered on resp/...
 <ae> is the SP-relative AE-ID with "/" -> ":" (id-in:Cmeter), as TS-0010 asks; for
 notifications the bare stem (Cmeter, as ACME and Mobius use) is listened to as well.
-The broker connection, topic parsing and primitive encoding are the CSE's own MQTT pieces.
+The broker connection, the topics and the payload codec (`bindings.mqtt_codec`) are the CSE's
+own MQTT pieces.
 """
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ import secrets
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
-from bindings import media
+from bindings import mqtt_codec
 from bindings.mqtt_connection import BrokerAddress, BrokerConnection, TlsFiles
 from bindings.mqtt_topics import REG_REQUEST, REQUEST, parse_topic, topic_id
-from cse.envelope import request_from_primitive
 from cse.errors import OneM2MError
 from cse.primitives import Operation, Request, Response
 from cse.resource_types import Ty
@@ -99,7 +99,7 @@ class MqttTransport:
         try:
             await self._connection.subscribe(f"/oneM2M/{response_kind}/{originator}/{self.cse_topic}/+", timeout)
             topic = f"/oneM2M/{kind}/{originator}/{self.cse_topic}/{self.serialization}"
-            payload = media.encode(request.to_primitive(), self.serialization)
+            payload = mqtt_codec.encode_request(request, self.serialization)
             return await self._connection.request(topic, payload, request.rqi, timeout)
         except asyncio.TimeoutError:
             raise CseUnreachable(f"no answer from {self.cse_id} over {self.url} within {timeout} s") from None
@@ -126,20 +126,19 @@ class MqttTransport:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, topic, payload: bytes, handler: Handler) -> None:
-        serialization = topic.serialization if topic.serialization in ("json", "cbor") else "json"
         rqi = ""
         try:
-            primitive = media.decode(payload, serialization)
-            request = request_from_primitive(primitive)
+            request = mqtt_codec.decode_request(topic, payload)
             rqi = request.rqi
             response = await handler(request)
         except OneM2MError as error:
-            response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message})
+            response = mqtt_codec.error_response(error, rqi or getattr(error, "rqi", ""))
         except Exception:
             log.exception("answering the MQTT request on %s failed", topic)
             response = Response(rsc=5000, rqi=rqi, rvi="3", pc={"m2m:dbg": "the receiving application failed"})
         try:
-            self._connection.publish(str(topic.response()), media.encode(response.to_primitive(), serialization))
+            answer = mqtt_codec.encode_response(response, mqtt_codec.answer_serialization(topic))
+            self._connection.publish(str(topic.response()), answer)
         except ConnectionError as exc:
             log.warning("could not answer on %s: %s", topic.response(), exc)
 

@@ -258,3 +258,26 @@ async def test_registrations_without_originator_are_rate_limited_per_address_not
         await other.shutdown()
         await coap.client.shutdown()
         await coap.cse.stop()
+
+
+async def test_the_bound_port_is_the_one_that_answers(coap_cse: CoapCse):
+    """`bound_port` reads the port aiocoap bound (configured 0) without private API."""
+    from bindings.coap import bound_port
+    binding = next(b for b in coap_cse.cse.bindings if b.name == "coap")
+    assert binding.settings.port == 0 and binding.port > 0
+    assert bound_port(binding._context) == binding.port
+    answer = await coap_cse.call(GET, "/cse-in")
+    assert option(answer, RSC) == 2000
+    assert answer.remote.hostinfo.rsplit(":", 1)[1] == str(binding.port)
+
+
+@pytest.mark.parametrize("number, code, rsc", [(65001, Code.BAD_OPTION, 4000), (345, Code.BAD_OPTION, 4000),
+                                                (65000, Code.CONTENT, 2000), (344, Code.CONTENT, 2000)],
+                         ids=["critical", "critical in the oneM2M range", "elective", "elective in the oneM2M range"])
+async def test_unknown_options(coap_cse: CoapCse, number, code, rsc):
+    """RFC 7252 5.4.1: an unknown critical option is refused with 4.02 (here with RSC 4000 and a
+    message); an unknown elective one is ignored."""
+    answer = await coap_cse.call(GET, "/cse-in", rqi="u-1", options={number: b"x"})
+    assert (answer.code, option(answer, RSC), option(answer, RQI)) == (code, rsc, "u-1")
+    if rsc == 4000:
+        assert f"option {number} is critical" in orjson.loads(answer.payload)["m2m:dbg"]

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from bindings.http import HTTP_STATUS, http_status
+from bindings.http_codec import HTTP_STATUS, http_status
 from cse.errors import RSC
 
 ROOT = Path(__file__).resolve().parents[2]

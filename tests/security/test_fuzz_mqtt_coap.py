@@ -32,7 +32,7 @@ import pytest
 from hypothesis import given, seed
 from hypothesis import strategies as st
 
-from bindings import coap_options
+from bindings import coap_codec, coap_options
 from bindings.mqtt import MqttBinding
 from bindings.mqtt_topics import parse_topic
 from cse.primitives import Request
@@ -240,13 +240,13 @@ def check_mqtt_answer(topic: str, payload: bytes, published: list[tuple[str, byt
     answer = orjson.loads(answer_payload) if answer_format == "json" else cbor2.loads(answer_payload)
     assert isinstance(answer, dict) and "op" not in answer, answer
     check_rsc(answer.get("rsc"), (topic, payload[:300], answer))
-    return answer["rsc"]
     rqi = sent.get("rqi") if isinstance(sent, dict) else None
     if isinstance(rqi, str):
         assert answer["rqi"] == rqi, (rqi, answer)
     assert isinstance(answer["rqi"], str)
     if answer["rsc"] >= 4000:
         assert isinstance(answer.get("pc", {}).get("m2m:dbg"), str), answer
+    return answer["rsc"]
 
 
 def test_hostile_mqtt_messages_get_one_well_formed_answer_and_change_nothing(harness):
@@ -276,10 +276,10 @@ def test_hostile_mqtt_messages_get_one_well_formed_answer_and_change_nothing(har
 OPTION_TEXT = st.one_of(st.text(max_size=20), st.binary(max_size=6), st.sampled_from(
     ["3", "2a", FUZZER, "Cother", "20991231T235959", "100", "", "http://127.0.0.1:1"]))
 OPTION_UINT = st.one_of(st.integers(0, 2**32), st.binary(max_size=9))
-ONEM2M_OPTIONS = {**{number: OPTION_UINT if name in coap_options.UINT_PARAMETERS else OPTION_TEXT
-                     for name, number in coap_options.CURRENT.items()},
-                  **{number: OPTION_UINT if name in coap_options.UINT_PARAMETERS else OPTION_TEXT
-                     for name, number in coap_options.LEGACY.items() if number < 259}}
+ONEM2M_OPTIONS = {**{number: OPTION_UINT if name in coap_codec.UINT_PARAMETERS else OPTION_TEXT
+                     for name, number in coap_codec.CURRENT.items()},
+                  **{number: OPTION_UINT if name in coap_codec.UINT_PARAMETERS else OPTION_TEXT
+                     for name, number in coap_codec.LEGACY.items() if number < 259}}
 
 
 @st.composite
@@ -353,9 +353,9 @@ def check_coap_answer(request: tuple, answer) -> int:
     check_rsc(rsc, (request, answer, answer.payload[:300]))
     # The CoAP code is the TS-0008 one for that RSC (2000 depends on the operation).
     if rsc != 2000:
-        assert answer.code == coap_options.coap_code(rsc, None), (rsc, answer.code)
+        assert answer.code == coap_codec.coap_code(rsc, None), (rsc, answer.code)
     if rsc >= 4000:
-        kind = coap_options.serialization_of(int(answer.opt.content_format))
+        kind = coap_codec.serialization_of(int(answer.opt.content_format))
         decoded = orjson.loads(answer.payload) if kind == "json" else cbor2.loads(answer.payload)
         assert isinstance(decoded.get("m2m:dbg"), str), decoded
     sent_rqi = request[3].get(283 if not legacy else 257)
