@@ -84,15 +84,15 @@ _MISSING = object()
 class _LazyFacts:
     """The facts of a decision, computed once and only if a rule has conditions."""
 
-    __slots__ = ("access", "ctx", "originator", "ty", "facts")
+    __slots__ = ("access", "ctx", "originator", "resource", "facts")
 
-    def __init__(self, access: "AccessControl", ctx: "Context", originator: str, ty: int):
-        self.access, self.ctx, self.originator, self.ty = access, ctx, originator, ty
+    def __init__(self, access: "AccessControl", ctx: "Context", originator: str, resource: dict):
+        self.access, self.ctx, self.originator, self.resource = access, ctx, originator, resource
         self.facts: Facts | None = None
 
     def __call__(self) -> Facts:
         if self.facts is None:
-            self.facts = self.access._facts(self.ctx, self.originator, self.ty)
+            self.facts = self.access._facts(self.ctx, self.originator, self.resource)
         return self.facts
 
 
@@ -147,7 +147,7 @@ class AccessControl:
         if ty == Ty.ACP:
             policy = self._compiled(resource)
             return any_grants(policy.self_privileges, originator, permission,
-                              _LazyFacts(self, ctx, originator, ty))
+                              _LazyFacts(self, ctx, originator, resource))
         rtype = ctx.tree.types.get(ty)
         if rtype is not None and not rtype.has_acpi:
             parent = self._parent(ctx, resource)
@@ -159,7 +159,7 @@ class AccessControl:
         acpi = resource.get("acpi")
         if not acpi:
             return self._default(ctx, originator, permission, resource)
-        facts = _LazyFacts(self, ctx, originator, ty)
+        facts = _LazyFacts(self, ctx, originator, resource)
         for reference in acpi:
             policy = self._policy(ctx, reference)
             if policy is not None and any_grants(policy.privileges, originator, permission, facts):
@@ -198,7 +198,7 @@ class AccessControl:
         entity = ctx.storage.get(originator)
         return entity is not None and entity["ty"] in (Ty.AE, Ty.CSR)
 
-    def _facts(self, ctx: "Context", originator: str, target_ty: int) -> Facts:
+    def _facts(self, ctx: "Context", originator: str, target: dict) -> Facts:
         request = ctx.request
         # Transport facts (address, authentication) describe the requester only; for any
         # other originator (e.g. a subscription's creator) rules that need them do not match.
@@ -206,8 +206,10 @@ class AccessControl:
         return Facts(now=ctx.now,
                      remote_address=request.remote_address if own else None,
                      authenticated=request.authenticated if own else False,
-                     target_ty=target_ty,
-                     child_ty=request.ty if request is not None else None)
+                     target_ty=target["ty"],
+                     child_ty=request.ty if request is not None else None,
+                     # The specialization of a flexContainer (cnd) or mgmtObj (mgd), for acod spty.
+                     target_spty=target.get("cnd", target.get("mgd")))
 
     def _parent(self, ctx: "Context", resource: dict) -> dict | None:
         owner, parents = self._parents
@@ -233,7 +235,7 @@ class AccessControl:
         originator = self.normalize(originator) if originator else ""
         policies = [p for p in (self._policy(ctx, ref) for ref in resource.get("acpi") or ()) if p]
         if policies:
-            facts = _LazyFacts(self, ctx, originator, resource["ty"])
+            facts = _LazyFacts(self, ctx, originator, resource)
             if any(any_grants(p.self_privileges, originator, Permission.UPDATE, facts) for p in policies):
                 return
         elif originator and self._default(ctx, originator, Permission.UPDATE, resource):

@@ -26,8 +26,11 @@ _INT_LISTS = {"ty", "chty", "pty"}
 _STR_LISTS = {"lbl", "clbl", "palb", "cty", "lbq"}
 _STRINGS = {"arp", "smf", "cfq", "geom"}
 _ATTRIBUTE_LISTS = {"atr", "catr", "patr"}
+# Members that are conditions on one attribute of the same name: rewritten into `atr`, the
+# form an HTTP or CoAP query (`?cnd=...`) gives them anyway, so both forms mean the same.
+_ATTRIBUTE_SHORTHANDS = {"cnd"}
 MAX_INTEGER = 2 ** 53 - 1     # largest integer every JSON reader keeps exactly
-KNOWN = _SCALAR_INT | _TIMESTAMPS | _INT_LISTS | _STR_LISTS | _STRINGS | _ATTRIBUTE_LISTS
+KNOWN = _SCALAR_INT | _TIMESTAMPS | _INT_LISTS | _STR_LISTS | _STRINGS | _ATTRIBUTE_LISTS | _ATTRIBUTE_SHORTHANDS
 # Members evaluated on a child (clbl, chty, catr) or on the parent (palb, pty, patr).
 RELATED_CONDITIONS = ("clbl", "chty", "catr", "palb", "pty", "patr")
 # Members this CSE understands but does not implement: refused with 5001, never ignored.
@@ -59,6 +62,8 @@ def check_filter_criteria(fc: Any) -> dict:
     CSE's own format, so that comparisons with stored timestamps are plain string ones."""
     if not isinstance(fc, dict):
         raise bad_request("filter criteria (fc) must be an object")
+    for name in _ATTRIBUTE_SHORTHANDS & fc.keys():
+        _attribute_shorthand(fc, name)
     for name, value in fc.items():
         if name not in KNOWN:
             raise bad_request(f"filter criteria: unknown member '{name}'")
@@ -103,6 +108,19 @@ def check_filter_criteria(fc: Any) -> dict:
     if "arp" in fc and fu != DISCOVERY:
         raise bad_request("filter criteria 'arp' (applyRelativePath) only applies to discovery (fu=1)")
     return fc
+
+
+def _attribute_shorthand(fc: dict, name: str) -> None:
+    """fc {"cnd": "org.onem2m..."} (a string or a list of alternatives, TS-0004 R4
+    containerDefinition) becomes {"atr": [{"nm": "cnd", "val": ...}]}."""
+    value = fc.pop(name)
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise bad_request(f"filter criteria '{name}' must be a non-empty string or list of strings")
+    attributes = fc.get("atr", [])
+    if not isinstance(attributes, list):
+        raise bad_request("filter criteria 'atr' must be a non-empty list of {nm, val} objects")
+    fc["atr"] = [*attributes, *({"nm": name, "val": v} for v in values)]
 
 
 def _attribute_equals(actual: Any, expected: Any) -> bool:

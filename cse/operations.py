@@ -100,7 +100,7 @@ class Operations:
         rtype = self.types.for_create(request.ty)
         if not rtype.creatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be created by a request")
-        attributes = self._content(request.pc, rtype)
+        rtype, attributes = self._content(request.pc, rtype)
         _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
         if target.virtual is not None:
@@ -158,9 +158,11 @@ class Operations:
             removed = True
         return removed
 
-    def _content(self, pc: object, rtype: "ResourceType", resource: dict | None = None) -> dict:
+    def _content(self, pc: object, rtype: "ResourceType",
+                 resource: dict | None = None) -> tuple["ResourceType", dict]:
         """The attributes of a CREATE of `rtype` (resource None) or of an UPDATE of
-        `resource`; the type decides which JSON roots it accepts."""
+        `resource`, and the declaration that governs them: the type decides which JSON
+        roots it accepts, and which of its members a root names (`for_root`)."""
         if pc is None:
             expected = self._expected_root(rtype, resource)
             raise bad_request(f"the request has no content; expected {{\"{expected}\": {{...}}}}")
@@ -168,14 +170,15 @@ class Operations:
             expected = self._expected_root(rtype, resource)
             raise bad_request(f"the content must be one object {{\"{expected}\": {{...}}}}")
         (root, attributes), = pc.items()
-        if not rtype.accepts_root(root, resource):
+        governing = rtype.for_root(root, resource)
+        if governing is None:
             other = self.types.by_root(root)
             hint = f" (that is a {other.type_name})" if other else ""
             raise bad_request(f"content root {root!r} does not match the resource type "
                               f"{rtype.ty}; expected {self._expected_root(rtype, resource)!r}{hint}")
         if not isinstance(attributes, dict):
             raise bad_request(f"the value of {root!r} must be an object of attributes")
-        return attributes
+        return governing, attributes
 
     @staticmethod
     def _expected_root(rtype: "ResourceType", resource: dict | None) -> str:
@@ -380,7 +383,7 @@ class Operations:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
         if request.fc:
             self._check_condition(ctx, resource, request.fc)
-        changes = self._content(request.pc, rtype, resource)
+        rtype, changes = self._content(request.pc, rtype, resource)
         self._check_sizes(changes)
         rtype.validate_update(changes)
         self._check_labels(changes)

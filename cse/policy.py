@@ -37,6 +37,7 @@ class Facts:
     authenticated: bool
     target_ty: int | None              # type of the resource the rule is evaluated for
     child_ty: int | None               # for CREATE: type of the resource being created
+    target_spty: object = None         # specialization of the resource (flexContainer cnd, mgmtObj mgd)
 
 
 class Schedule:
@@ -167,7 +168,7 @@ class Rule:
     patterns: tuple[Wildcard, ...]
     contexts: tuple[AccessContext, ...]
     needs_authentication: bool
-    object_details: tuple[tuple[int | None, frozenset[int] | None], ...]
+    object_details: tuple[tuple[int | None, frozenset[int] | None, object], ...]
     conditional: bool = False          # has contexts, acaf or acod: needs the facts
 
     def grants(self, originator: str, operation: int, facts: "Facts | Callable[[], Facts]") -> bool:
@@ -190,8 +191,10 @@ class Rule:
         return True
 
     def _object_matches(self, operation: int, facts: Facts) -> bool:
-        for target_ty, child_types in self.object_details:
+        for target_ty, child_types, specialization in self.object_details:
             if target_ty is not None and target_ty != facts.target_ty:
+                continue
+            if specialization is not None and specialization != facts.target_spty:
                 continue
             if child_types is not None and operation == 1 and facts.child_ty not in child_types:
                 continue
@@ -289,16 +292,13 @@ def _compile_object_details(value: Any, where: str) -> tuple:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise bad_request(f"{where} must be a list of {{ty, chty}} objects")
+        raise bad_request(f"{where} must be a list of {{ty, spty, chty}} objects")
     details = []
     for i, item in enumerate(value):
         here = f"{where}[{i}]"
         if not isinstance(item, dict):
-            raise bad_request(f"{here} must be an object with ty and/or chty")
-        if "spty" in item:
-            raise OneM2MError(RSC.NOT_IMPLEMENTED, f"{here}.spty: specialization-based access "
-                                                   "control is not supported by this CSE")
-        unknown = set(item) - {"ty", "chty"}
+            raise bad_request(f"{here} must be an object with ty, spty and/or chty")
+        unknown = set(item) - {"ty", "spty", "chty"}
         if unknown:
             raise bad_request(f"{here}: unknown member(s) {', '.join(sorted(unknown))}")
         target_ty = item.get("ty")
@@ -310,7 +310,15 @@ def _compile_object_details(value: Any, where: str) -> tuple:
                     isinstance(t, int) and not isinstance(t, bool) for t in child_types):
                 raise bad_request(f"{here}.chty must be a list of resource type numbers")
             child_types = frozenset(child_types)
-        details.append((target_ty, child_types))
+        # spty: the specialization of the resource the rule is evaluated for (a flexContainer's
+        # cnd, an mgmtObj's mgd; TS-0004 accessControlObjectDetails), never of a child.
+        specialization = item.get("spty")
+        if specialization is not None and (isinstance(specialization, bool)
+                                           or not isinstance(specialization, (str, int))
+                                           or specialization == ""):
+            raise bad_request(f"{here}.spty must be a containerDefinition (cnd) string or a mgmtDefinition "
+                              "(mgd) number")
+        details.append((target_ty, child_types, specialization))
     return tuple(details)
 
 

@@ -41,7 +41,7 @@ class Renderer:
         rtype = self.types.of(resource)
         selected = {}
         for name in names:
-            if name not in rtype.schema.rules:
+            if not rtype.defines(name, resource):
                 raise bad_request(f"attribute '{name}' is not defined for {rtype.type_name}")
             if name in resource:
                 selected[name] = resource[name]

@@ -200,6 +200,20 @@ class ResourceType:
         `resource` may come under `root`."""
         return root == (self.root if resource is None else self.root_of(resource))
 
+    def for_root(self, root: str, resource: dict | None = None) -> "ResourceType | None":
+        """The declaration that governs content under `root` in a CREATE of this type
+        (`resource` None) or in an UPDATE of `resource`: the type itself, or for a type with
+        a family of roots the member for that root (one flexContainer specialization), whose
+        validation and hooks then handle the request.  None: the root is not accepted, and
+        the core answers 4000 naming the root expected; a type may instead raise a more
+        specific refusal (an unknown specialization: 4125)."""
+        return self if self.accepts_root(root, resource) else None
+
+    def defines(self, name: str, resource: dict) -> bool:
+        """Whether `name` is an attribute of `resource` (partial retrieve, a subscription's
+        enc atr): its type's schema, plus the custom attributes of a specialization."""
+        return name in self.schema.rules
+
     @property
     def owns_root_family(self) -> bool:
         """Whether it accepts more roots than its own `root` (it overrides accepts_root), so

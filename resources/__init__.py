@@ -15,6 +15,7 @@ def default_types() -> TypeRegistry:
     from .container import Container
     from .content_instance import ContentInstance
     from .cse_base import CSEBase
+    from .flex_container import flex_types
     from .group import Group
     from .polling_channel import PollingChannel
     from .remote_cse import RemoteCSE
@@ -22,7 +23,7 @@ def default_types() -> TypeRegistry:
     from .subscription import Subscription
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy(), RequestResource(), PollingChannel()])
+                         AccessControlPolicy(), RequestResource(), PollingChannel(), *flex_types()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -14,5 +14,5 @@ class Container(InstanceContainer):
     ty = Ty.CNT
     short_name = "cnt"
     type_name = "container"
-    parent_types = frozenset({Ty.CB, Ty.AE, Ty.CNT, Ty.CSR})
+    parent_types = frozenset({Ty.CB, Ty.AE, Ty.CNT, Ty.CSR, Ty.FCNT})
     instance_type = Ty.CIN

@@ -10,6 +10,9 @@ types are checked one way:
     remote member not reachable       kept, mtv = false
     type differs from mt (not mixed)  csy 1 drop the member (default), 2 refuse (4110),
                                       3 make the group mixed (mt = 0)
+    specialization differs from spty  the same as a type that differs (spty: the cnd of a
+                                      flexContainer group, mt 28; the mgd of an mgmtObj
+                                      group, mt 13)
     more members than mnm             6010 (also when mnm is lowered below cnm)
 A member `<group>/fopt` is a sub-group; its own mt is its type for these checks.
 
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 
 FANOUT_POINT = "fopt"
 MIXED = 0
+# Member types with specializations: (spty value type, its description, the member attribute).
+SPECIALIZED = {Ty.FCNT: (str, "a containerDefinition (cnd) string", "cnd"),
+               Ty.MGO: (int, "a mgmtDefinition (mgd) number", "mgd")}
 ABANDON_MEMBER, ABANDON_GROUP, SET_MIXED = 1, 2, 3
 
 
@@ -48,11 +54,20 @@ class Group(ResourceType):
         mt = attributes.get("mt", MIXED)
         if mt != MIXED and not is_onem2m_type(mt):
             raise bad_request(f"group attribute 'mt': {mt} is neither 0 (mixed) nor a oneM2M resource type")
+        spty = attributes.get("spty")
+        if spty is not None:
+            expected = SPECIALIZED.get(mt)
+            if expected is None:
+                raise bad_request(f"group attribute 'spty' applies to a group of flexContainers (mt {int(Ty.FCNT)}) "
+                                  f"or mgmtObjs (mt {int(Ty.MGO)}), not to mt {mt}")
+            if not isinstance(spty, expected[0]) or isinstance(spty, bool):
+                raise bad_request(f"group attribute 'spty': {spty!r} is not {expected[1]}")
 
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         resource.setdefault("mt", MIXED)
         members, validated, mt = await self._validate_members(
-            ctx, resource["mid"], resource["mt"], resource.get("csy", ABANDON_MEMBER), resource["mnm"])
+            ctx, resource["mid"], resource["mt"], resource.get("csy", ABANDON_MEMBER), resource["mnm"],
+            resource.get("spty"))
         resource.update(mid=members, cnm=len(members), mtv=validated, mt=mt, ssi=False)
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
@@ -60,7 +75,7 @@ class Group(ResourceType):
             return
         mnm = changes.get("mnm") or resource["mnm"]
         members, validated, mt = await self._validate_members(
-            ctx, changes["mid"], resource["mt"], resource.get("csy", ABANDON_MEMBER), mnm)
+            ctx, changes["mid"], resource["mt"], resource.get("csy", ABANDON_MEMBER), mnm, resource.get("spty"))
         # Applied with the request's own changes in the same transaction.
         changes.update(mid=members, cnm=len(members), mtv=validated)
         if mt != resource["mt"]:
@@ -78,7 +93,7 @@ class Group(ResourceType):
 
     # -- member checks ------------------------------------------------------------------
     async def _validate_members(self, ctx: "Context", mid: list[str], mt: int, csy: int,
-                                mnm: int) -> tuple[list[str], bool, int]:
+                                mnm: int, spty: int | str | None = None) -> tuple[list[str], bool, int]:
         """(members kept, all types verified, memberType after csy)."""
         unique = list(dict.fromkeys(mid))
         if len(unique) > mnm:
@@ -89,18 +104,22 @@ class Group(ResourceType):
         kept: list[str] = []
         identities: set[tuple] = set()
         validated = True
-        for member, (identity, member_type) in zip(unique, inspected):
+        for member, (identity, member_type, specialization) in zip(unique, inspected):
             if identity is not None:
                 if identity in identities:       # the same resource under another address
                     continue
                 identities.add(identity)
             if member_type is None:
                 validated = False
-            elif mt != MIXED and member_type != mt:
+            elif mt != MIXED and (member_type != mt or (spty is not None and specialization != spty)):
                 if csy == ABANDON_GROUP:
+                    if member_type != mt:
+                        what, expected = f"type {member_type}", f"memberType (mt) is {mt}"
+                    else:
+                        what, expected = f"specialization {specialization!r}", f"specializationType (spty) is {spty!r}"
                     raise OneM2MError(RSC.GROUP_MEMBER_TYPE_INCONSISTENT,
-                                      f"member {member!r} has type {member_type}, the group's memberType "
-                                      f"(mt) is {mt} and consistencyStrategy (csy) is ABANDON_GROUP")
+                                      f"member {member!r} has {what}, the group's {expected} and "
+                                      "consistencyStrategy (csy) is ABANDON_GROUP")
                 if csy == SET_MIXED:
                     mt = MIXED
                 else:
@@ -108,9 +127,9 @@ class Group(ResourceType):
             kept.append(member)
         return kept, validated, mt
 
-    async def _inspect(self, ctx: "Context", member: str) -> tuple[tuple | None, int | None]:
-        """(identity, type) of one member, or (None, None) for a remote member that could not
-        be reached; refusals raise."""
+    async def _inspect(self, ctx: "Context", member: str) -> tuple[tuple | None, int | None, object]:
+        """(identity, type, specialization) of one member, or (None, None, None) for a remote
+        member that could not be reached; refusals raise."""
         if ctx.dispatch is None:
             raise OneM2MError(RSC.INTERNAL_SERVER_ERROR, "the group type needs a dispatcher to check members")
         target, sub_group = member, False
@@ -136,18 +155,20 @@ class Group(ResourceType):
             if not isinstance(attributes, dict):        # a remote CSE's odd answer
                 attributes = {}
             member_type = attributes.get("ty")
+            specialization = attributes.get(SPECIALIZED[member_type][2]) if member_type in SPECIALIZED else None
             if sub_group:
                 if member_type != Ty.GRP:
                     raise bad_request(f"group member {member!r} (mid) ends in /{FANOUT_POINT} but "
                                       f"{target!r} is not a group")
                 member_type = attributes.get("mt", MIXED)
+                specialization = attributes.get("spty")
             identity = (address.remote_sp, address.remote_cse, attributes.get("ri", target), sub_group)
-            return identity, member_type
+            return identity, member_type, specialization
         if answer.rsc in (RSC.ORIGINATOR_HAS_NO_PRIVILEGE, RSC.RECEIVER_HAS_NO_PRIVILEGE):
             raise OneM2MError(RSC.RECEIVER_HAS_NO_PRIVILEGE,
                               f"group member {member!r} (mid) may not be retrieved by {ctx.originator!r}")
         if remote:
-            return None, None
+            return None, None, None
         if answer.rsc == RSC.NOT_FOUND:
             raise OneM2MError(RSC.NOT_FOUND, f"group member {member!r} (mid) does not exist")
         detail = answer.pc.get("m2m:dbg", "") if isinstance(answer.pc, dict) else ""

@@ -118,7 +118,7 @@ class Subscription(ResourceType):
                 raise bad_request(f"attribute 'enc': chty {child_ty} is not a resource type that can be a "
                                   f"child of a {parent_type.type_name}")
         for name in enc.get("atr") or ():
-            if name not in parent_type.schema.rules:
+            if not parent_type.defines(name, parent):
                 raise bad_request(f"attribute 'enc': atr {name!r} is not an attribute of "
                                   f"{parent_type.type_name}")
         content_type = sub.get("nct", 1)

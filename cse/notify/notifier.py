@@ -138,7 +138,7 @@ class Notifier:
         content_type = subscription.content_type
         if content_type == RESOURCE_ID:
             return {"m2m:uri": resource["ri"]}
-        root = self.tree.types.of(resource).root
+        root = self.tree.types.of(resource).root_of(resource)
         if content_type == MODIFIED_ATTRIBUTES and modified is not None:
             return {root: {k: v for k, v in modified.items() if k[0] != "_"}}
         return {root: visible(resource)}

@@ -61,6 +61,15 @@ RULES = {
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         rqag O O
         """, ['rqag']),
+    "fcnt": (28, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        st NP NP, acpi O O, daci O O, at O O, aa O O, cr O NP, cnd M NP, or O O, cs NP NP,
+        nl O O, mni O O, mbs O O, mia O O, cni NP NP, cbs NP NP, fcied O O
+        """, ['aa', 'at', 'daci']),
+    "fci": (58, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et NP NP, lbl NP NP,
+        st NP NP, cs NP NP, org NP NP
+        """, []),
     "req": (17, """
         ty NP NP, ri NP NP, rn NP NP, pi NP NP, ct NP NP, lt NP NP, et NP NP, st NP NP,
         lbl NP NP, acpi NP NP, op NP NP, tg NP NP, org NP NP, rid NP NP, mi NP NP,
