@@ -120,9 +120,9 @@ class ScheduleEntry:
             raise bad_request(f"{where}: {text!r} is not a string")
         parts = text.split()
         if len(parts) != len(FIELDS):
-            raise bad_request(f"{where}: {text!r} has {len(parts)} field(s); it must have 7 fields "
+            raise bad_request(f"{where} {text!r} has {len(parts)} field(s); it must have 7 fields "
                               f"({FORMAT})")
-        where = f"{where} {text!r}"
+        where = f"{where} {text!r}"    # every message names the entry, then the field
         self.text = text
         (self.seconds, self.minutes, self.hours, self.days, self.months, self.weekdays,
          self.years) = (_parse_field(part, field, where) for part, field in zip(parts, FIELDS))
