@@ -27,22 +27,6 @@ def clock() -> ManualClock:
     return ManualClock(MORNING)
 
 
-@pytest.fixture
-def sender() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-async def harness(clock, sender):
-    built = build_harness(clock, sender)
-    await built.cse.start()
-    try:
-        yield built
-    finally:
-        sender.release()
-        await built.cse.stop()
-
-
 async def scheduled(harness, entries=DAYTIME, **attributes) -> tuple[str, dict]:
     """A meter's container with a subscription to its readings and that subscription's
     notificationSchedule; returns (container, the subscription)."""
