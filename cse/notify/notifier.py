@@ -125,14 +125,14 @@ class Notifier:
     # -- notifications --------------------------------------------------------------------
     def _notify(self, subscription: Subscription, event_type: int, resource: dict,
                 modified: dict | None = None) -> None:
-        sgn: dict = {"nev": {"rep": self._representation(subscription, resource, modified),
-                             "net": event_type}, "sur": subscription.sur}
-        if subscription.creator:
-            sgn["cr"] = subscription.creator
         if subscription.schedule is not None and subscription.pending is None \
                 and not subscription.schedule.contains(self.clock.now()):
             self.schedules.drop(subscription)     # missed, and not to be kept: not counted either
             return
+        sgn: dict = {"nev": {"rep": self._representation(subscription, resource, modified),
+                             "net": event_type}, "sur": subscription.sur}
+        if subscription.creator:
+            sgn["cr"] = subscription.creator
         self.expiration.count(subscription)
         if subscription.doc.get("nse"):
             for target in subscription.targets:
