@@ -253,3 +253,17 @@ async def test_what_is_held_at_shutdown_is_held_again_after_the_restart(clock, t
         assert values(await second_sender.wait_for(2)) == ["before", "after"]
     finally:
         await second.cse.stop()
+
+
+async def test_an_expired_schedule_is_removed_by_the_reaper_and_releases_what_was_held(harness, clock):
+    from cse.clock import format_timestamp
+
+    container, sub = await scheduled(harness, pn=2)
+    schedule = f"{container}/{sub['rn']}/notificationSchedule"
+    expires = format_timestamp(clock.now() + 600)
+    assert (await harness.core.update(schedule, {"m2m:sch": {"et": expires}}, fr="Cmeter")).rsc == 2004
+    await harness.post(container, "a")
+    clock.advance(601)                                   # 07:10: expired, the window still shut
+    assert await harness.cse.reaper.reap_once() == 1
+    assert values(await harness.sender.wait_for(1)) == ["a"]
+    assert "_nsch" not in harness.cse.storage.get(sub["ri"])
