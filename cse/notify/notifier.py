@@ -192,7 +192,8 @@ class Notifier:
         now = self.clock.now()
         for notification in self.pending.take():
             subscription = self._scheduled(notification.subscription)
-            if subscription is not None and not subscription.schedule.contains(now):
+            if subscription is not None and subscription.schedule is not None \
+                    and not subscription.schedule.contains(now):
                 self.schedules.hold_notification(subscription, notification)   # its window is still shut
             else:
                 self.delivery.enqueue(notification)

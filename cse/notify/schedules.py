@@ -95,7 +95,8 @@ class NotificationSchedules:
         """Keep `pc` for every target of the subscription until the next window opens (or
         drop it when the subscription has no pn)."""
         if not self.holds(subscription):
-            self.drop(subscription)
+            batch = pc.get("m2m:agn")
+            self.drop(subscription, len(batch["m2m:sgn"]) if batch else 1)
             return
         doc = subscription.doc
         for target in subscription.targets:

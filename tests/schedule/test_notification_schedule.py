@@ -267,3 +267,14 @@ async def test_an_expired_schedule_is_removed_by_the_reaper_and_releases_what_wa
     assert await harness.cse.reaper.reap_once() == 1
     assert values(await harness.sender.wait_for(1)) == ["a"]
     assert "_nsch" not in harness.cse.storage.get(sub["ri"])
+
+
+async def test_a_batch_due_after_the_window_closed_is_dropped_without_pn(harness, clock):
+    """Batched inside the window, due outside it: missed, all of it (counted one by one)."""
+    clock.advance(at("2025-03-03 20:59:00") - MORNING)
+    container, _ = await scheduled(harness, bn={"num": 10, "dur": "PT120S"})
+    await harness.post(container, "a")
+    await harness.post(container, "b")
+    clock.advance(120)                                   # 21:01: the batch is due, the window shut
+    await nothing_sent(harness)
+    assert harness.notifier.stats()["dropped_outside_schedule"] == 2
