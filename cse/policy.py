@@ -12,20 +12,14 @@ facts handed to `grants` (it is pure, and the access-decision code relies on tha
 from __future__ import annotations
 
 import ipaddress
-import re
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
+from .schedule_entries import Schedule
 
 ALL_OPERATIONS = 63
 EVERYONE = "all"
-
-# Fields of an accessControlWindow (TS-0004 m2m:scheduleEntry): second minute hour
-# day-of-month month day-of-week year.  Day of week 0 = Sunday (7 is accepted as Sunday).
-_SCHEDULE_FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
-                    ("month", 1, 12), ("day of week", 0, 7), ("year", 1970, 9999))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,65 +34,15 @@ class Facts:
     target_spty: object = None         # specialization of the resource (flexContainer cnd, mgmtObj mgd)
 
 
-class Schedule:
-    """One accessControlWindow: a 7-field schedule string, evaluated in UTC."""
-
-    __slots__ = ("text", "_fields")
-
-    def __init__(self, text: str, where: str):
-        self.text = text
-        parts = text.split()
-        if len(parts) != 7:
-            raise bad_request(f"{where}: {text!r} must have 7 fields "
-                              "(second minute hour day-of-month month day-of-week year)")
-        self._fields = tuple(_parse_field(part, name, low, high, where)
-                             for part, (name, low, high) in zip(parts, _SCHEDULE_FIELDS))
-
-    def matches(self, now: float) -> bool:
-        t = time.gmtime(now)
-        values = (t.tm_sec if t.tm_sec < 60 else 59, t.tm_min, t.tm_hour, t.tm_mday, t.tm_mon,
-                  (t.tm_wday + 1) % 7, t.tm_year)
-        for allowed, value in zip(self._fields, values):
-            if allowed is not None and value not in allowed:
-                return False
-        return True
-
-
-def _parse_field(text: str, name: str, low: int, high: int, where: str) -> frozenset[int] | None:
-    """None for '*', else the set of values the field allows ('1-5', '*/15', '1,3,5')."""
-    if text == "*":
-        return None
-    values: set[int] = set()
-    for item in text.split(","):
-        # At most 9 digits per number: every field's range fits, and int() stays cheap.
-        match = re.fullmatch(r"(\*|\d{1,9}(?:-\d{1,9})?)(?:/(\d{1,9}))?", item)
-        if match is None:
-            raise bad_request(f"{where}: {name} field {text!r} is not '*', a number, a range a-b, "
-                              "a step */n or a list of those")
-        span, step_text = match.groups()
-        if span == "*":
-            start, end = low, high
-        else:
-            first, _, last = span.partition("-")
-            start, end = int(first), int(last or first)
-        step = int(step_text) if step_text else 1
-        if not (low <= start <= end <= high) or step < 1:
-            raise bad_request(f"{where}: {name} field {text!r} is outside {low}..{high}")
-        values.update(range(start, end + 1, step))
-    if name == "day of week" and 7 in values:
-        values.add(0)
-    return frozenset(values)
-
-
 @dataclass(frozen=True, slots=True)
 class AccessContext:
     """One accessControlContexts entry: every part present must match."""
 
-    windows: tuple[Schedule, ...]
+    windows: Schedule | None           # accessControlWindow (actw): any of its entries
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
 
     def matches(self, facts: Facts) -> bool:
-        if self.windows and not any(w.matches(facts.now) for w in self.windows):
+        if self.windows is not None and not self.windows.contains(facts.now):
             return False
         if self.networks is not None:
             if facts.remote_address is None:
@@ -265,7 +209,8 @@ def _compile_contexts(value: Any, where: str) -> tuple[AccessContext, ...]:
         networks = None
         if "acip" in item:
             networks = _compile_networks(item["acip"], f"{here}.acip")
-        contexts.append(AccessContext(tuple(Schedule(w, f"{here}.actw") for w in windows), networks))
+        schedule = Schedule(windows, f"{here}.actw") if windows else None
+        contexts.append(AccessContext(schedule, networks))
     return tuple(contexts)
 
 

@@ -20,10 +20,11 @@ def default_types() -> TypeRegistry:
     from .polling_channel import PollingChannel
     from .remote_cse import RemoteCSE
     from .request import RequestResource
+    from .schedule import Schedule
     from .subscription import Subscription
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy(), RequestResource(), PollingChannel(), *flex_types()])
+                         AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -49,18 +49,20 @@ class Batches:
         if batch.count >= (subscription.batch_size or 1):
             self.flush(subscription.ri)
 
-    def flush(self, ri: str) -> None:
-        """Send what the subscription's batch holds now (nothing when it has none)."""
+    def flush(self, ri: str, send: Callable[["Subscription", dict], None] | None = None) -> None:
+        """Send what the subscription's batch holds now (nothing when it has none), through
+        `send` when given instead of the usual way."""
         batch = self._open.pop(ri, None)
         if batch is None:
             return
         if batch.timer is not None:
             batch.timer.cancel()
         subscription = batch.subscription
+        send = send or self.send
         if subscription.latest_only:
-            self.send(subscription, {"m2m:sgn": batch.items[-1]})
+            send(subscription, {"m2m:sgn": batch.items[-1]})
         else:
-            self.send(subscription, {"m2m:agn": {"m2m:sgn": batch.items}})
+            send(subscription, {"m2m:agn": {"m2m:sgn": batch.items}})
 
     def flush_all(self) -> None:
         for ri in list(self._open):

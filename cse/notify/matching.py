@@ -24,6 +24,7 @@ from ..errors import OneM2MError
 from ..events import Event, EventKind
 from ..filters import Criteria
 from ..notification_target import NotificationTarget, parse_target
+from ..schedule_entries import Schedule
 
 if TYPE_CHECKING:
     from ..access import AccessControl
@@ -40,6 +41,10 @@ FILTER_MEMBERS = ("crb", "cra", "ms", "us", "sts", "stb", "exb", "exa", "sza", "
 UPDATE, DELETE, CHILD_CREATED, CHILD_DELETED = 1, 2, 3, 4
 ENDED = 0       # not a net: the subscription itself went away (send its batch, tell its su)
 ALL_ATTRIBUTES, MODIFIED_ATTRIBUTES, RESOURCE_ID = 1, 2, 3
+# The internal key of a <subscription> with the entries of its notificationSchedule (kept
+# there by resources/schedule.py, so the schedule comes with the cached subscription).
+NOTIFICATION_SCHEDULE_KEY = "_nsch"
+IMMEDIATE_EC = 2    # nec "immediate": not held back by the notificationSchedule (as ACME)
 # The event kinds as plain names: an Enum attribute lookup costs ~70 ns on Python 3.11, and
 # these are compared for every event on the request path.
 CREATED, UPDATED, DELETED = EventKind.CREATED, EventKind.UPDATED, EventKind.DELETED
@@ -67,6 +72,8 @@ class Subscription:
     creator: str | None
     et: str | None = None            # expirationTime (m2m:timestamp, compared as a string)
     exhausted: bool = False          # its exc is used up: no further notification
+    schedule: Schedule | None = None     # its notificationSchedule (cse/notify/schedules.py)
+    pending: int | None = None       # pn: what becomes of notifications outside the schedule
 
     @classmethod
     def from_doc(cls, doc: dict, cse_id: str, settings: "NotificationSettings") -> "Subscription":
@@ -93,6 +100,10 @@ class Subscription:
             size = min(batch.get("num") or settings.max_batch_size, settings.max_batch_size)
             dur = batch.get("dur")
             seconds = parse_duration(dur, "bn/dur") if dur is not None else settings.default_batch_duration
+        entries = doc.get(NOTIFICATION_SCHEDULE_KEY)
+        schedule = None
+        if entries and doc.get("nec") != IMMEDIATE_EC:
+            schedule = Schedule(entries, "notificationSchedule")
         return cls(doc=doc, ri=doc["ri"], sur=f"{cse_id}/{doc['ri']}",
                    events=frozenset(enc.get("net") or (UPDATE,)),
                    child_types=frozenset(enc["chty"]) if enc.get("chty") else None,
@@ -101,7 +112,8 @@ class Subscription:
                    content_type=doc.get("nct") or ALL_ATTRIBUTES,
                    targets=targets, subscriber=subscriber, batch_size=size, batch_seconds=seconds,
                    latest_only=bool(doc.get("ln")), latest_when_failing=doc.get("pn") == 1,
-                   ec=doc.get("nec"), creator=doc.get("cr"), et=doc.get("et"))
+                   ec=doc.get("nec"), creator=doc.get("cr"), et=doc.get("et"),
+                   schedule=schedule, pending=doc.get("pn"))
 
     def expired(self, now_ts: str) -> bool:
         return self.et is not None and self.et <= now_ts

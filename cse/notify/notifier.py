@@ -28,6 +28,7 @@ from .commits import Commits
 from .matching import (DELETED, ENDED, MODIFIED_ATTRIBUTES, RESOURCE_ID, SUBSCRIPTION_TY, UPDATED, Matcher,
                        ReadAccess, Subscription)
 from .pending import PendingStore
+from .schedules import NOTIFICATION_SCHEDULE_KEY, NotificationSchedules
 
 if TYPE_CHECKING:
     from ..access import AccessControl
@@ -66,6 +67,7 @@ class Notifier:
         self.read_access = ReadAccess(access, self._context)
         self.matcher = Matcher(storage, clock, self.settings, self.cse_id, self.read_access)
         self.batches = Batches(clock, self._send)
+        self.schedules = NotificationSchedules(clock, self.settings.queue_size, self._enqueue)
         self.expiration = ExpirationCounter(storage, tree, self.commits)
         self.pending = PendingStore(storage, self.cse_id, self.settings.max_persisted, self.commits)
         self._pending_at_close: list[Notification] = []
@@ -109,6 +111,8 @@ class Notifier:
                     self.statistics.forget(resource["ri"])
                 if "bn" in event.modified and resource["ri"] in self.batches:
                     self.batches.flush(resource["ri"])
+                if resource["ri"] in self.schedules:   # its schedule, pn or nec may have changed
+                    self.schedules.changed(self.matcher.compile(resource), resource["ri"], self.clock.now())
         elif kind is DELETED:
             for doc in event.removed_subscriptions:
                 self.statistics.forget(doc["ri"])
@@ -121,6 +125,10 @@ class Notifier:
     # -- notifications --------------------------------------------------------------------
     def _notify(self, subscription: Subscription, event_type: int, resource: dict,
                 modified: dict | None = None) -> None:
+        if subscription.schedule is not None and subscription.pending is None \
+                and not subscription.schedule.contains(self.clock.now()):
+            self.schedules.drop(subscription)     # missed, and not to be kept: not counted either
+            return
         sgn: dict = {"nev": {"rep": self._representation(subscription, resource, modified),
                              "net": event_type}, "sur": subscription.sur}
         if subscription.creator:
@@ -144,6 +152,12 @@ class Notifier:
         return {root: visible(resource)}
 
     def _send(self, subscription: Subscription, pc: dict) -> None:
+        if subscription.schedule is not None and not subscription.schedule.contains(self.clock.now()):
+            self.schedules.hold(subscription, pc)
+            return
+        self._send_now(subscription, pc)
+
+    def _send_now(self, subscription: Subscription, pc: dict) -> None:
         doc = subscription.doc
         counted = bool(doc.get("nse"))
         for target in subscription.targets:
@@ -152,9 +166,14 @@ class Notifier:
                              counted=counted),
                 latest_only=subscription.latest_only, latest_when_failing=subscription.latest_when_failing)
 
+    def _enqueue(self, notification: Notification, latest_only: bool, latest_when_failing: bool) -> None:
+        self.delivery.enqueue(notification, latest_only=latest_only, latest_when_failing=latest_when_failing)
+
     def _finish(self, subscription: Subscription) -> None:
-        """The subscription is gone: send what it batched, then tell its subscriber (su)."""
-        self.batches.flush(subscription.ri)
+        """The subscription is gone: send what its schedule held and what it batched (its
+        schedule goes with it), then tell its subscriber (su)."""
+        self.schedules.release(subscription.ri)
+        self.batches.flush(subscription.ri, send=self._send_now)
         notice = deletion_notice(subscription)
         if notice is not None:
             self.delivery.enqueue(notice)
@@ -170,8 +189,22 @@ class Notifier:
         """Queue what the last clean shutdown kept, before any new notification (synchronous:
         the bindings may already serve requests when the notifier starts)."""
         self._restored = True
+        now = self.clock.now()
         for notification in self.pending.take():
-            self.delivery.enqueue(notification)
+            subscription = self._scheduled(notification.subscription)
+            if subscription is not None and subscription.schedule is not None \
+                    and not subscription.schedule.contains(now):
+                self.schedules.hold_notification(subscription, notification)   # its window is still shut
+            else:
+                self.delivery.enqueue(notification)
+
+    def _scheduled(self, ri: str) -> Subscription | None:
+        """The subscription `ri` if it still exists and has a notificationSchedule."""
+        doc = self.storage.get(ri) if ri else None
+        if doc is None or not doc.get(NOTIFICATION_SCHEDULE_KEY):
+            return None
+        subscription = self.matcher.compile(doc)
+        return subscription if subscription is not None and subscription.schedule is not None else None
 
     async def drain(self) -> None:
         """Send what is batched and deliver what is queued, for at most shutdown_timeout
@@ -190,7 +223,7 @@ class Notifier:
         if self.state is State.RUNNING:
             await self.drain()
         self.batches.flush_all()
-        left = self._pending_at_close + await self.delivery.close()
+        left = self._pending_at_close + await self.delivery.close() + self.schedules.take_all()
         self._pending_at_close = []
         self.state = State.STOPPED
         self.statistics.write()
@@ -200,7 +233,7 @@ class Notifier:
             await self.storage.commit()
 
     def stats(self) -> dict:
-        return {**self.delivery.stats(), "batched": self.batches.held()}
+        return {**self.delivery.stats(), "batched": self.batches.held(), **self.schedules.stats()}
 
     def send_result(self, entry: str, content: dict, serialization: str | None) -> None:
         """Queue a NOTIFY that is not a subscription's: the result of a non-blocking request

@@ -75,6 +75,10 @@ RULES = {
         lbl NP NP, acpi NP NP, op NP NP, tg NP NP, org NP NP, rid NP NP, mi NP NP,
         pc NP NP, rs NP NP, ors NP NP
         """, []),
+    "sch": (18, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        acpi O O, daci O O, at O O, aa O O, se M O, nco O O
+        """, ['aa', 'at', 'daci']),
 }
 
 # The value schema of each shared attribute, the same for every type that has it (ty: its own number).
