@@ -17,7 +17,9 @@ from .factory import receiver_for
 from .polling import PollingReceiver
 from .receiver import Notification, NotificationInbox, NotificationReceiver
 from .transport import CseUnreachable, HttpTransport, Transport
+from .ws import WsNotificationReceiver, WsTransport
 
 __all__ = ["Access", "CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
            "NotificationReceiver", "PollingReceiver", "RESOURCE_TYPES", "RequestFailed", "Transport", "commander",
-           "grant", "hosting_cse_prefix", "receiver_for", "sp_relative_ae_id", "subscriber", "unwrap"]
+           "grant", "hosting_cse_prefix", "receiver_for", "sp_relative_ae_id", "subscriber", "unwrap",
+           "WsNotificationReceiver", "WsTransport"]

@@ -10,6 +10,7 @@ from typing import Any
 from .mqtt import MqttNotificationReceiver, MqttTransport
 from .receiver import NotificationInbox, NotificationReceiver
 from .transport import HttpTransport, Transport
+from .ws import WsNotificationReceiver, WsTransport
 
 
 def transport_for(url: str, serialization: str = "json", cse_id: str | None = None) -> Transport:
@@ -21,7 +22,9 @@ def transport_for(url: str, serialization: str = "json", cse_id: str | None = No
         if cse_id is None:
             raise ValueError("an MQTT transport needs the CSE-ID of the CSE (cse_id='/id-in')")
         return MqttTransport(url, cse_id=cse_id, serialization=serialization)
-    raise ValueError(f"no client transport for {scheme!r} URLs (supported: http, https, mqtt, mqtts)")
+    if scheme in ("ws", "wss"):
+        return WsTransport(url, serialization=serialization)
+    raise ValueError(f"no client transport for {scheme!r} URLs (supported: http, https, mqtt, mqtts, ws, wss)")
 
 
 def receiver_for(client: Any, **inbox: Any) -> NotificationInbox:
@@ -31,4 +34,6 @@ def receiver_for(client: Any, **inbox: Any) -> NotificationInbox:
     `inbox`: see `NotificationInbox` (HTTP ones also take host, port, public_url)."""
     if isinstance(client.transport, MqttTransport):
         return MqttNotificationReceiver(client.transport, **inbox)
+    if isinstance(client.transport, WsTransport):
+        return WsNotificationReceiver(client.transport, **inbox)
     return NotificationReceiver(**inbox)

@@ -111,6 +111,35 @@ class CoapSettings:
 
 
 @dataclass
+class WsSettings:
+    """WebSocket binding (TS-0020): subprotocols oneM2M.json and oneM2M.cbor, on its own
+    listener (as deployed CSEs do, e.g. ACME on 8180)."""
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8180                    # 0 = any free port
+    public_url: str = ""                # poa advertised; default ws://host:port
+    tls: bool = False                   # wss://, with the certificate and client-CA settings of [http]
+    max_message_bytes: int = 1_048_576  # largest frame accepted (a request primitive)
+    max_connections: int = 1000         # open WebSockets at once; more are refused (HTTP 503)
+    # Requests the CSE may have in flight on one connection (notifications, relayed requests).
+    max_pending_per_connection: int = 64
+    # Originators (AE-IDs / CSE-IDs) one connection may speak for and be reached as.
+    max_originators_per_connection: int = 16
+    # Seconds between pings; a peer that does not answer two of them is disconnected.
+    heartbeat: float = 30.0
+
+    def check(self) -> None:
+        for name in ("max_message_bytes", "max_connections", "max_pending_per_connection",
+                     "max_originators_per_connection"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ws.{name} must be at least 1")
+        if self.heartbeat <= 0:
+            raise ConfigError("ws.heartbeat must be positive")
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"ws.port {self.port} is not a TCP port")
+
+
+@dataclass
 class StorageSettings:
     # sqlite:///path/file.sqlite, tinydb:///path/dir, or memory:
     url: str = ""
@@ -268,6 +297,7 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     coap: CoapSettings = field(default_factory=CoapSettings)
+    ws: WsSettings = field(default_factory=WsSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
@@ -309,6 +339,7 @@ class Config:
         self.registrar.validate(self.cse)
         self.notification.check()
         self.polling.check()
+        self.ws.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

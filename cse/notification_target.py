@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from .addressing import AddressParser
 from .errors import OneM2MError, bad_request
+from .outbound import live_entity_id
 from .federation.forwarding import cse_url, routed_url
 from .polling import polling_url
 
@@ -114,6 +115,12 @@ class TargetResolver:
             return None
         return (address.remote_sp or "") + address.remote_cse
 
+    def live_id(self, entity: dict) -> str | None:
+        """The ID under which an AE or remoteCSE is attached to a connection it opened."""
+        identity = entity.get("aei") if entity.get("ty") == AE_TY else \
+            entity.get("csi") if entity.get("ty") == REMOTE_CSE_TY else None
+        return live_entity_id(identity, self.cse_id) if isinstance(identity, str) else None
+
     def _path_of(self, ri: str) -> str:
         head = self.storage.get(ri)
         return head["_path"] if head else ri
@@ -129,6 +136,9 @@ class TargetResolver:
         if entity is None:
             remote = self._remote_cse(target)
             return routed_url(remote) if remote is not None else None
+        live = self.outbound.live_url(self.live_id(entity))
+        if live is not None:
+            return live
         if entity.get("rr") is False and entity.get("ty") in REACHABILITY_TYPES:
             return polling_url(entity["ri"])
         for url in entity.get("poa") or ():

@@ -25,6 +25,16 @@ UNREACHABLE = "unreachable"
 TIMED_OUT = "timed-out"
 
 
+def live_entity_id(identity: str, cse_id: str) -> str:
+    """CSE-relative AE-IDs ("Cmeter" for "/id-in/Cmeter", and for "//sp/id-in/Cmeter"); CSE-IDs
+    and AE-IDs of other CSEs stay as they are."""
+    marker = cse_id + "/"
+    index = identity.find(marker)
+    if index >= 0 and (index == 0 or identity.startswith("//")):
+        return identity[index + len(marker):]
+    return identity
+
+
 class Sender(Protocol):
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
         """Deliver `request` to `url` and return the peer's response.
@@ -46,6 +56,25 @@ class Outbound:
         self._senders: dict[str, Sender] = {}
         self._internal: set[str] = set()
         self.default_timeout = default_timeout
+        # Entities reachable over a connection they opened (a WebSocket, TS-0020): entity ID
+        # (CSE-relative AE-ID, or CSE-ID) -> the internal URL of that connection.  Bounded by
+        # the binding that attaches them (connections x originators per connection).
+        self._live: dict[str, str] = {}
+
+    # -- connections opened by the entities themselves --------------------------------
+    def attach(self, entity_id: str, url: str) -> None:
+        """`entity_id` can now be reached at `url` (the newest connection wins)."""
+        self._live[entity_id] = url
+
+    def detach(self, entity_id: str, url: str) -> None:
+        """`url` closed; `entity_id` is no longer reachable there (unless a newer one took over)."""
+        if self._live.get(entity_id) == url:
+            del self._live[entity_id]
+
+    def live_url(self, entity_id: str | None) -> str | None:
+        """The open connection of an entity, preferred over its poa: it needs none (a browser
+        or a device behind NAT), and it is known to be up."""
+        return self._live.get(entity_id) if entity_id else None
 
     def register(self, schemes: Iterable[str], sender: Sender, *, internal: bool = False) -> None:
         """`internal`: URLs of these schemes are made by the CSE itself (a polling channel,

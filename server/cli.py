@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="serve over CoAP/UDP (default off; on when --coap-port is given)")
     parser.add_argument("--coap-host", help="CoAP listen address (default 127.0.0.1)")
     parser.add_argument("--coap-port", type=int, help="CoAP port (default 5683; 0 = any free port)")
+    parser.add_argument("--ws", action=argparse.BooleanOptionalAction, default=None,
+                        help="serve over WebSocket, TS-0020 (default off; on when --ws-port is given)")
+    parser.add_argument("--ws-host", help="WebSocket listen address (default 127.0.0.1)")
+    parser.add_argument("--ws-port", type=int, help="WebSocket port (default 8180; 0 = any free port)")
     return parser
 
 
@@ -71,6 +75,7 @@ def config_from_args(argv: list[str] | None) -> Config:
         "mqtt.port": args.mqtt_port,
         "coap.enabled": _enabled(args.coap, args.coap_port), "coap.host": args.coap_host,
         "coap.port": args.coap_port,
+        "ws.enabled": _enabled(args.ws, args.ws_port), "ws.host": args.ws_host, "ws.port": args.ws_port,
     })
 
 

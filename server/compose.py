@@ -29,6 +29,8 @@ from bindings.http import HttpBinding, authenticator_hook, server_tls_context
 from bindings.http_client import HttpSender
 from bindings.mqtt import MqttBinding
 from bindings.mqtt_client import MqttSender
+from bindings.ws import SCHEME as WS_CONNECTION_SCHEME
+from bindings.ws import WsBinding, WsSender
 from cse.access import AccessControl
 from cse.app import Binding, Cse
 from cse.auth import Authenticator
@@ -136,6 +138,13 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
         made.append(mqtt)
     if config.coap.enabled:
         made.append(CoapBinding(config, dispatcher, authenticator=checking))
+    if config.ws.enabled:
+        # Requests to entities that opened a WebSocket go over it (wsconn://, never given by peers).
+        ws_sender = WsSender()
+        outbound.register((WS_CONNECTION_SCHEME,), ws_sender, internal=True)
+        made.append(WsBinding(config, dispatcher, outbound, ws_sender, parts.access.normalize,
+                              authenticator=checking,
+                              ssl_context=server_tls_context(http) if config.ws.tls else None))
     return made
 
 

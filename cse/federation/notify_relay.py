@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from cse.addressing import AddressParser
 from cse.errors import RSC, OneM2MError
-from cse.outbound import LOCAL_FAILURE, TIMED_OUT
+from cse.outbound import LOCAL_FAILURE, TIMED_OUT, live_entity_id
 from cse.polling import polling_url
 from cse.resource_types import Ty
 
@@ -69,7 +69,10 @@ class NotifyRelay:
 
     async def _to_ae(self, ctx: "Context", request: "Request", ae: dict) -> "Response":
         name = ae.get("aei", ae["ri"])
-        if ae.get("rr") is False:
+        live = ctx.outbound.live_url(live_entity_id(name, ctx.config.cse.cse_id))
+        if live is not None:
+            poa = [live]                        # it opened a connection to us (WebSocket)
+        elif ae.get("rr") is False:
             poa = [polling_url(ae["ri"])]       # it fetches the NOTIFY from its pollingChannel
         else:
             poa = ae.get("poa") or []
