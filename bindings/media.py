@@ -142,3 +142,30 @@ def encode(value: Any, serialization: str) -> bytes:
     if serialization == JSON:
         return orjson.dumps(value)
     return cbor2.dumps(value)
+
+
+def salvage_field(payload: bytes, serialization: str, name: str) -> str:
+    """A string parameter (e.g. rqi) of a body that media.decode refused, for echoing it in
+    the error answer so the peer can match it; "" when it cannot be read."""
+    return primitive_field(_salvage(payload, serialization), name)
+
+
+def _salvage(payload: bytes, serialization: str) -> Any:
+    """The raw object of a body refused by media.decode (too deep, CBOR bytes...), only to
+    echo its rqi; None when it does not parse at all."""
+    try:
+        return orjson.loads(payload) if serialization == JSON else cbor2.loads(payload)
+    except Exception:  # any parse failure or recursion limit: nothing to echo
+        return None
+
+
+def primitive_field(primitive: Any, name: str) -> str:
+    """A string parameter of a possibly malformed primitive, for echoing in an error answer."""
+    if isinstance(primitive, dict):
+        inner = primitive.get("m2m:rqp")
+        if isinstance(inner, dict) and len(primitive) == 1:
+            primitive = inner
+        value = primitive.get(name)
+        if isinstance(value, str):
+            return value
+    return ""

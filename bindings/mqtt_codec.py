@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
-import cbor2
-import orjson
 
 from cse.envelope import request_from_primitive, response_from_primitive
 from cse.errors import RSC, OneM2MError, bad_request
@@ -60,11 +57,11 @@ def decode_request(topic: Topic, payload: bytes, max_payload_bytes: int | None =
     try:
         primitive = media.decode(payload, serialization)
     except OneM2MError as error:
-        raise UndecodableRequest(error, _field(_salvage(payload, serialization), "rqi")) from None
+        raise UndecodableRequest(error, media.salvage_field(payload, serialization, "rqi")) from None
     try:
         request = request_from_primitive(primitive)
     except OneM2MError as error:
-        raise UndecodableRequest(error, _field(primitive, "rqi")) from None
+        raise UndecodableRequest(error, media.primitive_field(primitive, "rqi")) from None
     # The one parameter the primitive does not carry (set on the object made just above:
     # dataclasses.replace would copy all 25 fields, 3 µs per request).
     request.accept = serialization
@@ -103,24 +100,3 @@ def _xml_rqi(payload: bytes) -> str:
     """Best effort, so an XML client can still match the 4015 answer to its request."""
     match = re.search(rb"<rqi>([^<]{1,255})</rqi>", payload)
     return match.group(1).decode("utf-8", "replace") if match else ""
-
-
-def _salvage(payload: bytes, serialization: str) -> Any:
-    """The raw object of a body refused by media.decode (too deep, CBOR bytes...), only to
-    echo its rqi; None when it does not parse at all."""
-    try:
-        return orjson.loads(payload) if serialization == media.JSON else cbor2.loads(payload)
-    except Exception:  # any parse failure or recursion limit: nothing to echo
-        return None
-
-
-def _field(primitive: Any, name: str) -> str:
-    """A string parameter of a possibly malformed primitive, for echoing in an error answer."""
-    if isinstance(primitive, dict):
-        inner = primitive.get("m2m:rqp")
-        if isinstance(inner, dict) and len(primitive) == 1:
-            primitive = inner
-        value = primitive.get(name)
-        if isinstance(value, str):
-            return value
-    return ""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from cse.envelope import request_from_primitive, response_from_primitive, unwrap
 from cse.errors import RSC, OneM2MError, bad_request
@@ -74,7 +73,7 @@ def decode(data: bytes | str, serialization: str, *, binary: bool,
     try:
         primitive = media.decode(payload, serialization)
     except OneM2MError as error:
-        raise UndecodableMessage(error, "") from None
+        raise UndecodableMessage(error, media.salvage_field(payload, serialization, "rqi")) from None
     inner = primitive
     if isinstance(primitive, dict) and len(primitive) == 1:
         inner = unwrap(unwrap(primitive, "m2m:rqp"), "m2m:rsp")
@@ -83,11 +82,11 @@ def decode(data: bytes | str, serialization: str, *, binary: bool,
             return Incoming(response=response_from_primitive(inner))
         except ValueError as error:
             raise UndecodableMessage(bad_request(f"malformed response primitive: {error}"),
-                                     _field(inner, "rqi")) from None
+                                     media.primitive_field(inner, "rqi")) from None
     try:
         request = request_from_primitive(inner)
     except OneM2MError as error:
-        raise UndecodableMessage(error, _field(inner, "rqi")) from None
+        raise UndecodableMessage(error, media.primitive_field(inner, "rqi")) from None
     return Incoming(request=request)
 
 
@@ -119,8 +118,3 @@ def error_response(error: OneM2MError, rqi: str, rvi: str | None = None) -> Resp
 
 def _frame(body: bytes, serialization: str) -> bytes | str:
     return body.decode("utf-8") if serialization == media.JSON else body
-
-
-def _field(primitive: Any, name: str) -> str:
-    value = primitive.get(name) if isinstance(primitive, dict) else None
-    return value if isinstance(value, str) else ""
