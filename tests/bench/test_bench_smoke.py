@@ -81,3 +81,14 @@ def test_a_cse_that_cannot_start_is_reported(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
     assert "the CSE did not start" in completed.stderr and "the process ended" in completed.stderr
+
+
+def test_the_websocket_bench_runs_both_bindings_in_one_run(tmp_path):
+    report = tmp_path / "ws.json"
+    completed = subprocess.run([sys.executable, "-m", "bench.websocket", "--requests", "10", "--repeat", "1",
+                                "--json", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    results = json.loads(report.read_text())["results"]
+    seen = {(r["scenario"], r["concurrency"]) for r in results}
+    assert seen == {(f"{b} {s}", c) for b in ("http", "ws") for s in ("create cin", "retrieve la") for c in (1, 32)}
+    assert all(r["errors"] == 0 and r["requests"] == 10 and r["cse_cpu_us"] for r in results)
