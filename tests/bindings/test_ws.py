@@ -289,3 +289,18 @@ async def test_ws_is_off_by_default_and_listed_in_poa_when_on(cse):
         assert all(b.name != "ws" for b in plain.bindings)
     finally:
         await plain.stop()
+
+
+async def test_ws_urls_from_outside_are_not_accepted_as_targets(cse):
+    """The CSE never opens WebSockets itself, and its internal wsconn:// URLs cannot be given."""
+    me = unique("C")
+    async with aiohttp.ClientSession() as session:
+        peer = await connect(session, cse)
+        assert (await peer.call({"op": 1, "to": "cse-in", "fr": me, "ty": 2, "pc": ae("urls")}))["rsc"] == 2001
+        assert (await peer.call({"op": 1, "to": "cse-in/urls", "fr": me, "ty": 3,
+                                 "pc": {"m2m:cnt": {"rn": "c"}}}))["rsc"] == 2001
+        for url in ("ws://127.0.0.1:1/x", "wsconn://1"):
+            answer = await peer.call({"op": 1, "to": "cse-in/urls/c", "fr": me, "ty": 23,
+                                      "pc": {"m2m:sub": {"nu": [url], "enc": {"net": [3]}}}})
+            assert answer["rsc"] == 4000, answer
+            assert f"no binding that sends over {url.split(':')[0]}" in answer["pc"]["m2m:dbg"], answer
