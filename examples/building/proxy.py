@@ -164,6 +164,7 @@ class InterworkingProxy:
 
     async def _poll_device(self, device: FieldDevice) -> None:
         model = MODELS[device.type]
+        measured_at = self.clock()          # the device answers from this moment's state
         readings = await device.driver.read_many(model.points())
         healthy = await self._check_health(device, readings)
         if not healthy:
@@ -178,7 +179,7 @@ class InterworkingProxy:
         if device.type == "meter":
             power, energy = readings.get("active_power"), readings.get("energy")
             if isinstance(power, Value) and isinstance(energy, Value):
-                reading = {"t": self.clock().isoformat(timespec="seconds"), "kw": round(power.value, 3),
+                reading = {"t": measured_at.isoformat(timespec="seconds"), "kw": round(power.value, 3),
                            "kwh": round(energy.value, 3)}
                 await self.client.create(f"{self.base}/readings/{device.name}",
                                          {"m2m:cin": {"cnf": "application/json:0", "con": json.dumps(reading)}})

@@ -1,0 +1,4 @@
+"""`python -m examples.building`: one simulated day of the public building (see demo.py)."""
+from .demo import main
+
+raise SystemExit(main())
