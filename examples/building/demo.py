@@ -5,7 +5,8 @@
 1. starts the platform (IN-CSE) and the building gateway (MN-CSE) as real `python -m server`
    processes on free loopback ports; the gateway registers with the platform;
 2. starts the simulated building: Modbus TCP servers per device group (chillers, AHUs, air
-   conditioners, lighting, meters, sensors, weather) whose physics follow the loads;
+   conditioners, lighting, meters, sensors, weather) and a BACnet/IP controller (the AHUs and
+   zone sensors), whose physics follow the loads;
 3. starts the interworking proxy, an AE on the gateway that maps the devices into TS-0023
    flexContainers and reading series and turns commands into Modbus writes;
 4. starts the energy application, an AE on the platform that reads the building only through
@@ -101,7 +102,7 @@ class Demo:
         async with CseClient(platform.url, originator="CAdmin", cse_rn="cse-in") as admin:
             base = await admin.retrieve("cse-in")
         self.platform_ws = next((url for url in base.get("poa", []) if url.startswith("ws://")), None)
-        self.building = await self.stack.enter_async_context(SimulatedBuilding(self.spec, bacnet=False))
+        self.building = await self.stack.enter_async_context(SimulatedBuilding(self.spec, bacnet=True))
         inventory = self.building.inventory()
         self.say(f"simulated building: {self.spec.floors} floors x {self.spec.zones_per_floor} zones, "
                  f"{len(inventory['devices'])} field devices on {len(inventory['modbus'])} Modbus servers")
@@ -113,7 +114,10 @@ class Demo:
         proxy_receiver.on_notification = proxy.handle
         self.stack.push_async_callback(proxy.close)
         await proxy.setup(proxy_receiver)
-        self.say(f"proxy: {len(proxy.devices)} devices as TS-0023 flexContainers under {GATEWAY}/building-proxy")
+        protocols = ", ".join(f"{n} over {p}" for p, n in sorted(proxy.protocols().items()))
+        self.say(f"proxy: {len(proxy.devices)} devices ({protocols}) as TS-0023 flexContainers under "
+                 f"{GATEWAY}/building-proxy")
+        self.summary["protocols"] = proxy.protocols()
 
         app_client, app_receiver = await self.client(platform.url, APP_ID, "cse-in")
         settings = Settings(peak_limit_kw=self.args.peak_limit, goal_kwh=self.args.goal,
@@ -215,7 +219,7 @@ class Demo:
                         "alarms": app.alarms, "acks": list(app.acks.values()),
                         "control_actions": len(app.control.actions),
                         "commands_written": len([c for c in proxy.commands if c["result"] == "written"]),
-                        "platform_ws": self.platform_ws}
+                        "platform_ws": self.platform_ws, "protocols": proxy.protocols()}
         return self.summary
 
     async def close(self) -> None:

@@ -1,5 +1,6 @@
 """The interworking proxy on the building gateway (MN-CSE): an AE that reads the field
-devices over Modbus TCP and writes their values into the standard models, and turns commands
+devices over Modbus TCP and BACnet/IP (the AHUs and zone sensors, which the building's BMS
+controller serves) and writes their values into the standard models, and turns commands
 written to those models into writes to the devices.
 
     proxy = InterworkingProxy(client, inventory, grants=[...], clock=sim_time)
@@ -40,6 +41,7 @@ from typing import Any, Callable
 from client import CseClient, RequestFailed
 from client.access import Access, grant
 
+from .fieldbus.bacnet import BacnetDevice, BacnetLink
 from .fieldbus.modbus import ModbusDevice, ModbusLink
 from .fieldbus.points import PointLists, load_point_lists
 from .fieldbus.results import NoAnswer, OutOfRange, Value, Written
@@ -63,7 +65,7 @@ class FieldDevice:
     name: str
     type: str
     info: dict
-    driver: ModbusDevice
+    driver: ModbusDevice | BacnetDevice
     modules: dict[str, dict] = field(default_factory=dict)      # rn -> last data points written
     fault: str | None = None                                     # the current fault, if any
 
@@ -88,6 +90,7 @@ class InterworkingProxy:
         self.alarms: list[dict] = []
         self.commands: list[dict] = []
         self._links: dict[int, ModbusLink] = {}
+        self._bacnet: BacnetLink | None = None
         self._acpi: list[str] = []
         self._modules_by_ri: dict[str, tuple[str, str]] = {}     # module ri -> (device, module rn)
         self._command_lock = asyncio.Lock()
@@ -111,16 +114,12 @@ class InterworkingProxy:
 
     async def _add_device(self, info: dict) -> None:
         model = MODELS[info["type"]]
-        endpoint = info["modbus"]
-        link = self._links.setdefault(endpoint["port"], ModbusLink(self.inventory["modbus"][endpoint["group"]]["host"],
-                                                                   endpoint["port"], self.timeout, self.timeout))
-        driver = ModbusDevice(link, endpoint["unit"], self.point_lists.modbus[info["type"]], info["name"])
-        device = FieldDevice(info["name"], info["type"], info, driver)
+        device = FieldDevice(info["name"], info["type"], info, await self._driver(info, model.points()))
         cls = device_class(model.device_class)
         path = f"{self.base}/{info['name']}"
         await self._create(self.base, {cls["root"]: {"rn": info["name"], "cnd": cls["cnd"], "lbl": labels(info),
                                                      "acpi": self._acpi}})
-        first = await driver.read_many(model.points())
+        first = await device.driver.read_many(model.points())
         for rn, module in model.modules.items():
             module_cls = device_class(module.module_class)
             values = self._data_points(device, rn, first)
@@ -139,6 +138,31 @@ class InterworkingProxy:
                                                                      "lbl": labels(info), "acpi": self._acpi}})
         self.devices[info["name"]] = device
         await self._check_health(device, first)
+
+    async def _driver(self, info: dict, points: list[str]) -> ModbusDevice | BacnetDevice:
+        """BACnet/IP for the devices the building's BMS controller serves (AHUs, zone sensors),
+        when the inventory has one and its point list has every point needed; Modbus TCP
+        otherwise."""
+        controller = self.inventory.get("bacnet")
+        bacnet_type = self.point_lists.bacnet.get(info["type"])
+        if controller and info.get("bacnet_base") is not None and bacnet_type is not None \
+                and set(points) <= set(bacnet_type.points):
+            if self._bacnet is None:
+                self._bacnet = await BacnetLink(response_timeout=self.timeout).open()
+            return BacnetDevice(self._bacnet, f"{controller['host']}:{controller['port']}", bacnet_type,
+                                info["bacnet_base"], info["name"])
+        endpoint = info["modbus"]
+        link = self._links.setdefault(endpoint["port"], ModbusLink(self.inventory["modbus"][endpoint["group"]]["host"],
+                                                                   endpoint["port"], self.timeout, self.timeout))
+        return ModbusDevice(link, endpoint["unit"], self.point_lists.modbus[info["type"]], info["name"])
+
+    def protocols(self) -> dict[str, int]:
+        """How many devices the proxy reads over each field bus."""
+        out: dict[str, int] = {}
+        for device in self.devices.values():
+            kind = "bacnet" if isinstance(device.driver, BacnetDevice) else "modbus"
+            out[kind] = out.get(kind, 0) + 1
+        return out
 
     async def _create(self, parent: str, content: dict) -> dict:
         root = next(iter(content))
@@ -271,6 +295,8 @@ class InterworkingProxy:
     async def close(self) -> None:
         for link in self._links.values():
             await link.close()
+        if self._bacnet is not None:
+            await self._bacnet.close()
 
 
 def application_grants(originators: list[str]) -> list[dict]:

@@ -140,3 +140,29 @@ async def test_an_outsider_cannot_command_the_building(setup):
         with pytest.raises(RequestFailed) as caught:
             await outsider.update("cse-in/building-proxy/chiller-1/temperature", {"cod:tempe": {"tarTe": 11.0}})
         assert caught.value.response.rsc == 4103
+
+
+async def test_bms_devices_are_read_over_bacnet():
+    cse = build_cse(make_config(), bindings=configured_bindings)
+    await cse.start()
+    url = next(b for b in cse.bindings if b.name == "http").url
+    try:
+        async with SimulatedBuilding(BuildingSpec(floors=1, zones_per_floor=1, chillers=1), bacnet=True,
+                                     start_hour=10) as building, \
+                CseClient(url, originator="CBuildingProxy", cse_rn="cse-in") as client, \
+                NotificationReceiver() as receiver:
+            building.advance(60)
+            proxy = InterworkingProxy(client, building.inventory(), grants=application_grants([APP]),
+                                      clock=datetime.now, timeout=0.5)
+            await proxy.setup(receiver)
+            try:
+                assert proxy.protocols() == {"bacnet": 2, "modbus": len(proxy.devices) - 2}
+                building.bad_value("sensor-1-1", "temperature", 99.0)
+                await proxy.poll()
+                assert [a["kind"] for a in proxy.alarms if a["device"] == "sensor-1-1"] == ["bad-value"]
+                sensor = await client.retrieve("cse-in/building-proxy/sensor-1-1/temperature")
+                assert -20 < sensor["curT0"] < 60           # the bad value never became a measurement
+            finally:
+                await proxy.close()
+    finally:
+        await cse.stop()
