@@ -102,7 +102,8 @@ class Demo:
         async with CseClient(platform.url, originator="CAdmin", cse_rn="cse-in") as admin:
             base = await admin.retrieve("cse-in")
         self.platform_ws = next((url for url in base.get("poa", []) if url.startswith("ws://")), None)
-        self.building = await self.stack.enter_async_context(SimulatedBuilding(self.spec, bacnet=True))
+        self.building = await self.stack.enter_async_context(SimulatedBuilding(self.spec, bacnet=True,
+                                                                                start_hour=self.args.start_hour))
         inventory = self.building.inventory()
         self.say(f"simulated building: {self.spec.floors} floors x {self.spec.zones_per_floor} zones, "
                  f"{len(inventory['devices'])} field devices on {len(inventory['modbus'])} Modbus servers")
@@ -135,13 +136,21 @@ class Demo:
         building = self.building
         assert building is not None
         day = 86400.0
+        end = (self.args.start_hour + self.args.hours) * 3600.0
         await proxy.poll()
-        building.start_clock(self.args.day_seconds, until=day)
-        poll_wall = self.args.day_seconds * POLL_SIM_SECONDS / day
+        # The simulation advances one poll period at a time and the proxy reads the devices in
+        # between, paced to the wall clock (one day in --day-seconds) but never ahead of the
+        # proxy: on a busy machine the day takes longer instead of the readings getting stale.
+        loop = asyncio.get_running_loop()
+        wall_per_poll = self.args.day_seconds * POLL_SIM_SECONDS / day
+        started = loop.time()
         next_hour = 1.0
         events = {"fault": False, "fault_end": False, "bad": False, "bad_end": False, "ack": False}
-        while building.model.t < day - 1e-6:
-            await asyncio.sleep(poll_wall)
+        first = building.model.t
+        while building.model.t < end - 1e-6:
+            building.advance(POLL_SIM_SECONDS)
+            polls = round((building.model.t - first) / POLL_SIM_SECONDS)
+            await asyncio.sleep(max(0.0, started + polls * wall_per_poll - loop.time()))
             hour = building.model.t / 3600.0
             if hour >= FAULT_FROM and not events["fault"]:
                 events["fault"] = True
@@ -169,16 +178,15 @@ class Demo:
                 self.say(f"main meter {latest.kw if latest else 0:.1f} kW; intervals {len(app.demand)}, "
                          f"alarms {len(app.alarms)}, peak control {'on' if app.control.active else 'off'}")
                 next_hour = float(int(hour) + 1)
-        await building.stop_clock()
-        await proxy.poll()                      # the readings of 24:00
         await asyncio.sleep(1.0)                # let the last notifications arrive
+        await app.finish()
 
     async def results(self, proxy: InterworkingProxy, app: BuildingEnergyApp) -> dict[str, Any]:
         building = self.building
         assert building is not None
         truth = building.model.truth.summary()
-        shadow = BuildingModel(self.spec, start_hour=0.0)
-        shadow.advance(86400.0)
+        shadow = BuildingModel(self.spec, start_hour=self.args.start_hour)
+        shadow.advance(self.args.hours * 3600.0)
         uncontrolled = shadow.truth.peak("meter-main")
         figures = await app.publish_usage()
         energy = truth["energy_kwh"]
@@ -193,7 +201,8 @@ class Demo:
         checks = {
             "usage_matches_truth": close(figures["building_kwh"], energy["meter-main"], 0.01)
             and all(close(v, energy[k], 0.02) for k, v in {**figures["floors_kwh"], **figures["zones_kwh"]}.items()),
-            "peak_matches_truth": figures["peak"] is not None and close(figures["peak"]["kw"], peak_truth["demand_kw"], 0.03),
+            "peak_matches_truth": figures["peak"] is not None and close(figures["peak"]["kw"], peak_truth["demand_kw"], 0.01)
+            and figures["peak"]["start"] == peak_truth["start"],
             "fault_alarmed_and_cleared": {a["kind"] for a in fault_alarms} >= {"fault", "recovered"},
             "bad_value_alarmed_and_cleared": {a["kind"] for a in bad_alarms} >= {"bad-value", "recovered"},
             "alarm_acknowledged": bool(acked),
@@ -232,6 +241,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--day-seconds", type=float, default=120.0, help="wall seconds per simulated day (default 120)")
     parser.add_argument("--day", type=date.fromisoformat, default=date(2024, 7, 15), help="simulated date")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start-hour", type=int, default=0, help="simulated start, a whole hour (default 0)")
+    parser.add_argument("--hours", type=int, default=24, help="simulated hours to run (default 24)")
     parser.add_argument("--peak-limit", type=float, default=150.0, help="kW above which peak control acts")
     parser.add_argument("--goal", type=float, default=1900.0, help="the building's daily goal, kWh")
     parser.add_argument("--emission-factor", type=float, default=0.45, help="kg CO2 per kWh (default 0.45)")
@@ -241,6 +252,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.day_seconds < 20:
         parser.error("--day-seconds must be at least 20 (the proxy polls every 3 simulated minutes)")
+    if not (0 <= args.start_hour < 24 and 1 <= args.hours <= 24 - args.start_hour):
+        parser.error("--start-hour must lie in 0..23 and --hours in 1..(24 - start hour)")
     return args
 
 

@@ -5,7 +5,8 @@ It subscribes to every meter's reading series and to the proxy's alarms (notific
 from the gateway, through the platform), and computes:
 
 * usage per building, floor and zone (meters `meter-main`, `meter-floor-N`, `meter-F-Z`);
-* maximum demand over 15-minute intervals and the day's peak;
+* maximum demand over 15-minute intervals (the main meter's demand register, as billed) and
+  the day's peak;
 * carbon emissions from a grid emission factor;
 * a comparison with the building's daily goal;
 * the alarm history (faults and bad values from the proxy; peak and goal alarms of its own)
@@ -135,10 +136,29 @@ class BuildingEnergyApp:
         series = self.meters.get(meter)
         if series is None:
             return
-        reading = Reading(datetime.fromisoformat(content["t"]), float(content["kw"]), float(content["kwh"]))
+        demand = content.get("demand_kw")
+        reading = Reading(datetime.fromisoformat(content["t"]), float(content["kw"]), float(content["kwh"]),
+                          float(demand) if isinstance(demand, (int, float)) else None)
         closed = series.add(reading)
         if meter != "meter-main":
             return
+        await self._intervals(closed)
+        used = series.total()
+        if used > self.settings.goal_kwh and not self._goal_alarmed:
+            self._goal_alarmed = True
+            await self._raise({"t": reading.t.isoformat(timespec="seconds"), "kind": "goal",
+                               "message": f"the building used {used:.0f} kWh today, more than its goal of "
+                                          f"{self.settings.goal_kwh:.0f} kWh"})
+        await self._control(reading)
+
+    async def finish(self) -> None:
+        """The end of the day: the last intervals of the main meter."""
+        main = self.meters.get("meter-main")
+        if main is not None:
+            async with self._lock:
+                await self._intervals(main.finish())
+
+    async def _intervals(self, closed: list[DemandInterval]) -> None:
         for interval in closed:
             self.demand.append(interval)
             await self.client.add_instance(f"{self.base}/demand", json.dumps(
@@ -148,13 +168,6 @@ class BuildingEnergyApp:
                                    "message": f"demand {interval.kw:.1f} kW in the 15 minutes from "
                                               f"{interval.label()} is above the limit of "
                                               f"{self.settings.peak_limit_kw:.0f} kW"})
-        used = series.total()
-        if used > self.settings.goal_kwh and not self._goal_alarmed:
-            self._goal_alarmed = True
-            await self._raise({"t": reading.t.isoformat(timespec="seconds"), "kind": "goal",
-                               "message": f"the building used {used:.0f} kWh today, more than its goal of "
-                                          f"{self.settings.goal_kwh:.0f} kWh"})
-        await self._control(reading)
 
     async def _raise(self, alarm: dict) -> None:
         created = await self.client.add_instance(f"{self.base}/alarms", json.dumps(alarm), cnf="application/json:0")

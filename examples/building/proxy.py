@@ -14,8 +14,8 @@ What it builds under its AE (`building-proxy`):
   below it one flexContainer per module (`binarySwitch`, `temperature`, `energyConsumption`,
   `faultDetection`, ...), whose data points carry the device's values;
 * `readings/<meter>`: a container per meter with one contentInstance per reading,
-  `{"t": <time of measurement>, "kw": ..., "kwh": ...}`, the series the energy applications
-  compute demand and usage from;
+  `{"t": <time of measurement>, "kw": ..., "kwh": ..., "demand_kw": <the meter's demand
+  register>}`, the series the energy applications compute demand and usage from;
 * `alarms`: a contentInstance per fault, bad value and recovery.
 
 Commands: the proxy subscribes (net 1) to every module that has a writable data point; an
@@ -188,8 +188,8 @@ class InterworkingProxy:
 
     async def _poll_device(self, device: FieldDevice) -> None:
         model = MODELS[device.type]
-        measured_at = self.clock()          # the device answers from this moment's state
         readings = await device.driver.read_many(model.points())
+        measured_at = self.clock()          # the device answered from the state of about now
         healthy = await self._check_health(device, readings)
         if not healthy:
             return
@@ -201,10 +201,12 @@ class InterworkingProxy:
             if changed or module.history:
                 await self._update_module(device, rn, values if module.history else changed)
         if device.type == "meter":
-            power, energy = readings.get("active_power"), readings.get("energy")
+            power, energy, demand = readings.get("active_power"), readings.get("energy"), readings.get("demand")
             if isinstance(power, Value) and isinstance(energy, Value):
                 reading = {"t": measured_at.isoformat(timespec="seconds"), "kw": round(power.value, 3),
                            "kwh": round(energy.value, 3)}
+                if isinstance(demand, Value):
+                    reading["demand_kw"] = round(demand.value, 3)
                 await self.client.create(f"{self.base}/readings/{device.name}",
                                          {"m2m:cin": {"cnf": "application/json:0", "con": json.dumps(reading)}})
 

@@ -10,9 +10,11 @@ import sys
 from bench.common import ROOT
 
 
-def test_one_day_of_the_public_building(tmp_path):
+def test_the_working_day_of_the_public_building(tmp_path):
+    """08:00-16:00: the fault, the bad value, the acknowledgement and the afternoon peak."""
     summary_file = tmp_path / "summary.json"
-    completed = subprocess.run([sys.executable, "-m", "examples.building", "--day-seconds", "50",
+    completed = subprocess.run([sys.executable, "-m", "examples.building", "--day-seconds", "40",
+                                "--start-hour", "8", "--hours", "8",
                                 "--workdir", str(tmp_path / "work"), "--summary", str(summary_file)],
                                cwd=ROOT, capture_output=True, text=True, timeout=300)
     summary = json.loads(summary_file.read_text())
@@ -22,7 +24,8 @@ def test_one_day_of_the_public_building(tmp_path):
     assert abs(usage["building_kwh"] - truth["energy_kwh"]["meter-main"]) < 0.01 * truth["energy_kwh"]["meter-main"]
     assert set(usage["zones_kwh"]) == {f"meter-{f}-{z}" for f in (1, 2, 3) for z in (1, 2, 3)}
     assert usage["carbon_kg"] == round(usage["building_kwh"] * 0.45, 1)
-    assert usage["intervals"] >= 94                         # a 15-minute interval for (nearly) every quarter
+    assert usage["intervals"] == 32                         # a 15-minute interval for every quarter
+    assert summary["protocols"]["bacnet"] == 12 and summary["protocols"]["modbus"] > 30
     assert truth["peak"]["meter-main"]["demand_kw"] < summary["uncontrolled_peak_kw"]
     kinds = {(a["kind"], a.get("device")) for a in summary["alarms"]}
     assert {("fault", "ac-2-2"), ("bad-value", "sensor-1-3"), ("recovered", "ac-2-2")} <= kinds
