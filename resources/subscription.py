@@ -2,7 +2,8 @@
 
 This module checks what the schema cannot (which events and content types go together,
 which child types exist, whether a target can be sent to) and verifies every notification
-target that is not the originator itself (TS-0004 7.4.8.2.1): a verification request
+target that is not the originator itself (TS-0004 7.4.8.2.1; its ID in any form or any address
+of its own <AE>/<remoteCSE> resource counts as itself): a verification request
 (m2m:sgn with vrq) that must be answered with success, else the CREATE or UPDATE fails
 with 5204 naming the target.  Both happen in the prepare_* hooks, before anything is
 written.  Matching events and sending notifications is the notifier's (cse/notify.py);
@@ -149,11 +150,11 @@ class Subscription(ResourceType):
     async def _verify(self, ctx: "Context", resource: dict, entries: list[str]) -> None:
         config = ctx.config
         originator = ctx.originator
-        targets = [parse_target(entry) for entry in entries
-                   if not same_entity(entry, originator, config.cse.cse_id, config.cse.sp_id)]
+        resolver = TargetResolver(config, ctx.storage, ctx.outbound)
+        targets = [target for target in map(parse_target, entries)
+                   if not self._is_originator(ctx, resolver, target)]
         if not targets:
             return
-        resolver = TargetResolver(config, ctx.storage, ctx.outbound)
         sgn = {"vrq": True, "sur": f"{config.cse.cse_id}/{resource['ri']}"}
         if originator:
             sgn["cr"] = originator
@@ -161,6 +162,18 @@ class Subscription(ResourceType):
         failures = [f for f in failures if f]
         if failures:
             raise OneM2MError(RSC.SUBSCRIPTION_VERIFICATION_INITIATION_FAILED, "; ".join(failures))
+
+    @staticmethod
+    def _is_originator(ctx: "Context", resolver: TargetResolver, target) -> bool:
+        """Whether a target names the originator itself: its ID in any form, or any address
+        (structured or unstructured) of its own <AE> / <remoteCSE> resource."""
+        config = ctx.config
+        if same_entity(target.entry, ctx.originator, config.cse.cse_id, config.cse.sp_id):
+            return True
+        if target.url is not None or not ctx.originator:
+            return False
+        entity = resolver.entity(target)
+        return entity is not None and ctx.access.is_entity(ctx.originator, entity)
 
     @staticmethod
     async def _verify_one(ctx: "Context", resolver: TargetResolver, target, resource: dict,

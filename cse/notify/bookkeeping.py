@@ -4,7 +4,7 @@ their subscriber when one goes away.
 * `ExpirationCounter` (exc): one notification generated is one off the stored `exc`; the one
   that reaches 0 is the last, and the subscription is deleted right after the events being
   handled (`delete`), which reports its deletion like any other (net 2, su).
-* `deletion_notice`: `{"m2m:sgn": {"sud": true, "sur": ...}}` for `su` when a subscription
+* `deletion_notice`: `{"m2m:sgn": {"sud": true, "sur": ..., "cr": ...}}` for `su` when a subscription
   disappears (DELETE, `et` through the reaper, `exc`, or with its parent).
 * `NotificationStatistics` (nse/nsi): counted in memory, written at most every
   WRITE_INTERVAL seconds (a timer on the injected clock) and at shutdown.
@@ -38,8 +38,12 @@ def deletion_notice(subscription: "Subscription") -> Notification | None:
     if subscription.subscriber is None:
         return None
     doc = subscription.doc
-    return Notification(subscription.subscriber, subscription.ri,
-                        {"m2m:sgn": {"sud": True, "sur": subscription.sur}}, None, doc.get("_rvi"), doc.get("_ser"))
+    sgn: dict = {"sud": True, "sur": subscription.sur}
+    creator = doc.get("cr") or doc.get("_org")
+    if creator:
+        sgn["cr"] = creator         # like the verification request (TS-0004 7.4.8.2.1; ACME)
+    return Notification(subscription.subscriber, subscription.ri, {"m2m:sgn": sgn}, None,
+                        doc.get("_rvi"), doc.get("_ser"))
 
 
 class ExpirationCounter:

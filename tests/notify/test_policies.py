@@ -19,7 +19,7 @@ async def test_exc_deletes_the_subscription_after_that_many_notifications(ncore,
     assert (await ncore.retrieve(sub["ri"], fr="Cmeter")).rsc == 4004
     await post_reading(ncore, container, 3)
     [deleted] = await subscriber.wait_for(1)
-    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
     await receiver.barrier(ncore, container)
     values = [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in receiver.notifications
               if r.sgn["sur"] == f"/id-in/{sub['ri']}"]
@@ -32,7 +32,7 @@ async def test_su_is_told_when_a_subscription_is_deleted_by_request(ncore, recei
     assert receiver.verifications == []          # nu is the originator: nothing to verify
     assert (await ncore.delete(sub["ri"], fr="Cmeter")).rsc == 2002
     [deleted] = await receiver.wait_for(1)
-    assert deleted.path == "/su" and deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.path == "/su" and deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
 
 
 async def test_su_is_told_when_a_subscription_expires(ncore, receiver, clock):
@@ -43,7 +43,7 @@ async def test_su_is_told_when_a_subscription_expires(ncore, receiver, clock):
     clock.advance(61)
     assert await ncore.cse.reaper.reap_once() == 1
     [deleted] = await receiver.wait_for(1)
-    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
 
 
 async def test_no_notification_after_the_subscription_expired(ncore, receiver, clock):

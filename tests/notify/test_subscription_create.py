@@ -118,11 +118,21 @@ async def test_an_ae_without_poa_as_target_fails_the_creation(ncore):
     assert response.rsc == 5204 and "no point of access" in response.pc["m2m:dbg"]
 
 
-@pytest.mark.parametrize("originator_form", ["Cmeter", "/id-in/Cmeter", "//onem2m.example.net/id-in/Cmeter"])
+@pytest.mark.parametrize("originator_form", ["Cmeter", "/id-in/Cmeter", "//onem2m.example.net/id-in/Cmeter",
+                                            # structured addresses of its own <AE> resource
+                                            "cse-in/meter", "/id-in/cse-in/meter",
+                                            "//onem2m.example.net/id-in/cse-in/meter"])
 async def test_the_originator_as_target_is_not_verified(ncore, originator_form):
     container = await meter_with_container(ncore)
     response = await subscribe(ncore, container, originator_form)   # Cmeter has no poa at all
     assert response.rsc == 2001, response.pc
+
+
+async def test_the_structured_address_of_another_ae_is_verified(ncore):
+    container = await meter_with_container(ncore)
+    await ncore.register_ae("Cdisplay", rn="display", rr=True)     # no poa: verification fails
+    response = await subscribe(ncore, container, "cse-in/display")
+    assert response.rsc == 5204 and "'cse-in/display'" in response.pc["m2m:dbg"]
 
 
 async def test_update_verifies_only_new_targets_and_validates_the_result(ncore, receiver, receivers):
