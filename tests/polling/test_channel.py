@@ -291,6 +291,7 @@ async def test_an_ae_with_rr_true_is_sent_to_its_poa_even_with_a_channel(core):
     await open_channel(core)
     assert (await core.update("cse-in/meter", {"m2m:ae": {"rr": True, "poa": ["http://meter.test"]}},
                               fr="Cmeter")).rsc == 2004
+    await peer_registered(core)
     assert (await core.request(5, "Cmeter", "/id-mn", pc=SGN)).rsc == 2000
     assert [s.url for s in peer.sent] == ["http://meter.test"]
 
