@@ -161,6 +161,8 @@ class NonBlockingRequests:
                           "fr": self.config.cse.cse_id, **({"to": request.fr} if request.fr else {})},
                   # The originator owns it: it may RETRIEVE and DELETE it (default policy).
                   "_org": request.fr, "_own": request.fr}
+        if request.fr:
+            record["lbl"] = [request.fr]    # the originator as a label, to discover its requests (ACME)
         if request.pc is not None:
             record["pc"] = request.pc
         try:

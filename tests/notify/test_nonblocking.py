@@ -78,7 +78,7 @@ async def test_a_pending_request_shows_what_is_known_and_cannot_be_recalled(ncor
     assert record["rs"] == 3                                        # PENDING
     assert record["ors"] == {"rsc": 1001, "rqi": "slow", "fr": "/id-in", "to": "Cmeter"}
     assert record["mi"]["rt"] == {"rtv": 1} and record["mi"]["oet"] == "1500"
-    assert record["org"] == "Cmeter"
+    assert record["org"] == "Cmeter" and record["lbl"] == ["Cmeter"]
     refused = await ncore.delete(reference, fr="Cmeter")
     assert refused.rsc == 5220 and "cannot be recalled" in refused.pc["m2m:dbg"]
     await settle(ncore)
@@ -157,9 +157,21 @@ async def test_non_blocking_over_http(http_cse):
     assert not await cse.dispatcher.nonblocking.idle(timeout=10)
     response, body = await client.call("GET", f"/{reference}", originator="Cmeter")
     assert json.loads(body)["m2m:req"]["ors"]["pc"]["m2m:ae"]["rn"] == "meter"
-    response, _ = await client.call("GET", "/cse-in/meter?rt=2", originator="Cmeter",
-                                    headers={"X-M2M-RTU": ""})
+    response, body = await client.call("GET", "/cse-in/meter?rt=2", originator="Cmeter",
+                                       headers={"X-M2M-RTU": ""})
     assert response.status == 202 and response.headers["X-M2M-RSC"] == "1002"
+    assert json.loads(body)["m2m:uri"].startswith("req")
+    # rt=5 (no response): accepted at once, executed in the background.
+    response, body = await client.call("POST", "/cse-in/meter?rt=5", originator="Cmeter", ty=3,
+                                       body={"m2m:cnt": {"rn": "later"}})
+    assert response.status == 202 and response.headers["X-M2M-RSC"] == "1000" and body == b""
+    assert not await cse.dispatcher.nonblocking.idle(timeout=10)
+    response, _ = await client.call("GET", "/cse-in/meter/later", originator="Cmeter")
+    assert response.headers["X-M2M-RSC"] == "2000"
+    # Times that do not fit together, on a blocking request too.
+    response, body = await client.call("GET", "/cse-in/meter", originator="Cmeter",
+                                       headers={"X-M2M-OET": "5000", "X-M2M-RET": "1000"})
+    assert response.headers["X-M2M-RSC"] == "4000" and b"after the request expiration" in body
 
 
 async def test_running_non_blocking_requests_are_bounded(clock):
