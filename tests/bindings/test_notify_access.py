@@ -1,4 +1,4 @@
-"""A forged NOTIFY is refused over every binding (TS-0001 9.6.2: NOTIFY needs the notify
+"""A forged NOTIFY is refused over HTTP, MQTT and CoAP (TS-0001 9.6.2: NOTIFY needs the notify
 privilege on the target AE).  Before, anyone, even an unregistered originator, could
 make the CSE push a notification to a registered AE's poa."""
 from __future__ import annotations
@@ -70,6 +70,26 @@ async def test_forged_notify_over_mqtt_is_refused(mqtt_cse: MqttCse):
         answer = await call({"op": 5, "to": "cse-in/victim", "fr": "CVictim", "rqi": "own", "rvi": "3",
                              "pc": FORGED})
         assert answer["rsc"] == 2000, answer
+        assert len(await receiver.wait_for(1)) == 1
+        assert len(receiver.received) == 1
+    finally:
+        await receiver.stop()
+
+
+async def test_forged_notify_over_coap_is_refused(coap_cse):
+    from aiocoap.numbers.codes import Code
+
+    from .conftest import option
+    receiver = await Receiver().start()
+    try:
+        ae = {"m2m:ae": {"rn": "victim", "api": "Nvictim", "rr": True, "srv": ["3"], "poa": [receiver.url()]}}
+        answer = await coap_cse.call(Code.POST, "/cse-in", fr="CVictim", ty=2, body=ae, rqi="reg")
+        assert option(answer, 307) == 2001, answer.payload
+        answer = await coap_cse.call(Code.POST, "/cse-in/victim", fr="CForger", body=FORGED, rqi="forged")
+        assert option(answer, 307) == 4103, answer.payload
+        assert "has no NOTIFY privilege" in orjson.loads(answer.payload)["m2m:dbg"]
+        answer = await coap_cse.call(Code.POST, "/cse-in/victim", fr="CVictim", body=FORGED, rqi="own")
+        assert option(answer, 307) == 2000, answer.payload
         assert len(await receiver.wait_for(1)) == 1
         assert len(receiver.received) == 1
     finally:
