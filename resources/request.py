@@ -4,7 +4,7 @@ The CSE creates it when it accepts such a request and fills `rs` (requestStatus)
 (operationResult, the response primitive) when the operation has run; the originator
 polls it with RETRIEVE and may DELETE it.  Nobody creates or updates one by request
 (TS-0001 9.6.12).  DELETE of a request whose operation is still PENDING asks for a recall
-(TS-0001 10.2.x): this CSE cannot take back an operation it has accepted, so it answers
+(TS-0001, `<request>` deletion): this CSE cannot take back an operation it has accepted, so it answers
 5220 UNABLE_TO_RECALL_REQUEST and keeps the record; once COMPLETED or FAILED it is deleted.
 See cse/nonblocking.py.
 """

@@ -1,4 +1,4 @@
-"""Blocking update (net 7, TS-0004 R4 7.4.1.2.2 / TS-0001 10.2.11.x): an UPDATE of a resource
+"""Blocking update (net 7, TS-0004 R4 Blocking_Update): an UPDATE of a resource
 with such a subscription waits for the subscriber's answer before anything is written, and
 fails when the subscriber refuses (4127 OPERATION_DENIED_BY_REMOTE_ENTITY, naming its rsc)
 or cannot be reached in time (5107 REMOTE_ENTITY_NOT_REACHABLE), as ACME answers.
