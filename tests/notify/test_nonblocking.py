@@ -189,6 +189,8 @@ async def test_running_non_blocking_requests_are_bounded(clock):
         assert [r.rsc for r in held] == [1002, 1002]
         refused = await core.retrieve(container, fr="Cmeter", rt=2, rtu=[])
         assert refused.rsc == 4005 and "already running" in refused.pc["m2m:dbg"]
+        refused = await core.retrieve(container, fr="Cmeter", rt=5)         # rt=5 shares the bound
+        assert refused.rsc == 4005 and "already running" in refused.pc["m2m:dbg"]
         assert (await core.retrieve(container, fr="Cmeter")).rsc == 2000    # blocking still served
     finally:
         await cse.stop()
