@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .addressing import AddressParser
-from .clock import Clock, parse_abs_rel
+from .clock import Clock, parse_abs_rel, parse_duration
 from .context import Context
 from .errors import RSC, OneM2MError, bad_request
 from .fanout import FanOut
@@ -107,6 +107,8 @@ class Dispatcher:
             self.rate_limiter.admit(request.fr, request.remote_address, now)
         if request.rt in NON_BLOCKING:
             return await self.nonblocking.accept(request)
+        if request.rt == ResponseTypeValue.NO_RESPONSE:
+            return await self.nonblocking.accept_without_response(request)
         if request.oet is not None:
             await self._wait_for_execution_time(request, now)
             now = self.clock.now()
@@ -181,10 +183,35 @@ class Dispatcher:
             if request.rtu is not None and (not isinstance(request.rtu, list)
                                             or not all(isinstance(t, str) for t in request.rtu)):
                 raise bad_request("response type: the notification targets (nu) must be a list of strings")
-        for name in ("rqet", "rset"):
+        self._check_times(request, now)
+
+    @staticmethod
+    def _check_times(request: Request, now: float) -> None:
+        """rqet, rset, oet: m2m:absRelTimestamp (4000 otherwise); rqet or rset passed: 4008;
+        and they must fit together (TS-0004 7.3.2.1; ACME): the operation cannot be executed
+        after the request or its result expires, nor the result expire before the request.
+        rp (result persistence): an absRelTimestamp or a duration (4000 otherwise)."""
+        times: dict[str, float] = {}
+        for name in ("rqet", "rset", "oet"):
             value = getattr(request, name)
-            if value is not None and parse_abs_rel(value, now, name) <= now:
-                raise OneM2MError(RSC.REQUEST_TIMEOUT, f"the request expired ({name} {value!r} has passed)")
+            if value is not None:
+                times[name] = parse_abs_rel(value, now, name)
+        for name in ("rqet", "rset"):
+            if name in times and times[name] <= now:
+                raise OneM2MError(RSC.REQUEST_TIMEOUT,
+                                  f"the request expired ({name} {getattr(request, name)!r} has passed)")
+        oet = times.get("oet")
+        if oet is not None and "rqet" in times and oet > times["rqet"]:
+            raise bad_request("the operation execution time (oet) is after the request expiration (rqet)")
+        if oet is not None and "rset" in times and oet > times["rset"]:
+            raise bad_request("the operation execution time (oet) is after the result expiration (rset)")
+        if "rqet" in times and "rset" in times and times["rset"] < times["rqet"]:
+            raise bad_request("the result expiration (rset) is before the request expiration (rqet)")
+        if request.rp is not None:
+            if isinstance(request.rp, str) and request.rp.startswith("P"):
+                parse_duration(request.rp, "rp")
+            else:
+                parse_abs_rel(request.rp, now, "rp")
 
     async def _wait_for_execution_time(self, request: Request, now: float) -> None:
         """oet: execute the operation at that time, unless the request expires first."""

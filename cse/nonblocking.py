@@ -5,11 +5,14 @@ dispatcher path as a blocking request (so access control, forwarding and fan-out
 - rt=1 (nonBlockingRequestSynch): the acknowledgement (1001) names a <request> resource
   (ty 17) whose `rs` and `ors` the originator polls; it lives until `rp` (result
   persistence) or `cse.request_lifetime` seconds have passed.
-- rt=2 (nonBlockingRequestAsynch): the acknowledgement is 1002; the result is sent as a
+- rt=2 (nonBlockingRequestAsynch): the acknowledgement is 1002 with the reference of a
+  <request> resource as for rt=1 (TS-0004 7.3.2.2); the result is stored there and sent as a
   NOTIFY with {"m2m:rsp": ...} to each `nu` of rt (X-M2M-RTU), to the originator when rt
   has no `nu`, and to nobody when `nu` is an empty list.  It goes through the notifier's
   delivery queues, so it gets the same retries, bounds and target resolution (poa).
 rt=4 (flexBlocking) lets the receiver choose; this CSE answers it blocking.
+rt=5 (noResponse, R4): accepted at once with 1000 and executed in the background; its
+result is discarded (`accept_without_response`).
 
 Checks that need no target run before the acknowledgement (a malformed request still gets
 its 4000 at once); everything else is in the result.  This module never sends anything itself.
@@ -80,8 +83,29 @@ class NonBlockingRequests:
         for target in targets:
             if not isinstance(target, str) or not target.strip():
                 raise bad_request("response type: every notification target (nu) must be a non-empty string")
-        self._run(self._notify_result(blocking, list(targets)))
-        return Response(rsc=RSC.ACCEPTED_NON_BLOCKING_ASYNCH)
+        # The acknowledgement names a <request> too (TS-0004 7.3.2.2): the originator may
+        # poll it as well as wait for the notification.
+        record = await self._create_record(request, keep_until)
+        self._run(self._notify_result(blocking, list(targets), record["ri"]))
+        return Response(rsc=RSC.ACCEPTED_NON_BLOCKING_ASYNCH, pc={"m2m:uri": record["ri"]})
+
+    async def accept_without_response(self, request: Request) -> Response:
+        """rt=5 (noResponse, R4): executed in the background like a non-blocking request, its
+        result discarded; answered at once with 1000 (ACCEPTED, no content), which the MQTT
+        binding does not even publish (HTTP cannot stay silent: 202).  Never blocking."""
+        limit = self.config.limits.max_nonblocking_pending
+        if len(self._tasks) >= limit:
+            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,
+                              f"{limit} non-blocking requests are already running here; retry later "
+                              "or send the request blocking")
+        self._run(self._discard(dataclasses.replace(request, rt=None, rtu=None)))
+        return Response(rsc=RSC.ACCEPTED)
+
+    async def _discard(self, request: Request) -> None:
+        response = await self.dispatch(request)
+        if not response.ok:
+            log.info("%s (rt=5, no response wanted) failed: %s %s", request.describe(), response.rsc,
+                     response.pc.get("m2m:dbg") if isinstance(response.pc, dict) else "")
 
     def _run(self, work) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -129,10 +153,16 @@ class NonBlockingRequests:
         record = {"ty": int(Ty.REQ), "ri": ri, "rn": f"req_{ri[3:]}", "pi": base["ri"],
                   "ct": ctx.now_ts, "lt": ctx.now_ts, "et": format_timestamp(keep_until),
                   "op": int(request.op), "tg": request.to, "org": request.fr or "", "rid": request.rqi,
-                  "mi": {name: getattr(request, name) for name in META if getattr(request, name) is not None},
+                  "mi": self._meta(request),
                   "rs": PENDING, "_path": f"{base['_path']}/req_{ri[3:]}",
+                  # What is known while pending: the acknowledgement (TS-0004 7.3.2.2).
+                  "ors": {"rsc": int(RSC.ACCEPTED_NON_BLOCKING_SYNCH if request.rt == ResponseTypeValue.NON_BLOCKING_SYNCH
+                                     else RSC.ACCEPTED_NON_BLOCKING_ASYNCH), "rqi": request.rqi,
+                          "fr": self.config.cse.cse_id, **({"to": request.fr} if request.fr else {})},
                   # The originator owns it: it may RETRIEVE and DELETE it (default policy).
                   "_org": request.fr, "_own": request.fr}
+        if request.fr:
+            record["lbl"] = [request.fr]    # the originator as a label, to discover its requests (ACME)
         if request.pc is not None:
             record["pc"] = request.pc
         try:
@@ -145,8 +175,21 @@ class NonBlockingRequests:
         self.events.publish(ctx.events)
         return record
 
-    async def _complete_record(self, request: Request, ri: str) -> None:
+    @staticmethod
+    def _meta(request: Request) -> dict:
+        """mi: the optional parameters of the request, the response type among them."""
+        meta = {name: getattr(request, name) for name in META if getattr(request, name) is not None}
+        meta["rt"] = {"rtv": int(request.rt)}
+        if request.rtu is not None:
+            meta["rt"]["nu"] = list(request.rtu)
+        return meta
+
+    async def _complete_record(self, request: Request, ri: str) -> Response:
         response = await self.dispatch(request)
+        await self._record_result(request, response, ri)
+        return response
+
+    async def _record_result(self, request: Request, response: Response, ri: str) -> None:
         storage = self.storage
         record = storage.get(ri)
         if record is None:          # deleted or expired while the operation ran
@@ -171,8 +214,8 @@ class NonBlockingRequests:
             await storage.commit()
 
     # -- rt=2: the result as a notification ----------------------------------------------
-    async def _notify_result(self, request: Request, targets: list[str]) -> None:
-        response = await self.dispatch(request)
+    async def _notify_result(self, request: Request, targets: list[str], ri: str) -> None:
+        response = await self._complete_record(request, ri)
         content = {"m2m:rsp": self._primitive(response, request)}
         for target in targets:
             try:

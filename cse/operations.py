@@ -50,9 +50,17 @@ class Discoverer(Protocol):
     async def discover(self, ctx: "Context", target: Target) -> Response: ...
 
 
+class UpdateGate(Protocol):
+    """Subscriptions with blocking update (net 7): their subscriber agrees before an UPDATE is
+    written, or the UPDATE fails (cse/notify/blocking.py)."""
+
+    async def before_update(self, ctx: "Context", resource: dict, changes: dict, root: str) -> None: ...
+
+
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
-                 access: "AccessControl", renderer: "Renderer", discovery: Discoverer):
+                 access: "AccessControl", renderer: "Renderer", discovery: Discoverer,
+                 blocking: "UpdateGate | None" = None):
         self.config = config
         self.limits = config.limits
         self.storage = storage
@@ -61,6 +69,7 @@ class Operations:
         self.access = access
         self.render = renderer
         self.discovery = discovery
+        self.blocking = blocking        # net 7 subscriptions, asked before an UPDATE is written
 
     # -- locating -----------------------------------------------------------------------
     def locate(self, ctx: "Context", address: Address) -> Target:
@@ -393,6 +402,8 @@ class Operations:
         if et is not None and parse_timestamp(et, "et") <= ctx.now:
             raise bad_request(f"attribute 'et' ({et}) is not in the future")
         await rtype.prepare_update(ctx, resource, changes)
+        if self.blocking is not None:
+            await self.blocking.before_update(ctx, resource, changes, rtype.root_of(resource))
         with self.storage.transaction():
             # Re-read: another request may have changed it while prepare_update waited.
             current = self.storage.get(resource["ri"])

@@ -2,7 +2,8 @@
 
 This module checks what the schema cannot (which events and content types go together,
 which child types exist, whether a target can be sent to) and verifies every notification
-target that is not the originator itself (TS-0004 7.4.8.2.1): a verification request
+target that is not the originator itself (TS-0004 7.4.8.2.1; its ID in any form or any address
+of its own <AE>/<remoteCSE> resource counts as itself): a verification request
 (m2m:sgn with vrq) that must be answered with success, else the CREATE or UPDATE fails
 with 5204 naming the target.  Both happen in the prepare_* hooks, before anything is
 written.  Matching events and sending notifications is the notifier's (cse/notify.py);
@@ -32,13 +33,60 @@ SUBSCRIBABLE_PARENTS = frozenset({Ty.ACP, Ty.AE, Ty.CNT, Ty.CB, Ty.DLV, Ty.EVCG,
                                   Ty.STCL, Ty.STCG, Ty.SMD, Ty.FCNT, Ty.TS})
 # The virtual child notificationTargetSelfReference (TS-0004 R4), not served here.
 NOTIFICATION_TARGET_SELF_REFERENCE = "ntsr"
-SUPPORTED_EVENTS = frozenset({1, 2, 3, 4})
-UNSUPPORTED_EVENTS = {5: "retrieve of a container without child resources", 6: "trigger received for AE",
-                      7: "blocking update", 8: "report on missing data points"}
-UNSUPPORTED_CRITERIA = {"om": "operationMonitor", "gq": "geoQuery"}
+SUPPORTED_EVENTS = frozenset({1, 2, 3, 4, 7})
+UNSUPPORTED_EVENTS = {5: "retrieve of a container without child resources", 6: "trigger received for AE"}
+BLOCKING_UPDATE = 7
+MISSING_DATA = 8
+# Attributes a blocking subscription may not have (TS-0004 R4; ACME's list).
+NOT_WITH_BLOCKING = ("exc", "gpi", "nfu", "bn", "rl", "psn", "pn", "nsp", "ln", "nec", "acrs")
+UNSUPPORTED_CRITERIA = {"gq": "geoQuery"}
 UNSUPPORTED_CONTENT = {4: "trigger payload", 5: "timeSeries notification"}
 MODIFIED_ATTRIBUTES = 2
 UPDATE_EVENT = 1
+# The operations an operationMonitor can watch: those that change something (and so make an
+# event); RETRIEVE (2) and NOTIFY (5) would put matching on every read: refused with 5001.
+MONITORED_OPS = (1, 3, 4)
+
+
+def check_missing_data(enc: dict, events: list[int], parent: dict) -> None:
+    """net 8 / md (missing data of a timeSeries): not served here yet; the one place a
+    timeSeries implementation extends."""
+    if MISSING_DATA in events:
+        raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                          f"attribute 'enc': notificationEventType 8 (report on missing data points) is not "
+                          f"supported by this CSE (it applies to a timeSeries only, and this parent is ty "
+                          f"{parent['ty']})")
+    if "md" in enc:
+        raise bad_request("attribute 'enc': missing data criteria (md) apply only to a timeSeries with net 8")
+
+
+def _check_operation_monitor(enc: dict) -> None:
+    """om: a list of {ops, org} (either may be left out, not both), alone (not with net)."""
+    if "net" in enc:
+        raise bad_request("attribute 'enc': operationMonitor (om) and notificationEventType (net) cannot be "
+                          "given together")
+    monitors = enc["om"]
+    if not monitors:
+        raise bad_request("attribute 'enc': operationMonitor (om) needs at least one entry")
+    for entry in monitors:
+        if not isinstance(entry, dict) or not set(entry) <= {"ops", "org"} or not entry:
+            raise bad_request(f"attribute 'enc': om entry {entry!r} must be an object with ops and/or org")
+        ops = entry.get("ops")
+        if ops is not None and (not isinstance(ops, int) or isinstance(ops, bool) or ops not in MONITORED_OPS):
+            raise OneM2MError(RSC.NOT_IMPLEMENTED if ops in (2, 5) else RSC.BAD_REQUEST,
+                              f"attribute 'enc': om ops {ops!r}: this CSE monitors CREATE (1), UPDATE (3) "
+                              "and DELETE (4)")
+        org = entry.get("org")
+        if org is not None and (not isinstance(org, str) or not org):
+            raise bad_request(f"attribute 'enc': om org {org!r} must be an originator ID")
+
+
+def _default_batch_duration(ctx: "Context", batch: dict | None) -> None:
+    """bn with only num gets the CSE's duration written into it (TS-0004 7.4.8.2.1: the
+    hosting CSE sets what the originator left out; ACME writes its default too)."""
+    if batch is not None and "dur" not in batch:
+        seconds = ctx.config.notification.default_batch_duration
+        batch["dur"] = f"PT{seconds:g}S"
 
 
 def _is_valid_event_category(ec: int) -> bool:
@@ -61,12 +109,15 @@ class Subscription(ResourceType):
         # TS-0004 7.4.8.2.1: the subscriber must be allowed to read what it subscribes to.
         ctx.access.check(ctx, Permission.RETRIEVE, parent)
         enc = dict(resource.get("enc") or {})
-        enc.setdefault("net", [UPDATE_EVENT])
+        if "om" not in enc:         # operationMonitor alone is a criterion of its own
+            enc.setdefault("net", [UPDATE_EVENT])
         resource["enc"] = enc
         self._check(ctx, resource, parent)
+        if BLOCKING_UPDATE in enc.get("net", ()):
+            self._check_blocking(ctx, resource, parent)
+            resource.setdefault("nct", MODIFIED_ATTRIBUTES)
         resource.setdefault("nct", 1)
-        if resource.get("nse"):
-            resource["nsi"] = []
+        _default_batch_duration(ctx, resource.get("bn"))
         request = ctx.request
         if request is not None:
             if request.accept:
@@ -77,9 +128,15 @@ class Subscription(ResourceType):
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("enc") is not None:
-            changes["enc"] = {"net": [UPDATE_EVENT], **changes["enc"]}
+            enc = changes["enc"]
+            if BLOCKING_UPDATE in (enc.get("net") or ()) or BLOCKING_UPDATE in resource.get("enc", {}).get("net", ()):
+                raise bad_request("attribute 'enc': a blocking update subscription (net 7) is made by CREATE "
+                                  "only; its enc cannot be updated, nor can net 7 be added")
+            changes["enc"] = enc if "om" in enc else {"net": [UPDATE_EVENT], **enc}
         if changes.get("nse") and not resource.get("nse"):
-            changes["nsi"] = []      # statistics start afresh when switched on (TS-0004 R4)
+            # Statistics start afresh when switched on (TS-0004 R4); nsi comes with the first count.
+            changes["nsi"] = None
+        _default_batch_duration(ctx, changes.get("bn"))
         merged = {**resource, **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
         parent = ctx.storage.get(resource["pi"])
@@ -87,6 +144,8 @@ class Subscription(ResourceType):
             raise OneM2MError(RSC.NOT_FOUND,
                               f"the subscribed-to resource of {resource['ri']} no longer exists")
         self._check(ctx, merged, parent)
+        if BLOCKING_UPDATE in merged.get("enc", {}).get("net", ()):
+            self._check_blocking_attributes(merged)
         if changes.get("nu"):
             known = set(resource.get("nu") or ())
             await self._verify(ctx, resource, [entry for entry in changes["nu"] if entry not in known])
@@ -102,14 +161,18 @@ class Subscription(ResourceType):
             if member in enc:
                 raise OneM2MError(RSC.NOT_IMPLEMENTED,
                                   f"attribute 'enc': member '{member}' ({name}) is not supported by this CSE")
-        if "md" in enc and parent["ty"] != Ty.TS:
-            raise bad_request("attribute 'enc': missing data criteria (md) apply only to a timeSeries")
-        events = enc.get("net") or [UPDATE_EVENT]
+        if "om" in enc:
+            _check_operation_monitor(enc)
+        events = enc.get("net") or ([] if "om" in enc else [UPDATE_EVENT])
         for event in events:
             if event in UNSUPPORTED_EVENTS:
                 raise OneM2MError(RSC.NOT_IMPLEMENTED,
                                   f"attribute 'enc': notificationEventType {event} "
                                   f"({UNSUPPORTED_EVENTS[event]}) is not supported by this CSE")
+        check_missing_data(enc, events, parent)
+        if BLOCKING_UPDATE in events and len(events) > 1:
+            raise bad_request("attribute 'enc': net 7 (blocking update) must be the only notificationEventType "
+                              f"of its subscription, not one of {sorted(events)}")
         types = ctx.tree.types
         parent_type = types.of(parent)
         for child_ty in enc.get("chty") or ():
@@ -121,12 +184,16 @@ class Subscription(ResourceType):
             if not parent_type.defines(name, parent):
                 raise bad_request(f"attribute 'enc': atr {name!r} is not an attribute of "
                                   f"{parent_type.type_name}")
-        content_type = sub.get("nct", 1)
+        content_type = sub.get("nct", MODIFIED_ATTRIBUTES if BLOCKING_UPDATE in events else 1)
         if content_type in UNSUPPORTED_CONTENT:
             raise OneM2MError(RSC.NOT_IMPLEMENTED,
                               f"attribute 'nct': {content_type} ({UNSUPPORTED_CONTENT[content_type]}) is not "
                               "supported by this CSE")
-        if content_type == MODIFIED_ATTRIBUTES and set(events) != {UPDATE_EVENT}:
+        if BLOCKING_UPDATE in events:
+            if content_type != MODIFIED_ATTRIBUTES:
+                raise bad_request(f"attribute 'nct': net 7 (blocking update) sends the modified attributes "
+                                  f"(nct 2), not nct {content_type}")
+        elif content_type == MODIFIED_ATTRIBUTES and set(events) != {UPDATE_EVENT}:
             raise bad_request(f"attribute 'nct': 2 (modified attributes) applies only to net 1 "
                               f"(update of the resource), not to net {sorted(events)}")
         batch = sub.get("bn")
@@ -136,6 +203,28 @@ class Subscription(ResourceType):
         ec = sub.get("nec")
         if ec is not None and not _is_valid_event_category(ec):
             raise bad_request(f"attribute 'nec': {ec} is not an event category (2, 3, 4 or 100..999)")
+
+    def _check_blocking(self, ctx: "Context", sub: dict, parent: dict) -> None:
+        """net 7 at CREATE: one target, none of the policy attributes, only net and atr in
+        enc, and no other blocking subscription on the resource (4124)."""
+        self._check_blocking_attributes(sub)
+        for other in ctx.storage.children(parent["ri"], Ty.SUB):
+            if BLOCKING_UPDATE in (other.get("enc") or {}).get("net", ()):
+                raise OneM2MError(RSC.BLOCKING_SUBSCRIPTION_ALREADY_EXISTS,
+                                  "a blocking update subscription (net 7) already exists for this resource")
+
+    @staticmethod
+    def _check_blocking_attributes(sub: dict) -> None:
+        if len(sub.get("nu") or ()) != 1:
+            raise bad_request("attribute 'nu': a blocking update subscription (net 7) has exactly one "
+                              "notification target")
+        present = [name for name in NOT_WITH_BLOCKING if sub.get(name) is not None]
+        if present:
+            raise bad_request(f"a blocking update subscription (net 7) cannot have {', '.join(present)}")
+        others = sorted(set(sub.get("enc") or {}) - {"net", "atr"})
+        if others:
+            raise bad_request(f"attribute 'enc': a blocking update subscription (net 7) takes only net and atr, "
+                              f"not {', '.join(others)}")
 
     @staticmethod
     def _check_target(ctx: "Context", entry: str, attribute: str) -> None:
@@ -149,11 +238,11 @@ class Subscription(ResourceType):
     async def _verify(self, ctx: "Context", resource: dict, entries: list[str]) -> None:
         config = ctx.config
         originator = ctx.originator
-        targets = [parse_target(entry) for entry in entries
-                   if not same_entity(entry, originator, config.cse.cse_id, config.cse.sp_id)]
+        resolver = TargetResolver(config, ctx.storage, ctx.outbound)
+        targets = [target for target in map(parse_target, entries)
+                   if not self._is_originator(ctx, resolver, target)]
         if not targets:
             return
-        resolver = TargetResolver(config, ctx.storage, ctx.outbound)
         sgn = {"vrq": True, "sur": f"{config.cse.cse_id}/{resource['ri']}"}
         if originator:
             sgn["cr"] = originator
@@ -161,6 +250,18 @@ class Subscription(ResourceType):
         failures = [f for f in failures if f]
         if failures:
             raise OneM2MError(RSC.SUBSCRIPTION_VERIFICATION_INITIATION_FAILED, "; ".join(failures))
+
+    @staticmethod
+    def _is_originator(ctx: "Context", resolver: TargetResolver, target) -> bool:
+        """Whether a target names the originator itself: its ID in any form, or any address
+        (structured or unstructured) of its own <AE> / <remoteCSE> resource."""
+        config = ctx.config
+        if same_entity(target.entry, ctx.originator, config.cse.cse_id, config.cse.sp_id):
+            return True
+        if target.url is not None or not ctx.originator:
+            return False
+        entity = resolver.entity(target)
+        return entity is not None and ctx.access.is_entity(ctx.originator, entity)
 
     @staticmethod
     async def _verify_one(ctx: "Context", resolver: TargetResolver, target, resource: dict,

@@ -40,7 +40,7 @@ class Routing:
         self.watch = RegistreeWatch()
         self.routes = Routes(config, storage, tree, self.watch, clock)
         self.forwarder = Forwarder(config, self.routes, clock, outbound)
-        self.relay = NotifyRelay(config, operations, tree)
+        self.relay = NotifyRelay(config, operations, tree, self.routes)
 
 
 class Federation:

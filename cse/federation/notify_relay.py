@@ -6,8 +6,12 @@ MN send a NOTIFY with `to` = that ID; forwarding brings it here, and this relay 
 it to the AE.  It works the same for a NOTIFY sent from this CSE's own notifier to a
 local AE-ID, so a notifier may hand every oneM2M-ID target to `dispatcher.handle`.
 
-Like forwarding, this is a transit role: no access control on the AE resource (the AE
-decides what it accepts, e.g. by checking `sur`), the AE's answer is relayed unchanged.
+NOTIFY is access-controlled like every other operation (TS-0001 9.6.2, notify privilege =
+acop 16): the originator must have NOTIFY on the <AE> (an ACP grant, or the default policy:
+the AE itself, this CSE, the admin), or be a CSE this CSE knows, which sends the
+notifications of subscriptions it hosts and relays those of CSEs behind it (`may_notify`).
+Anybody else, an unregistered originator above all, is refused with 4103 and nothing
+reaches the AE.  The AE's answer is relayed unchanged.
 An AE with rr=false is not sent to: the NOTIFY waits in its <pollingChannel> until the AE
 fetches it (cse/polling.py), and an AE without one is reported unreachable (5103).
 A NOTIFY to a virtual child that serves requests itself (a pollingChannel's `pcu`, where
@@ -18,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from cse.access import Permission
 from cse.addressing import AddressParser
 from cse.errors import RSC, OneM2MError
 from cse.outbound import LOCAL_FAILURE, TIMED_OUT, live_entity_id
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from cse.primitives import Request, Response
     from cse.tree import Tree
 
+    from .routing import Routes
 
 
 def preferred_serialization(csz: list[str] | None) -> str:
@@ -44,10 +50,14 @@ def preferred_serialization(csz: list[str] | None) -> str:
 
 
 class NotifyRelay:
-    def __init__(self, config: "Config", operations: "Operations", tree: "Tree"):
+    def __init__(self, config: "Config", operations: "Operations", tree: "Tree", routes: "Routes"):
         self.addresses = AddressParser(config.cse.cse_id, config.cse.rn, config.cse.sp_id)
         self.operations = operations        # to locate the target as the dispatcher would
         self.types = tree.types
+        self.routes = routes                # which CSEs this CSE knows (may_notify)
+        self.cse_id = config.cse.cse_id
+        self.sp_id = config.cse.sp_id
+        self.has_registrar = bool(config.registrar.url)
 
     async def handle(self, ctx: "Context", request: "Request") -> "Response":
         address = self.addresses.parse(request.to)
@@ -67,7 +77,37 @@ class NotifyRelay:
                               "delivers notifications to registered AEs only")
         return await self._to_ae(ctx, request, resource)
 
+    def may_notify(self, ctx: "Context", originator: str | None, ae: dict) -> bool:
+        """NOTIFY privilege on the AE, or a CSE known here: a registree (or a CSE below one),
+        our registrar, or, on a CSE with a registrar, a CSE of our SP reached through it."""
+        if ctx.access.allowed(ctx, originator, Permission.NOTIFY, ae):
+            return True
+        cse_id = self._cse_id_of(originator)
+        if cse_id is None or cse_id == self.cse_id:
+            return False
+        if self.routes.registree_of(cse_id, ctx.now_ts) is not None:
+            return True
+        if self.routes.record(cse_id, ctx.now_ts) is not None:      # our registrar
+            return True
+        return self.has_registrar and not self.routes.came_from_below(cse_id, ctx.now_ts)
+
+    def _cse_id_of(self, originator: str | None) -> str | None:
+        """The SP-relative CSE-ID when `originator` is one (/id-mn, //sp/id-mn), else None."""
+        if not originator:
+            return None
+        if originator.startswith("//"):
+            sp, _, rest = originator[2:].partition("/")
+            if "//" + sp != self.sp_id:
+                return None         # another SP domain: only an ACP grant lets it notify
+            originator = "/" + rest
+        if not originator.startswith("/") or "/" in originator[1:] or len(originator) < 2:
+            return None
+        return originator
+
     async def _to_ae(self, ctx: "Context", request: "Request", ae: dict) -> "Response":
+        if not self.may_notify(ctx, request.fr, ae):
+            raise OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
+                              f"originator {request.fr!r} has no NOTIFY privilege on {request.to!r}")
         name = ae.get("aei", ae["ri"])
         live = ctx.outbound.live_url(live_entity_id(name, ctx.config.cse.cse_id))
         if live is not None:

@@ -4,10 +4,10 @@ their subscriber when one goes away.
 * `ExpirationCounter` (exc): one notification generated is one off the stored `exc`; the one
   that reaches 0 is the last, and the subscription is deleted right after the events being
   handled (`delete`), which reports its deletion like any other (net 2, su).
-* `deletion_notice`: `{"m2m:sgn": {"sud": true, "sur": ...}}` for `su` when a subscription
+* `deletion_notice`: `{"m2m:sgn": {"sud": true, "sur": ..., "cr": ...}}` for `su` when a subscription
   disappears (DELETE, `et` through the reaper, `exc`, or with its parent).
-* `NotificationStatistics` (nse/nsi): counted in memory, written at most every
-  WRITE_INTERVAL seconds (a timer on the injected clock) and at shutdown.
+* `NotificationStatistics` (nse/nsi): written to the subscription with every count, so they
+  are current when the response to the triggering request is sent.
 
 Expiry (`et`) itself is not decided here: the reaper (cse/expiry.py) deletes an expired
 subscription, and matching ignores one that expired before the reaper came.  Writes happen
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from ..delivery import Notification
 
 if TYPE_CHECKING:
-    from ..clock import Clock, Timer
+    from ..clock import Clock
     from ..context import Context
     from ..events import Event
     from ..storage import Storage
@@ -38,8 +38,12 @@ def deletion_notice(subscription: "Subscription") -> Notification | None:
     if subscription.subscriber is None:
         return None
     doc = subscription.doc
-    return Notification(subscription.subscriber, subscription.ri,
-                        {"m2m:sgn": {"sud": True, "sur": subscription.sur}}, None, doc.get("_rvi"), doc.get("_ser"))
+    sgn: dict = {"sud": True, "sur": subscription.sur}
+    creator = doc.get("cr") or doc.get("_org")
+    if creator:
+        sgn["cr"] = creator         # like the verification request (TS-0004 7.4.8.2.1; ACME)
+    return Notification(subscription.subscriber, subscription.ri, {"m2m:sgn": sgn}, None,
+                        doc.get("_rvi"), doc.get("_ser"))
 
 
 class ExpirationCounter:
@@ -87,21 +91,19 @@ class ExpirationCounter:
 
 class NotificationStatistics:
     """nsi of subscriptions with nse=true: per target, notification events (noec), requests
-    sent (rqs) and responses received (rsr).  Counted in memory and written to the
-    subscription at most every WRITE_INTERVAL seconds (and at shutdown), so counting never
-    adds a storage write per notification; a RETRIEVE may be that much behind.  Counters
-    exist only for subscriptions that count (or did until a late answer came): those of a
-    subscription that is gone or stopped counting are dropped at the next write."""
-
-    WRITE_INTERVAL = 1.0
+    sent (rqs) and responses received (rsr).  Each change is written to the subscription at
+    once, in its own transaction (committed through `Commits`, never awaited): an event is
+    counted while the triggering request's events are handled, so a RETRIEVE right after
+    that request's response shows it.  Only subscriptions with nse=true pay these writes.
+    `nsi` appears with the first count (TS-0004 R4; ACME), never as an empty list.
+    Counters exist only for subscriptions that count (or did until a late answer came):
+    those of a subscription that is gone or stopped counting are dropped at the write."""
 
     def __init__(self, storage: "Storage", clock: "Clock", schedule_commit: Callable[[], None]):
         self.storage = storage
         self.clock = clock
         self.schedule_commit = schedule_commit
         self._counters: dict[str, dict[str, list[int]]] = {}
-        self._dirty: set[str] = set()
-        self._timer: Timer | None = None
 
     def _targets(self, ri: str) -> dict[str, list[int]]:
         counters = self._counters.get(ri)
@@ -114,42 +116,35 @@ class NotificationStatistics:
 
     def event(self, ri: str, target: str) -> None:
         self._targets(ri).setdefault(target, [0, 0, 0])[0] += 1
-        self._touch(ri)
+        self._write(ri)
 
     def attempted(self, notification: Notification, answered: bool) -> None:
         counters = self._targets(notification.subscription).setdefault(notification.target.entry, [0, 0, 0])
         counters[1] += 1
         counters[2] += answered
-        self._touch(notification.subscription)
+        self._write(notification.subscription)
 
     def forget(self, ri: str) -> None:
         self._counters.pop(ri, None)
-        self._dirty.discard(ri)
 
-    def _touch(self, ri: str) -> None:
-        self._dirty.add(ri)
-        if self._timer is None:
-            self._timer = self.clock.call_later(self.WRITE_INTERVAL, self.write)
-
-    def write(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        dirty, self._dirty = self._dirty, set()
-        wrote = False
-        for ri in dirty:
-            current = self.storage.get(ri)
-            if current is None or not current.get("nse"):
-                # Gone, or no longer counting: late answers made these counters.
-                self._counters.pop(ri, None)
-                continue
-            current["nsi"] = [{"tg": tg, "rqs": c[1], "rsr": c[2], "noec": c[0]}
-                              for tg, c in self._counters.get(ri, {}).items()]
+    def _write(self, ri: str) -> None:
+        current = self.storage.get(ri)
+        if current is None or not current.get("nse"):
+            # Gone, or no longer counting: late answers made these counters.
+            self._counters.pop(ri, None)
+            return
+        current["nsi"] = [{"tg": tg, "rqs": c[1], "rsr": c[2], "noec": c[0]}
+                          for tg, c in self._counters.get(ri, {}).items()]
+        try:
             with self.storage.transaction():
                 self.storage.update(current, changed=("nsi",))
-            wrote = True
-        if wrote:
-            self.schedule_commit()
+        except Exception:
+            log.exception("writing the statistics (nsi) of subscription %s failed", ri)
+            return
+        self.schedule_commit()
+
+    def write(self) -> None:
+        """Nothing is held back any more (kept for the shutdown sequence)."""
 
     def __len__(self) -> int:
         """Subscriptions with counters in memory."""

@@ -39,7 +39,12 @@ SUBSCRIPTION_TY = 23
 # eventNotificationCriteria members with the meaning they have in filter criteria.
 FILTER_MEMBERS = ("crb", "cra", "ms", "us", "sts", "stb", "exb", "exa", "sza", "szb")
 UPDATE, DELETE, CHILD_CREATED, CHILD_DELETED = 1, 2, 3, 4
+BLOCKING_UPDATE = 7     # sent before the UPDATE is written (cse/notify/blocking.py), never matched here
 ENDED = 0       # not a net: the subscription itself went away (send its batch, tell its su)
+# Not a net: an operation an operationMonitor (enc om) watches; the Match's `modified` slot
+# carries {"ops": operation, "org": originator}, what the notification's nev.om says.
+MONITORED = -1
+OP_CREATE, OP_UPDATE, OP_DELETE = 1, 3, 4
 ALL_ATTRIBUTES, MODIFIED_ATTRIBUTES, RESOURCE_ID = 1, 2, 3
 # The internal key of a <subscription> with the entries of its notificationSchedule (kept
 # there by resources/schedule.py, so the schedule comes with the cached subscription).
@@ -74,6 +79,9 @@ class Subscription:
     exhausted: bool = False          # its exc is used up: no further notification
     schedule: Schedule | None = None     # its notificationSchedule (cse/notify/schedules.py)
     pending: int | None = None       # pn: what becomes of notifications outside the schedule
+    # enc om: (operation or None, originator or None) pairs; None when it has no om.
+    monitors: tuple[tuple[int | None, str | None], ...] | None = None
+    event_originator: bool = False   # eeno: cr names who caused the event (when cr is not set)
 
     @classmethod
     def from_doc(cls, doc: dict, cse_id: str, settings: "NotificationSettings") -> "Subscription":
@@ -105,7 +113,7 @@ class Subscription:
         if entries and doc.get("nec") != IMMEDIATE_EC:
             schedule = Schedule(entries, "notificationSchedule")
         return cls(doc=doc, ri=doc["ri"], sur=f"{cse_id}/{doc['ri']}",
-                   events=frozenset(enc.get("net") or (UPDATE,)),
+                   events=frozenset(enc.get("net") or (() if enc.get("om") else (UPDATE,))),
                    child_types=frozenset(enc["chty"]) if enc.get("chty") else None,
                    attributes=frozenset(enc["atr"]) if enc.get("atr") else None,
                    conditions=Criteria(conditions) if conditions else None,
@@ -113,7 +121,20 @@ class Subscription:
                    targets=targets, subscriber=subscriber, batch_size=size, batch_seconds=seconds,
                    latest_only=bool(doc.get("ln")), latest_when_failing=doc.get("pn") == 1,
                    ec=doc.get("nec"), creator=doc.get("cr"), et=doc.get("et"),
-                   schedule=schedule, pending=doc.get("pn"))
+                   schedule=schedule, pending=doc.get("pn"),
+                   monitors=tuple((m.get("ops"), _cse_relative(m.get("org"), cse_id)) for m in enc["om"])
+                   if enc.get("om") else None,
+                   event_originator=bool(doc.get("eeno")))
+
+    def monitored(self, operation: int, originator: str | None, cse_id: str) -> dict | None:
+        """nev.om for an operation its operationMonitor watches, else None."""
+        if self.monitors is None or self.exhausted:
+            return None
+        who = _cse_relative(originator, cse_id)
+        for ops, org in self.monitors:
+            if (ops is None or ops == operation) and (org is None or org == who):
+                return {"ops": operation, "org": originator}
+        return None
 
     def expired(self, now_ts: str) -> bool:
         return self.et is not None and self.et <= now_ts
@@ -128,6 +149,13 @@ class Subscription:
             if self.attributes.isdisjoint(modified):
                 return False
         return self.conditions is None or self.conditions.matches(resource)
+
+
+def _cse_relative(originator: str | None, cse_id: str) -> str | None:
+    """'/id-in/Cm' and 'Cm' are the same originator of this CSE."""
+    if originator and originator.startswith(cse_id + "/"):
+        return originator[len(cse_id) + 1:]
+    return originator
 
 
 # One notification to make: (subscription, event type = its net, the resource `rep` shows,
@@ -254,8 +282,10 @@ class Matcher:
                 return NOTHING
             self.may_read.begin()
             # A new subscription is a new child too, but not news to itself.
-            return [(s, CHILD_CREATED, resource, None) for s in found
-                    if s.ri != resource["ri"] and s.wants(CHILD_CREATED, resource) and self.may_read(s, resource)]
+            matches: list[Match] = [(s, CHILD_CREATED, resource, None) for s in found
+                                    if s.ri != resource["ri"] and s.wants(CHILD_CREATED, resource)
+                                    and self.may_read(s, resource)]
+            return self._monitored(found, OP_CREATE, event, resource, matches)
         if kind is UPDATED:
             if resource["ty"] == SUBSCRIPTION_TY:
                 self.cache.forget(resource["pi"])
@@ -266,11 +296,22 @@ class Matcher:
                 return NOTHING
             self.may_read.begin()
             modified = event.modified
-            return [(s, UPDATE, resource, modified) for s in found
-                    if s.wants(UPDATE, resource, modified) and self.may_read(s, resource)]
+            matches = [(s, UPDATE, resource, modified) for s in found
+                       if s.wants(UPDATE, resource, modified) and self.may_read(s, resource)]
+            return self._monitored(found, OP_UPDATE, event, resource, matches)
         if kind is DELETED:
             return self._deletion(event)
         return NOTHING
+
+    def _monitored(self, found: tuple[Subscription, ...], operation: int, event: Event, resource: dict,
+                   matches: list[Match]) -> list[Match]:
+        """Add the operationMonitor matches (subscriptions without om cost one attribute test)."""
+        for s in found:
+            if s.monitors is not None and s.ri != resource["ri"]:
+                om = s.monitored(operation, event.originator, self.cse_id)
+                if om is not None and self.may_read(s, resource):
+                    matches.append((s, MONITORED, resource, om))
+        return matches
 
     def _deletion(self, event: Event) -> list[Match]:
         resource = event.resource
@@ -284,6 +325,10 @@ class Matcher:
             watched = resource if doc["pi"] == resource["ri"] else event.removed_subscribed.get(doc["pi"])
             if watched is not None and subscription.wants(DELETE, watched):
                 matches.append((subscription, DELETE, watched, None))
+            if watched is resource:
+                om = subscription.monitored(OP_DELETE, event.originator, self.cse_id)
+                if om is not None:
+                    matches.append((subscription, MONITORED, watched, om))
             matches.append((subscription, ENDED, doc, None))
         parent = event.parent
         if parent is not None and event.notify_parent:

@@ -25,8 +25,9 @@ from ..tree import visible
 from .batching import Batches
 from .bookkeeping import ExpirationCounter, NotificationStatistics, deletion_notice
 from .commits import Commits
-from .matching import (DELETED, ENDED, MODIFIED_ATTRIBUTES, RESOURCE_ID, SUBSCRIPTION_TY, UPDATED, Matcher,
-                       ReadAccess, Subscription)
+from .blocking import BlockingUpdates
+from .matching import (DELETED, ENDED, MODIFIED_ATTRIBUTES, MONITORED, RESOURCE_ID, SUBSCRIPTION_TY, UPDATED,
+                       Matcher, ReadAccess, Subscription)
 from .pending import PendingStore
 from .schedules import NOTIFICATION_SCHEDULE_KEY, NotificationSchedules
 
@@ -66,6 +67,9 @@ class Notifier:
                                  on_attempt=self.statistics.attempted)
         self.read_access = ReadAccess(access, self._context)
         self.matcher = Matcher(storage, clock, self.settings, self.cse_id, self.read_access)
+        # net 7: asked by Operations before an UPDATE is written (the one blocking notification).
+        self.blocking = BlockingUpdates(self.matcher, self.resolver, outbound, self.settings, self.cse_id,
+                                        ReadAccess(access, self._context))
         self.batches = Batches(clock, self._send)
         self.schedules = NotificationSchedules(clock, self.settings.queue_size, self._enqueue)
         self.expiration = ExpirationCounter(storage, tree, self.commits)
@@ -120,19 +124,24 @@ class Notifier:
             if event_type == ENDED:
                 self._finish(subscription)
             else:
-                self._notify(subscription, event_type, resource, modified)
+                self._notify(subscription, event_type, resource, modified, event.originator)
 
     # -- notifications --------------------------------------------------------------------
     def _notify(self, subscription: Subscription, event_type: int, resource: dict,
-                modified: dict | None = None) -> None:
+                modified: dict | None = None, originator: str | None = None) -> None:
         if subscription.schedule is not None and subscription.pending is None \
                 and not subscription.schedule.contains(self.clock.now()):
             self.schedules.drop(subscription)     # missed, and not to be kept: not counted either
             return
-        sgn: dict = {"nev": {"rep": self._representation(subscription, resource, modified),
-                             "net": event_type}, "sur": subscription.sur}
+        if event_type == MONITORED:      # operationMonitor: nev names the operation, not a net
+            nev = {"rep": self._representation(subscription, resource, None), "om": modified}
+        else:
+            nev = {"rep": self._representation(subscription, resource, modified), "net": event_type}
+        sgn: dict = {"nev": nev, "sur": subscription.sur}
         if subscription.creator:
             sgn["cr"] = subscription.creator
+        elif subscription.event_originator and originator:
+            sgn["cr"] = originator      # eeno: who caused the event (R4; ACME, SDS-2023-0096)
         self.expiration.count(subscription)
         if subscription.doc.get("nse"):
             for target in subscription.targets:

@@ -3,7 +3,7 @@ does not support the feature yet)."""
 import aiohttp
 import pytest
 
-from client import CseClient, CseUnreachable, HttpTransport, NotificationReceiver, RequestFailed
+from client import Access, CseClient, CseUnreachable, HttpTransport, NotificationReceiver, RequestFailed, grant
 from cse.primitives import Response
 from tests.conftest import free_port
 
@@ -93,12 +93,16 @@ async def test_unknown_resource_root_needs_ty(cse_url):
 
 # -- notifications ---------------------------------------------------------------------
 async def test_notifications_reach_the_receiver_through_the_cse(cse_url):
-    """Another entity NOTIFYs the AE by its AE-ID; the CSE delivers it to the AE's poa."""
+    """Another entity NOTIFYs the AE by its AE-ID; with the AE's grant (NOTIFY privilege) the
+    CSE delivers it to the AE's poa."""
     async with NotificationReceiver() as receiver, CseClient(cse_url, originator="Capp") as app, \
             CseClient(cse_url, originator="Csender") as sender:
         await app.register("Napp", receiver=receiver)
         assert app.ae["poa"] == [receiver.url] and app.ae["rr"] is True
         sgn = {"m2m:sgn": {"sur": "/id-in/sub1", "nev": {"net": 3, "rep": {"m2m:cin": {"con": "42"}}}}}
+        assert (await sender.request(5, "/id-in/Capp", pc=sgn)).rsc == 4103    # not granted NOTIFY
+        acp = await app.create_acp(app.ae["ri"], rn="notifiers", rules=[grant(["Csender"], Access.NOTIFY)])
+        await app.update(app.ae["ri"], {"m2m:ae": {"acpi": [acp["ri"]]}})
         response = await sender.request(5, "/id-in/Capp", pc=sgn)
         assert response.rsc == 2000
         note = await receiver.next(timeout=5)

@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from client import CseClient, CseUnreachable, RequestFailed
+from client import Access, CseClient, CseUnreachable, RequestFailed, grant
 from client.mqtt import MqttNotificationReceiver, MqttTransport
 from tests.bindings.brokers import shared_broker
 from tests.conftest import free_port
@@ -54,6 +54,9 @@ async def test_notifications_reach_an_ae_listening_on_mqtt(mqtt_cse):
         ae = await app.register("Napp", receiver=inbox)
         assert ae["poa"] == [url]
         sgn = {"m2m:sgn": {"sur": f"{cse_id}/sub", "nev": {"net": 3, "rep": {"m2m:cin": {"con": "9"}}}}}
+        assert (await sender.request(5, app.originator, pc=sgn)).rsc == 4103   # not granted NOTIFY
+        acp = await app.create_acp(ae["ri"], rn="notifiers", rules=[grant(["Csender"], Access.NOTIFY)])
+        await app.update(ae["ri"], {"m2m:ae": {"acpi": [acp["ri"]]}})
         answer = await sender.request(5, app.originator, pc=sgn)
         assert answer.rsc == 2000, answer.pc
         note = await inbox.next(timeout=10)

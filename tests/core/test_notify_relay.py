@@ -1,4 +1,5 @@
-"""NOTIFY addressed to an AE registered here is passed on to the AE's poa."""
+"""NOTIFY addressed to an AE registered here is passed on to the AE's poa, when the
+originator may notify it (a CSE registered here, or a NOTIFY privilege on the AE)."""
 import pytest
 
 from cse.primitives import Response
@@ -8,10 +9,15 @@ APP_POA = "http://app.test:7000"
 SGN = {"m2m:sgn": {"sur": "/id-mn/sub1", "nev": {"net": 3, "rep": {"m2m:cin": {"con": "1530"}}}}}
 
 
+MN_RECORD = {"m2m:csr": {"cb": "/id-mn/cse-mn", "rr": True, "srv": ["3"], "poa": ["http://127.0.0.1:9"]}}
+
+
 @pytest.fixture
 async def peer(core):
+    """The AE's poa; /id-mn (the CSE that sends the notifications) is registered here."""
     peer = FakePeer(lambda url, request: Response(rsc=2000))
     core.cse.outbound.register(("http",), peer)
+    assert (await core.create("cse-in", 16, MN_RECORD, fr="/id-mn")).rsc == 2001
     return peer
 
 
@@ -81,4 +87,51 @@ async def test_notify_to_what_is_not_an_ae(core, peer, to, rsc, words):
     response = await core.request(5, to, "/id-mn", pc=SGN)
     assert response.rsc == rsc
     assert words in response.pc["m2m:dbg"]
+    assert peer.sent == []
+
+
+# -- access control (TS-0001 9.6.2: NOTIFY needs the notify privilege, acop 16) -----------------
+
+@pytest.mark.parametrize("originator", ["CForger", "Cother-registered", "/id-nowhere", "/id-nowhere/CForger",
+                                        "//other.example.org/id-mn", "/id-in/CForger"])
+async def test_a_forged_notification_is_refused_and_never_reaches_the_ae(core, peer, originator):
+    await register_app(core)
+    assert (await core.register_ae("Cother-registered")).rsc == 2001
+    response = await core.request(5, "CEnergyApp", originator, pc=SGN)
+    assert response.rsc == 4103, response.pc
+    assert response.pc == {"m2m:dbg": f"originator {originator!r} has no NOTIFY privilege on 'CEnergyApp'"}
+    assert peer.sent == []
+
+
+@pytest.mark.parametrize("originator", ["/id-mn", "//onem2m.example.net/id-mn", "CEnergyApp", "/id-in",
+                                        "CAdmin"])
+async def test_who_may_notify_an_ae_without_acp(core, peer, originator):
+    """A registered CSE (the host of the subscription, or a relay), the AE itself, this CSE
+    and the admin."""
+    await register_app(core)
+    assert (await core.request(5, "CEnergyApp", originator, pc=SGN)).rsc == 2000
+    assert len(peer.sent) == 1
+
+
+async def test_an_acp_grant_with_notify_lets_an_ae_notify_another(core, peer):
+    await register_app(core)
+    assert (await core.register_ae("CFriend")).rsc == 2001
+    acp = {"m2m:acp": {"rn": "mayNotify",
+                       "pv": {"acr": [{"acor": ["CFriend"], "acop": 16}, {"acor": ["CEnergyApp"], "acop": 63}]},
+                       "pvs": {"acr": [{"acor": ["CEnergyApp"], "acop": 63}]}}}
+    assert (await core.create("cse-in/CEnergyApp", 1, acp, fr="CEnergyApp")).rsc == 2001
+    update = await core.update("cse-in/CEnergyApp", {"m2m:ae": {"acpi": ["cse-in/CEnergyApp/mayNotify"]}},
+                               fr="CEnergyApp")
+    assert update.rsc == 2004, update.pc
+    assert (await core.request(5, "CEnergyApp", "CFriend", pc=SGN)).rsc == 2000
+    # A grant of everything but NOTIFY is no grant to notify.
+    assert (await core.register_ae("CReader")).rsc == 2001
+    assert (await core.request(5, "CEnergyApp", "CReader", pc=SGN)).rsc == 4103
+    assert len(peer.sent) == 1
+
+
+async def test_a_cse_that_deregistered_may_no_longer_notify(core, peer):
+    await register_app(core)
+    assert (await core.delete("cse-in/id-mn", fr="/id-mn")).rsc == 2002
+    assert (await core.request(5, "CEnergyApp", "/id-mn", pc=SGN)).rsc == 4103
     assert peer.sent == []

@@ -40,7 +40,7 @@ RULES = {
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, cr O NP, enc O O, exc O O, nu M O, gpi O O, nfu O O, bn O O,
         rl O O, psn O NP, pn O O, nsp O O, ln O O, nct O O, nec O O, su O NP, acrs O O,
-        nse O O, nsi NP NP
+        nse O O, nsi NP NP, eeno O O
         """, ['acrs', 'daci', 'nfu', 'nsp', 'psn', 'rl']),
     "acp": (1, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O, at O O,

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from client import CseClient, NotificationReceiver
+from client import Access, CseClient, NotificationReceiver, grant
 from tests.conftest import free_port
 from tests.e2e.federation_support import CseProcess, eventually
 
@@ -75,6 +75,11 @@ async def test_gateway_and_platform_work_as_one(pair):
         assert (got.originator, got.resource) == ("/id-mn", {"con": "1610"})
         plan = {"m2m:cin": {"con": "shed"}}
         command = {"m2m:sgn": {"sur": "/id-in/cse-in/energy/plan", "nev": {"net": 1, "rep": plan}}}
+        # Another AE may notify the meter only with the meter's grant (NOTIFY privilege).
+        assert (await app.request(5, "/id-mn/Cmeter", pc=command)).rsc == 4103
+        acp = await meter.create_acp("cse-mn/meter", rn="notifiers",
+                                     rules=[grant(["/id-in/CEnergyApp"], Access.NOTIFY)])
+        await meter.update("cse-mn/meter", {"m2m:ae": {"acpi": [acp["ri"]]}})
         assert (await app.request(5, "/id-mn/Cmeter", pc=command)).rsc == 2000
         got = await meter_inbox.next(timeout=10)
         assert (got.originator, got.target, got.resource) == ("/id-in/CEnergyApp", "/id-mn/Cmeter", {"con": "shed"})

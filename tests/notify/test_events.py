@@ -67,7 +67,7 @@ async def test_deletion_of_the_resource_notifies_then_removes_the_subscription(n
     assert received.sgn["nev"]["net"] == 2
     assert received.sgn["nev"]["rep"]["m2m:cnt"]["rn"] == "power"
     [deleted] = await subscriber.wait_for(1)
-    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
     assert (await ncore.retrieve(sub["ri"], fr="Cmeter")).rsc == 4004
 
 

@@ -19,7 +19,7 @@ async def test_exc_deletes_the_subscription_after_that_many_notifications(ncore,
     assert (await ncore.retrieve(sub["ri"], fr="Cmeter")).rsc == 4004
     await post_reading(ncore, container, 3)
     [deleted] = await subscriber.wait_for(1)
-    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
     await receiver.barrier(ncore, container)
     values = [r.sgn["nev"]["rep"]["m2m:cin"]["con"] for r in receiver.notifications
               if r.sgn["sur"] == f"/id-in/{sub['ri']}"]
@@ -32,7 +32,7 @@ async def test_su_is_told_when_a_subscription_is_deleted_by_request(ncore, recei
     assert receiver.verifications == []          # nu is the originator: nothing to verify
     assert (await ncore.delete(sub["ri"], fr="Cmeter")).rsc == 2002
     [deleted] = await receiver.wait_for(1)
-    assert deleted.path == "/su" and deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.path == "/su" and deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
 
 
 async def test_su_is_told_when_a_subscription_expires(ncore, receiver, clock):
@@ -43,7 +43,7 @@ async def test_su_is_told_when_a_subscription_expires(ncore, receiver, clock):
     clock.advance(61)
     assert await ncore.cse.reaper.reap_once() == 1
     [deleted] = await receiver.wait_for(1)
-    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert deleted.sgn == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
 
 
 async def test_no_notification_after_the_subscription_expired(ncore, receiver, clock):
@@ -165,13 +165,13 @@ async def test_nse_keeps_notification_statistics_per_target(ncore, receiver):
     container = await meter_with_container(ncore)
     sub = (await subscribe(ncore, container, receiver.url(), enc={"net": [3], "chty": [4]}, nse=True,
                            bn={"num": 2})).pc["m2m:sub"]
-    assert sub["nsi"] == []
+    assert "nsi" not in sub                           # no statistics yet
+    assert sub["bn"] == {"num": 2, "dur": "PT60S"}      # the CSE's default duration, written back
     for value in range(4):
         await post_reading(ncore, container, value)
     notifier = ncore.cse.events
     delivery = notifier.delivery
     assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 2, 5)
-    notifier.statistics.write()        # what the once-a-second writer does
     stored = (await ncore.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]
     # 4 events in 2 batches: 2 requests, 2 responses
     assert stored["nsi"] == [{"tg": receiver.url(), "rqs": 2, "rsr": 2, "noec": 4}]
@@ -180,11 +180,13 @@ async def test_nse_keeps_notification_statistics_per_target(ncore, receiver):
     await post_reading(ncore, container, "not counted")
     await post_reading(ncore, container, "not counted")
     assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 3, 5)
-    notifier.statistics.write()
     assert (await ncore.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"][0]["noec"] == 4
 
     response = await ncore.update(sub["ri"], {"m2m:sub": {"nse": True}}, fr="Cmeter")
-    assert response.pc["m2m:sub"]["nsi"] == []          # switched on again: counting starts afresh
+    assert "nsi" not in response.pc["m2m:sub"]          # switched on again: counting starts afresh
+    await post_reading(ncore, container, "counted again")
+    stored = (await ncore.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"]
+    assert stored == [{"tg": receiver.url(), "rqs": 0, "rsr": 0, "noec": 1}]   # batched: not sent yet
 
 
 async def test_statistics_of_a_deleted_subscription_are_not_kept(ncore, receivers):
@@ -201,5 +203,4 @@ async def test_statistics_of_a_deleted_subscription_are_not_kept(ncore, receiver
     delivery = ncore.cse.events.delivery
     assert await delivery.wait_until(lambda: delivery.totals["delivered"] == 1, 5)
     statistics = ncore.cse.events.statistics
-    statistics.write()
     assert sub["ri"] not in statistics._counters

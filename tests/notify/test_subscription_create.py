@@ -21,13 +21,27 @@ URL = "http://127.0.0.1:9/never-contacted"   # only used where validation fails 
     ({"nu": ["Cmeter"], "enc": {"net": [9]}}, 4000, ["'enc'", "maximum"]),
     ({"nu": ["Cmeter"], "enc": {"net": []}}, 4000, ["'enc'"]),
     ({"nu": ["Cmeter"], "enc": {"net": [5]}}, 5001, ["notificationEventType 5", "not supported"]),
-    ({"nu": ["Cmeter"], "enc": {"net": [7]}}, 5001, ["blocking update"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [6]}}, 5001, ["notificationEventType 6", "trigger"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [8]}}, 5001, ["notificationEventType 8", "missing data", "timeSeries"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [7, 1]}}, 4000, ["net 7", "only notificationEventType"]),
+    ({"nu": ["Cmeter", "Cother"], "enc": {"net": [7]}}, 4000, ["exactly one notification target"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [7]}, "nct": 1}, 4000, ["net 7", "nct 2"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [7]}, "exc": 2}, 4000, ["blocking", "cannot have exc"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [7]}, "bn": {"num": 2}}, 4000, ["blocking", "cannot have bn"]),
+    ({"nu": ["Cmeter"], "enc": {"net": [7], "chty": [4]}}, 4000, ["only net and atr", "chty"]),
     ({"nu": ["Cmeter"], "enc": {"bogus": 1}}, 4000, ["'enc'", "bogus"]),
     ({"nu": ["Cmeter"], "enc": {"net": [3], "chty": [2]}}, 4000, ["chty 2", "child of a container"]),
     ({"nu": ["Cmeter"], "enc": {"net": [3], "chty": [9999]}}, 4000, ["chty 9999"]),
     ({"nu": ["Cmeter"], "enc": {"atr": ["nosuch"]}}, 4000, ["atr 'nosuch'", "container"]),
     ({"nu": ["Cmeter"], "enc": {"md": {"num": 1}}}, 4000, ["md", "timeSeries"]),
-    ({"nu": ["Cmeter"], "enc": {"om": []}}, 5001, ["operationMonitor"]),
+    ({"nu": ["Cmeter"], "enc": {"om": []}}, 4000, ["operationMonitor", "at least one"]),
+    ({"nu": ["Cmeter"], "enc": {"om": [{"ops": 1}], "net": [1]}}, 4000, ["om", "net", "together"]),
+    ({"nu": ["Cmeter"], "enc": {"om": [{}]}}, 4000, ["om entry", "ops and/or org"]),
+    ({"nu": ["Cmeter"], "enc": {"om": [{"ops": 2}]}}, 5001, ["om ops 2", "CREATE (1), UPDATE (3)"]),
+    ({"nu": ["Cmeter"], "enc": {"om": [{"ops": 9}]}}, 4000, ["om ops 9"]),
+    ({"nu": ["Cmeter"], "enc": {"om": [{"org": ""}]}}, 4000, ["om org"]),
+    ({"nu": ["Cmeter"], "enc": {"om": [{"ops": 1, "who": "x"}]}}, 4000, ["om entry"]),
+    ({"nu": ["Cmeter"], "eeno": "yes"}, 4000, ["'eeno'", "boolean"]),
     ({"nu": ["Cmeter"], "enc": {"cra": "yesterday"}}, 4000, ["'enc'", "invalid format"]),
     ({"nu": ["Cmeter"], "enc": {"sza": -1}}, 4000, ["'enc'", "minimum"]),
     ({"nu": ["Cmeter"], "enc": {"fo": 3}}, 4000, ["'enc'", "not one of"]),
@@ -118,11 +132,21 @@ async def test_an_ae_without_poa_as_target_fails_the_creation(ncore):
     assert response.rsc == 5204 and "no point of access" in response.pc["m2m:dbg"]
 
 
-@pytest.mark.parametrize("originator_form", ["Cmeter", "/id-in/Cmeter", "//onem2m.example.net/id-in/Cmeter"])
+@pytest.mark.parametrize("originator_form", ["Cmeter", "/id-in/Cmeter", "//onem2m.example.net/id-in/Cmeter",
+                                            # structured addresses of its own <AE> resource
+                                            "cse-in/meter", "/id-in/cse-in/meter",
+                                            "//onem2m.example.net/id-in/cse-in/meter"])
 async def test_the_originator_as_target_is_not_verified(ncore, originator_form):
     container = await meter_with_container(ncore)
     response = await subscribe(ncore, container, originator_form)   # Cmeter has no poa at all
     assert response.rsc == 2001, response.pc
+
+
+async def test_the_structured_address_of_another_ae_is_verified(ncore):
+    container = await meter_with_container(ncore)
+    await ncore.register_ae("Cdisplay", rn="display", rr=True)     # no poa: verification fails
+    response = await subscribe(ncore, container, "cse-in/display")
+    assert response.rsc == 5204 and "'cse-in/display'" in response.pc["m2m:dbg"]
 
 
 async def test_update_verifies_only_new_targets_and_validates_the_result(ncore, receiver, receivers):

@@ -10,8 +10,17 @@ from tests.e2e.federation_support import eventually
 from .support import PCU, SGN, answer, open_channel, poll, register
 
 
+async def peer_registered(core: CoreClient) -> None:
+    """/id-mn, the CSE whose notifications these are, is registered here (only a CSE this
+    CSE knows, or an originator with NOTIFY privilege, may notify the meter)."""
+    if (await core.retrieve("cse-in/id-mn")).rsc == 4004:
+        record = {"cb": "/id-mn/cse-mn", "rr": True, "srv": ["3"], "poa": ["http://127.0.0.1:9"]}
+        assert (await core.create("cse-in", 16, {"m2m:csr": record}, fr="/id-mn")).rsc == 2001
+
+
 async def relay(core: CoreClient, to: str = "Cmeter", **fields):
     """A NOTIFY for the meter, as another CSE's notifier would send it (in the background)."""
+    await peer_registered(core)
     return asyncio.create_task(core.request(5, to, "/id-mn", pc=SGN, **fields))
 
 
@@ -219,6 +228,7 @@ async def test_a_full_channel_refuses_more_requests_and_keeps_the_ones_it_holds(
         await open_channel(core)
         held = [await relay(core, rqi="a"), await relay(core, rqi="b")]
         await eventually(lambda: cse.polling.stats()["queued"] == 2, what="two queued")
+        await peer_registered(core)
         refused = await core.request(5, "Cmeter", "/id-mn", pc=SGN, rqi="c")
         assert refused.rsc == 5103
         assert "holds 2 requests it has not fetched yet (polling.queue_size)" in refused.pc["m2m:dbg"]
@@ -232,6 +242,7 @@ async def test_a_full_channel_refuses_more_requests_and_keeps_the_ones_it_holds(
 
 async def test_a_request_not_fetched_before_its_rqet_expires_and_leaves_the_channel(core):
     await open_channel(core)
+    await peer_registered(core)
     response = await core.request(5, "Cmeter", "/id-mn", pc=SGN, rqi="late", rqet="100")
     assert response.rsc == 4008 and "expired before AE Cmeter answered" in response.pc["m2m:dbg"]
     assert core.cse.polling.stats()["queued"] == 0
@@ -250,6 +261,7 @@ async def test_a_fetched_request_that_is_not_answered_in_time_times_out(core):
 
 async def test_an_ae_without_a_channel_is_not_reachable(core):
     await register(core)
+    await peer_registered(core)
     response = await core.request(5, "Cmeter", "/id-mn", pc=SGN)
     assert response.rsc == 5103
     assert "AE Cmeter is not request-reachable (rr=false) and has no pollingChannel" in response.pc["m2m:dbg"]
@@ -279,6 +291,7 @@ async def test_an_ae_with_rr_true_is_sent_to_its_poa_even_with_a_channel(core):
     await open_channel(core)
     assert (await core.update("cse-in/meter", {"m2m:ae": {"rr": True, "poa": ["http://meter.test"]}},
                               fr="Cmeter")).rsc == 2004
+    await peer_registered(core)
     assert (await core.request(5, "Cmeter", "/id-mn", pc=SGN)).rsc == 2000
     assert [s.url for s in peer.sent] == ["http://meter.test"]
 
@@ -301,5 +314,6 @@ async def test_an_expired_channel_is_removed_with_the_requests_waiting_in_it(cor
     assert await core.cse.reaper.reap_once() == 1
     response = await asyncio.wait_for(sent, 5)
     assert response.rsc == 5103 and "pollingChannel was deleted" in response.pc["m2m:dbg"]
+    await peer_registered(core)
     refused = await core.request(5, "Cmeter", "/id-mn", pc=SGN)
     assert refused.rsc == 5103 and "no pollingChannel" in refused.pc["m2m:dbg"]

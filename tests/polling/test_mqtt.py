@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from client import CseClient, PollingReceiver
+from client import Access, CseClient, PollingReceiver, grant
 from tests.bindings.brokers import shared_broker
 from tests.e2e.federation_support import start_cse
 
@@ -29,6 +29,9 @@ async def test_a_polling_ae_over_mqtt_receives_what_another_ae_sends_it(mqtt_cse
         ae = await device.register("Ndevice", rn="device", receiver=inbox)
         assert ae["rr"] is False and "poa" not in ae
         sgn = {"m2m:sgn": {"sur": f"{cse_id}/sub", "nev": {"net": 3, "rep": {"m2m:cin": {"con": "9"}}}}}
+        assert (await sender.request(5, stem, pc=sgn)).rsc == 4103      # not granted yet
+        acp = await device.create_acp("cse-in/device", rn="notifiers", rules=[grant(["Csender"], Access.NOTIFY)])
+        await device.update("cse-in/device", {"m2m:ae": {"acpi": [acp["ri"]]}})
         answer = await sender.request(5, stem, pc=sgn)
         assert answer.rsc == 2000, answer.pc
         note = await inbox.next(timeout=10)

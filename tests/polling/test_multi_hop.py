@@ -39,6 +39,9 @@ async def test_an_asn_notifies_an_application_on_the_in_two_hops_up(in_cse):
     try:
         await mn.federation.registration.wait_until(1, timeout=10)
         await asn.federation.registration.wait_until(1, timeout=10)
+        # The IN lets /id-asn notify its AEs once it knows it is below /id-mn (dcse).
+        await eventually(lambda: "/id-asn" in (in_cse.storage.get("id-mn") or {}).get("dcse", ()),
+                         what="the MN reported /id-asn as its descendant")
         async with NotificationReceiver() as inbox, CseClient(url_of(in_cse), originator="CApp") as app:
             await app.register("Napp", rn="app", receiver=inbox)
             # Verified across both hops (nu is not the originator), then notified the same way.

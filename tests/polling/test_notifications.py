@@ -50,7 +50,6 @@ async def test_verification_and_notifications_are_fetched_and_exc_counts_them():
         assert poller.notifications[0]["sur"] == f"/id-in/{ri}"
         assert (await core.retrieve(ri)).pc["m2m:sub"]["exc"] == 1
         await eventually(lambda: core.cse.events.stats()["delivered"] == 1, what="the answer is counted")
-        core.cse.events.statistics.write()
         nsi = (await core.retrieve(ri)).pc["m2m:sub"]["nsi"]
         assert nsi == [{"tg": "Cmeter", "rqs": 1, "rsr": 1, "noec": 1}]
         await reading(core, "1540")

@@ -3,7 +3,7 @@ statistics and their write interval, through the notifier and a recording sender
 from __future__ import annotations
 
 from cse.clock import format_timestamp
-from cse.notify.bookkeeping import NotificationStatistics, deletion_notice
+from cse.notify.bookkeeping import deletion_notice
 from cse.config import NotificationSettings
 from cse.notify.matching import Subscription
 
@@ -23,7 +23,7 @@ async def test_exc_counts_down_in_storage_and_the_last_notification_deletes_the_
     assert values(harness.sender.notifications(TARGET)) == ["1", "2", "3"]
     # The sud comes after the last notification of the subscription.
     [sud] = harness.sender.notifications(SU)
-    assert sud.pc == {"m2m:sgn": {"sud": True, "sur": f"/id-in/{sub['ri']}"}}
+    assert sud.pc == {"m2m:sgn": {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}}
     assert harness.sender.sent.index(sud) > harness.sender.sent.index(harness.sender.notifications(TARGET)[-1])
 
 
@@ -62,7 +62,7 @@ async def test_an_expired_subscription_notifies_nothing_and_its_removal_tells_it
     await harness.idle()
     assert values(harness.sender.notifications(TARGET)) == ["before"]
     [sud] = harness.sender.notifications(SU)
-    assert sud.pc["m2m:sgn"] == {"sud": True, "sur": f"/id-in/{sub['ri']}"}
+    assert sud.pc["m2m:sgn"] == {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}
 
 
 def test_the_deletion_notice_goes_to_su_only():
@@ -72,21 +72,27 @@ def test_the_deletion_notice_goes_to_su_only():
     notice = deletion_notice(Subscription.from_doc({**doc, "su": SU}, "/id-in", settings))
     assert (notice.target.entry, notice.pc, notice.rvi, notice.serialization) == \
         (SU, {"m2m:sgn": {"sud": True, "sur": "/id-in/s1"}}, "2a", "cbor")
+    # With a creator, the notice names it, as the verification request does.
+    notice = deletion_notice(Subscription.from_doc({**doc, "su": SU, "_org": "Cmeter"}, "/id-in", settings))
+    assert notice.pc == {"m2m:sgn": {"sud": True, "sur": "/id-in/s1", "cr": "Cmeter"}}
 
 
-async def test_statistics_are_written_once_the_write_interval_passed_on_the_clock(harness):
+async def test_statistics_are_current_when_the_response_is_sent(harness):
     container = await harness.container()
     sub = await harness.subscribe(container, enc=READINGS, nse=True)
-    for value in range(3):
+    assert "nsi" not in sub                          # no statistics yet: no nsi (not an empty list)
+    harness.sender.hold()                            # nothing answered yet
+    await harness.post(container, 0)
+    # The event is counted before the response to the CREATE of the reading went out.
+    stored = (await harness.core.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"]
+    assert stored == [{"tg": TARGET, "rqs": 0, "rsr": 0, "noec": 1}]
+    harness.sender.release()
+    for value in range(1, 3):
         await harness.post(container, value)
     await harness.idle()
-    assert harness.clock.due_times() == [harness.clock.now() + NotificationStatistics.WRITE_INTERVAL]
-    # Counted in memory only: a RETRIEVE is up to WRITE_INTERVAL behind.
-    assert (await harness.core.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"] == []
-    harness.clock.advance(NotificationStatistics.WRITE_INTERVAL)
     stored = (await harness.core.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"]
     assert stored == [{"tg": TARGET, "rqs": 3, "rsr": 3, "noec": 3}]
-    assert harness.clock.due_times() == []           # nothing new to write: no timer
+    assert harness.clock.due_times() == []           # no timer: nothing is held back
 
 
 async def test_statistics_count_unanswered_attempts_and_retries(harness):
@@ -97,7 +103,6 @@ async def test_statistics_count_unanswered_attempts_and_retries(harness):
     await harness.until(lambda: harness.delivery.totals["retries"] == 1, "one retry scheduled")
     harness.clock.advance(1.0)                       # retry_initial
     await harness.idle()
-    harness.notifier.statistics.write()
     stored = (await harness.core.retrieve(sub["ri"], fr="Cmeter")).pc["m2m:sub"]["nsi"]
     assert stored == [{"tg": TARGET, "rqs": 2, "rsr": 1, "noec": 1}]
 
@@ -113,7 +118,4 @@ async def test_counters_of_deleted_subscriptions_do_not_stay_in_memory(harness):
         assert (await harness.core.delete(sub["ri"], fr="Cmeter")).rsc == 2002
     harness.sender.release()                         # late answers count an attempt again
     await harness.idle()
-    statistics = harness.notifier.statistics
-    assert len(statistics) == 3
-    harness.clock.advance(NotificationStatistics.WRITE_INTERVAL)
-    assert len(statistics) == 0
+    assert len(harness.notifier.statistics) == 0    # dropped as the late answers came

@@ -32,7 +32,7 @@ async def test_a_deleted_batching_subscription_sends_its_net_2_in_its_batch_then
     batch, sud = await harness.sender.wait_for(2)
     nevs = [n["nev"] for n in batch.pc["m2m:agn"]["m2m:sgn"]]
     assert [n["net"] for n in nevs] == [3, 3, 2] and nevs[2]["rep"]["m2m:cnt"]["rn"] == "power"
-    assert sud.pc == {"m2m:sgn": {"sud": True, "sur": f"/id-in/{sub['ri']}"}}
+    assert sud.pc == {"m2m:sgn": {"sud": True, "sur": f"/id-in/{sub['ri']}", "cr": "Cmeter"}}
 
 
 async def test_one_failing_event_neither_escapes_nor_stops_the_others(harness, monkeypatch, caplog):
