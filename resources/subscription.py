@@ -34,11 +34,48 @@ SUBSCRIBABLE_PARENTS = frozenset({Ty.ACP, Ty.AE, Ty.CNT, Ty.CB, Ty.DLV, Ty.EVCG,
 NOTIFICATION_TARGET_SELF_REFERENCE = "ntsr"
 SUPPORTED_EVENTS = frozenset({1, 2, 3, 4})
 UNSUPPORTED_EVENTS = {5: "retrieve of a container without child resources", 6: "trigger received for AE",
-                      7: "blocking update", 8: "report on missing data points"}
+                      7: "blocking update"}
 UNSUPPORTED_CRITERIA = {"om": "operationMonitor", "gq": "geoQuery"}
-UNSUPPORTED_CONTENT = {4: "trigger payload", 5: "timeSeries notification"}
+UNSUPPORTED_CONTENT = {4: "trigger payload"}
 MODIFIED_ATTRIBUTES = 2
 UPDATE_EVENT = 1
+
+
+MISSING_DATA_EVENT = 8
+TIMESERIES_CONTENT = 5
+MISSING_DATA_MEMBERS = frozenset({"num", "dur"})
+
+
+def _check_missing_data(enc: dict, parent_type: str, under_timeseries: bool, content_type: int) -> None:
+    """net 8 (report on missing data points), its md criteria and nct 5 go together, and
+    only under a timeSeries (TS-0004 7.4.8.2.1; the notifications: cse/notify/missing_data.py)."""
+    events = set(enc.get("net") or [UPDATE_EVENT])
+    if MISSING_DATA_EVENT not in events:
+        if "md" in enc:
+            raise bad_request("attribute 'enc': missing data criteria (md) apply only with notificationEventType 8")
+        if content_type == TIMESERIES_CONTENT:
+            raise bad_request("attribute 'nct': 5 (timeSeries notification) applies only to net 8 (missing data)")
+        return
+    if not under_timeseries:
+        raise bad_request(f"attribute 'enc': notificationEventType 8 (report on missing data points) applies "
+                          f"only to a timeSeries, not to a {parent_type}")
+    if events != {MISSING_DATA_EVENT}:
+        raise bad_request(f"attribute 'enc': notificationEventType 8 (missing data) cannot be combined with "
+                          f"{sorted(events - {MISSING_DATA_EVENT})}: their notification contents differ")
+    if content_type != TIMESERIES_CONTENT:
+        raise bad_request(f"attribute 'nct': net 8 (missing data) is notified with nct 5 (timeSeries "
+                          f"notification), not {content_type}")
+    md = enc.get("md")
+    if md is None:
+        return
+    unknown = sorted(set(md) - MISSING_DATA_MEMBERS)
+    if unknown:
+        raise bad_request(f"attribute 'enc': md has no member {unknown[0]!r} (only num and dur)")
+    num = md.get("num")
+    if num is not None and (not isinstance(num, int) or isinstance(num, bool) or num < 1):
+        raise bad_request(f"attribute 'enc': md num {num!r} is not a positive integer")
+    if md.get("dur") is not None and parse_duration(md["dur"], "attribute 'enc': md dur") <= 0:
+        raise bad_request("attribute 'enc': md dur must be longer than zero")
 
 
 def _is_valid_event_category(ec: int) -> bool:
@@ -63,8 +100,8 @@ class Subscription(ResourceType):
         enc = dict(resource.get("enc") or {})
         enc.setdefault("net", [UPDATE_EVENT])
         resource["enc"] = enc
+        resource.setdefault("nct", TIMESERIES_CONTENT if MISSING_DATA_EVENT in enc["net"] else 1)
         self._check(ctx, resource, parent)
-        resource.setdefault("nct", 1)
         if resource.get("nse"):
             resource["nsi"] = []
         request = ctx.request
@@ -112,6 +149,7 @@ class Subscription(ResourceType):
                                   f"({UNSUPPORTED_EVENTS[event]}) is not supported by this CSE")
         types = ctx.tree.types
         parent_type = types.of(parent)
+        _check_missing_data(enc, parent_type.type_name, parent["ty"] == Ty.TS, sub.get("nct", 1))
         for child_ty in enc.get("chty") or ():
             child_type = types.get(child_ty)
             if child_type is None or parent["ty"] not in child_type.parent_types:

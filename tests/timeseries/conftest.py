@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import time
+
 import pytest
+
+from cse.clock import ManualClock
 
 from server.compose import build_cse
 from tests.conftest import CoreClient, make_config
@@ -12,6 +16,12 @@ from tests.conftest import CoreClient, make_config
 AE = "Cmeter"
 METER = "cse-in/meter"
 SERIES = f"{METER}/power"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Starts on a whole second, so that timestamps (microseconds) hold its times exactly."""
+    return ManualClock(start=float(int(time.time())))
 
 
 @pytest.fixture
