@@ -26,6 +26,7 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
 from .common import (CpuProbe, CseProcess, OneM2MHttp, Result, change, closed_loop, json_body, machine, merge,
                      table, write_json)
@@ -65,7 +66,7 @@ class State:
     cpu: CpuProbe | None
     next_dgt: int            # readings made so far in the timeSeries
 
-    def operations(self, n: int) -> dict[str, object]:
+    def operations(self, n: int) -> dict[str, Callable[[int], Awaitable[bool | str]]]:
         cins = [json_body({"m2m:cin": reading(i)}) for i in range(n)]
         first = self.next_dgt
         self.next_dgt += n
@@ -81,7 +82,7 @@ class State:
         return {CIN: create_cin, TSI: create_tsi}
 
 
-SETUP = [("", AE_TY, "m2m:ae", AE_ATTRIBUTES), ("/{ae}", CNT_TY, "m2m:cnt", {"rn": "readings"}),
+SETUP: list[tuple[str, int, str, dict[str, Any]]] = [("", AE_TY, "m2m:ae", AE_ATTRIBUTES), ("/{ae}", CNT_TY, "m2m:cnt", {"rn": "readings"}),
          ("/{ae}", TS_TY, "m2m:ts", {"rn": "series", "pei": 1000, "cnf": "text/plain:0"})]
 
 
@@ -173,7 +174,7 @@ async def run(requests: int, concurrency: list[int], repeat: int, prefill: int, 
     async with contextlib.AsyncExitStack() as stack:
         states: list[State] = []
         for count in counts:
-            target, pid = url, None
+            target, pid = url or "", None
             if url is None:
                 cse = CseProcess(storage=storage)
                 if count:
