@@ -103,8 +103,8 @@ class TimeSeries(InstanceContainer):
             resource["mdc"] = 0
 
     def on_child_created(self, ctx: "Context", resource: dict, child: dict) -> None:
-        if child["ty"] == Ty.TSI:
-            instant = child["_dgt"]
+        instant = child.get("_dgt") if child["ty"] == Ty.TSI else None
+        if instant is not None:
             if instant > resource.get(LATEST_DGT, float("-inf")):
                 resource[LATEST_DGT] = instant
             if resource.get("mdd") and resource.get("pei") and MONITOR_START not in resource:
@@ -116,7 +116,10 @@ class TimeSeries(InstanceContainer):
         instance that is not later than every stored one)."""
         if instant > resource.get(LATEST_DGT, float("-inf")):
             return False
+        now_ts = ctx.now_ts
         for instance in ctx.storage.children(resource["ri"], Ty.TSI):
+            if instance.get("et") is not None and instance["et"] <= now_ts:
+                continue            # expired, not yet removed by the reaper: absent
             stored = instance.get("_dgt")
             if stored is None:
                 stored = parse_timestamp(instance["dgt"], "dgt")

@@ -203,3 +203,13 @@ async def test_pause_change_resume(meter):
                                                   "(4000 ms)")
     gone = await meter.update(SERIES, {"m2m:ts": {"pei": None}}, fr=AE)
     assert gone.rsc == 2004 and "pei" not in gone.pc["m2m:ts"] and "peid" not in gone.pc["m2m:ts"]
+
+
+async def test_an_expired_reading_no_longer_holds_its_dgt(meter, clock):
+    await make_series(meter)
+    for seconds in (0, 60):
+        assert (await reading(meter, at(seconds), et=format_timestamp(clock.now() + 10))).rsc == 2001
+    assert (await reading(meter, at(120))).rsc == 2001
+    assert (await reading(meter, T0)).rsc == 4105
+    clock.advance(11)                                  # expired; the reaper has not run yet
+    assert (await reading(meter, T0, "again")).rsc == 2001
