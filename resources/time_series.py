@@ -5,10 +5,12 @@ What every instance container does comes from resources/instance_container.py (c
 counters, la/ol, oldest-first pruning by mni and mbs, mia).  What this module adds:
 
 * dgt is unique in one timeSeries (TS-0004 7.4.39.2.1: a second instance with the same dgt is
-  refused with 4105 CONFLICT).  The instant of the newest dgt is kept on the timeSeries
-  (`_dgtx`), so an instance whose dgt is later than every stored one, the normal case of a
-  periodic source, is known unique in O(1); only an instance that arrives out of order
-  (dgt not later than the latest) looks through the stored instances (bounded by mni).
+  refused with 4105 CONFLICT).  The timeSeries keeps the dgt instants and ri of its 64
+  latest readings (by dgt) and a floor below which readings are not in that window, so a
+  reading newer than the floor, the normal case also when concurrent requests arrive
+  slightly out of order, is checked in O(1) (a hit is confirmed with one lookup of the
+  holder, which may have been deleted or pruned since).  Only a reading older than the 64
+  latest looks through the stored instances (bounded by mni).
 * The rules of the missing-data parameters (TS-0004 7.4.38.2): peid <= pei/2 (peid defaults
   to pei/2), mdd true needs pei and an mdt > peid, a change of pei/peid/mdt/mdn only while
   detection is paused (mdd false) and never together with mdd.  Switching mdd on clears
@@ -18,6 +20,7 @@ counters, la/ol, oldest-first pruning by mni and mbs, mia).  What this module ad
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from cse.clock import parse_timestamp
@@ -29,9 +32,14 @@ from .instance_container import InstanceContainer
 if TYPE_CHECKING:
     from cse.context import Context
 
-# Internal keys (never on the wire): the instant of the latest dgt stored, and the dgt of
-# the instance that started missing-data monitoring (the t0 of TS-0001 10.2.4.29).
-LATEST_DGT = "_dgtx"
+# Internal keys (never on the wire).  The window of the latest readings: the dgt instants
+# of the RECENT latest (by dgt) readings, sorted, with their ri; every stored reading whose
+# dgt is above the floor is in it.
+WINDOW = "_dgtw"
+WINDOW_RI = "_dgtr"
+FLOOR = "_dgtf"
+RECENT = 64
+# The dgt of the instance that started missing-data monitoring (t0 of TS-0001 10.2.4.29).
 MONITOR_START = "_mdt0"
 PARAMETERS = ("pei", "peid", "mdt", "mdn")
 
@@ -105,27 +113,46 @@ class TimeSeries(InstanceContainer):
     def on_child_created(self, ctx: "Context", resource: dict, child: dict) -> None:
         instant = child.get("_dgt") if child["ty"] == Ty.TSI else None
         if instant is not None:
-            if instant > resource.get(LATEST_DGT, float("-inf")):
-                resource[LATEST_DGT] = instant
+            floor = resource.get(FLOOR)
+            if floor is None or instant > floor:
+                window = resource.setdefault(WINDOW, [])
+                ris = resource.setdefault(WINDOW_RI, [])
+                i = bisect_left(window, instant)
+                if i < len(window) and window[i] == instant:
+                    ris[i] = child["ri"]            # the former holder is gone
+                else:
+                    window.insert(i, instant)
+                    ris.insert(i, child["ri"])
+                if len(window) > RECENT:
+                    resource[FLOOR] = window.pop(0)
+                    ris.pop(0)
             if resource.get("mdd") and resource.get("pei") and MONITOR_START not in resource:
                 resource[MONITOR_START] = instant
         super().on_child_created(ctx, resource, child)
 
     def holds_dgt(self, ctx: "Context", resource: dict, instant: float) -> bool:
-        """Whether an instance with a dgt at `instant` is stored (a linear look only for an
-        instance that is not later than every stored one)."""
-        if instant > resource.get(LATEST_DGT, float("-inf")):
-            return False
-        now_ts = ctx.now_ts
+        """Whether a live instance with a dgt at `instant` is stored: from the window of
+        the latest readings (one lookup to confirm a hit), or, for a dgt at or below its
+        floor, by looking through the stored instances."""
+        floor = resource.get(FLOOR)
+        if floor is None or instant > floor:
+            window = resource.get(WINDOW) or ()
+            i = bisect_left(window, instant)
+            if i == len(window) or window[i] != instant:
+                return False
+            return _live(ctx, ctx.storage.get(resource[WINDOW_RI][i]))
         for instance in ctx.storage.children(resource["ri"], Ty.TSI):
-            if instance.get("et") is not None and instance["et"] <= now_ts:
-                continue            # expired, not yet removed by the reaper: absent
             stored = instance.get("_dgt")
             if stored is None:
                 stored = parse_timestamp(instance["dgt"], "dgt")
-            if stored == instant:
+            if stored == instant and _live(ctx, instance):
                 return True
         return False
+
+
+def _live(ctx: "Context", instance: dict | None) -> bool:
+    """Stored and not expired (the reaper may not have removed it yet)."""
+    return instance is not None and (instance.get("et") is None or instance["et"] > ctx.now_ts)
 
 
 def conflict(path: str, dgt: object) -> OneM2MError:

@@ -213,3 +213,24 @@ async def test_an_expired_reading_no_longer_holds_its_dgt(meter, clock):
     assert (await reading(meter, T0)).rsc == 4105
     clock.advance(11)                                  # expired; the reaper has not run yet
     assert (await reading(meter, T0, "again")).rsc == 2001
+
+
+async def test_the_window_of_latest_readings_and_the_readings_below_it(meter):
+    """Readings newer than the 64 latest are checked in the window, older ones by a look
+    through the stored ones: both refuse a duplicate and accept a new dgt, also once the
+    holder of a dgt was deleted or pruned."""
+    await make_series(meter, mni=100)
+    order = list(range(0, 200, 2))                    # 100 readings, every other second
+    order[50], order[51] = order[51], order[50]       # two arrive swapped
+    for seconds in order:
+        assert (await reading(meter, f"20250301T10{seconds // 60:02d}{seconds % 60:02d}")).rsc == 2001
+    for seconds in (198, 150, 100, 2, 0):             # in the window, and below its floor
+        assert (await reading(meter, f"20250301T10{seconds // 60:02d}{seconds % 60:02d}")).rsc == 4105, seconds
+    for seconds in (199, 151, 99, 3):                 # new, late or very late
+        assert (await reading(meter, f"20250301T10{seconds // 60:02d}{seconds % 60:02d}")).rsc == 2001, seconds
+    latest = (await meter.retrieve(f"{SERIES}/la", fr=AE)).pc["m2m:tsi"]
+    assert (await meter.delete(f"{SERIES}/{latest['rn']}", fr=AE)).rsc == 2002
+    assert (await reading(meter, latest["dgt"])).rsc == 2001      # its holder is gone
+    state = (await meter.retrieve(SERIES, fr=AE)).pc["m2m:ts"]
+    assert state["cni"] == 100                                     # mni pruned the oldest arrivals
+    assert (await reading(meter, "20250301T100000")).rsc == 2001  # pruned: free again
