@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cse.clock import format_timestamp, parse_abs_rel, parse_timestamp
+from cse.errors import bad_request
 from cse.resource_types import Ty
 
 from .instance import Instance
@@ -32,6 +33,11 @@ class TimeSeriesInstance(Instance):
 
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         dgt = resource["dgt"]
+        if type(dgt) is str:
+            if not dgt:
+                raise bad_request("timeSeriesInstance attribute 'dgt': '' violates minLength 1")
+        elif type(dgt) is not int:
+            raise bad_request(f"timeSeriesInstance attribute 'dgt': {dgt!r} is not of type string or integer")
         if isinstance(dgt, str) and not dgt.strip().lstrip("-").isdigit():
             instant = parse_timestamp(dgt, "attribute 'dgt'")
         else:
