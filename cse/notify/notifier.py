@@ -115,6 +115,8 @@ class Notifier:
             if resource["ty"] == SUBSCRIPTION_TY and event.modified:
                 if "nsi" in event.modified:        # nse switched on: start afresh
                     self.statistics.forget(resource["ri"])
+                if "enc" in event.modified:        # a new md restarts its window
+                    self.windows.forget(resource["ri"])
                 if "bn" in event.modified and resource["ri"] in self.batches:
                     self.batches.flush(resource["ri"])
                 if resource["ri"] in self.schedules:   # its schedule, pn or nec may have changed

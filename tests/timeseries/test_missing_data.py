@@ -247,3 +247,21 @@ async def test_a_subscriber_that_may_no_longer_read_is_not_told(ncore, clock, re
     clock.advance(PEI)
     await asyncio.sleep(0.1)
     assert len(receiver.notifications) == 1 and (await series_state(ncore))["mdc"] == 2
+
+
+async def test_a_new_md_restarts_the_count(ncore, clock, receiver):
+    await make_series(ncore, **WATCHED)
+    sub = await subscribe(ncore, receiver.url(), md={"num": 2, "dur": "PT1H"})
+    t0 = clock.now()
+    await reading(ncore, format_timestamp(t0))
+    clock.advance(PEI + MDT)                                   # missing 1, count 1
+    changed = await ncore.update(f"{SERIES}/{sub['rn']}", {"m2m:sub": {"enc": {"net": [8], "md": {
+        "num": 2, "dur": "PT2H"}}}}, fr=AE)
+    assert changed.rsc == 2004, changed.pc
+    clock.advance(PEI)                                         # missing 2: count 1 in the new window
+    await asyncio.sleep(0.05)
+    assert receiver.notifications == []
+    clock.advance(PEI)                                         # missing 3: count 2 -> notified
+    [received] = await receiver.wait_for(1)
+    assert received.sgn["nev"]["rep"]["m2m:tsn"] == {
+        "mdlt": [format_timestamp(t0 + 3 * PEI), format_timestamp(t0 + 2 * PEI)], "mdc": 2}
