@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cse.clock import format_timestamp, parse_abs_rel, parse_timestamp
+from cse.clock import LATEST, format_timestamp, parse_abs_rel, parse_timestamp
 from cse.errors import bad_request
 from cse.resource_types import Ty
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cse.context import Context
 
 DGT_INSTANT = "_dgt"
+EARLIEST = -62135596800.0        # 0001-01-01T00:00:00Z, the first instant a timestamp can spell
 
 
 class TimeSeriesInstance(Instance):
@@ -41,7 +42,10 @@ class TimeSeriesInstance(Instance):
         if isinstance(dgt, str) and not dgt.strip().lstrip("-").isdigit():
             instant = parse_timestamp(dgt, "attribute 'dgt'")
         else:
-            resource["dgt"] = format_timestamp(parse_abs_rel(dgt, ctx.now, "attribute 'dgt'"))
+            absolute = parse_abs_rel(dgt, ctx.now, "attribute 'dgt'")
+            if not EARLIEST <= absolute <= LATEST:
+                raise bad_request(f"attribute 'dgt': {dgt} ms from now is out of range (years 1-9999)")
+            resource["dgt"] = format_timestamp(absolute)
             instant = parse_timestamp(resource["dgt"])      # to the microsecond, as a given one
         container = ctx.tree.types.of(parent)
         if isinstance(container, TimeSeries) and container.holds_dgt(ctx, parent, instant):
