@@ -145,11 +145,17 @@ def parse_timestamp(text: str, name: str = "timestamp") -> float:
     if not match:
         raise bad_request(f"{name}: {text!r} is not a oneM2M timestamp (YYYYMMDDThhmmss[,ffffff])")
     year, month, day, hour, minute, second, fraction = match.groups()
+    fields = (int(year), int(month), int(day), int(hour), int(minute))
     try:
-        base = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
-        time.strptime(f"{year}{month}{day}{hour}{minute}{second}", "%Y%m%d%H%M%S")
+        # Valid when timegm did not have to normalise it (Feb 30 -> Mar 2, hour 24 -> the
+        # next day); seconds 60 and 61 pass, as with strptime's %S.  A fifth of strptime's cost.
+        minute_start = calendar.timegm((*fields, 0))
+        valid = time.gmtime(minute_start)[:5] == fields and int(second) <= 61 and fields[0] >= 1
     except (ValueError, OverflowError):
-        raise bad_request(f"{name}: {text!r} is not a valid date and time") from None
+        valid = False
+    if not valid:
+        raise bad_request(f"{name}: {text!r} is not a valid date and time")
+    base = minute_start + int(second)
     return base + (int(fraction.ljust(6, "0")) / 1_000_000 if fraction else 0.0)
 
 

@@ -22,9 +22,12 @@ def default_types() -> TypeRegistry:
     from .request import RequestResource
     from .schedule import Schedule
     from .subscription import Subscription
+    from .time_series import TimeSeries
+    from .time_series_instance import TimeSeriesInstance
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types()])
+                         AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types(),
+                         TimeSeries(), TimeSeriesInstance()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -33,31 +33,18 @@ SUBSCRIBABLE_PARENTS = frozenset({Ty.ACP, Ty.AE, Ty.CNT, Ty.CB, Ty.DLV, Ty.EVCG,
                                   Ty.STCL, Ty.STCG, Ty.SMD, Ty.FCNT, Ty.TS})
 # The virtual child notificationTargetSelfReference (TS-0004 R4), not served here.
 NOTIFICATION_TARGET_SELF_REFERENCE = "ntsr"
-SUPPORTED_EVENTS = frozenset({1, 2, 3, 4, 7})
+SUPPORTED_EVENTS = frozenset({1, 2, 3, 4, 7, 8})
 UNSUPPORTED_EVENTS = {5: "retrieve of a container without child resources", 6: "trigger received for AE"}
 BLOCKING_UPDATE = 7
-MISSING_DATA = 8
 # Attributes a blocking subscription may not have (TS-0004 R4; ACME's list).
 NOT_WITH_BLOCKING = ("exc", "gpi", "nfu", "bn", "rl", "psn", "pn", "nsp", "ln", "nec", "acrs")
 UNSUPPORTED_CRITERIA = {"gq": "geoQuery"}
-UNSUPPORTED_CONTENT = {4: "trigger payload", 5: "timeSeries notification"}
+UNSUPPORTED_CONTENT = {4: "trigger payload"}
 MODIFIED_ATTRIBUTES = 2
 UPDATE_EVENT = 1
 # The operations an operationMonitor can watch: those that change something (and so make an
 # event); RETRIEVE (2) and NOTIFY (5) would put matching on every read: refused with 5001.
 MONITORED_OPS = (1, 3, 4)
-
-
-def check_missing_data(enc: dict, events: list[int], parent: dict) -> None:
-    """net 8 / md (missing data of a timeSeries): not served here yet; the one place a
-    timeSeries implementation extends."""
-    if MISSING_DATA in events:
-        raise OneM2MError(RSC.NOT_IMPLEMENTED,
-                          f"attribute 'enc': notificationEventType 8 (report on missing data points) is not "
-                          f"supported by this CSE (it applies to a timeSeries only, and this parent is ty "
-                          f"{parent['ty']})")
-    if "md" in enc:
-        raise bad_request("attribute 'enc': missing data criteria (md) apply only to a timeSeries with net 8")
 
 
 def _check_operation_monitor(enc: dict) -> None:
@@ -89,6 +76,43 @@ def _default_batch_duration(ctx: "Context", batch: dict | None) -> None:
         batch["dur"] = f"PT{seconds:g}S"
 
 
+MISSING_DATA_EVENT = 8
+TIMESERIES_CONTENT = 5
+MISSING_DATA_MEMBERS = frozenset({"num", "dur"})
+
+
+def _check_missing_data(enc: dict, parent_type: str, under_timeseries: bool, content_type: int) -> None:
+    """net 8 (report on missing data points), its md criteria and nct 5 go together, and
+    only under a timeSeries (TS-0004 7.4.8.2.1; the notifications: cse/notify/missing_data.py)."""
+    events = set(enc.get("net") or [UPDATE_EVENT])
+    if MISSING_DATA_EVENT not in events:
+        if "md" in enc:
+            raise bad_request("attribute 'enc': missing data criteria (md) apply only with notificationEventType 8")
+        if content_type == TIMESERIES_CONTENT:
+            raise bad_request("attribute 'nct': 5 (timeSeries notification) applies only to net 8 (missing data)")
+        return
+    if not under_timeseries:
+        raise bad_request(f"attribute 'enc': notificationEventType 8 (report on missing data points) applies "
+                          f"only to a timeSeries, not to a {parent_type}")
+    if events != {MISSING_DATA_EVENT}:
+        raise bad_request(f"attribute 'enc': notificationEventType 8 (missing data) cannot be combined with "
+                          f"{sorted(events - {MISSING_DATA_EVENT})}: their notification contents differ")
+    if content_type != TIMESERIES_CONTENT:
+        raise bad_request(f"attribute 'nct': net 8 (missing data) is notified with nct 5 (timeSeries "
+                          f"notification), not {content_type}")
+    md = enc.get("md")
+    if md is None:
+        return
+    unknown = sorted(set(md) - MISSING_DATA_MEMBERS)
+    if unknown:
+        raise bad_request(f"attribute 'enc': md has no member {unknown[0]!r} (only num and dur)")
+    num = md.get("num")
+    if num is not None and (not isinstance(num, int) or isinstance(num, bool) or num < 1):
+        raise bad_request(f"attribute 'enc': md num {num!r} is not a positive integer")
+    if md.get("dur") is not None and parse_duration(md["dur"], "attribute 'enc': md dur") <= 0:
+        raise bad_request("attribute 'enc': md dur must be longer than zero")
+
+
 def _is_valid_event_category(ec: int) -> bool:
     return ec in (2, 3, 4) or 100 <= ec <= 999
 
@@ -112,11 +136,12 @@ class Subscription(ResourceType):
         if "om" not in enc:         # operationMonitor alone is a criterion of its own
             enc.setdefault("net", [UPDATE_EVENT])
         resource["enc"] = enc
+        events = enc.get("net", ())
+        resource.setdefault("nct", TIMESERIES_CONTENT if MISSING_DATA_EVENT in events
+                            else MODIFIED_ATTRIBUTES if BLOCKING_UPDATE in events else 1)
         self._check(ctx, resource, parent)
-        if BLOCKING_UPDATE in enc.get("net", ()):
+        if BLOCKING_UPDATE in events:
             self._check_blocking(ctx, resource, parent)
-            resource.setdefault("nct", MODIFIED_ATTRIBUTES)
-        resource.setdefault("nct", 1)
         _default_batch_duration(ctx, resource.get("bn"))
         request = ctx.request
         if request is not None:
@@ -169,12 +194,12 @@ class Subscription(ResourceType):
                 raise OneM2MError(RSC.NOT_IMPLEMENTED,
                                   f"attribute 'enc': notificationEventType {event} "
                                   f"({UNSUPPORTED_EVENTS[event]}) is not supported by this CSE")
-        check_missing_data(enc, events, parent)
         if BLOCKING_UPDATE in events and len(events) > 1:
             raise bad_request("attribute 'enc': net 7 (blocking update) must be the only notificationEventType "
                               f"of its subscription, not one of {sorted(events)}")
         types = ctx.tree.types
         parent_type = types.of(parent)
+        _check_missing_data(enc, parent_type.type_name, parent["ty"] == Ty.TS, sub.get("nct", 1))
         for child_ty in enc.get("chty") or ():
             child_type = types.get(child_ty)
             if child_type is None or parent["ty"] not in child_type.parent_types:

@@ -28,6 +28,7 @@ from .commits import Commits
 from .blocking import BlockingUpdates
 from .matching import (DELETED, ENDED, MODIFIED_ATTRIBUTES, MONITORED, RESOURCE_ID, SUBSCRIPTION_TY, UPDATED,
                        Matcher, ReadAccess, Subscription)
+from .missing_data import MISSING_DATA, WATCHED_TYPES, MissingData, Windows
 from .pending import PendingStore
 from .schedules import NOTIFICATION_SCHEDULE_KEY, NotificationSchedules
 
@@ -74,6 +75,9 @@ class Notifier:
         self.schedules = NotificationSchedules(clock, self.settings.queue_size, self._enqueue)
         self.expiration = ExpirationCounter(storage, tree, self.commits)
         self.pending = PendingStore(storage, self.cse_id, self.settings.max_persisted, self.commits)
+        # Missing-data detection of timeSeries, and the md windows of net 8 subscriptions.
+        self.missing_data = MissingData(clock, storage, self.commits, config.cse.rn, self._missing_data)
+        self.windows = Windows(self.settings.cache_size)
         self._pending_at_close: list[Notification] = []
         self._restored = False      # what the last shutdown kept is queued (before anything new)
         self.state = State.RUNNING
@@ -108,11 +112,15 @@ class Notifier:
 
     def _handle(self, event: Event) -> None:
         kind = event.kind
+        if event.resource["ty"] in WATCHED_TYPES:
+            self.missing_data.publish(event)
         if kind is UPDATED:
             resource = event.resource
             if resource["ty"] == SUBSCRIPTION_TY and event.modified:
                 if "nsi" in event.modified:        # nse switched on: start afresh
                     self.statistics.forget(resource["ri"])
+                if "enc" in event.modified:        # a new md restarts its window
+                    self.windows.forget(resource["ri"])
                 if "bn" in event.modified and resource["ri"] in self.batches:
                     self.batches.flush(resource["ri"])
                 if resource["ri"] in self.schedules:   # its schedule, pn or nec may have changed
@@ -128,7 +136,7 @@ class Notifier:
 
     # -- notifications --------------------------------------------------------------------
     def _notify(self, subscription: Subscription, event_type: int, resource: dict,
-                modified: dict | None = None, originator: str | None = None) -> None:
+                modified: dict | None = None, originator: str | None = None, rep: dict | None = None) -> None:
         if subscription.schedule is not None and subscription.pending is None \
                 and not subscription.schedule.contains(self.clock.now()):
             self.schedules.drop(subscription)     # missed, and not to be kept: not counted either
@@ -136,7 +144,9 @@ class Notifier:
         if event_type == MONITORED:      # operationMonitor: nev names the operation, not a net
             nev = {"rep": self._representation(subscription, resource, None), "om": modified}
         else:
-            nev = {"rep": self._representation(subscription, resource, modified), "net": event_type}
+            if rep is None:
+                rep = self._representation(subscription, resource, modified)
+            nev = {"rep": rep, "net": event_type}
         sgn: dict = {"nev": nev, "sur": subscription.sur}
         if subscription.creator:
             sgn["cr"] = subscription.creator
@@ -150,6 +160,22 @@ class Notifier:
             self._send(subscription, {"m2m:sgn": sgn})
         else:
             self.batches.add(subscription, sgn)
+
+    def _missing_data(self, series: dict, point: str) -> None:
+        """A reading of `series` expected at `point` did not come (a timer of MissingData):
+        net 8 to the subscriptions whose md count is reached."""
+        if self.state is not State.RUNNING:
+            return
+        found = [s for s in self.matcher.subscriptions_of(series["ri"]) if s.wants(MISSING_DATA, series)]
+        if not found:
+            return
+        self.read_access.begin()
+        now = self.clock.now()
+        for subscription in found:
+            if self.read_access(subscription, series):
+                tsn = self.windows.record(subscription, point, now)
+                if tsn is not None:
+                    self._notify(subscription, MISSING_DATA, series, rep={"m2m:tsn": tsn})
 
     def _representation(self, subscription: Subscription, resource: dict, modified: dict | None) -> dict:
         content_type = subscription.content_type
@@ -182,6 +208,7 @@ class Notifier:
         """The subscription is gone: send what its schedule held and what it batched (its
         schedule goes with it), then tell its subscriber (su)."""
         self.schedules.release(subscription.ri)
+        self.windows.forget(subscription.ri)
         self.batches.flush(subscription.ri, send=self._send_now)
         notice = deletion_notice(subscription)
         if notice is not None:
@@ -192,6 +219,7 @@ class Notifier:
         """Resend what a clean shutdown could not deliver."""
         if not self._restored:
             self._restore()
+        self.missing_data.start()
         await self.commits.wait()
 
     def _restore(self) -> None:
@@ -220,6 +248,7 @@ class Notifier:
         seconds (targets in back-off are not waited for); afterwards nothing more is sent."""
         if self.state is not State.RUNNING:
             return
+        self.missing_data.stop()
         self.batches.flush_all()
         await self.delivery.drain(self.settings.shutdown_timeout)
         self.state = State.CLOSING
@@ -242,7 +271,8 @@ class Notifier:
             await self.storage.commit()
 
     def stats(self) -> dict:
-        return {**self.delivery.stats(), "batched": self.batches.held(), **self.schedules.stats()}
+        return {**self.delivery.stats(), "batched": self.batches.held(), **self.schedules.stats(),
+                **self.missing_data.stats()}
 
     def send_result(self, entry: str, content: dict, serialization: str | None) -> None:
         """Queue a NOTIFY that is not a subscription's: the result of a non-blocking request

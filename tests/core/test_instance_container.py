@@ -1,7 +1,7 @@
 """The instance-container base (resources/instance_container.py, resources/instance.py) serves
 any pair of types, not only container/contentInstance: a pair declared in a few lines, with
 other type numbers, gets counters, la/ol, pruning, mia and the mbs refusal.  (The pair
-reuses the cnt and cin schemas; timeSeries will bring its own.)"""
+reuses the cnt and cin schemas, in place of the real timeSeries types.)"""
 from __future__ import annotations
 
 import pytest
@@ -33,7 +33,7 @@ class Reading(Instance):
 
 @pytest.fixture
 async def series(clock):
-    types = TypeRegistry([t for t in default_types() if t.ty not in (Ty.CNT, Ty.CIN)] + [Series(), Reading()])
+    types = TypeRegistry([t for t in default_types() if t.ty not in (Ty.CNT, Ty.CIN, Ty.TS, Ty.TSI)] + [Series(), Reading()])
     cse = build_cse(make_config(), clock=clock, types=types)
     await cse.start()
     try:

@@ -79,6 +79,16 @@ RULES = {
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, at O O, aa O O, se M O, nco O O
         """, ['aa', 'at', 'daci']),
+    "ts": (29, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, st NP NP,
+        lbl O O, acpi O O, at O O, aa O O, daci O O, cr O NP, mni O O, mbs O O, mia O O,
+        cni NP NP, cbs NP NP, pei O O, peid O O, mdd O O, mdn O O, mdlt NP NP, mdc NP NP,
+        mdt O O, or O O, cnf O NP
+        """, ['aa', 'at', 'daci']),
+    "tsi": (30, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O NP, st NP NP,
+        lbl O NP, at O NP, aa O NP, dgt M NP, con M NP, snr O NP, cs NP NP
+        """, ['aa', 'at']),
 }
 
 # The value schema of each shared attribute, the same for every type that has it (ty: its own number).
