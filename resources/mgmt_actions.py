@@ -7,7 +7,8 @@ is a oneM2M entity, and the action is delivered to it in oneM2M primitives
 
 * to every AE hosted on the node (the node's `hael`, each AE's `nl` naming the node): a
   NOTIFY whose m2m:sgn carries the mgmtObj as it will be after the UPDATE (`nev.rep`,
-  `net` 1) and `sur` the mgmtObj's SP-relative ID; it goes through the AE's poa, or its
+  `net` 1; of the executable attributes only the ones started), `sur` the mgmtObj's
+  SP-relative ID and `cr` the originator of the UPDATE; it goes through the AE's poa, or its
   pollingChannel when rr=false, or hop by hop when the AE is elsewhere (as notifications do);
 * to the CSE on the node, when `hcl` names a registered remoteCSE (a gateway's own node):
   an UPDATE with the started actions of the same-named mgmtObj under the node's address on
@@ -73,7 +74,11 @@ async def perform(ctx: "Context", kind: Kind, resource: dict, changes: dict) -> 
     node = ctx.storage.get(resource["pi"])
     if node is None:
         raise OneM2MError(RSC.NOT_FOUND, f"the node of {resource['_path']!r} no longer exists")
-    after = {key: value for key, value in {**resource, **changes}.items() if value is not None}
+    # The mgmtObj as it will be; of its executable attributes only those started now, so
+    # that the device knows what to do (a `ud` true from an earlier update is left out).
+    started = {action.name for action in actions}
+    after = {key: value for key, value in {**resource, **changes}.items()
+             if value is not None and (key not in kind.actions or key in started)}
     routes, why_none = device_routes(ctx, kind, node, resource, after, actions)
     if not routes:
         await _record_failure(ctx, kind, resource, actions)
