@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from cse.context import Context
 
 IN_PROCESS, SUCCESSFUL, FAILURE = 3, 1, 2
+# Answers that mean "it did not get there" (sent by us or by a CSE on the way), not a refusal.
+UNREACHABLE = (RSC.TARGET_NOT_REACHABLE, RSC.REMOTE_ENTITY_NOT_REACHABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +211,10 @@ def _refusal(resource: dict, actions: list[Action], answers: list[tuple[Route, R
     refused = timed_out = False
     for route, response in answers:
         detail = _detail(response)
-        if response.extra.get(LOCAL_FAILURE) == TIMED_OUT:
+        if response.extra.get(LOCAL_FAILURE) == TIMED_OUT or response.rsc == RSC.REQUEST_TIMEOUT:
             timed_out = True
-            parts.append(f"{route.who} did not answer in time")
-        elif response.rsc == RSC.TARGET_NOT_REACHABLE and response.extra.get(LOCAL_FAILURE):
+            parts.append(f"{route.who} did not answer in time{': ' + detail if detail else ''}")
+        elif response.rsc in UNREACHABLE:
             parts.append(f"{route.who} is not reachable{': ' + detail if detail else ''}")
         else:
             refused = True

@@ -25,20 +25,21 @@ async def ask(cse: Cse, op: int, to: str, fr: str = "CAdmin", **fields: Any) -> 
     return await cse.dispatcher.handle(Request(op=op, to=to, fr=fr, **fields))
 
 
-async def provision(cse: Cse, *, app: str = APP, device: str = DEVICE, hcl: str | None = None) -> dict:
-    """ACP, node and mgmtObjs made by the admin; returns the node."""
+async def provision(cse: Cse, *, app: str = APP, device: str = DEVICE, hcl: str | None = None,
+                    base: str = "cse-in") -> dict:
+    """ACP, node and mgmtObjs made by the admin below the CSEBase `base`; returns the node."""
     rules = {"pv": {"acr": [{"acor": [device, app], "acop": 63}]},
              "pvs": {"acr": [{"acor": ["CAdmin"], "acop": 63}]}}
-    acp = await ask(cse, 1, "cse-in", ty=1, pc={"m2m:acp": {"rn": "devices", **rules}})
+    acp = await ask(cse, 1, base, ty=1, pc={"m2m:acp": {"rn": "devices", **rules}})
     assert acp.rsc == 2001, acp.pc
     acpi = [acp.pc["m2m:acp"]["ri"]]
     node = {"rn": NODE_RN, "ni": "urn:dev:gw", "acpi": acpi}
     if hcl is not None:
         node["hcl"] = hcl
-    created = await ask(cse, 1, "cse-in", ty=14, pc={"m2m:nod": node})
+    created = await ask(cse, 1, base, ty=14, pc={"m2m:nod": node})
     assert created.rsc == 2001, created.pc
     for rn, root in (("fw", "m2m:fwr"), ("sw", "m2m:swr"), ("reboot", "m2m:rbo"), ("relay", "m2m:dvc")):
-        made = await ask(cse, 1, f"cse-in/{NODE_RN}", ty=13, pc={root: {"rn": rn, "acpi": acpi, **SAMPLES[root]}})
+        made = await ask(cse, 1, f"{base}/{NODE_RN}", ty=13, pc={root: {"rn": rn, "acpi": acpi, **SAMPLES[root]}})
         assert made.rsc == 2001, made.pc
     return created.pc["m2m:nod"]
 
@@ -60,8 +61,8 @@ class Device:
 
 
 async def start_device(url: str, node_ri: str, *, originator: str = DEVICE, polling: bool = False,
-                       max_running: int = 4, **client_args: Any) -> Device:
-    client = CseClient(url, originator=originator, cse_rn="cse-in", **client_args)
+                       max_running: int = 4, base: str = "cse-in", **client_args: Any) -> Device:
+    client = CseClient(url, originator=originator, cse_rn=base, **client_args)
     agent = ManagementAgent(client, max_running=max_running)
     receiver = PollingReceiver(poll_seconds=2.0, on_notification=agent) if polling else \
         NotificationReceiver(on_notification=agent)
