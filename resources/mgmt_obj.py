@@ -118,10 +118,13 @@ class MgmtObj(ResourceType):
         self._check_exclusive(attributes)
 
     def _check_exclusive(self, attributes: dict) -> None:
-        for group in self.kind.exclusive if self.kind is not None else ():
+        kind = self.kind
+        if kind is None:
+            return
+        for group in kind.exclusive:
             started = [name for name in group if attributes.get(name) is True]
             if len(started) > 1:
-                raise bad_request(f"{self.kind.label}: {' and '.join(repr(n) for n in started)} cannot both be "
+                raise bad_request(f"{kind.label}: {' and '.join(repr(n) for n in started)} cannot both be "
                                   "true in one request (they are opposite management actions)")
 
     # -- lifecycle ---------------------------------------------------------------------------
