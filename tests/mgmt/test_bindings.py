@@ -108,3 +108,41 @@ async def test_coap(coap_cse, fmt, content_format):
         assert option(answer, 307) == 4000 and b"'act' and 'dea' cannot both be true" in answer.payload
     finally:
         await device.stop()
+
+
+@pytest.mark.parametrize("serialization", ["json", "cbor"])
+async def test_a_device_listening_on_mqtt_gets_the_action_and_reports_over_mqtt(mqtt_broker, serialization):
+    from client import CseClient, ManagementAgent
+    from client.mqtt import MqttNotificationReceiver, MqttTransport
+    from tests.e2e.federation_support import start_cse
+
+    from .devices import ask
+
+    cse_id = "/" + unique("m")
+    cse = await start_cse(**{"cse.cse_id": cse_id, "mqtt.enabled": True, "mqtt.host": mqtt_broker.host,
+                             "mqtt.port": mqtt_broker.port, "mqtt.clean_session": True})
+    stem = unique("Cdev")
+    url = f"mqtt://{mqtt_broker.host}:{mqtt_broker.port}"
+    try:
+        node = await provision(cse, device=stem)
+        transport = MqttTransport(url, cse_id=cse_id, serialization=serialization)
+        async with CseClient(url, cse_id=cse_id, originator=stem, cse_rn="cse-in", transport=transport) as client:
+            agent = ManagementAgent(client)
+
+            @agent.handles("m2m:swr", "act")
+            def activate(action):
+                async def run() -> dict:
+                    return {"vr": "3.2"}
+                return run()
+
+            receiver = MqttNotificationReceiver(transport, on_notification=agent)
+            ae = await client.register("Ndevice", rn="dev", receiver=receiver, nl=node["ri"])
+            assert ae["poa"] == [url] and ae["nl"] == node["ri"]
+            answer = await ask(cse, 3, "cse-in/gw/sw", fr="CApp", pc={"m2m:swr": {"act": True}})
+            assert answer.rsc == 2004 and answer.pc["m2m:swr"]["acts"] == {"acn": "act", "sus": 3}, answer.pc
+            await agent.drain()
+            done = (await ask(cse, 2, "cse-in/gw/sw", fr="CApp")).pc["m2m:swr"]
+            assert done["acts"] == {"acn": "act", "sus": 1} and done["vr"] == "3.2"
+            await receiver.stop()
+    finally:
+        await cse.stop()
