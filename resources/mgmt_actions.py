@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from cse.context import Context
 
 IN_PROCESS, SUCCESSFUL, FAILURE = 3, 1, 2
+# Internal key of a mgmtObj: how often a status attribute was written (by the CSE or the
+# device), so that a report that overtook the device's acceptance is not overwritten.
+STATUS_WRITES = "_sw"
 # Answers that mean "it did not get there" (sent by us or by a CSE on the way), not a refusal.
 UNREACHABLE = (RSC.TARGET_NOT_REACHABLE, RSC.REMOTE_ENTITY_NOT_REACHABLE)
 
@@ -86,17 +89,23 @@ async def perform(ctx: "Context", kind: Kind, resource: dict, changes: dict) -> 
         await _record_failure(ctx, kind, resource, actions)
         raise OneM2MError(RSC.MGMT_SESSION_CANNOT_BE_ESTABLISHED,
                           f"{_named(actions)} of {resource['_path']!r} cannot be delivered: {why_none}")
+    before = resource.get(STATUS_WRITES, 0)
     responses = await asyncio.gather(*(route.send() for route in routes))
     accepted = [(route, response) for route, response in zip(routes, responses) if 2000 <= response.rsc < 3000]
     if accepted:
+        # A quick device may have reported its outcome already (its UPDATE can overtake its
+        # answer to our NOTIFY): then "in process" must not overwrite it.  No await from
+        # here to the write, so nothing can change in between.
+        current = ctx.storage.get(resource["ri"]) or resource
+        reported = current.get(STATUS_WRITES, 0) != before
         for action in actions:
-            if action.status is not None:
+            if action.status is not None and not reported:
                 value = action.status_value(IN_PROCESS)
                 if value is not None:
                     changes[action.status] = value
         for route, response in accepted:
             if route.hosting_cse:
-                _copy_status(kind, actions, response, changes)
+                _copy_status(kind, [a for a in actions if a.status in changes], response, changes)
         return
     await _record_failure(ctx, kind, resource, actions)
     raise _refusal(resource, actions, list(zip(routes, responses)))
@@ -228,4 +237,10 @@ def _refusal(resource: dict, actions: list[Action], answers: list[tuple[Route, R
     return OneM2MError(rsc, f"{_named(actions)} of {resource['_path']!r} was not performed: {'; '.join(parts)}")
 
 
-__all__ = ["perform", "device_routes", "started_actions"]
+def count_status_writes(kind: Kind, resource: dict, changes: dict) -> None:
+    """Called in the write transaction of every UPDATE of a mgmtObj."""
+    if any(action.status in changes for action in kind.actions.values() if action.status is not None):
+        resource[STATUS_WRITES] = resource.get(STATUS_WRITES, 0) + 1
+
+
+__all__ = ["STATUS_WRITES", "count_status_writes", "device_routes", "perform", "started_actions"]

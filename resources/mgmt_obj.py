@@ -32,7 +32,7 @@ from cse.errors import RSC, OneM2MError, bad_request
 from cse.resource_type import ResourceType, Schema
 from cse.resource_types import Ty
 
-from .mgmt_actions import perform
+from .mgmt_actions import count_status_writes, perform
 from .mgmt_kinds import KINDS_DIR, UNSERVED, UNSERVED_ROOTS, Kind, load_kinds
 
 if TYPE_CHECKING:
@@ -136,6 +136,11 @@ class MgmtObj(ResourceType):
         if len(same) >= kind.per_node:
             raise OneM2MError(RSC.CONFLICT, f"node {parent['_path']!r} already has a {kind.name} mgmtObj "
                                             f"({same[0]['rn']}); a node has at most {kind.per_node}")
+
+    def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        kind = self.kind_of(resource)
+        if kind is not None:
+            count_status_writes(kind, resource, changes)
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         kind = self.kind_of(resource)

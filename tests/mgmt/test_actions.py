@@ -182,3 +182,56 @@ async def test_an_originator_without_update_rights_starts_nothing(cse, device):
                       pc={"m2m:ae": {"api": "Nother", "rr": False, "srv": ["3"]}})).rsc == 2001
     answer = await ask(cse, 3, FW, fr="Cother", pc={"m2m:fwr": {"ud": True}})
     assert answer.rsc == 4103 and device.asked == []
+
+
+async def test_a_group_rolls_a_firmware_update_out_to_every_device_with_one_request(cse):
+    from client import CseClient, ManagementAgent, NotificationReceiver
+
+    rules = {"pv": {"acr": [{"acor": ["Chp1", "Chp2", APP], "acop": 63}]},
+             "pvs": {"acr": [{"acor": ["CAdmin"], "acop": 63}]}}
+    acp = await ask(cse, 1, "cse-in", ty=1, pc={"m2m:acp": {"rn": "heatpumps", **rules}})
+    acpi = [acp.pc["m2m:acp"]["ri"]]
+    members, devices = [], []
+    try:
+        for name in ("hp1", "hp2"):
+            node = await ask(cse, 1, "cse-in", ty=14, pc={"m2m:nod": {"rn": name, "ni": f"urn:dev:{name}", "acpi": acpi}})
+            fw = await ask(cse, 1, f"cse-in/{name}", ty=13, pc={"m2m:fwr": {
+                "rn": "fw", "acpi": acpi, "mgd": 1001, "vr": "1.0", "fwn": "hp", "url": "https://fw/1.0", "ud": False}})
+            members.append(fw.pc["m2m:fwr"]["ri"])
+            client = CseClient(url_of(cse), originator=f"C{name}", cse_rn="cse-in")
+            agent = ManagementAgent(client)
+            agent.handles("m2m:fwr", "ud")(lambda action: None)          # accept; report later
+            receiver = await NotificationReceiver(on_notification=agent).start()
+            await client.__aenter__()
+            await client.register("Nheatpump", rn=name + "-ae", receiver=receiver, nl=node.pc["m2m:nod"]["ri"])
+            devices.append((client, agent, receiver))
+        group = await ask(cse, 1, "cse-in", ty=9, pc={"m2m:grp": {"rn": "heatpumps-fw", "mt": 13, "mnm": 10,
+                                                                    "mid": members, "acpi": acpi}})
+        assert group.rsc == 2001, group.pc
+        rolled = await ask(cse, 3, "cse-in/heatpumps-fw/fopt", fr=APP,
+                           pc={"m2m:fwr": {"url": "https://fw/2.0", "ud": True}})
+        assert rolled.rsc == 2000, rolled.pc
+        answers = rolled.pc["m2m:agr"]["m2m:rsp"]
+        assert sorted(a["rsc"] for a in answers) == [2004, 2004]
+        assert all(a["pc"]["m2m:fwr"]["uds"]["sus"] == 3 for a in answers)
+        for (client, _, _), name in zip(devices, ("hp1", "hp2")):     # each device reports its outcome
+            fw = (await ask(cse, 2, f"cse-in/{name}/fw", fr=APP)).pc["m2m:fwr"]
+            await client.update(f"/id-in/{fw['ri']}", {"m2m:fwr": {"uds": {"acn": "ud", "sus": 1}, "vr": "2.0"}})
+        outcome = await ask(cse, 2, "cse-in/heatpumps-fw/fopt", fr=APP)
+        assert sorted(r["pc"]["m2m:fwr"]["vr"] for r in outcome.pc["m2m:agr"]["m2m:rsp"]) == ["2.0", "2.0"]
+    finally:
+        for client, _, receiver in devices:
+            await receiver.stop()
+            await client.close()
+
+
+async def test_an_outcome_reported_before_the_acceptance_is_not_overwritten(cse, device):
+    @device.agent.handles("m2m:swr", "act")
+    async def activate_at_once(action):
+        await device.agent.report(action, 1)          # done before answering the NOTIFY
+
+    for _ in range(2):                                # the second time the status is already sus 1
+        answer = await ask(cse, 3, "cse-in/gw/sw", fr=APP, pc={"m2m:swr": {"act": True}})
+        assert answer.rsc == 2004, answer.pc
+        assert answer.pc["m2m:swr"]["acts"] == {"acn": "act", "sus": 1}
+        assert await status(cse, "cse-in/gw/sw", "acts") == {"acn": "act", "sus": 1}

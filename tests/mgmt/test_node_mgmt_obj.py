@@ -196,3 +196,21 @@ async def test_access_control_default_policy_and_acps(node_core):
     # Under the default policy an AE cannot create a node below the CSEBase: the admin does.
     own = await node_core.create("cse-in", 14, {"m2m:nod": {"rn": "mine", "ni": "urn:dev:mine"}}, fr="Cdev")
     assert own.rsc == 4103, own.pc
+
+
+async def test_a_subscription_may_name_the_attributes_of_the_specialization(node_core):
+    receiver = await Receiver().start()
+    try:
+        assert (await node_core.create(NODE, 13, {"m2m:bat": {"rn": "bat", **SAMPLES["m2m:bat"]}})).rsc == 2001
+        ok = await node_core.create(f"{NODE}/bat", 23, {"m2m:sub": {"nu": [receiver.url()],
+                                                                    "enc": {"net": [1], "atr": ["btl"]}}})
+        assert ok.rsc == 2001, ok.pc
+        bad = await node_core.create(f"{NODE}/bat", 23, {"m2m:sub": {"nu": [receiver.url()],
+                                                                     "enc": {"net": [1], "atr": ["vr"]}}})
+        assert bad.rsc == 4000 and "atr 'vr' is not an attribute of" in bad.pc["m2m:dbg"]
+        assert (await node_core.update(f"{NODE}/bat", {"m2m:bat": {"bts": 2}})).rsc == 2004
+        assert (await node_core.update(f"{NODE}/bat", {"m2m:bat": {"btl": 12}})).rsc == 2004
+        [note] = await receiver.wait_for(1)
+        assert note.sgn["nev"]["rep"]["m2m:bat"]["btl"] == 12
+    finally:
+        await receiver.stop()
