@@ -126,7 +126,11 @@ def device_routes(ctx: "Context", kind: Kind, node: dict, resource: dict, after:
     problems: list[str] = []
     for ae_id in node.get("hael") or ():
         ae = ctx.storage.get(ae_id)
-        if ae is None or ae.get("ty") != Ty.AE or ae.get("nl") != node["ri"] or ae_id == originator:
+        if ae is None or ae.get("ty") != Ty.AE or ae.get("nl") != node["ri"]:
+            continue
+        if ae_id == originator:
+            problems.append(f"AE {ae_id} is the originator itself (a device reports outcomes through the status "
+                            "attributes; it does not start actions on its own node)")
             continue
         target = parse_target(ae_id)
         url = resolver.url_of(target, ae)

@@ -235,3 +235,10 @@ async def test_an_outcome_reported_before_the_acceptance_is_not_overwritten(cse,
         assert answer.rsc == 2004, answer.pc
         assert answer.pc["m2m:swr"]["acts"] == {"acn": "act", "sus": 1}
         assert await status(cse, "cse-in/gw/sw", "acts") == {"acn": "act", "sus": 1}
+
+
+async def test_the_device_starting_an_action_on_its_own_node_is_told_why_nothing_happens(cse, device):
+    answer = await ask(cse, 3, FW, fr="Cdev", pc={"m2m:fwr": {"ud": True}})
+    assert answer.rsc == 6020, answer.pc
+    assert "AE Cdev is the originator itself" in answer.pc["m2m:dbg"]
+    assert device.asked == []
