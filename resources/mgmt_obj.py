@@ -130,7 +130,12 @@ class MgmtObj(ResourceType):
     # -- lifecycle ---------------------------------------------------------------------------
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         kind = self.kind_of(resource)
-        if kind is None or kind.per_node is None:
+        if kind is None:
+            return
+        for action in kind.actions.values():      # uds, ins, acts: "uninitialized" until an action
+            if action.status is not None and action.failed is None:
+                resource.setdefault(action.status, {"acn": "", "sus": 0})
+        if kind.per_node is None:
             return
         same = [child for child in ctx.storage.children(parent["ri"], Ty.MGO) if child.get("mgd") == kind.mgd]
         if len(same) >= kind.per_node:

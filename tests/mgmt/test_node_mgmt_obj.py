@@ -214,3 +214,12 @@ async def test_a_subscription_may_name_the_attributes_of_the_specialization(node
         assert note.sgn["nev"]["rep"]["m2m:bat"]["btl"] == 12
     finally:
         await receiver.stop()
+
+
+async def test_status_attributes_start_uninitialized(node_core):
+    fw = await node_core.create(NODE, 13, {"m2m:fwr": SAMPLES["m2m:fwr"]})
+    assert fw.pc["m2m:fwr"]["uds"] == {"acn": "", "sus": 0}
+    sw = await node_core.create(NODE, 13, {"m2m:swr": SAMPLES["m2m:swr"]})
+    assert (sw.pc["m2m:swr"]["ins"], sw.pc["m2m:swr"]["acts"]) == ({"acn": "", "sus": 0}, {"acn": "", "sus": 0})
+    dvc = await node_core.create(NODE, 13, {"m2m:dvc": {**SAMPLES["m2m:dvc"], "cas": {"acn": "ena", "sus": 1}}})
+    assert dvc.pc["m2m:dvc"]["cas"] == {"acn": "ena", "sus": 1}
