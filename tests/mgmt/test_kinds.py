@@ -71,3 +71,19 @@ async def test_an_action_on_a_node_without_hael_but_with_an_offline_ae_elsewhere
         assert (await client.retrieve("cse-in/n/r")).pc["m2m:rbo"].get("rbo") is None    # nothing stored
     finally:
         await cse.stop()
+
+
+@pytest.mark.parametrize("value", [0, -1.5])
+def test_the_action_timeout_must_be_positive(value):
+    from cse.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="management.action_timeout must be positive"):
+        load_config(None, {"management.action_timeout": value})
+
+
+def test_the_action_timeout_comes_from_the_toml_file(tmp_path):
+    from cse.config import load_config
+
+    path = tmp_path / "cse.toml"
+    path.write_text("[management]\naction_timeout = 3\n")
+    assert load_config(path).management.action_timeout == 3.0
