@@ -10,14 +10,16 @@ Its mgmtObjs (resources/mgmt_obj.py) describe and manage the device.  Links:
   AEs listed are the ones management actions are delivered to.
 * Deleting the node removes `nl` from the AEs that named it.
 
-The AE's side (`nl` must name a node of this CSE, 4000 otherwise) is `check_node_link` and
-`relink`, called by resources/ae.py.
+The AE's side (`nl` must name a node of this CSE, 4000 otherwise; the AE needs UPDATE
+rights on the node, 4103 otherwise, since it then gets the node's management actions) is
+`check_node_link` and `relink`, called by resources/ae.py.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cse.errors import bad_request
+from cse.access import Permission
+from cse.errors import RSC, OneM2MError, bad_request
 from cse.events import EventKind
 from cse.resource_type import ResourceType
 from cse.resource_types import Ty
@@ -85,6 +87,15 @@ def relink(ctx: "Context", ae: dict) -> None:
         ae.pop(LINKED_NODE, None)
     if new is not None:
         check_node_link(ctx, new)
+        node = ctx.storage.get(new)
+        # Linking adds the AE to the node's hael, and management actions then reach it: only
+        # an AE (or originator) that may update the node may do that.
+        if node is not None and not any(ctx.access.allowed(ctx, who, Permission.UPDATE, node)
+                                        for who in {ae["ri"], ctx.originator} if who):
+            raise OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
+                              f"attribute 'nl': AE {ae['ri']!r} has no UPDATE privilege on the node {node['_path']!r}, "
+                              "so it cannot declare itself hosted there (it would receive the node's management "
+                              "actions)")
         _change_hael(ctx, new, ae["ri"], add=True)
         ae[LINKED_NODE] = new
 

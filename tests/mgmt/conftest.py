@@ -30,6 +30,14 @@ async def make_node(client: CoreClient, rn: str = "gw", fr: str = "CAdmin", **at
     return response.pc["m2m:nod"]
 
 
+async def grant(client: CoreClient, rn: str, *originators: str) -> list[str]:
+    """An ACP (made by the admin) giving `originators` every right; its acpi list."""
+    rules = {"pv": {"acr": [{"acor": list(originators), "acop": 63}]}, "pvs": {"acr": [{"acor": ["CAdmin"], "acop": 63}]}}
+    response = await client.create("cse-in", 1, {"m2m:acp": {"rn": rn, **rules}})
+    assert response.rsc == 2001, response.pc
+    return [response.pc["m2m:acp"]["ri"]]
+
+
 @pytest.fixture
 async def node_core(clock):
     """A started CSE core (sending over HTTP, serving nothing) with the node cse-in/gw."""

@@ -62,7 +62,10 @@ async def test_an_action_on_a_node_without_hael_but_with_an_offline_ae_elsewhere
     await cse.start()
     try:
         client = CoreClient(cse)
-        made = await client.create("cse-in", 14, {"m2m:nod": {"rn": "n", "ni": "x"}})
+        rules = {"pv": {"acr": [{"acor": ["Cdev"], "acop": 63}]}, "pvs": {"acr": [{"acor": ["CAdmin"], "acop": 63}]}}
+        acp = await client.create("cse-in", 1, {"m2m:acp": {"rn": "a", **rules}})
+        made = await client.create("cse-in", 14, {"m2m:nod": {"rn": "n", "ni": "x",
+                                                              "acpi": [acp.pc["m2m:acp"]["ri"]]}})
         node_ri = made.pc["m2m:nod"]["ri"]
         assert (await client.register_ae("Cdev", rn="dev", nl=node_ri)).rsc == 2001     # rr=false, no channel
         assert (await client.create("cse-in/n", 13, {"m2m:rbo": {"rn": "r", "mgd": 1009}})).rsc == 2001

@@ -8,7 +8,7 @@ import pytest
 from resources.mgmt_kinds import load_kinds
 from tests.notify.receiver import Receiver
 
-from .conftest import NODE, SAMPLES, make_node
+from .conftest import NODE, SAMPLES, grant, make_node
 
 
 def test_every_specialization_has_a_sample_and_the_numbers_of_the_ts():
@@ -112,9 +112,14 @@ async def test_the_ae_links_to_its_node_and_the_node_lists_its_aes(node_core):
     base = (await node_core.retrieve("cse-in")).pc["m2m:cb"]["ri"]
     bad = await node_core.register_ae("Cdev", rn="dev", nl=base)
     assert bad.rsc == 4000 and "is a CSEBase of this CSE, not a node" in bad.pc["m2m:dbg"]
+    # Linking to a node makes the AE receive its management actions: it needs UPDATE rights there.
+    stranger = await node_core.register_ae("Cdev", rn="dev", nl=node["ri"])
+    assert stranger.rsc == 4103 and "AE 'Cdev' has no UPDATE privilege on the node" in stranger.pc["m2m:dbg"]
+    acpi = await grant(node_core, "dev-acp", "Cdev")
+    assert (await node_core.update(NODE, {"m2m:nod": {"acpi": acpi}})).rsc == 2004
     assert (await node_core.register_ae("Cdev", rn="dev", nl=node["ri"])).rsc == 2001
     assert (await node_core.retrieve(NODE)).pc["m2m:nod"]["hael"] == ["Cdev"]
-    other = await make_node(node_core, "other")
+    other = await make_node(node_core, "other", acpi=acpi)
     moved = await node_core.update("cse-in/dev", {"m2m:ae": {"nl": other["ri"]}}, fr="Cdev")
     assert moved.rsc == 2004, moved.pc
     assert "hael" not in (await node_core.retrieve(NODE)).pc["m2m:nod"]
