@@ -139,7 +139,9 @@ async def test_a_device_listening_on_mqtt_gets_the_action_and_reports_over_mqtt(
             ae = await client.register("Ndevice", rn="dev", receiver=receiver, nl=node["ri"])
             assert ae["poa"] == [url] and ae["nl"] == node["ri"]
             answer = await ask(cse, 3, "cse-in/gw/sw", fr="CApp", pc={"m2m:swr": {"act": True}})
-            assert answer.rsc == 2004 and answer.pc["m2m:swr"]["acts"] == {"acn": "act", "sus": 3}, answer.pc
+            assert answer.rsc == 2004, answer.pc
+            # In process, or already successful: over MQTT the report may overtake the acceptance.
+            assert answer.pc["m2m:swr"]["acts"] in ({"acn": "act", "sus": 3}, {"acn": "act", "sus": 1})
             await agent.drain()
             done = (await ask(cse, 2, "cse-in/gw/sw", fr="CApp")).pc["m2m:swr"]
             assert done["acts"] == {"acn": "act", "sus": 1} and done["vr"] == "3.2"
