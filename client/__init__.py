@@ -13,13 +13,14 @@ and HTTP mapping, nothing of the CSE's internals, and talks to any oneM2M CSE.
 """
 from .access import Access, commander, grant, subscriber
 from .client import RESOURCE_TYPES, CseClient, RequestFailed, hosting_cse_prefix, sp_relative_ae_id, unwrap
+from .device import ActionRefused, ManagementAction, ManagementAgent
 from .factory import receiver_for
 from .polling import PollingReceiver
-from .receiver import Notification, NotificationInbox, NotificationReceiver
+from .receiver import Notification, NotificationInbox, NotificationReceiver, NotificationRefused
 from .transport import CseUnreachable, HttpTransport, Transport
 from .ws import WsNotificationReceiver, WsTransport
 
-__all__ = ["Access", "CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
+__all__ = ["ActionRefused", "ManagementAction", "ManagementAgent", "NotificationRefused", "Access", "CseClient", "CseUnreachable", "HttpTransport", "Notification", "NotificationInbox",
            "NotificationReceiver", "PollingReceiver", "RESOURCE_TYPES", "RequestFailed", "Transport", "commander",
            "grant", "hosting_cse_prefix", "receiver_for", "sp_relative_ae_id", "subscriber", "unwrap",
            "WsNotificationReceiver", "WsTransport"]

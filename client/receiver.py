@@ -48,6 +48,15 @@ class Notification:
 Callback = Callable[[Notification], "Awaitable[None] | None"]
 
 
+class NotificationRefused(Exception):
+    """Raised by a callback to answer the NOTIFY with `rsc` and `message` instead of 2000
+    (e.g. a device refusing a management action, client/device.py)."""
+
+    def __init__(self, rsc: int, message: str):
+        super().__init__(message)
+        self.rsc = rsc
+
+
 class NotificationInbox:
     """What every receiver does with a NOTIFY, whatever carried it.
 
@@ -120,6 +129,8 @@ class NotificationInbox:
                 result = self.on_notification(notification)
                 if inspect.isawaitable(result):
                     await result
+            except NotificationRefused as refused:
+                return _error(refused.rsc, str(refused))
             except Exception as exc:
                 log.exception("notification callback failed")
                 return _error(5000, f"the receiving application failed: {exc}")

@@ -292,6 +292,19 @@ class PollingSettings:
 
 
 @dataclass
+class ManagementSettings:
+    """Management actions on mgmtObjs (reboot, firmware update, ...; docs/device-management.md)."""
+
+    # Seconds the UPDATE that starts an action waits for the device (or the CSE on the node)
+    # to accept it; no answer by then: 6021, and the status attribute records the failure.
+    action_timeout: float = 10.0
+
+    def check(self) -> None:
+        if self.action_timeout <= 0:
+            raise ConfigError("management.action_timeout must be positive")
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -304,6 +317,7 @@ class Config:
     auth: AuthSettings = field(default_factory=AuthSettings)
     notification: NotificationSettings = field(default_factory=NotificationSettings)
     polling: PollingSettings = field(default_factory=PollingSettings)
+    management: ManagementSettings = field(default_factory=ManagementSettings)
     log_level: str = "INFO"
 
     @property
@@ -340,6 +354,7 @@ class Config:
         self.notification.check()
         self.polling.check()
         self.ws.check()
+        self.management.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

@@ -53,6 +53,10 @@ class RSC(enum.IntEnum):
     GROUP_MEMBERS_NOT_RESPONDED = 5209
     UNABLE_TO_RECALL_REQUEST = 5220
     MAX_NUMBER_OF_MEMBER_EXCEEDED = 6010
+    # Device management (TS-0004 Table 6.6.3.4-1): the device cannot be reached for a
+    # management action, or did not answer in time.
+    MGMT_SESSION_CANNOT_BE_ESTABLISHED = 6020
+    MGMT_SESSION_ESTABLISHMENT_TIMEOUT = 6021
     INVALID_ARGUMENTS = 6023
 
 

@@ -28,7 +28,9 @@ _STRINGS = {"arp", "smf", "cfq", "geom"}
 _ATTRIBUTE_LISTS = {"atr", "catr", "patr"}
 # Members that are conditions on one attribute of the same name: rewritten into `atr`, the
 # form an HTTP or CoAP query (`?cnd=...`) gives them anyway, so both forms mean the same.
-_ATTRIBUTE_SHORTHANDS = {"cnd"}
+_ATTRIBUTE_SHORTHANDS = {"cnd", "mgd"}
+# Those whose values are integers (mgmtDefinition), the others take strings.
+_INTEGER_SHORTHANDS = {"mgd"}
 MAX_INTEGER = 2 ** 53 - 1     # largest integer every JSON reader keeps exactly
 KNOWN = _SCALAR_INT | _TIMESTAMPS | _INT_LISTS | _STR_LISTS | _STRINGS | _ATTRIBUTE_LISTS | _ATTRIBUTE_SHORTHANDS
 # Members evaluated on a child (clbl, chty, catr) or on the parent (palb, pty, patr).
@@ -112,10 +114,14 @@ def check_filter_criteria(fc: Any) -> dict:
 
 def _attribute_shorthand(fc: dict, name: str) -> None:
     """fc {"cnd": "org.onem2m..."} (a string or a list of alternatives, TS-0004 R4
-    containerDefinition) becomes {"atr": [{"nm": "cnd", "val": ...}]}."""
+    containerDefinition) becomes {"atr": [{"nm": "cnd", "val": ...}]}; so does
+    {"mgd": 1001} (an integer or a list, the mgmtDefinition of mgmtObjs)."""
     value = fc.pop(name)
     values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, str) and v for v in values):
+    if name in _INTEGER_SHORTHANDS:
+        if not values or not all(_is_int(v) for v in values):
+            raise bad_request(f"filter criteria '{name}' must be an integer or a non-empty list of integers")
+    elif not values or not all(isinstance(v, str) and v for v in values):
         raise bad_request(f"filter criteria '{name}' must be a non-empty string or list of strings")
     attributes = fc.get("atr", [])
     if not isinstance(attributes, list):

@@ -57,8 +57,14 @@ class Schema:
     """The attributes of one resource type (its own and the shared ones it declares) and a
     compiled validator for each attribute's values."""
 
-    def __init__(self, short_name: str, ty: int):
-        document = schemas.resource_schema(short_name, ty)
+    def __init__(self, short_name: str, ty: int, document: dict | None = None):
+        """The schema of `schemas/<short_name>.json`, or of `document` when given (a
+        specialization declared as data, e.g. one mgmtObj kind): either is merged with the
+        shared attributes it names in x-common."""
+        if document is None:
+            document = schemas.resource_schema(short_name, ty)
+        else:
+            document = schemas.merge(document, schemas.load("common"), ty)
         self.short_name = short_name
         self.title = document.get("title", short_name)
         self.rules: dict[str, AttributeRule] = {}

@@ -17,6 +17,8 @@ def default_types() -> TypeRegistry:
     from .cse_base import CSEBase
     from .flex_container import flex_types
     from .group import Group
+    from .mgmt_obj import MgmtObj
+    from .node import Node
     from .polling_channel import PollingChannel
     from .remote_cse import RemoteCSE
     from .request import RequestResource
@@ -27,7 +29,8 @@ def default_types() -> TypeRegistry:
 
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
                          AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types(),
-                         TimeSeries(), TimeSeriesInstance()])
+                         TimeSeries(), TimeSeriesInstance(),
+                         Node(), MgmtObj()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -15,6 +15,8 @@ from cse.resource_type import ResourceType
 from cse.resource_types import Ty
 from cse.tree import random_suffix
 
+from .node import relink
+
 if TYPE_CHECKING:
     from cse.context import Context
 
@@ -75,3 +77,14 @@ class AE(ResourceType):
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("poa"):
             check_poa(changes["poa"])
+
+    # nl (nodeLink) must name a node here, whose hael then lists the AE (resources/node.py).
+    def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        relink(ctx, resource)
+
+    def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        if "nl" in changes:
+            relink(ctx, resource)
+
+    def on_delete(self, ctx: "Context", resource: dict, parent: dict | None) -> None:
+        relink(ctx, {key: value for key, value in resource.items() if key != "nl"})

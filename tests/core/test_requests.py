@@ -115,7 +115,7 @@ async def test_bad_retrieve_primitives(tree, fields, rsc, words):
     ({"ty": None}, 4000, "resource type"),
     ({"ty": "3"}, 4000, "not an integer"),
     ({"ty": 999}, 4000, "not a oneM2M resource type"),
-    ({"ty": 14}, 5001, "not supported"),
+    ({"ty": 12}, 5001, "not supported"),    # mgmtCmd
     ({"ty": 5}, 4005, "CSEBase"),
     ({"pc": None}, 4000, "no content"),
     ({"pc": []}, 4000, "one object"),
