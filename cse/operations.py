@@ -13,9 +13,10 @@ import orjson
 
 from .access import Permission
 from .addressing import Address, not_found, split_virtual
-from .clock import format_timestamp, parse_timestamp
+from .clock import parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
+from .lifetime import expiration
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
 from .resource_types import Ty
 from .search import find, meets
@@ -237,12 +238,13 @@ class Operations:
         resource.update(attributes)
         if "cr" in attributes:
             resource["cr"] = ctx.originator
-        et = attributes.get("et")
-        if et is not None:
-            if parse_timestamp(et, "et") <= ctx.now:
+        if rtype.has_et:
+            et = attributes.get("et")
+            if et is not None and parse_timestamp(et, "et") <= ctx.now:
                 raise bad_request(f"attribute 'et' ({et}) is not in the future")
-        elif self.config.cse.default_lifetime > 0:
-            resource["et"] = format_timestamp(ctx.now + self.config.cse.default_lifetime)
+            et = expiration(ctx, et, parent)
+            if et is not None:
+                resource["et"] = et
         resource["_org"] = ctx.originator
         # Resources below an AE stay the AE's; directly below the CSEBase the creator owns
         # what it made.
@@ -389,9 +391,8 @@ class Operations:
         self._check_labels(changes)
         if changes.get("acpi"):
             self.access.check_references(ctx, changes["acpi"])
-        et = changes.get("et")
-        if et is not None and parse_timestamp(et, "et") <= ctx.now:
-            raise bad_request(f"attribute 'et' ({et}) is not in the future")
+        if "et" in changes:
+            self._update_expiration(ctx, resource, changes)
         await rtype.prepare_update(ctx, resource, changes)
         with self.storage.transaction():
             # Re-read: another request may have changed it while prepare_update waited.
@@ -419,6 +420,15 @@ class Operations:
         else:
             pc = self.render.resource(current)
         return Response(rsc=RSC.UPDATED, pc=pc)
+
+    def _update_expiration(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        """A new et is capped like at CREATE (cse/lifetime.py); et null asks the CSE to
+        choose again (TS-0001 9.6.1.3), which gives the default lifetime."""
+        et = changes["et"]
+        if et is not None and parse_timestamp(et, "et") <= ctx.now:
+            raise bad_request(f"attribute 'et' ({et}) is not in the future")
+        parent = self.storage.get(resource["pi"]) if resource.get("pi") else None
+        changes["et"] = expiration(ctx, et, parent)
 
     # -- DELETE -------------------------------------------------------------------------
     async def delete(self, ctx: "Context", address: Address) -> Response:

@@ -180,6 +180,9 @@ class ResourceType:
         # change or remove the parent before the CREATE writes.
         self.prepare_create_may_wait = type(self).prepare_create is not ResourceType.prepare_create
         self._default_name_prefix = self.short_name + "_"
+        # Whether its resources have an expirationTime (all but the CSEBase): the CSE sets
+        # one when the originator gives none (cse/lifetime.py).
+        self.has_et = "et" in self.schema.rules
 
     # -- declaration ------------------------------------------------------------------------
     @property
