@@ -7,6 +7,7 @@ is in `resources/<type>.py`; anything about the wire format is in `representatio
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARTIAL_CONTENT = 1     # cnst when a list was cut by lim or the CSE's cap
+# An xs:token (a label): words without tab or line break, separated by single spaces.
+_TOKEN = re.compile(r"[^\t\n\r ]+(?: [^\t\n\r ]+)*\Z")
 
 
 class Target:
@@ -119,6 +122,7 @@ class Operations:
             raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
         self._check_limits(attributes, parent)
+        rtype.check_release(attributes, request.rvi)
         rtype.validate_create(attributes)
         if attributes.get("acpi"):
             self.access.check_references(ctx, attributes["acpi"])
@@ -226,9 +230,14 @@ class Operations:
             if len(labels) > self.limits.max_labels:
                 raise bad_request(f"attribute 'lbl' has more than {self.limits.max_labels} labels")
             for label in labels:
-                if isinstance(label, str) and len(label) > self.limits.max_label_length:
-                    raise bad_request(f"attribute 'lbl': a label is longer than "
-                                      f"{self.limits.max_label_length} characters")
+                if isinstance(label, str):
+                    if len(label) > self.limits.max_label_length:
+                        raise bad_request(f"attribute 'lbl': a label is longer than "
+                                          f"{self.limits.max_label_length} characters")
+                    if label and not _TOKEN.match(label):     # '' is refused by minLength
+                        raise bad_request(f"attribute 'lbl': {label[:80]!r} is not a token (xs:token, "
+                                          "TS-0004 6.3.3): no tab, line break, leading, trailing or "
+                                          "double space")
 
     def _new_resource(self, ctx: "Context", rtype: "ResourceType", attributes: dict,
                       parent: dict) -> dict:
@@ -294,10 +303,17 @@ class Operations:
         if names is not None:
             if rcn != ResultContent.ATTRIBUTES:
                 raise bad_request("a partial retrieve (attribute list) needs rcn=1")
-            return Response(rsc=RSC.OK, pc=self.render.partial(resource, names))
-        if rcn == ResultContent.ATTRIBUTES:
-            return Response(rsc=RSC.OK, pc=self.render.resource(resource))
-        return self._with_children(ctx, resource, rcn, RSC.OK)
+            response = Response(rsc=RSC.OK, pc=self.render.partial(resource, names))
+        elif rcn == ResultContent.ATTRIBUTES:
+            response = Response(rsc=RSC.OK, pc=self.render.resource(resource))
+        else:
+            response = self._with_children(ctx, resource, rcn, RSC.OK)
+        rtype = self.types.of(resource)
+        if rtype.counts_retrievals(resource):
+            with self.storage.transaction():
+                rtype.on_retrieved(ctx, resource)
+            await self.storage.commit()
+        return response
 
     def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
         """Conditional operation on the target itself (RETRIEVE rcn=1, UPDATE, DELETE
@@ -325,9 +341,8 @@ class Operations:
         drt = ctx.request.drt
         fc = ctx.request.fc
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
-        in_full = rcn in (ResultContent.ATTRIBUTES_AND_CHILDREN, ResultContent.CHILD_RESOURCES)
         page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
-                    transform=self._retrievable_children(ctx) if in_full else None)
+                    transform=self._retrievable_children(ctx))
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:
@@ -342,7 +357,7 @@ class Operations:
         return response
 
     def _retrievable_children(self, ctx: "Context"):
-        """Leaves out of a full child list (rcn 4/8) what a RETRIEVE of its own would refuse
+        """Leaves out of a child list (rcn 4/5/6/8) what a RETRIEVE of its own would refuse
         for type reasons (instances of a container with disr); the verdict depends on the
         type and the parent only, so it is asked once per parent."""
         verdicts: dict[tuple[int, str], bool] = {}
@@ -387,6 +402,7 @@ class Operations:
             self._check_condition(ctx, resource, request.fc)
         rtype, changes = self._content(request.pc, rtype, resource)
         self._check_sizes(changes)
+        rtype.check_release(changes, request.rvi)
         rtype.validate_update(changes)
         self._check_labels(changes)
         if changes.get("acpi"):
@@ -400,6 +416,7 @@ class Operations:
             if current is None:
                 raise not_found(address.local_to)
             before = dict(current) if request.rcn == ResultContent.MODIFIED_ATTRIBUTES else None
+            ctx.previous = {name: current.get(name) for name in changes}
             for name, value in changes.items():
                 if value is None:
                     current.pop(name, None)

@@ -157,6 +157,10 @@ def compile_rules(value: Any, where: str, normalize) -> tuple[Rule, ...]:
 def _compile_rule(rule: Any, where: str, normalize) -> Rule:
     if not isinstance(rule, dict):
         raise bad_request(f"{where} must be an object with acor and acop")
+    if "aca" in rule:
+        raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                          f"{where}.aca: accessControlAttributes (attribute-level privileges, R4) are "
+                          "not supported by this CSE; a rule grants its operations on whole resources")
     unknown = set(rule) - {"acor", "acop", "acco", "acaf", "acod"}
     if unknown:
         raise bad_request(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")

@@ -186,8 +186,6 @@ class FlexContainer(InstanceContainer):
 
     def validate_update(self, attributes: dict) -> None:
         spec = self.specialization
-        if not attributes:
-            raise bad_request(f"UPDATE of flexContainer {spec.label} carries no attribute")
         own, custom = self._split(attributes)
         if own:
             super().validate_update(own)
