@@ -14,7 +14,8 @@ TS-0003 7.1):
    supported releases before it registers) and discovered by registered AEs and other CSEs.
 4. With `acpi`: allowed if any rule in the `pv` of any referenced, existing, unexpired ACP
    grants the operation to the originator (or to a <group> it is a member of, named in
-   acor) in the current context.  Nothing else counts,
+   acor) in the current context; a rule with [R4] accessControlAttributes (aca) only for a
+   partial RETRIEVE or an UPDATE of those attributes.  Nothing else counts,
    not even being the creator: an owner that links an ACP must grant itself rights there.
 Changing `acpi` is governed by the `pvs` of the ACPs currently referenced, not by `pv`.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, AbstractSet, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
 from .policy import Facts, Rule, any_grants, compile_rules
@@ -138,7 +139,9 @@ class AccessControl:
 
     # -- decisions ----------------------------------------------------------------------
     def allowed(self, ctx: "Context", originator: str | None, permission: Permission,
-                resource: dict) -> bool:
+                resource: dict, attributes: "AbstractSet[str] | None" = None) -> bool:
+        """`attributes`: what a partial RETRIEVE reads or an UPDATE writes; rules with
+        accessControlAttributes (aca) grant only requests that name nothing else."""
         if not originator:
             return False
         if originator == self.admin or originator == self.cse_id:
@@ -150,7 +153,7 @@ class AccessControl:
         if ty == Ty.ACP:
             policy = self._compiled(resource)
             return self._grants(ctx, policy.self_privileges, originator, permission,
-                                _LazyFacts(self, ctx, originator, resource))
+                                _LazyFacts(self, ctx, originator, resource), attributes)
         rtype = ctx.tree.types.get(ty)
         if rtype is not None and not rtype.has_acpi:
             parent = self._parent(ctx, resource)
@@ -158,28 +161,30 @@ class AccessControl:
                 return False
             if rtype.parent_entity_only:        # <pollingChannel>: its AE or CSE alone
                 return self.is_entity(originator, parent)
-            return self.allowed(ctx, originator, permission, parent)
+            return self.allowed(ctx, originator, permission, parent, attributes)
         acpi = resource.get("acpi")
         if not acpi:
             return self._default(ctx, originator, permission, resource)
         facts = _LazyFacts(self, ctx, originator, resource)
         for reference in acpi:
             policy = self._policy(ctx, reference)
-            if policy is not None and any_grants(policy.privileges, originator, permission, facts):
+            if policy is not None and any_grants(policy.privileges, originator, permission, facts, attributes):
                 return True
         for reference in acpi:          # the cache answers again: no list on the hot path
             policy = self._policy(ctx, reference)
-            if policy is not None and self._group_grants(ctx, policy.privileges, originator, permission, facts):
+            if policy is not None and self._group_grants(ctx, policy.privileges, originator, permission, facts,
+                                                         attributes):
                 return True
         return False
 
     def _grants(self, ctx: "Context", rules: tuple[Rule, ...], originator: str, permission: Permission,
-                facts: "_LazyFacts") -> bool:
-        return any_grants(rules, originator, permission, facts) or \
-            self._group_grants(ctx, rules, originator, permission, facts)
+                facts: "_LazyFacts", attributes: "AbstractSet[str] | None" = None) -> bool:
+        return any_grants(rules, originator, permission, facts, attributes) or \
+            self._group_grants(ctx, rules, originator, permission, facts, attributes)
 
     def _group_grants(self, ctx: "Context", rules: tuple[Rule, ...], originator: str,
-                      permission: Permission, facts: "_LazyFacts") -> bool:
+                      permission: Permission, facts: "_LazyFacts",
+                      attributes: "AbstractSet[str] | None" = None) -> bool:
         """An acor entry may name a <group> (TS-0001 9.6.2.1: its members are granted): the
         rule grants the originator if it is a member and the rule grants the group's ID.
         Asked only when no rule names the originator itself, so a decision that succeeds
@@ -189,7 +194,7 @@ class AccessControl:
                 continue
             for name in rule.names:
                 members = self._members(ctx, name)
-                if members and originator in members and rule.grants(name, permission, facts):
+                if members and originator in members and rule.grants(name, permission, facts, attributes):
                     return True
         return False
 
@@ -232,8 +237,9 @@ class AccessControl:
             return ctx.storage.get_by_path(local)
         return ctx.storage.get(local)
 
-    def check(self, ctx: "Context", permission: Permission, resource: dict) -> None:
-        if not self.allowed(ctx, ctx.originator, permission, resource):
+    def check(self, ctx: "Context", permission: Permission, resource: dict,
+              attributes: "AbstractSet[str] | None" = None) -> None:
+        if not self.allowed(ctx, ctx.originator, permission, resource, attributes):
             raise self._refusal(ctx, permission)
 
     def _refusal(self, ctx: "Context", permission: Permission, what: str = "") -> OneM2MError:

@@ -287,13 +287,15 @@ class Operations:
             return await self.discovery.discover(ctx, target)
         resource = target.resource
         if target.virtual is not None:
-            self.access.check(ctx, Permission.RETRIEVE, resource)
+            self.access.check(ctx, Permission.RETRIEVE, resource,
+                              frozenset(names) if names is not None else None)
             rtype = self.types.of(resource)
             if target.virtual in rtype.served_virtual_children:     # e.g. the long poll of pcu
                 return await rtype.serve_virtual(ctx, resource, target.virtual)
             resource = self.resolve_virtual(ctx, target, request.op)
         else:
-            self.access.check(ctx, Permission.RETRIEVE, resource)
+            self.access.check(ctx, Permission.RETRIEVE, resource,
+                              frozenset(names) if names is not None else None)
             self.types.of(resource).check_retrieve(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
         if rcn == ResultContent.DISCOVERY_RESULT_REFERENCES:
@@ -395,7 +397,7 @@ class Operations:
         if rtype.has_acpi and given is not None and "acpi" in given:
             self.access.check_acpi_update(ctx, resource, given)
         else:
-            self.access.check(ctx, Permission.UPDATE, resource)
+            self.access.check(ctx, Permission.UPDATE, resource, given.keys() if given is not None else None)
         if not rtype.updatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
         if request.fc:

@@ -173,11 +173,46 @@ async def test_disabled_retrieval_hides_the_instances_and_enabling_deletes_them(
 
 
 # -- accessControlAttributes ------------------------------------------------------------------
-async def test_access_control_attributes_are_refused_as_not_implemented(http):
-    acp = {"m2m:acp": {"rn": "partial", "pv": {"acr": [{"acor": [OTHER], "acop": 2, "aca": ["lbl"]}]},
+async def acl_box(client: HttpClient, rule: dict) -> tuple[int, dict]:
+    acp = {"m2m:acp": {"rn": "partial", "pv": {"acr": [{"acor": [OWNER], "acop": 63}, rule]},
                        "pvs": {"acr": [{"acor": [OWNER], "acop": 63}]}}}
-    rsc, answer = await call(http, "POST", f"/cse-in/{OWNER}", acp, fr=OWNER, ty=1, rvi="4")
-    assert rsc == 5001 and "aca" in answer["m2m:dbg"] and "not supported" in answer["m2m:dbg"]
+    rsc, answer = await call(client, "POST", f"/cse-in/{OWNER}", acp, fr=OWNER, ty=1, rvi="4")
+    if rsc == 2001:
+        ri = answer["m2m:acp"]["ri"]
+        box = {"lbl": ["public"], "mni": 5, "acpi": [ri]}
+        assert (await call(client, "PUT", f"/cse-in/{OWNER}/box", {"m2m:cnt": {"acpi": [ri]}}, fr=OWNER))[0] == 2004
+        assert (await call(client, "PUT", f"/cse-in/{OWNER}/box",
+                           {"m2m:cnt": {k: v for k, v in box.items() if k != "acpi"}}, fr=OWNER))[0] == 2004
+    return rsc, answer
+
+
+async def test_access_control_attributes_grant_only_the_listed_attributes(http):
+    rsc, answer = await acl_box(http, {"acor": [OTHER], "acop": 6, "aca": ["lbl"]})
+    assert rsc == 2001, answer
+    box = f"/cse-in/{OWNER}/box"
+    # RETRIEVE: a partial retrieve of the listed attributes only.
+    rsc, answer = await call(http, "GET", box, fr=OTHER, params={"atrl": "lbl"})
+    assert rsc == 2000 and answer == {"m2m:cnt": {"lbl": ["public"]}}
+    for params in ({}, {"atrl": "lbl mni"}, {"atrl": "mni"}):
+        rsc, answer = await call(http, "GET", box, fr=OTHER, params=params)
+        assert rsc == 4103, (params, answer)
+    # UPDATE: of the listed attributes only; a refused one changes nothing.
+    assert (await call(http, "PUT", box, {"m2m:cnt": {"lbl": ["changed"]}}, fr=OTHER))[0] == 2004
+    for change in ({"mni": 1}, {"lbl": ["again"], "mni": 1}):
+        assert (await call(http, "PUT", box, {"m2m:cnt": change}, fr=OTHER))[0] == 4103
+    rsc, answer = await call(http, "GET", box, fr=OWNER)
+    assert answer["m2m:cnt"]["lbl"] == ["changed"] and answer["m2m:cnt"]["mni"] == 5
+    assert (await call(http, "DELETE", box, fr=OTHER))[0] == 4103
+
+
+@pytest.mark.parametrize("rule, rsc, words", [
+    ({"acor": [OTHER], "acop": 3, "aca": ["lbl"]}, 5001, "RETRIEVE (2) and UPDATE (4) only"),
+    ({"acor": [OTHER], "acop": 2, "aca": []}, 4000, "non-empty list"),
+    ({"acor": [OTHER], "acop": 2, "aca": "lbl"}, 4000, "aca"),
+])
+async def test_bad_access_control_attributes_are_refused(http, rule, rsc, words):
+    answer_rsc, answer = await acl_box(http, rule)
+    assert answer_rsc == rsc and words in answer["m2m:dbg"], answer
     assert "partial" not in [p.rpartition("/")[2] for p in await children(http, f"/cse-in/{OWNER}")]
 
 
