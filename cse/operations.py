@@ -235,8 +235,8 @@ class Operations:
                         raise bad_request(f"attribute 'lbl': a label is longer than "
                                           f"{self.limits.max_label_length} characters")
                     if label and not _TOKEN.match(label):     # '' is refused by minLength
-                        raise bad_request(f"attribute 'lbl': {label[:80]!r} is not a token (xs:token, "
-                                          "TS-0004 6.3.3): no tab, line break, leading, trailing or "
+                        raise bad_request(f"attribute 'lbl': {label[:80]!r} is not a token (an xs:token of "
+                                          "m2m:labels): no tab, line break, leading, trailing or "
                                           "double space")
 
     def _new_resource(self, ctx: "Context", rtype: "ResourceType", attributes: dict,
