@@ -157,3 +157,16 @@ async def test_data_stored_without_et_keeps_working(tmp_path, clock):
         assert response.rsc == 2004 and "et" not in response.pc["m2m:cnt"]
     finally:
         await new.stop()
+
+
+def test_the_formatted_seconds_cache_is_bounded_and_exact():
+    """format_timestamp keeps the last formatted seconds (every CREATE formats now and
+    now + the default lifetime): bounded, and the same text as formatting afresh."""
+    from cse import clock as clock_module
+    for step in range(3 * clock_module.SECONDS_CACHE_SIZE):
+        epoch = 1_700_000_000.25 + step * 3601
+        fresh = time.strftime("%Y%m%dT%H%M%S", time.gmtime(int(epoch))) + ",250000"
+        assert format_timestamp(epoch) == fresh
+        assert clock_module._whole_seconds.cache_info().currsize <= clock_module.SECONDS_CACHE_SIZE
+    assert format_timestamp(1_700_000_000.9999996) == format_timestamp(1_700_000_001)    # rounds up
+    assert format_timestamp(10.0 ** 15) == "99991231T235959,000000"
