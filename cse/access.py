@@ -10,8 +10,9 @@ TS-0003 7.1):
    A <pollingChannel> (no acpi either) belongs to its parent AE or CSE alone.
 3. No `acpi` (absent or empty): the default policy.  The originator that created the
    resource and the AE that owns the subtree (for resources below an <AE>) may do
-   everything; anybody else nothing.  A custodian ([R4] `cstn`) takes their place.  The CSEBase may be read by anyone (an AE checks the
-   supported releases before it registers) and discovered by registered AEs and other CSEs.
+   everything; anybody else nothing.  A custodian ([R4] `cstn`) takes their place.  The
+   CSEBase may be read by anyone (an AE checks the supported releases before it registers)
+   and discovered by registered AEs and other CSEs.
 4. With `acpi`: allowed if any rule in the `pv` of any referenced, existing, unexpired ACP
    grants the operation to the originator (or to a <group> it is a member of, named in
    acor) in the current context; a rule with [R4] accessControlAttributes (aca) only for a
@@ -185,8 +186,9 @@ class AccessControl:
     def _group_grants(self, ctx: "Context", rules: tuple[Rule, ...], originator: str,
                       permission: Permission, facts: "_LazyFacts",
                       attributes: "AbstractSet[str] | None" = None) -> bool:
-        """An acor entry may name a <group> (TS-0001 9.6.2.1: its members are granted): the
-        rule grants the originator if it is a member and the rule grants the group's ID.
+        """An acor entry may name a <group> (TS-0001 accessControlOriginators: its members
+        are granted): the rule grants the originator if it is a member and the rule grants
+        the group's ID.
         Asked only when no rule names the originator itself, so a decision that succeeds
         costs nothing more; the members are looked up once per request and name."""
         for rule in rules:

@@ -24,7 +24,7 @@ _AE_ID_STEM = re.compile(r"[A-Za-z0-9\-._~]+")
 POA_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://", "ws://", "wss://")
 
 
-# Releases whose App-IDs may also start with a lower-case 'r' (TS-0001 Annex H of R2a/R3;
+# Releases whose App-IDs may also start with a lower-case 'r' (tolerated up to R3, as ACME;
 # from R4 on an App-ID starts with 'R' (registered) or 'N' (non-registered) only).
 LENIENT_APP_ID_RELEASES = frozenset({"1", "2", "2a", "3"})
 
