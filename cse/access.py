@@ -10,10 +10,13 @@ TS-0003 7.1):
    A <pollingChannel> (no acpi either) belongs to its parent AE or CSE alone.
 3. No `acpi` (absent or empty): the default policy.  The originator that created the
    resource and the AE that owns the subtree (for resources below an <AE>) may do
-   everything; anybody else nothing.  The CSEBase may be read by anyone (an AE checks the
-   supported releases before it registers) and discovered by registered AEs and other CSEs.
+   everything; anybody else nothing.  A custodian ([R4] `cstn`) takes their place.  The
+   CSEBase may be read by anyone (an AE checks the supported releases before it registers)
+   and discovered by registered AEs and other CSEs.
 4. With `acpi`: allowed if any rule in the `pv` of any referenced, existing, unexpired ACP
-   grants the operation to the originator in the current context.  Nothing else counts,
+   grants the operation to the originator (or to a <group> it is a member of, named in
+   acor) in the current context; a rule with [R4] accessControlAttributes (aca) only for a
+   partial RETRIEVE or an UPDATE of those attributes.  Nothing else counts,
    not even being the creator: an owner that links an ACP must grant itself rights there.
 Changing `acpi` is governed by the `pvs` of the ACPs currently referenced, not by `pv`.
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, AbstractSet, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
 from .policy import Facts, Rule, any_grants, compile_rules
@@ -106,6 +109,8 @@ class AccessControl:
         self._cache: dict[str, Policy | object] = {}
         # Parent lookups for types without acpi, reused within one request (child lists).
         self._parents: tuple[object, dict] = (None, {})
+        # Members of the groups named in acor, looked up once per request.
+        self._groups: tuple[object, dict] = (None, {})
 
     # -- identities ---------------------------------------------------------------------
     def normalize(self, originator: str) -> str:
@@ -135,7 +140,9 @@ class AccessControl:
 
     # -- decisions ----------------------------------------------------------------------
     def allowed(self, ctx: "Context", originator: str | None, permission: Permission,
-                resource: dict) -> bool:
+                resource: dict, attributes: "AbstractSet[str] | None" = None) -> bool:
+        """`attributes`: what a partial RETRIEVE reads or an UPDATE writes; rules with
+        accessControlAttributes (aca) grant only requests that name nothing else."""
         if not originator:
             return False
         if originator == self.admin or originator == self.cse_id:
@@ -146,8 +153,8 @@ class AccessControl:
         ty = resource["ty"]
         if ty == Ty.ACP:
             policy = self._compiled(resource)
-            return any_grants(policy.self_privileges, originator, permission,
-                              _LazyFacts(self, ctx, originator, resource))
+            return self._grants(ctx, policy.self_privileges, originator, permission,
+                                _LazyFacts(self, ctx, originator, resource), attributes)
         rtype = ctx.tree.types.get(ty)
         if rtype is not None and not rtype.has_acpi:
             parent = self._parent(ctx, resource)
@@ -155,19 +162,86 @@ class AccessControl:
                 return False
             if rtype.parent_entity_only:        # <pollingChannel>: its AE or CSE alone
                 return self.is_entity(originator, parent)
-            return self.allowed(ctx, originator, permission, parent)
+            return self.allowed(ctx, originator, permission, parent, attributes)
         acpi = resource.get("acpi")
         if not acpi:
             return self._default(ctx, originator, permission, resource)
         facts = _LazyFacts(self, ctx, originator, resource)
         for reference in acpi:
             policy = self._policy(ctx, reference)
-            if policy is not None and any_grants(policy.privileges, originator, permission, facts):
+            if policy is not None and any_grants(policy.privileges, originator, permission, facts, attributes):
+                return True
+        for reference in acpi:          # the cache answers again: no list on the hot path
+            policy = self._policy(ctx, reference)
+            if policy is not None and self._group_grants(ctx, policy.privileges, originator, permission, facts,
+                                                         attributes):
                 return True
         return False
 
-    def check(self, ctx: "Context", permission: Permission, resource: dict) -> None:
-        if not self.allowed(ctx, ctx.originator, permission, resource):
+    def _grants(self, ctx: "Context", rules: tuple[Rule, ...], originator: str, permission: Permission,
+                facts: "_LazyFacts", attributes: "AbstractSet[str] | None" = None) -> bool:
+        return any_grants(rules, originator, permission, facts, attributes) or \
+            self._group_grants(ctx, rules, originator, permission, facts, attributes)
+
+    def _group_grants(self, ctx: "Context", rules: tuple[Rule, ...], originator: str,
+                      permission: Permission, facts: "_LazyFacts",
+                      attributes: "AbstractSet[str] | None" = None) -> bool:
+        """An acor entry may name a <group> (TS-0001 accessControlOriginators: its members
+        are granted): the rule grants the originator if it is a member and the rule grants
+        the group's ID.
+        Asked only when no rule names the originator itself, so a decision that succeeds
+        costs nothing more; the members are looked up once per request and name."""
+        for rule in rules:
+            if not rule.operations & permission:
+                continue
+            for name in rule.names:
+                members = self._members(ctx, name)
+                if members and originator in members and rule.grants(name, permission, facts, attributes):
+                    return True
+        return False
+
+    def _members(self, ctx: "Context", name: str) -> frozenset[str] | None:
+        """The originators a <group> named `name` stands for (its members' AE-IDs and
+        CSE-IDs, and the member IDs as given), or None when `name` is no local group.
+        Members that are groups themselves are not followed."""
+        owner, groups = self._groups
+        if owner is not ctx:
+            groups = {}
+            self._groups = (ctx, groups)
+        if name in groups:
+            return groups[name]
+        group = self._resource(ctx, name)
+        members: frozenset[str] | None = None
+        if group is not None and group.get("ty") == Ty.GRP:
+            found = set()
+            for member in group.get("mid") or ():
+                if not isinstance(member, str):
+                    continue
+                found.add(self.normalize(member))
+                entity = self._resource(ctx, member)
+                if entity is not None:
+                    identity = entity.get("aei") if entity["ty"] == Ty.AE else \
+                        entity.get("csi") if entity["ty"] == Ty.CSR else None
+                    if identity:
+                        found.add(self.normalize(identity))
+            members = frozenset(found)
+        groups[name] = members
+        return members
+
+    def _resource(self, ctx: "Context", reference: str) -> dict | None:
+        """The local resource an ID names (unstructured or structured, CSE- or SP-relative)."""
+        local = self.normalize(reference)
+        if local.startswith("/"):
+            return None
+        if "/" in local:
+            if local.startswith("-/"):
+                local = self.cse_name + local[1:]
+            return ctx.storage.get_by_path(local)
+        return ctx.storage.get(local)
+
+    def check(self, ctx: "Context", permission: Permission, resource: dict,
+              attributes: "AbstractSet[str] | None" = None) -> None:
+        if not self.allowed(ctx, ctx.originator, permission, resource, attributes):
             raise self._refusal(ctx, permission)
 
     def _refusal(self, ctx: "Context", permission: Permission, what: str = "") -> OneM2MError:
@@ -178,10 +252,17 @@ class AccessControl:
                            f"{what} on {target!r}")
 
     def _default(self, ctx: "Context", originator: str, permission: Permission, resource: dict) -> bool:
-        for key in ("_own", "_org"):
-            holder = resource.get(key)
-            if holder and (holder == originator or self.normalize(holder) == originator):
+        custodian = resource.get("cstn")
+        if custodian is not None:
+            # [R4] The custodian takes the creator's place (as in ACME): it alone has the
+            # default rights, the creator and the owner of the subtree no longer.
+            if custodian == originator or self.normalize(custodian) == originator:
                 return True
+        else:
+            for key in ("_own", "_org"):
+                holder = resource.get(key)
+                if holder and (holder == originator or self.normalize(holder) == originator):
+                    return True
         if resource["ty"] == Ty.CB:
             # Anyone may read what the CSE supports (srv, srt, poa): an AE checks the
             # releases before it registers.  Only registered entities may discover it.
@@ -236,7 +317,7 @@ class AccessControl:
         policies = [p for p in (self._policy(ctx, ref) for ref in resource.get("acpi") or ()) if p]
         if policies:
             facts = _LazyFacts(self, ctx, originator, resource)
-            if any(any_grants(p.self_privileges, originator, Permission.UPDATE, facts) for p in policies):
+            if any(self._grants(ctx, p.self_privileges, originator, Permission.UPDATE, facts) for p in policies):
                 return
         elif originator and self._default(ctx, originator, Permission.UPDATE, resource):
             return
@@ -311,3 +392,4 @@ class AccessControl:
         """After a failed commit: what the cache holds may never have been stored."""
         self._cache.clear()
         self._parents = (None, {})
+        self._groups = (None, {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import heapq
 import itertools
 import math
@@ -137,7 +138,18 @@ def format_timestamp(epoch: float) -> str:
     micros = int(round((epoch - seconds) * 1_000_000))
     if micros >= 1_000_000:
         seconds, micros = seconds + 1, micros - 1_000_000
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f",{micros:06d}"
+    return f"{_whole_seconds(seconds)},{micros:06d}"
+
+
+# Seconds formatted lately: every request formats its time (ct, lt) and, since every
+# resource gets an et, now + the default lifetime; within one second these repeat, and
+# gmtime + strftime were 4 us of a CREATE.  Bounded (a pure function's memo).
+SECONDS_CACHE_SIZE = 64
+
+
+@functools.lru_cache(maxsize=SECONDS_CACHE_SIZE)
+def _whole_seconds(seconds: int) -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds))
 
 
 def parse_timestamp(text: str, name: str = "timestamp") -> float:

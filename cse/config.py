@@ -32,8 +32,13 @@ class CseSettings:
     admin_originator: str = "CAdmin"
     # Releases this CSE accepts in rvi; a request without rvi is treated as the newest one.
     supported_releases: list[str] = field(default_factory=lambda: ["2a", "3", "4"])
-    # Lifetime given to resources created without et (seconds); 0 = never expire.
-    default_lifetime: int = 0
+    # Lifetime given to resources created without et (seconds); 0 = never expire.  Five
+    # years, as ACME (cse.maxExpirationDelta): peers and test tools expect every resource
+    # to have an et (docs/conformance.md).
+    default_lifetime: int = 157_680_000
+    # Longest lifetime a resource may have (seconds from now): a later et is shortened to
+    # it; 0 = no cap.  Five years, as ACME.
+    max_lifetime: int = 157_680_000
     # How often the background task deletes expired resources (seconds).
     expiry_interval: float = 1.0
     # Originators allowed to register AEs (fnmatch patterns on the AE-ID stem).
@@ -355,6 +360,8 @@ class Config:
         self.polling.check()
         self.ws.check()
         self.management.check()
+        if self.cse.default_lifetime < 0 or self.cse.max_lifetime < 0:
+            raise ConfigError("cse.default_lifetime and cse.max_lifetime must be >= 0 (0: none)")
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

@@ -32,6 +32,9 @@ class Context:
     # The pollingChannels' queues (cse/polling.py), for the pollingChannel type's hooks.
     polling: "PollingChannels | None" = None
     events: list[Event] = field(default_factory=list)
+    # In an UPDATE: what the changed attributes were before it (absent: None), for hooks
+    # that react to a transition (a container's disr from true to false).
+    previous: dict | None = None
     _now_ts: str | None = None
 
     @property

@@ -7,15 +7,17 @@ is in `resources/<type>.py`; anything about the wire format is in `representatio
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
 from .access import Permission
 from .addressing import Address, not_found, split_virtual
-from .clock import format_timestamp, parse_timestamp
+from .clock import parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
+from .lifetime import expiration
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
 from .resource_types import Ty
 from .search import find, meets
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARTIAL_CONTENT = 1     # cnst when a list was cut by lim or the CSE's cap
+# An xs:token (a label): words without tab or line break, separated by single spaces.
+_TOKEN = re.compile(r"[^\t\n\r ]+(?: [^\t\n\r ]+)*\Z")
 
 
 class Target:
@@ -127,6 +131,7 @@ class Operations:
             raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
         self._check_limits(attributes, parent)
+        rtype.check_release(attributes, request.rvi)
         rtype.validate_create(attributes)
         if attributes.get("acpi"):
             self.access.check_references(ctx, attributes["acpi"])
@@ -234,9 +239,14 @@ class Operations:
             if len(labels) > self.limits.max_labels:
                 raise bad_request(f"attribute 'lbl' has more than {self.limits.max_labels} labels")
             for label in labels:
-                if isinstance(label, str) and len(label) > self.limits.max_label_length:
-                    raise bad_request(f"attribute 'lbl': a label is longer than "
-                                      f"{self.limits.max_label_length} characters")
+                if isinstance(label, str):
+                    if len(label) > self.limits.max_label_length:
+                        raise bad_request(f"attribute 'lbl': a label is longer than "
+                                          f"{self.limits.max_label_length} characters")
+                    if label and not _TOKEN.match(label):     # '' is refused by minLength
+                        raise bad_request(f"attribute 'lbl': {label[:80]!r} is not a token (an xs:token of "
+                                          "m2m:labels): no tab, line break, leading, trailing or "
+                                          "double space")
 
     def _new_resource(self, ctx: "Context", rtype: "ResourceType", attributes: dict,
                       parent: dict) -> dict:
@@ -246,12 +256,13 @@ class Operations:
         resource.update(attributes)
         if "cr" in attributes:
             resource["cr"] = ctx.originator
-        et = attributes.get("et")
-        if et is not None:
-            if parse_timestamp(et, "et") <= ctx.now:
+        if rtype.has_et:
+            et = attributes.get("et")
+            if et is not None and parse_timestamp(et, "et") <= ctx.now:
                 raise bad_request(f"attribute 'et' ({et}) is not in the future")
-        elif self.config.cse.default_lifetime > 0:
-            resource["et"] = format_timestamp(ctx.now + self.config.cse.default_lifetime)
+            et = expiration(ctx, et, parent)
+            if et is not None:
+                resource["et"] = et
         resource["_org"] = ctx.originator
         # Resources below an AE stay the AE's; directly below the CSEBase the creator owns
         # what it made.
@@ -285,13 +296,15 @@ class Operations:
             return await self.discovery.discover(ctx, target)
         resource = target.resource
         if target.virtual is not None:
-            self.access.check(ctx, Permission.RETRIEVE, resource)
+            self.access.check(ctx, Permission.RETRIEVE, resource,
+                              frozenset(names) if names is not None else None)
             rtype = self.types.of(resource)
             if target.virtual in rtype.served_virtual_children:     # e.g. the long poll of pcu
                 return await rtype.serve_virtual(ctx, resource, target.virtual)
             resource = self.resolve_virtual(ctx, target, request.op)
         else:
-            self.access.check(ctx, Permission.RETRIEVE, resource)
+            self.access.check(ctx, Permission.RETRIEVE, resource,
+                              frozenset(names) if names is not None else None)
             self.types.of(resource).check_retrieve(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
         if rcn == ResultContent.DISCOVERY_RESULT_REFERENCES:
@@ -301,10 +314,17 @@ class Operations:
         if names is not None:
             if rcn != ResultContent.ATTRIBUTES:
                 raise bad_request("a partial retrieve (attribute list) needs rcn=1")
-            return Response(rsc=RSC.OK, pc=self.render.partial(resource, names))
-        if rcn == ResultContent.ATTRIBUTES:
-            return Response(rsc=RSC.OK, pc=self.render.resource(resource))
-        return self._with_children(ctx, resource, rcn, RSC.OK)
+            response = Response(rsc=RSC.OK, pc=self.render.partial(resource, names))
+        elif rcn == ResultContent.ATTRIBUTES:
+            response = Response(rsc=RSC.OK, pc=self.render.resource(resource))
+        else:
+            response = self._with_children(ctx, resource, rcn, RSC.OK)
+        rtype = self.types.of(resource)
+        if rtype.counts_retrievals(resource):
+            with self.storage.transaction():
+                rtype.on_retrieved(ctx, resource)
+            await self.storage.commit()
+        return response
 
     def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
         """Conditional operation on the target itself (RETRIEVE rcn=1, UPDATE, DELETE
@@ -332,9 +352,8 @@ class Operations:
         drt = ctx.request.drt
         fc = ctx.request.fc
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
-        in_full = rcn in (ResultContent.ATTRIBUTES_AND_CHILDREN, ResultContent.CHILD_RESOURCES)
         page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
-                    transform=self._retrievable_children(ctx) if in_full else None)
+                    transform=self._retrievable_children(ctx))
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:
@@ -349,7 +368,7 @@ class Operations:
         return response
 
     def _retrievable_children(self, ctx: "Context"):
-        """Leaves out of a full child list (rcn 4/8) what a RETRIEVE of its own would refuse
+        """Leaves out of a child list (rcn 4/5/6/8) what a RETRIEVE of its own would refuse
         for type reasons (instances of a container with disr); the verdict depends on the
         type and the parent only, so it is asked once per parent."""
         verdicts: dict[tuple[int, str], bool] = {}
@@ -387,20 +406,20 @@ class Operations:
         if rtype.has_acpi and given is not None and "acpi" in given:
             self.access.check_acpi_update(ctx, resource, given)
         else:
-            self.access.check(ctx, Permission.UPDATE, resource)
+            self.access.check(ctx, Permission.UPDATE, resource, given.keys() if given is not None else None)
         if not rtype.updatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be updated")
         if request.fc:
             self._check_condition(ctx, resource, request.fc)
         rtype, changes = self._content(request.pc, rtype, resource)
         self._check_sizes(changes)
+        rtype.check_release(changes, request.rvi)
         rtype.validate_update(changes)
         self._check_labels(changes)
         if changes.get("acpi"):
             self.access.check_references(ctx, changes["acpi"])
-        et = changes.get("et")
-        if et is not None and parse_timestamp(et, "et") <= ctx.now:
-            raise bad_request(f"attribute 'et' ({et}) is not in the future")
+        if "et" in changes:
+            self._update_expiration(ctx, resource, changes)
         await rtype.prepare_update(ctx, resource, changes)
         if self.blocking is not None:
             await self.blocking.before_update(ctx, resource, changes, rtype.root_of(resource))
@@ -410,6 +429,7 @@ class Operations:
             if current is None:
                 raise not_found(address.local_to)
             before = dict(current) if request.rcn == ResultContent.MODIFIED_ATTRIBUTES else None
+            ctx.previous = {name: current.get(name) for name in changes}
             for name, value in changes.items():
                 if value is None:
                     current.pop(name, None)
@@ -430,6 +450,15 @@ class Operations:
         else:
             pc = self.render.resource(current)
         return Response(rsc=RSC.UPDATED, pc=pc)
+
+    def _update_expiration(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        """A new et is capped like at CREATE (cse/lifetime.py); et null asks the CSE to
+        choose again (TS-0001 9.6.1.3), which gives the default lifetime."""
+        et = changes["et"]
+        if et is not None and parse_timestamp(et, "et") <= ctx.now:
+            raise bad_request(f"attribute 'et' ({et}) is not in the future")
+        parent = self.storage.get(resource["pi"]) if resource.get("pi") else None
+        changes["et"] = expiration(ctx, et, parent)
 
     # -- DELETE -------------------------------------------------------------------------
     async def delete(self, ctx: "Context", address: Address) -> Response:

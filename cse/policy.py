@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
 from .schedule_entries import Schedule
@@ -113,10 +113,15 @@ class Rule:
     contexts: tuple[AccessContext, ...]
     needs_authentication: bool
     object_details: tuple[tuple[int | None, frozenset[int] | None, object], ...]
-    conditional: bool = False          # has contexts, acaf or acod: needs the facts
+    conditional: bool = False          # has contexts, acaf, acod or aca: needs more than the originator
+    # [R4] accessControlAttributes (aca): the rule grants its operations on these attributes
+    # only, i.e. for a request that names only these (a partial RETRIEVE, an UPDATE).
+    attributes: frozenset[str] | None = None
 
-    def grants(self, originator: str, operation: int, facts: "Facts | Callable[[], Facts]") -> bool:
-        """`facts` may be a function: it is called only when the rule has conditions."""
+    def grants(self, originator: str, operation: int, facts: "Facts | Callable[[], Facts]",
+               attributes: "AbstractSet[str] | None" = None) -> bool:
+        """`facts` may be a function: it is called only when the rule has conditions.
+        `attributes`: the attributes the request reads or writes, when it names them."""
         if not self.operations & operation:
             return False
         if not (self.everyone or originator in self.names
@@ -124,6 +129,8 @@ class Rule:
             return False
         if not self.conditional:
             return True
+        if self.attributes is not None and (attributes is None or not attributes <= self.attributes):
+            return False
         if callable(facts):
             facts = facts()
         if self.needs_authentication and not facts.authenticated:
@@ -157,7 +164,7 @@ def compile_rules(value: Any, where: str, normalize) -> tuple[Rule, ...]:
 def _compile_rule(rule: Any, where: str, normalize) -> Rule:
     if not isinstance(rule, dict):
         raise bad_request(f"{where} must be an object with acor and acop")
-    unknown = set(rule) - {"acor", "acop", "acco", "acaf", "acod"}
+    unknown = set(rule) - {"acor", "acop", "acco", "acaf", "acod", "aca"}
     if unknown:
         raise bad_request(f"{where}: unknown member(s) {', '.join(sorted(unknown))}")
     originators = rule.get("acor")
@@ -183,8 +190,27 @@ def _compile_rule(rule: Any, where: str, normalize) -> Rule:
         raise bad_request(f"{where}.acaf must be true or false")
     contexts = _compile_contexts(rule.get("acco"), f"{where}.acco")
     object_details = _compile_object_details(rule.get("acod"), f"{where}.acod")
+    attributes = _compile_attributes(rule.get("aca"), f"{where}.aca", operations)
     return Rule(operations, everyone, frozenset(names), tuple(patterns), contexts, needs_authentication,
-                object_details, conditional=bool(contexts or needs_authentication or object_details))
+                object_details, conditional=bool(contexts or needs_authentication or object_details
+                                                 or attributes is not None),
+                attributes=attributes)
+
+
+# The operations a rule with aca can grant: those that name attributes (TS-0001 R4).
+ATTRIBUTE_OPERATIONS = 2 | 4         # RETRIEVE, UPDATE
+
+
+def _compile_attributes(value: Any, where: str, operations: int) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
+        raise bad_request(f"{where} must be a non-empty list of attribute names")
+    if operations & ~ATTRIBUTE_OPERATIONS:
+        raise OneM2MError(RSC.NOT_IMPLEMENTED,
+                          f"{where}: accessControlAttributes are supported with RETRIEVE (2) and UPDATE (4) "
+                          f"only; acop {operations} also names operations on whole resources")
+    return frozenset(value)
 
 
 def _compile_contexts(value: Any, where: str) -> tuple[AccessContext, ...]:
@@ -268,8 +294,8 @@ def _compile_object_details(value: Any, where: str) -> tuple:
 
 
 def any_grants(rules: Iterable[Rule], originator: str, operation: int,
-               facts: "Facts | Callable[[], Facts]") -> bool:
+               facts: "Facts | Callable[[], Facts]", attributes: "AbstractSet[str] | None" = None) -> bool:
     for rule in rules:
-        if rule.grants(originator, operation, facts):
+        if rule.grants(originator, operation, facts, attributes):
             return True
     return False

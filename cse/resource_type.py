@@ -72,6 +72,9 @@ class Schema:
             create, update = spec.split()
             self.rules[name] = AttributeRule(Presence(create), Presence(update))
         self.unsupported = frozenset(document.get("x-unsupported", ()))
+        # Attributes a later release added, and the release ({"cstn": "4"}).
+        self.releases: dict[str, str] = dict(document.get("x-release", {}))
+        self.newest_release = max((RELEASE_ORDER[r] for r in self.releases.values()), default=0)
         self.mandatory_on_create = tuple(n for n, r in self.rules.items() if r.create is Presence.MANDATORY)
         definitions = schemas.load("common")["$defs"]
         registry = _registry()
@@ -91,6 +94,8 @@ class Schema:
 
 
 COMMON_REF = "common.json#/$defs/"
+# The releases in the order they came out (rvi values, TS-0004 6.4.1).
+RELEASE_ORDER = {"1": 1, "2": 2, "2a": 3, "3": 4, "4": 5, "5": 6}
 
 
 def _inline_common(spec: Any, definitions: dict) -> Any:
@@ -186,6 +191,9 @@ class ResourceType:
         # change or remove the parent before the CREATE writes.
         self.prepare_create_may_wait = type(self).prepare_create is not ResourceType.prepare_create
         self._default_name_prefix = self.short_name + "_"
+        # Whether its resources have an expirationTime (all but the CSEBase): the CSE sets
+        # one when the originator gives none (cse/lifetime.py).
+        self.has_et = "et" in self.schema.rules
 
     # -- declaration ------------------------------------------------------------------------
     @property
@@ -251,11 +259,25 @@ class ResourceType:
             if name not in attributes:
                 raise bad_request(f"mandatory attribute '{name}' of {self.type_name} is missing")
 
+    def check_release(self, attributes: dict, rvi: str | None) -> None:
+        """A request of release `rvi` may carry only the attributes of that release (TS-0004
+        7.3.3: an attribute not defined for the request's release is refused like an unknown
+        one, 4000).  A request without rvi is taken as the newest release."""
+        order = RELEASE_ORDER.get(rvi, 0) if rvi is not None else 0
+        if not order or order >= self.schema.newest_release:
+            return
+        releases = self.schema.releases
+        for name in attributes:
+            release = releases.get(name)
+            if release is not None and RELEASE_ORDER[release] > order:
+                raise bad_request(f"attribute '{name}' of {self.type_name} is defined from release "
+                                  f"{release} on; the request is of release {rvi} (rvi)")
+
     def validate_update(self, attributes: dict) -> None:
         if not self.updatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {self.type_name} cannot be updated")
-        if not attributes:
-            raise bad_request(f"UPDATE of {self.type_name} carries no attribute")
+        # An UPDATE without attributes ({"m2m:cnt": {}}) changes nothing but lt (and st),
+        # as ACME answers it (2004 with the resource; docs/conformance.md).
         rules = self.schema.rules
         for name, value in attributes.items():
             rule = rules.get(name)
@@ -296,6 +318,14 @@ class ResourceType:
         """Refuse a RETRIEVE for type reasons (after access control).  Also leaves the
         resource out of full child lists (rcn 4/8), which ask once per type and parent:
         the verdict may depend on nothing else."""
+
+    def counts_retrievals(self, resource: dict) -> bool:
+        """Whether a RETRIEVE of `resource` changes it ([R4] a contentInstance's dcnt), so
+        that `on_retrieved` runs after the response is made."""
+        return False
+
+    def on_retrieved(self, ctx: "Context", resource: dict) -> None:
+        """After a RETRIEVE of `resource` was answered (write transaction)."""
 
     def check_delete(self, ctx: "Context", resource: dict) -> None:
         """Refuse a DELETE before anything is rendered or removed."""

@@ -26,6 +26,24 @@ _AE_ID_STEM = re.compile(r"[A-Za-z0-9\-._~]+")
 POA_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://", "ws://", "wss://")
 
 
+# Releases whose App-IDs may also start with a lower-case 'r' (tolerated up to R3, as ACME;
+# from R4 on an App-ID starts with 'R' (registered) or 'N' (non-registered) only).
+LENIENT_APP_ID_RELEASES = frozenset({"1", "2", "2a", "3"})
+
+
+def check_app_id(api: str, rvi: str | None) -> None:
+    """The App-ID rule of the request's release (a request without rvi is of the newest)."""
+    first = api[0]
+    if first in "RN" or (first == "r" and rvi in LENIENT_APP_ID_RELEASES):
+        return
+    if first == "r":
+        raise bad_request(f"attribute 'api': App-ID {api!r} starts with 'r', which only releases 2a and 3 "
+                          f"allow; from release 4 on (this request: {rvi or 'newest'}) it must start "
+                          "with 'R' (registered) or 'N' (non-registered)")
+    raise bad_request(f"attribute 'api': App-ID {api!r} must start with 'R' (registered) "
+                      "or 'N' (non-registered)")
+
+
 def check_poa(poa: list[str]) -> None:
     for url in poa:
         if not url.startswith(POA_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
@@ -43,10 +61,7 @@ class AE(ResourceType):
         return resource["aei"]
 
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
-        api = resource["api"]
-        if api[0] not in "RNr":
-            raise bad_request(f"attribute 'api': App-ID {api!r} must start with 'R' (registered) "
-                              "or 'N' (non-registered)")
+        check_app_id(resource["api"], ctx.request.rvi if ctx.request is not None else None)
         if "poa" in resource:
             check_poa(resource["poa"])
         aei = self._ae_id(ctx.originator or "")

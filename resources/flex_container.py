@@ -38,7 +38,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cse.clock import format_timestamp
+from cse.lifetime import expiration
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.resource_type import ResourceType
 from cse.resource_types import Ty
@@ -186,8 +186,6 @@ class FlexContainer(InstanceContainer):
 
     def validate_update(self, attributes: dict) -> None:
         spec = self.specialization
-        if not attributes:
-            raise bad_request(f"UPDATE of flexContainer {spec.label} carries no attribute")
         own, custom = self._split(attributes)
         if own:
             super().validate_update(own)
@@ -263,9 +261,9 @@ class FlexContainer(InstanceContainer):
                 instance[name] = copy.deepcopy(value) if isinstance(value, (list, dict)) else value
         if ctx.originator:
             instance["org"] = ctx.originator
-        lifetime = ctx.config.cse.default_lifetime
-        if lifetime > 0:
-            instance["et"] = format_timestamp(ctx.now + lifetime)
+        et = expiration(ctx, None, resource)
+        if et is not None:
+            instance["et"] = et
         instance.update({"_path": f"{resource['_path']}/{instance['rn']}", ROOT_KEY: resource.get(ROOT_KEY),
                          "_org": ctx.originator or resource.get("_org"), "_own": resource.get("_own")})
         ctx.tree.insert(ctx, instance, resource)

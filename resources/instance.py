@@ -5,7 +5,8 @@ flexContainerInstance): one immutable entry in the history of an instance contai
 cs is the size of the content as stored; the container's mbs refuses an instance larger
 than the whole container (5207), its mia caps the instance's et, and its st moves on by
 one.  An instance has no acpi (the container's access rules apply), cannot be updated or
-subscribed to, and the container's disr blocks reading and deleting it.
+subscribed to, and the container's disr blocks reading and deleting it.  [R4] dcnt
+(deletionCnt): the instance is deleted after that many RETRIEVEs.
 A subclass names its ty, names and parents, and overrides `content_size` when its content
 is not `con`.
 """
@@ -61,3 +62,19 @@ class Instance(ResourceType):
             check_retrieval_enabled(parent)
 
     check_delete = check_retrieve
+
+    def counts_retrievals(self, resource: dict) -> bool:
+        return resource.get("dcnt") is not None
+
+    def on_retrieved(self, ctx: "Context", resource: dict) -> None:
+        """[R4] deletionCnt: each RETRIEVE (also through la/ol) counts down; the one that
+        reaches 0 still gets the instance, which is deleted then (as ACME does).  The
+        response shows the count before the retrieval."""
+        current = ctx.storage.get(resource["ri"])
+        if current is None or current.get("dcnt") is None:
+            return
+        if current["dcnt"] <= 1:
+            ctx.tree.remove(ctx, current, ctx.storage.get(current["pi"]))
+        else:
+            current["dcnt"] -= 1
+            ctx.storage.update(current, changed=("dcnt",))

@@ -48,10 +48,20 @@ class InstanceContainer(ResourceType):
         resource["st"] = 0
 
     def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+        if "disr" in changes and not changes["disr"] and ctx.previous and ctx.previous.get("disr"):
+            self._remove_instances(ctx, resource)
         if "mni" in changes or "mbs" in changes:
             self._prune(ctx, resource)
         if changes.get("mia") is not None:
             self._apply_max_age(ctx, resource, changes["mia"])
+
+    def _remove_instances(self, ctx: "Context", resource: dict) -> None:
+        """disr from true to false (or null) deletes the instances kept while retrieval
+        was disabled (as ACME does): what was never readable does not become readable."""
+        for instance in list(ctx.storage.children(resource["ri"], self.instance_type)):
+            ctx.tree.remove(ctx, instance, None, notify_parent=False)
+        resource["cni"] = 0
+        resource["cbs"] = 0
 
     def _apply_max_age(self, ctx: "Context", resource: dict, mia: int) -> None:
         """A new mia also bounds the instances already stored (rare, so a full pass is fine)."""

@@ -13,7 +13,10 @@ A type's file is a JSON Schema (draft 2020-12) of its own attributes plus
                   ["universal", "common", "accessControlled"];
   x-presence      the presence of each own attribute, and of a shared attribute whose
                   presence differs for this type (e.g. "et": "O NP" for a contentInstance);
-  x-unsupported   own attributes this CSE does not support (5001).
+  x-unsupported   own attributes this CSE does not support (5001);
+  x-release       own attributes that a later release than R3 added ("dcnt": "4"): a request
+                  of an older release (rvi) may not carry them (4000).  A shared attribute
+                  says so with "release" in common.json.
 `resource_schema` merges the two into the complete declaration of one type.
 """
 from __future__ import annotations
@@ -60,6 +63,7 @@ def merge(document: dict, common: dict, ty: int) -> dict:
     properties: dict = {}
     presence: dict = {}
     unsupported: list[str] = []
+    releases: dict[str, str] = {}
     for name in names:
         if name in own_properties:
             raise ValueError(f"{short_name}.json: attribute {name!r} is declared in common.json; "
@@ -69,6 +73,8 @@ def merge(document: dict, common: dict, ty: int) -> dict:
         presence[name] = own_presence.get(name, declaration["presence"])
         if not declaration.get("supported", True):
             unsupported.append(name)
+        if "release" in declaration:
+            releases[name] = declaration["release"]
     for name, spec in own_presence.items():
         if name in presence:
             continue
@@ -83,5 +89,9 @@ def merge(document: dict, common: dict, ty: int) -> dict:
     properties.update(own_properties)
     document["properties"] = properties
     document["x-presence"] = presence
+    for name in document.get("x-release", {}):
+        if name not in presence:
+            raise ValueError(f"{short_name}.json: x-release names {name!r}, not an attribute of the type")
+    document["x-release"] = {**releases, **document.get("x-release", {})}
     document["x-unsupported"] = unsupported + [n for n in document.get("x-unsupported", ()) if n not in unsupported]
     return document

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from cse.access import Permission
 from cse.addressing import AddressParser
-from cse.errors import RSC, OneM2MError
+from cse.errors import RSC, OneM2MError, bad_request
 from cse.outbound import LOCAL_FAILURE, TIMED_OUT, live_entity_id
 from cse.polling import polling_url
 from cse.resource_types import Ty
@@ -68,8 +68,11 @@ class NotifyRelay:
             if target.virtual in rtype.served_virtual_children:
                 return await rtype.serve_virtual(ctx, resource, target.virtual)
         if target.virtual is None and resource["ty"] == Ty.CB:
-            raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE takes no NOTIFY requests addressed to itself; "
-                                                   "it delivers notifications to its registered AEs")
+            # 4000 as ACME answers: over HTTP this is also what a POST without ty becomes, a
+            # CREATE that forgot its type (docs/conformance.md).
+            raise bad_request("the CSEBase takes no NOTIFY requests addressed to itself (it delivers "
+                              "notifications to its registered AEs); over HTTP a POST without ty is a "
+                              "NOTIFY: a CREATE needs ty in the Content-Type (e.g. application/json;ty=3)")
         if target.virtual is not None or resource["ty"] != Ty.AE:
             what = f"'{target.virtual}'" if target.virtual else self.types.of(resource).type_name
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED,

@@ -81,7 +81,7 @@ async def test_error_responses_carry_rsc_request_id_and_message(http_cse):
     ("GET", "/cse-in", {"headers": {"X-M2M-RET": "20000101T000000"}}, 504, 4008, "expired"),
     ("GET", "/cse-in", {"headers": {"X-M2M-EC": "x"}}, 400, 4000, "X-M2M-EC"),
     ("PATCH", "/cse-in", {}, 405, 4005, "PATCH"),
-    ("POST", "/cse-in", {"body": {"m2m:sgn": {}}}, 501, 5001, "NOTIFY"),
+    ("POST", "/cse-in", {"body": {"m2m:sgn": {}}}, 400, 4000, "NOTIFY"),
     ("PUT", "/cse-in", {"body": {"m2m:cb": {"lbl": ["x"]}}}, 405, 4005, "CSEBase"),
 ])
 async def test_bad_http_requests(http_cse, method, path, kwargs, status, rsc, words):

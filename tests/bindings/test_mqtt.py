@@ -103,7 +103,7 @@ BAD_INPUTS = [
     ("ec not a number", _retrieve(ME, ec="x"), "req", "json", 4000, "'ec' must be an integer"),
     ("negative limit", _retrieve(ME, fc={"lim": -1}), "req", "json", 4000, "'lim'"),
     ("notify to the cse base", {"op": 5, "to": "cse-in", "fr": ME, "rqi": "bad-1", "rvi": "3",
-                                "pc": {"m2m:sgn": {}}}, "req", "json", 5001, "NOTIFY"),
+                                "pc": {"m2m:sgn": {}}}, "req", "json", 4000, "NOTIFY"),
     ("update of the cse base", {"op": 3, "to": "cse-in", "fr": ME, "rqi": "bad-1", "rvi": "3",
                                 "pc": {"m2m:cb": {"lbl": ["x"]}}}, "req", "json", 4005, "CSEBase"),
 ]

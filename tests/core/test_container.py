@@ -139,8 +139,12 @@ async def test_disabled_retrieval_blocks_instances(meter):
     for to in ("cse-in/meter/power/la", "cse-in/meter/power/ol", f"cse-in/meter/power/{rn}"):
         assert (await meter.retrieve(to, fr=METER)).rsc == 4005
     assert (await meter.delete(f"cse-in/meter/power/{rn}", fr=METER)).rsc == 4005
-    await meter.update("cse-in/meter/power", {"m2m:cnt": {"disr": False}}, fr=METER)
-    assert (await meter.retrieve("cse-in/meter/power/la", fr=METER)).rsc == 2000
+    # Enabling retrieval again deletes what was kept while it was disabled (as ACME does).
+    response = await meter.update("cse-in/meter/power", {"m2m:cnt": {"disr": False}}, fr=METER)
+    assert response.pc["m2m:cnt"]["cni"] == 0
+    assert (await meter.retrieve("cse-in/meter/power/la", fr=METER)).rsc == 4004
+    assert (await post(meter, "y")).rsc == 2001
+    assert (await meter.retrieve("cse-in/meter/power/la", fr=METER)).pc["m2m:cin"]["con"] == "y"
 
 
 @pytest.mark.parametrize("to, op, rcn", [

@@ -77,7 +77,7 @@ async def test_an_ae_that_cannot_receive(core, peer, attributes, words):
 
 
 @pytest.mark.parametrize("to, rsc, words", [
-    ("cse-in", 5001, "NOTIFY requests addressed to itself"),
+    ("cse-in", 4000, "NOTIFY requests addressed to itself"),
     ("cse-in/box", 4005, "container"),
     ("cse-in/box/la", 4005, "'la'"),
     ("CNobody", 4004, "does not exist"),

@@ -167,6 +167,7 @@ async def test_delete_with_content_is_refused(tree):
     assert response.rsc == 4000
 
 
-async def test_notify_to_the_cse_without_a_handler_is_not_implemented(tree):
+async def test_notify_to_the_cse_base_is_refused(tree):
+    # 4000 as ACME (docs/conformance.md): the CSEBase is no notification target.
     response = await tree.request(5, "cse-in", "Cmeter", pc={"m2m:sgn": {}})
-    assert response.rsc == 5001
+    assert response.rsc == 4000 and "NOTIFY" in response.pc["m2m:dbg"]

@@ -24,60 +24,60 @@ RULES = {
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, at O O, aa O O, daci O O, apn O O, api M NP, aei NP NP, poa O O, or O O,
         nl O O, rr M O, csz O O, esi O O, mei O O, srv M O, regs O O, trps O O, scp O O,
-        tren O O, ape O O, tri O O, trn O O
+        tren O O, ape O O, tri O O, trn O O, cstn O O
         """, ['aa', 'ape', 'at', 'daci', 'esi', 'scp', 'tri', 'trn']),
     "cnt": (3, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, st NP NP,
         lbl O O, acpi O O, at O O, aa O O, daci O O, cr O NP, mni O O, mbs O O, mia O O,
-        cni NP NP, cbs NP NP, li NP NP, or O O, disr O O
+        cni NP NP, cbs NP NP, li NP NP, or O O, disr O O, cstn O O
         """, ['aa', 'at', 'daci']),
     "cin": (4, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O NP, st NP NP,
         lbl O NP, at O NP, aa O NP, cr O NP, cnf O NP, cs NP NP, conr O NP, or O NP,
-        con M NP, dgt O NP
+        con M NP, dgt O NP, cstn O NP, dcnt O NP
         """, ['aa', 'at']),
     "sub": (23, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, cr O NP, enc O O, exc O O, nu M O, gpi O O, nfu O O, bn O O,
         rl O O, psn O NP, pn O O, nsp O O, ln O O, nct O O, nec O O, su O NP, acrs O O,
-        nse O O, nsi NP NP, eeno O O
+        nse O O, nsi NP NP, eeno O O, cstn O O
         """, ['acrs', 'daci', 'nfu', 'nsp', 'psn', 'rl']),
     "acp": (1, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O, at O O,
-        aa O O, pv M O, pvs M O, adri O O, apri O O, airi O O
+        aa O O, pv M O, pvs M O, adri O O, apri O O, airi O O, cstn O O
         """, ['aa', 'adri', 'airi', 'apri', 'at']),
     "grp": (9, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, at O O, aa O O, daci O O, cr O NP, mt O NP, spty O NP, cnm NP NP,
-        mnm M O, mid M O, macp O O, mtv NP NP, csy O NP, gn O O, ssi NP NP, nar O O
+        mnm M O, mid M O, macp O O, mtv NP NP, csy O NP, gn O O, ssi NP NP, nar O O, cstn O O
         """, ['aa', 'at', 'daci']),
     "csr": (16, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, at O O, aa O O, daci O O, cst O NP, poa O O, cb M NP, csi O NP, mei O O,
         tri O O, trn O O, rr M O, nl O O, csz O O, esi O O, dcse O O, srv M O, mtcc O O,
-        egid O O, tren O O, ape O O
+        egid O O, tren O O, ape O O, cstn O O
         """, ['aa', 'ape', 'at', 'daci', 'egid', 'esi', 'mtcc', 'tren', 'tri', 'trn']),
     "pch": (15, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
-        rqag O O
+        rqag O O, cstn O O
         """, ['rqag']),
     "fcnt": (28, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         st NP NP, acpi O O, daci O O, at O O, aa O O, cr O NP, cnd M NP, or O O, cs NP NP,
-        nl O O, mni O O, mbs O O, mia O O, cni NP NP, cbs NP NP, fcied O O
+        nl O O, mni O O, mbs O O, mia O O, cni NP NP, cbs NP NP, fcied O O, cstn O O
         """, ['aa', 'at', 'daci']),
     "fci": (58, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et NP NP, lbl NP NP,
-        st NP NP, cs NP NP, org NP NP
+        st NP NP, cs NP NP, org NP NP, cstn NP NP
         """, []),
     "req": (17, """
         ty NP NP, ri NP NP, rn NP NP, pi NP NP, ct NP NP, lt NP NP, et NP NP, st NP NP,
         lbl NP NP, acpi NP NP, op NP NP, tg NP NP, org NP NP, rid NP NP, mi NP NP,
-        pc NP NP, rs NP NP, ors NP NP
+        pc NP NP, rs NP NP, ors NP NP, cstn NP NP
         """, []),
     "sch": (18, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
-        acpi O O, daci O O, at O O, aa O O, se M O, nco O O
+        acpi O O, daci O O, at O O, aa O O, se M O, nco O O, cstn O O
         """, ['aa', 'at', 'daci']),
     "ts": (29, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, st NP NP,
@@ -117,6 +117,7 @@ SHARED_VALUES = {
     "aa": {"type": "array", "items": {"type": "string"}},
     "cr": {"type": ["string", "null"]},
     "st": {"$ref": "common.json#/$defs/nonNegativeInteger"},
+    "cstn": {"$ref": "common.json#/$defs/id"},
 }
 
 
