@@ -100,6 +100,8 @@ class Operations:
         rtype = self.types.for_create(request.ty)
         if not rtype.creatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be created by a request")
+        if rtype.registration:
+            rtype.check_originator(ctx)         # the originator before the content
         rtype, attributes = self._content(request.pc, rtype)
         _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
@@ -283,7 +285,9 @@ class Operations:
             resource = self.resolve_virtual(ctx, target, request.op)
         else:
             self.access.check(ctx, Permission.RETRIEVE, resource)
-            self.types.of(resource).check_retrieve(ctx, resource)
+            rtype = self.types.of(resource)
+            rtype.check_retrieve(ctx, resource)
+            resource = rtype.as_retrieved(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
         if rcn == ResultContent.DISCOVERY_RESULT_REFERENCES:
             raise bad_request("result content 11 (discovery result references) needs discovery (fu=1)")

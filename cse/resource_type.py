@@ -271,6 +271,10 @@ class ResourceType:
         return self._default_name_prefix + resource["ri"][len(self.short_name):]
 
     # -- hooks --------------------------------------------------------------------------
+    def check_originator(self, ctx: "Context") -> None:
+        """A registration's checks of the originator alone, made before anything of the
+        content is looked at (TS-0004 7.4.4.2.1, 7.4.5.2.1 give that order)."""
+
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         """Checks that may need I/O, before anything is written."""
 
@@ -290,6 +294,12 @@ class ResourceType:
         """Refuse a RETRIEVE for type reasons (after access control).  Also leaves the
         resource out of full child lists (rcn 4/8), which ask once per type and parent:
         the verdict may depend on nothing else."""
+
+    def as_retrieved(self, ctx: "Context", resource: dict) -> dict:
+        """The resource as a RETRIEVE of it answers: attributes computed at that moment
+        (the CSEBase's currentTime).  Must return a new dict when it adds anything: the
+        stored one may be shared with a cache."""
+        return resource
 
     def check_delete(self, ctx: "Context", resource: dict) -> None:
         """Refuse a DELETE before anything is rendered or removed."""

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError, bad_request
+from cse.releases import newest
 from cse.resource_type import ResourceType
 from cse.resource_types import Ty
 from cse.tree import random_suffix
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # The AE-ID stem becomes the ri and (by default) the rn: only unreserved characters, so
 # that every address form can name it (reference 2.3).
 _AE_ID_STEM = re.compile(r"[A-Za-z0-9\-._~]+")
+# Releases whose App-ID rule still tolerates a lower-case 'r' (TS-0001 R2a/R3); from R4 the
+# App-ID starts with 'R' or 'N'.  A request without rvi is served as our newest release.
+RELEASES_WITH_LOWER_R = frozenset({"1", "2", "2a", "3"})
 POA_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://", "ws://", "wss://")
 
 
@@ -40,14 +44,19 @@ class AE(ResourceType):
     def default_name(self, resource: dict) -> str:
         return resource["aei"]
 
-    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
-        api = resource["api"]
-        if api[0] not in "RNr":
-            raise bad_request(f"attribute 'api': App-ID {api!r} must start with 'R' (registered) "
-                              "or 'N' (non-registered)")
-        if "poa" in resource:
-            check_poa(resource["poa"])
-        aei = self._ae_id(ctx.originator or "")
+    def check_originator(self, ctx: "Context") -> None:
+        """The originator decides the AE-ID; checked before the content (TS-0004 7.4.5.2.1)."""
+        originator = ctx.originator or ""
+        if originator.startswith("/"):
+            # A CSE-ID (or any SP-relative ID) is no AE-ID stem: without a security
+            # association for an AE, the CSE cannot register it (TS-0004: 4107).
+            raise OneM2MError(RSC.SECURITY_ASSOCIATION_REQUIRED,
+                              f"originator {originator!r} is a CSE-ID or SP-relative ID; an AE registers "
+                              "with an AE-ID stem ('C...', 'S...'), 'C', 'S' or no originator")
+        self._check_ae_id(ctx, self._ae_id(originator))
+
+    @staticmethod
+    def _check_ae_id(ctx: "Context", aei: str) -> None:
         if len(aei) > ctx.config.limits.max_rn_length:
             raise bad_request(f"the AE-ID (originator) is longer than {ctx.config.limits.max_rn_length} "
                               "characters; it is also the AE's resource name")
@@ -58,6 +67,18 @@ class AE(ResourceType):
         if ctx.tree.get(aei, ctx.now_ts) is not None:
             raise OneM2MError(RSC.ORIGINATOR_HAS_ALREADY_REGISTERED,
                               f"originator {aei!r} is already registered; delete or update that AE")
+
+    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        api = resource["api"]
+        release = (ctx.request.rvi if ctx.request is not None else None) or \
+            newest(ctx.config.cse.supported_releases)
+        if api[0] not in "RN" and not (api[0] == "r" and release in RELEASES_WITH_LOWER_R):
+            raise bad_request(f"attribute 'api': App-ID {api!r} must start with 'R' (registered) "
+                              "or 'N' (non-registered)" + (" ('r' only up to release 3)" if api[0] == "r" else ""))
+        if "poa" in resource:
+            check_poa(resource["poa"])
+        aei = self._ae_id(ctx.originator or "")
+        self._check_ae_id(ctx, aei)     # again: a generated ID is new
         resource["ri"] = resource["aei"] = aei
         resource["_own"] = resource["_org"] = aei
 
