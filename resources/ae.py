@@ -34,6 +34,13 @@ def check_poa(poa: list[str]) -> None:
             raise bad_request(f"attribute 'poa': {url!r} is not an http(s), mqtt(s), coap(s) or ws(s) URL")
 
 
+def _is_cse_id(originator: str) -> bool:
+    """/id-mn or //sp/id-mn (a CSE-ID), not /id-mn/Cxyz (an SP-relative AE-ID)."""
+    if originator.startswith("//"):
+        originator = "/" + originator[2:].partition("/")[2]
+    return originator.startswith("/") and len(originator) > 1 and "/" not in originator[1:]
+
+
 class AE(ResourceType):
     ty = Ty.AE
     short_name = "ae"
@@ -47,12 +54,11 @@ class AE(ResourceType):
     def check_originator(self, ctx: "Context") -> None:
         """The originator decides the AE-ID; checked before the content (TS-0004 7.4.5.2.1)."""
         originator = ctx.originator or ""
-        if originator.startswith("/"):
-            # A CSE-ID (or any SP-relative ID) is no AE-ID stem: without a security
-            # association for an AE, the CSE cannot register it (TS-0004: 4107).
+        if _is_cse_id(originator):
+            # A CSE-ID is no AE-ID: a CSE has no security association as an AE (TS-0004: 4107).
             raise OneM2MError(RSC.SECURITY_ASSOCIATION_REQUIRED,
-                              f"originator {originator!r} is a CSE-ID or SP-relative ID; an AE registers "
-                              "with an AE-ID stem ('C...', 'S...'), 'C', 'S' or no originator")
+                              f"originator {originator!r} is a CSE-ID; an AE registers with an AE-ID stem "
+                              "('C...', 'S...'), 'C', 'S' or no originator")
         self._check_ae_id(ctx, self._ae_id(originator))
 
     @staticmethod

@@ -82,8 +82,8 @@ class RemoteCSE(ResourceType):
                               "with its SP-relative CSE-ID (e.g. /id-mn) as originator")
         csi = sp_relative_cse_id(originator, config)
         if csi is None or not _CSE_ID.fullmatch(csi):     # else its ri would be unaddressable
-            raise bad_request(f"originator {originator!r} is not a CSE-ID of this SP domain "
-                              "(e.g. /id-mn) and cannot register a CSE")
+            raise bad_request(f"originator {originator!r} is not an SP-relative CSE-ID of this SP "
+                              "domain (e.g. /id-mn) and cannot register a CSE")
         if csi == own_id:
             raise bad_request(f"CSE {own_id} cannot register with itself")
         if not any(fnmatch.fnmatchcase(csi, pattern) for pattern in config.cse.allowed_cse_originators):
