@@ -1,0 +1,26 @@
+"""tests/interop: ACME as a real peer.  Without ACME these tests are skipped, loudly: the
+reason is in pytest's summary and a banner at the end says that interoperability was NOT
+tested (scripts/test installs ACME into .venv-acme when it is missing)."""
+from __future__ import annotations
+
+import pytest
+
+from .peers import ACME_PYTHON, ACME_VERSION, acme_missing
+
+_why_not: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def acme_available() -> None:
+    reason = acme_missing()
+    if reason is not None:
+        message = (f"ACME (acmecse=={ACME_VERSION}) cannot be run: {reason}. scripts/test installs it into "
+                   f".venv-acme; set CSE_TEST_ACME_PYTHON to another interpreter with acmecse")
+        _why_not.append(message)
+        pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _why_not:
+        terminalreporter.write_sep("!", "INTEROPERABILITY WITH ACME NOT TESTED", red=True, bold=True)
+        terminalreporter.write_line(_why_not[0], red=True)
