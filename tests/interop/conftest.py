@@ -3,6 +3,10 @@ reason is in pytest's summary and a banner at the end says that interoperability
 tested (scripts/test installs ACME into .venv-acme when it is missing)."""
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from .peers import ACME_PYTHON, ACME_VERSION, acme_missing
@@ -18,6 +22,16 @@ def acme_available() -> None:
                    f".venv-acme; set CSE_TEST_ACME_PYTHON to another interpreter with acmecse")
         _why_not.append(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    """A directory of the module's own for the peers' data and logs.  Not pytest's tmp_path:
+    concurrent pytest runs of the same user prune each other's basetemp directories, which
+    would pull the data directory from under a running ACME.  Removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="cse-interop-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -19,8 +19,8 @@ def ok(answer, rsc):
 
 
 @pytest.fixture(scope="module")
-def setup(acme_available, tmp_path_factory):
-    work = tmp_path_factory.mktemp("acme-mn")
+def setup(acme_available, workdir):
+    work = workdir
     ours = OurCse(work / "ours", "--cse-id", "/id-in", "--rn", "cse-in", "--type", "IN").wait_ready()
     acme = None
     receivers: list[Receiver] = []
@@ -140,6 +140,7 @@ def test_discovery_across_the_two_returns_addresses_that_work_where_they_are_rea
     assert ok(call(acme.url, "GET", "/~" + found[0], "Cdev"), 2000)["m2m:cnt"]["rn"] == "readings"
     # Capp (on ours) discovers on ACME through our IN; what ACME returns works from here.
     there = ok(call(ours.url, "GET", PEER, "Capp", query="fu=1&ty=3"), 2000)["m2m:uril"]
+    print("ACME MN's discovery answer to /id-in/Capp:", there)
     assert there, "ACME found nothing for Capp"
     for address in there:
         path = "/~" + address if address.startswith("/") else f"{PEER}/{address.partition('/')[2]}"
