@@ -34,6 +34,7 @@ def workdir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if _why_not:
         terminalreporter.write_sep("!", "INTEROPERABILITY WITH ACME NOT TESTED", red=True, bold=True)
