@@ -149,3 +149,28 @@ def test_discovery_across_the_two_returns_addresses_that_work_where_they_are_rea
 
 def _sub_ri(ours, rn: str) -> str:
     return ok(call(ours.url, "GET", f"/cse-in/app/readings/{rn}", "Capp"), 2000)["m2m:sub"]["ri"]
+
+
+def test_a_group_on_our_in_checks_and_reaches_a_member_on_acme_as_its_creator(setup):
+    ours, acme, _, _ = setup
+    members = ["/id-mn/cse-mn/dev/data", "cse-in/app/readings"]
+    group = ok(call(ours.url, "POST", "/cse-in/app", "Capp", ty=9, body={"m2m:grp": {
+        "rn": "both", "mt": 3, "mnm": 5, "mid": members}}), 2001)["m2m:grp"]
+    assert (group["cnm"], group["mtv"], group["mid"]) == (2, True, members)   # ACME's member checked
+    answers = ok(call(ours.url, "GET", "/cse-in/app/both/fopt", "Capp"), 2000)["m2m:agr"]["m2m:rsp"]
+    assert sorted(answer["rsc"] for answer in answers) == [2000, 2000]
+    assert {answer["pc"]["m2m:cnt"]["rn"] for answer in answers} == {"data", "readings"}
+    # The member is checked with the creator's identity: ACME's ACP does not name CAdmin.
+    refused = call(ours.url, "POST", "/cse-in", "CAdmin", ty=9, body={"m2m:grp": {
+        "rn": "nope", "mt": 3, "mnm": 5, "mid": ["/id-mn/cse-mn/dev/data"]}})
+    assert refused.rsc == 5105, refused
+
+
+def test_a_group_on_acme_checks_a_member_on_our_in(setup):
+    ours, acme, _, _ = setup
+    made = ok(call(acme.url, "POST", "/cse-mn/dev", "Cdev", ty=9, rvi="4", body={"m2m:grp": {
+        "rn": "mine", "mt": 3, "mnm": 5, "mid": ["/id-in/cse-in/app/readings"]}}), 2001)["m2m:grp"]
+    # ACME checked the member on our IN (its type: mtv) as /id-mn/Cdev, whom our ACP names.
+    assert made["cnm"] == 1 and made.get("mtv") is True
+    # (ACME's own fan-out through fopt to a member on another CSE answers 4103 from ACME's
+    # access check, which cannot read our ACP: a difference of ACME, docs/conformance.md.)
