@@ -172,5 +172,9 @@ def test_a_group_on_acme_checks_a_member_on_our_in(setup):
         "rn": "mine", "mt": 3, "mnm": 5, "mid": ["/id-in/cse-in/app/readings"]}}), 2001)["m2m:grp"]
     # ACME checked the member on our IN (its type: mtv) as /id-mn/Cdev, whom our ACP names.
     assert made["cnm"] == 1 and made.get("mtv") is True
+    # A member on ours that Cdev may not read (Capp's AE, default policy): refused, 5105 as we do.
+    refused = call(acme.url, "POST", "/cse-mn/dev", "Cdev", ty=9, rvi="4", body={"m2m:grp": {
+        "rn": "bad", "mt": 2, "mnm": 5, "mid": ["/id-in/cse-in/app"]}})
+    assert refused.rsc == 5105, refused
     # (ACME's own fan-out through fopt to a member on another CSE answers 4103 from ACME's
     # access check, which cannot read our ACP: a difference of ACME, docs/conformance.md.)
