@@ -2,7 +2,7 @@
 
 A background task started with the CSE (only when `[registrar] url` is set):
 - register: read the registrar's CSEBase (and check it is the configured CSE), CREATE our
-  remoteCSE there, then record the registrar locally as a remoteCSE.  A 4105 means our
+  remoteCSE there, then record the registrar locally as a remoteCSE.  A 4117 (4105) means our
   record is still there from before a restart of ours: it is updated instead (new poa);
 - keep-alive: every `keepalive` seconds RETRIEVE our record at the registrar; gone (4004,
   e.g. the registrar restarted with empty storage, or an admin deleted it) -> register
