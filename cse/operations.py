@@ -100,8 +100,6 @@ class Operations:
         rtype = self.types.for_create(request.ty)
         if not rtype.creatable:
             raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"a {rtype.type_name} cannot be created by a request")
-        if rtype.registration:
-            rtype.check_originator(ctx)         # the originator before the content
         rtype, attributes = self._content(request.pc, rtype)
         _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
@@ -119,6 +117,8 @@ class Operations:
                                   f"a {parent_type.type_name} cannot be subscribed to")
             raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
+        if rtype.registration:
+            rtype.check_originator(ctx)         # the originator before the attributes
         self._check_limits(attributes, parent)
         rtype.validate_create(attributes)
         if attributes.get("acpi"):
