@@ -26,8 +26,11 @@ class HttpSender:
     # notifier may keep several in flight per target without reordering them.
     keeps_order = True
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, pool_size: int = 100):
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, pool_size: int = 100, *,
+                 vendor_notify_type: bool = False):
         self.ssl_context = ssl_context
+        # NOTIFY bodies as application/vnd.onem2m-ntfy+json (+cbor) instead of application/json.
+        self.vendor_notify_type = vendor_notify_type
         self.pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._pipeline: PipelineClient | None = None
@@ -52,7 +55,7 @@ class HttpSender:
         parts = urlsplit(url)
         # A bare point of access (no path) means the entity: the path comes from request.to.
         address_in_path = parts.path in ("", "/") and "://" not in request.to
-        wire = http_codec.encode_request(request, serialization, address_in_path)
+        wire = http_codec.encode_request(request, serialization, address_in_path, self.vendor_notify_type)
         if wire.path is not None:
             url = f"{parts.scheme}://{parts.netloc}{wire.path}"
         if request.op == Operation.NOTIFY:

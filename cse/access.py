@@ -30,6 +30,7 @@ sent (no structured paths for unstructured addresses, no ACP IDs, no resource co
 from __future__ import annotations
 
 import enum
+import fnmatch
 import logging
 from typing import TYPE_CHECKING, AbstractSet, Iterable
 
@@ -106,6 +107,8 @@ class AccessControl:
         self.cse_name = config.cse.rn
         self._sp_prefix = config.cse.sp_id + config.cse.cse_id + "/"
         self._cse_prefix = config.cse.cse_id + "/"
+        self._open_base = config.cse.unregistered_retrieve_base
+        self._cse_patterns = tuple(config.cse.allowed_cse_originators)
         self._cache: dict[str, Policy | object] = {}
         # Parent lookups for types without acpi, reused within one request (child lists).
         self._parents: tuple[object, dict] = (None, {})
@@ -264,20 +267,43 @@ class AccessControl:
                 if holder and (holder == originator or self.normalize(holder) == originator):
                     return True
         if resource["ty"] == Ty.CB:
-            # Anyone may read what the CSE supports (srv, srt, poa): an AE checks the
-            # releases before it registers.  Only registered entities may discover it.
+            # Registered entities (and those reached through a registered CSE) may read and
+            # discover the CSEBase; so may a CSE that is allowed to register (it reads the
+            # CSEBase first).  Anybody else only with cse.unregistered_retrieve_base, and
+            # then only RETRIEVE (docs/conformance.md).
             if permission == Permission.RETRIEVE:
-                return True
+                return self._open_base or self._registered(ctx, originator) or self._may_register(originator)
             if permission == Permission.DISCOVER:
                 return self._registered(ctx, originator)
         return False
 
+    def _may_register(self, originator: str) -> bool:
+        """A CSE-ID that cse.allowed_cse_originators lets register here."""
+        return originator.startswith("/") and "/" not in originator[1:] and len(originator) > 1 and \
+            any(fnmatch.fnmatchcase(originator, pattern) for pattern in self._cse_patterns)
+
     def _registered(self, ctx: "Context", originator: str) -> bool:
-        """A registered AE, or another CSE (which reads the CSEBase while registering)."""
-        if originator.startswith("/") and "/" not in originator[1:]:
-            return True
+        """A registered AE or CSE, or an entity reached through a CSE connected with this one
+        (an AE of a registree, of our registrar, or of a CSE beyond them: `/id-mn/Cxyz`)."""
+        if originator.startswith("//"):
+            sp, _, rest = originator[2:].partition("/")
+            originator = "/" + rest
+        if originator.startswith("/"):
+            head = originator[1:].split("/", 1)[0]
+            entity = ctx.storage.get(head) if head else None
+            if entity is not None and entity["ty"] == Ty.CSR:
+                return True
+            # A CSE-ID beyond our neighbours (listed in a registree's dcse) or any CSE when we
+            # have a registrar (it routes the rest of the SP domain to us).
+            return bool(head) and self._known_cse(ctx, "/" + head)
         entity = ctx.storage.get(originator)
         return entity is not None and entity["ty"] in (Ty.AE, Ty.CSR)
+
+    def _known_cse(self, ctx: "Context", cse_id: str) -> bool:
+        for record in ctx.storage.children(self.cse_id.lstrip("/"), Ty.CSR):
+            if record.get("_registrar") or cse_id in (record.get("dcse") or ()):
+                return True
+        return False
 
     def _facts(self, ctx: "Context", originator: str, target: dict) -> Facts:
         request = ctx.request

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .auth import parse_credentials
+from .releases import DEFAULT_RELEASES, unknown_releases
 from .resource_types import CseType
 
 # cse.type -> cseType (cst, m2m:cseTypeID in TS-0004), as the CSEBase and a registration carry it.
@@ -30,8 +31,13 @@ class CseSettings:
     sp_id: str = "//onem2m.example.net"  # M2M-SP-ID (absolute addresses)
     type: str = "IN"                    # IN | MN | ASN
     admin_originator: str = "CAdmin"
-    # Releases this CSE accepts in rvi; a request without rvi is treated as the newest one.
-    supported_releases: list[str] = field(default_factory=lambda: ["2a", "3", "4"])
+    # Releases this CSE accepts in rvi (others: 4001); a request without rvi is served as the
+    # newest of them (docs/conformance.md).  Also announced in the CSEBase's srv.
+    supported_releases: list[str] = field(default_factory=lambda: list(DEFAULT_RELEASES))
+    # Whether an originator that is not registered here (no AE, no remoteCSE, not reached
+    # through one) may RETRIEVE the CSEBase when it has no acpi.  A CSE-ID that may register
+    # (allowed_cse_originators) always may: it reads the CSEBase before registering.
+    unregistered_retrieve_base: bool = False
     # Lifetime given to resources created without et (seconds); 0 = never expire.  Five
     # years, as ACME (cse.maxExpirationDelta): peers and test tools expect every resource
     # to have an et (docs/conformance.md).
@@ -58,6 +64,9 @@ class HttpSettings:
     # Address advertised in poa; defaults to http://host:port.
     public_url: str = ""
     max_body_bytes: int = 1_048_576
+    # NOTIFY requests this CSE sends carry Content-Type application/vnd.onem2m-ntfy+json
+    # (+cbor) instead of application/json (application/cbor), for receivers that want it.
+    notify_vendor_media_type: bool = False
     # HTTPS: a certificate chain and its key (PEM files) turn TLS on for the server.
     # `cse certs DIR` makes development ones.
     tls_cert: str = ""
@@ -343,6 +352,12 @@ class Config:
             raise ConfigError(f"cse.sp_id must start with //, not {self.cse.sp_id!r}")
         if self.cse.type not in CseType.__members__:
             raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
+        if not self.cse.supported_releases:
+            raise ConfigError("cse.supported_releases must name at least one release")
+        bad = unknown_releases(self.cse.supported_releases)
+        if bad:
+            raise ConfigError(f"cse.supported_releases: {', '.join(bad)} is not a oneM2M release "
+                              "(1, 2, 2a, 3, 4, 5)")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")
         if self.mqtt.qos not in (0, 1):

@@ -40,6 +40,10 @@ class Discovery:
                               "(or none) for m2m:uril or 6 for m2m:rrl")
         if request.pc is not None or request.atrl or "#" in request.to:
             raise bad_request("discovery (fu=1) returns addresses; an attribute list is not allowed")
+        if ctx.tree.types.of(target.resource).provisioned:
+            # The CSEBase: an originator that may not discover it (an unregistered one, by
+            # the default policy) is refused, not answered with an empty list.
+            ctx.access.check(ctx, Permission.DISCOVER, target.resource)
         fc = request.fc
         transform = None
         if "arp" in fc:
@@ -48,13 +52,28 @@ class Discovery:
                     transform=transform)
         if request.rcn == ResultContent.CHILD_REFERENCES:
             pc = self.render.child_reference_list(page.items, request.drt)
+            prefix = _remote_prefix(ctx)
+            if prefix:
+                for reference in pc["m2m:rrl"]["rrf"]:
+                    reference["val"] = prefix + reference["val"]
         else:
-            pc = {"m2m:uril": [identifier(r, request.drt) for r in page.items]}
+            prefix = _remote_prefix(ctx)
+            pc = {"m2m:uril": [prefix + identifier(r, request.drt) for r in page.items]}
         response = Response(rsc=2000, pc=pc)
         if page.partial:
             response.cnst = PARTIAL_CONTENT
             response.cnot = page.next_offset
         return response
+
+
+def _remote_prefix(ctx: "Context") -> str:
+    """"<CSE-ID>/" when the originator is on another CSE: a CSE-relative address ("cse-in/x")
+    means nothing there, the SP-relative one ("/id-in/cse-in/x") works from anywhere in the
+    SP domain (TS-0004 7.3.3.17: addresses in the form the originator can use)."""
+    originator = ctx.originator or ""
+    if originator.startswith("/") and ctx.access.normalize(originator).startswith("/"):
+        return ctx.config.cse.cse_id + "/"
+    return ""
 
 
 class _RelativePath:

@@ -20,6 +20,7 @@ from .filters import check_filter_criteria
 from .nonblocking import NonBlockingRequests, ResultSender
 from .primitives import FilterUsage, Operation, Request, Response, ResponseTypeValue
 from .ratelimit import RateLimiter
+from .releases import KNOWN_RELEASES, newest
 from .resource_types import Ty
 from .storage import StorageError
 
@@ -69,7 +70,10 @@ class Dispatcher:
         self.events = events
         self.addresses = AddressParser(config.cse.cse_id, config.cse.rn, config.cse.sp_id)
         self.operations = operations
-        self.supported_releases = frozenset(config.cse.supported_releases) | {"1", "2"}
+        # Only what is configured (TS-0004 7.3.2.1: any other rvi is refused with 4001).
+        self.supported_releases = frozenset(config.cse.supported_releases)
+        # A request without rvi is served as (and answered in) our newest release.
+        self.newest_release = newest(self.supported_releases) or "3"
         self.remote_handler = remote_handler
         self.notify_handler = notify_handler
         self.rate_limiter = RateLimiter(config.limits.rate_per_originator, config.limits.rate_burst)
@@ -97,7 +101,8 @@ class Dispatcher:
                                       "internal error while handling the request")
         response.rqi = request.rqi if isinstance(request.rqi, str) else ""
         if response.rvi is None:
-            response.rvi = request.rvi if request.rvi in self.supported_releases else "3"
+            # The request's release (TS-0004 7.3.2.1); for one we refused, our newest.
+            response.rvi = request.rvi if request.rvi in self.supported_releases else self.newest_release
         return response
 
     async def _handle(self, request: Request) -> Response:
@@ -147,9 +152,11 @@ class Dispatcher:
         if not isinstance(request.rqi, str) or not request.rqi:
             raise bad_request("the request identifier (rqi) is missing")
         if request.rvi is not None and request.rvi not in self.supported_releases:
+            what = "is not supported by this CSE" if request.rvi in KNOWN_RELEASES else \
+                "is not a oneM2M release version"
             raise OneM2MError(RSC.RELEASE_VERSION_NOT_SUPPORTED,
-                              f"release version {request.rvi!r} is not supported "
-                              f"(supported: {', '.join(sorted(self.supported_releases))})")
+                              f"release version (rvi) {request.rvi!r} {what} (supported: "
+                              f"{', '.join(r for r in KNOWN_RELEASES if r in self.supported_releases)})")
         if request.fr is not None and not isinstance(request.fr, str):
             raise bad_request("the originator (fr) must be a string")
         if not request.fr and not (op == Operation.CREATE and request.ty == Ty.AE):

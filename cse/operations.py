@@ -130,6 +130,8 @@ class Operations:
                                   f"a {parent_type.type_name} cannot be subscribed to")
             raise OneM2MError(RSC.INVALID_CHILD_RESOURCE_TYPE,
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
+        if rtype.registration:
+            rtype.check_originator(ctx)         # the originator before the attributes
         self._check_limits(attributes, parent)
         rtype.check_release(attributes, request.rvi)
         rtype.validate_create(attributes)
@@ -305,7 +307,9 @@ class Operations:
         else:
             self.access.check(ctx, Permission.RETRIEVE, resource,
                               frozenset(names) if names is not None else None)
-            self.types.of(resource).check_retrieve(ctx, resource)
+            rtype = self.types.of(resource)
+            rtype.check_retrieve(ctx, resource)
+            resource = rtype.as_retrieved(ctx, resource)
         rcn = request.rcn if request.rcn is not None else ResultContent.ATTRIBUTES
         if rcn == ResultContent.DISCOVERY_RESULT_REFERENCES:
             raise bad_request("result content 11 (discovery result references) needs discovery (fu=1)")

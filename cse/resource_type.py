@@ -299,6 +299,10 @@ class ResourceType:
         return self._default_name_prefix + resource["ri"][len(self.short_name):]
 
     # -- hooks --------------------------------------------------------------------------
+    def check_originator(self, ctx: "Context") -> None:
+        """A registration's checks of the originator alone, made before anything of the
+        content is looked at (TS-0004 7.4.4.2.1, 7.4.5.2.1 give that order)."""
+
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         """Checks that may need I/O, before anything is written."""
 
@@ -326,6 +330,12 @@ class ResourceType:
 
     def on_retrieved(self, ctx: "Context", resource: dict) -> None:
         """After a RETRIEVE of `resource` was answered (write transaction)."""
+
+    def as_retrieved(self, ctx: "Context", resource: dict) -> dict:
+        """The resource as a RETRIEVE of it answers: attributes computed at that moment
+        (the CSEBase's currentTime).  Must return a new dict when it adds anything: the
+        stored one may be shared with a cache."""
+        return resource
 
     def check_delete(self, ctx: "Context", resource: dict) -> None:
         """Refuse a DELETE before anything is rendered or removed."""

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cse.errors import RSC, OneM2MError, bad_request
+
 from cse.resource_type import ResourceType
 from cse.resource_types import Ty
 from cse.tree import random_suffix
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 # The AE-ID stem becomes the ri and (by default) the rn: only unreserved characters, so
 # that every address form can name it (reference 2.3).
 _AE_ID_STEM = re.compile(r"[A-Za-z0-9\-._~]+")
+# Releases whose App-ID rule still tolerates a lower-case 'r' (TS-0001 R2a/R3); from R4 the
+# App-ID starts with 'R' or 'N'.  A request without rvi is served as our newest release.
+RELEASES_WITH_LOWER_R = frozenset({"1", "2", "2a", "3"})
 POA_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://", "ws://", "wss://")
 
 
@@ -50,6 +54,13 @@ def check_poa(poa: list[str]) -> None:
             raise bad_request(f"attribute 'poa': {url!r} is not an http(s), mqtt(s), coap(s) or ws(s) URL")
 
 
+def _is_cse_id(originator: str) -> bool:
+    """/id-mn or //sp/id-mn (a CSE-ID), not /id-mn/Cxyz (an SP-relative AE-ID)."""
+    if originator.startswith("//"):
+        originator = "/" + originator[2:].partition("/")[2]
+    return originator.startswith("/") and len(originator) > 1 and "/" not in originator[1:]
+
+
 class AE(ResourceType):
     ty = Ty.AE
     short_name = "ae"
@@ -60,11 +71,18 @@ class AE(ResourceType):
     def default_name(self, resource: dict) -> str:
         return resource["aei"]
 
-    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
-        check_app_id(resource["api"], ctx.request.rvi if ctx.request is not None else None)
-        if "poa" in resource:
-            check_poa(resource["poa"])
-        aei = self._ae_id(ctx.originator or "")
+    def check_originator(self, ctx: "Context") -> None:
+        """The originator decides the AE-ID; checked before the content (TS-0004 7.4.5.2.1)."""
+        originator = ctx.originator or ""
+        if _is_cse_id(originator):
+            # A CSE-ID is no AE-ID: a CSE has no security association as an AE (TS-0004: 4107).
+            raise OneM2MError(RSC.SECURITY_ASSOCIATION_REQUIRED,
+                              f"originator {originator!r} is a CSE-ID; an AE registers with an AE-ID stem "
+                              "('C...', 'S...'), 'C', 'S' or no originator")
+        self._check_ae_id(ctx, self._ae_id(originator))
+
+    @staticmethod
+    def _check_ae_id(ctx: "Context", aei: str) -> None:
         if len(aei) > ctx.config.limits.max_rn_length:
             raise bad_request(f"the AE-ID (originator) is longer than {ctx.config.limits.max_rn_length} "
                               "characters; it is also the AE's resource name")
@@ -75,6 +93,13 @@ class AE(ResourceType):
         if ctx.tree.get(aei, ctx.now_ts) is not None:
             raise OneM2MError(RSC.ORIGINATOR_HAS_ALREADY_REGISTERED,
                               f"originator {aei!r} is already registered; delete or update that AE")
+
+    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+        check_app_id(resource["api"], ctx.request.rvi if ctx.request is not None else None)
+        if "poa" in resource:
+            check_poa(resource["poa"])
+        aei = self._ae_id(ctx.originator or "")
+        self._check_ae_id(ctx, aei)     # again: a generated ID is new
         resource["ri"] = resource["aei"] = aei
         resource["_own"] = resource["_org"] = aei
 

@@ -14,6 +14,7 @@ from cse.resource_types import CseType, Ty
 
 if TYPE_CHECKING:
     from cse.config import Config
+    from cse.context import Context
     from cse.storage import Storage
 
 
@@ -31,6 +32,10 @@ class CSEBase(ResourceType):
     def validate_update(self, attributes: dict) -> None:
         raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, "the CSEBase is provisioned and cannot be updated")
 
+    def as_retrieved(self, ctx: "Context", resource: dict) -> dict:
+        # currentTime (ctm, R4): the CSE's clock when it answers, so a peer can see the offset.
+        return {**resource, "ctm": ctx.now_ts}
+
 
 def provision(config: "Config", storage: "Storage", now_ts: str, supported_types: list[int],
               poa: list[str]) -> dict:
@@ -44,7 +49,10 @@ def provision(config: "Config", storage: "Storage", now_ts: str, supported_types
         "poa": poa,
         "srv": list(config.cse.supported_releases),
         "csz": ["application/json", "application/cbor"],
+        "spi": config.cse.sp_id,              # SP-ID (R5, as ACME sends it)
     }
+    if config.cse.type == "IN":
+        attributes["ici"] = config.cse.cse_id     # IN-CSE-ID: an IN-CSE is its own
     with storage.transaction():
         if existing is None:
             if storage.get_by_path(config.cse.rn) is not None or storage.count() > 0:
@@ -59,8 +67,11 @@ def provision(config: "Config", storage: "Storage", now_ts: str, supported_types
                 raise RuntimeError(f"storage {storage.url} holds CSEBase {existing['rn']!r}, but the "
                                    f"configuration names it {config.cse.rn!r}; resource names cannot change")
             base = existing
-            if any(base.get(k) != v for k, v in attributes.items()):
+            stale = [k for k in ("ici",) if k in base and k not in attributes]    # no longer an IN-CSE
+            if stale or any(base.get(k) != v for k, v in attributes.items()):
+                for name in stale:
+                    del base[name]
                 base.update(attributes)
                 base["lt"] = now_ts
-                storage.update(base, changed=attributes.keys())
+                storage.update(base, changed=[*attributes, *stale])
     return base

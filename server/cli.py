@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds between checks that the registration still exists (default 30)")
     parser.add_argument("--deregister-on-exit", action="store_true", default=None,
                         help="delete the registration at the registrar on clean shutdown")
+    parser.add_argument("--releases", type=_release_list,
+                        help="release versions accepted in rvi, comma-separated (default 2a,3,4,5)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None,
                         help="serve over MQTT (default off; on when --mqtt-port is given)")
@@ -67,7 +69,7 @@ def config_from_args(argv: list[str] | None) -> Config:
         "cse.rn": args.rn, "cse.sp_id": args.sp_id, "cse.type": args.type,
         "storage.data_dir": args.data_dir, "storage.url": args.storage,
         "storage.durability": args.durability, "cse.admin_originator": args.admin_originator,
-        "log_level": args.log_level,
+        "log_level": args.log_level, "cse.supported_releases": args.releases,
         "registrar.url": args.registrar_url, "registrar.cse_id": args.registrar_id,
         "registrar.rn": args.registrar_rn, "registrar.keepalive": args.registrar_keepalive,
         "registrar.deregister_on_shutdown": args.deregister_on_exit,
@@ -77,6 +79,11 @@ def config_from_args(argv: list[str] | None) -> Config:
         "coap.port": args.coap_port,
         "ws.enabled": _enabled(args.ws, args.ws_port), "ws.host": args.ws_host, "ws.port": args.ws_port,
     })
+
+
+def _release_list(text: str) -> list[str]:
+    """--releases 2a,3,4,5 -> ["2a", "3", "4", "5"] (values are checked with the config)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _enabled(flag: bool | None, port: int | None) -> bool | None:

@@ -119,7 +119,7 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     if http.tls_outbound_ca or http.tls_outbound_cert:
         outbound_tls = client_context(http.tls_outbound_ca or None, http.tls_outbound_cert or None,
                                       http.tls_outbound_key or None)
-    sender = HttpSender(ssl_context=outbound_tls)
+    sender = HttpSender(ssl_context=outbound_tls, vendor_notify_type=http.notify_vendor_media_type)
     outbound.register(("http", "https"), sender)
     made.append(sender)
     checking = _authenticator(config, parts.access)

@@ -27,6 +27,7 @@ from cse.addressing import AddressParser
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.outbound import LOCAL_FAILURE, TIMED_OUT, live_entity_id
 from cse.polling import polling_url
+from cse.releases import release_for
 from cse.resource_types import Ty
 
 from .forwarding import debug_text, deadline_of, send_to_poa
@@ -58,6 +59,7 @@ class NotifyRelay:
         self.cse_id = config.cse.cse_id
         self.sp_id = config.cse.sp_id
         self.has_registrar = bool(config.registrar.url)
+        self.releases = list(config.cse.supported_releases)
 
     async def handle(self, ctx: "Context", request: "Request") -> "Response":
         address = self.addresses.parse(request.to)
@@ -123,7 +125,10 @@ class NotifyRelay:
             raise OneM2MError(RSC.TARGET_NOT_REACHABLE, f"AE {name} has no point of access (poa)")
         deadline = deadline_of(request, ctx.now)
         timeout = deadline - ctx.now if deadline is not None else ctx.outbound.default_timeout
-        outgoing = dataclasses.replace(request, remote_address=None, authenticated=False, accept=None)
+        # The AE gets the request in the newest release it registered with (its srv), not
+        # the one the notifying CSE spoke to us.
+        rvi = release_for(ae.get("srv"), self.releases, request.rvi)
+        outgoing = dataclasses.replace(request, remote_address=None, authenticated=False, accept=None, rvi=rvi)
         response = await send_to_poa(ctx.outbound, poa, outgoing, timeout=timeout,
                                      serialization=preferred_serialization(ae.get("csz")))
         failure = response.extra.get(LOCAL_FAILURE)

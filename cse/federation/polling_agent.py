@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL_NAME = "pollingChannel"
 MAX_CONCURRENT = 16
-RELEASE = "3"
 
 
 class PollFailed(Exception):
@@ -144,7 +143,7 @@ class PollingAgent:
                 if not isinstance(rqi, str):
                     log.warning("fetched something that is not a request primitive: %s", error.message)
                     return
-                response = Response(rsc=error.rsc, rqi=rqi, rvi=RELEASE, pc={"m2m:dbg": error.message})
+                response = Response(rsc=error.rsc, rqi=rqi, rvi=self.registration.rvi, pc={"m2m:dbg": error.message})
             sent = await self._send(Operation.NOTIFY, pcu, pc={"m2m:rsp": response.to_primitive()})
             if not sent.ok:
                 log.warning("%s did not take our answer to %s: %s %s", self.settings.cse_id, response.rqi,
@@ -156,8 +155,9 @@ class PollingAgent:
             self._slots.release()
 
     async def _send(self, op: int, to: str, *, timeout: float | None = None, **fields: Any) -> Response:
-        request = Request(op=op, to=to, fr=self.own_id, rqi=f"{self._rqi_prefix}{next(self._rqi)}", rvi=RELEASE,
-                          **fields)
+        # The release the registration agent found both sides speak (the registrar's srv).
+        request = Request(op=op, to=to, fr=self.own_id, rqi=f"{self._rqi_prefix}{next(self._rqi)}",
+                          rvi=self.registration.rvi, **fields)
         url = cse_url(self.settings.url, self.own_id, self.settings.cse_id)
         response = await self.outbound.send(url, request, timeout=timeout or self.settings.timeout)
         if response.extra.get(LOCAL_FAILURE) is not None:

@@ -2,7 +2,7 @@
 
 A background task started with the CSE (only when `[registrar] url` is set):
 - register: read the registrar's CSEBase (and check it is the configured CSE), CREATE our
-  remoteCSE there, then record the registrar locally as a remoteCSE.  A 4105 means our
+  remoteCSE there, then record the registrar locally as a remoteCSE.  A 4117 (4105) means our
   record is still there from before a restart of ours: it is updated instead (new poa);
 - keep-alive: every `keepalive` seconds RETRIEVE our record at the registrar; gone (4004,
   e.g. the registrar restarted with empty storage, or an admin deleted it) -> register
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from cse.clock import format_timestamp, parse_timestamp
 from cse.errors import RSC, OneM2MError
 from cse.primitives import Handler, Operation, Request, Response
+from cse.releases import PROBE_RELEASE, release_for
 from cse.resource_types import CseType, Ty
 from cse.tasks import cancel_and_wait
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERIALIZATIONS = ["application/json", "application/cbor"]
-RELEASE = "3"
+RELEASE = PROBE_RELEASE     # until the registrar's CSEBase (its srv) has been read
 
 
 class RegistrationFailed(Exception):
@@ -58,6 +59,8 @@ class RegistrationAgent:
         self.own_rn = config.cse.rn
         self.own_type = int(CseType.named(config.cse.type))
         self.releases = list(config.cse.supported_releases)
+        # rvi of our requests: the newest release the registrar lists in its srv, once read.
+        self.rvi = RELEASE if RELEASE in self.releases else release_for(None, self.releases)
         self.dispatch = dispatch        # this CSE's dispatcher, for our record of the registrar
         self.clock = clock
         self.routes = routes
@@ -161,7 +164,7 @@ class RegistrationAgent:
                   "cst": self.own_type, **self.desired()}
         created = await self._send(Operation.CREATE, self.settings.rn, ty=Ty.CSR,
                                    pc={"m2m:csr": record})
-        if created.rsc == RSC.CONFLICT:
+        if created.rsc in (RSC.CONFLICT, RSC.ORIGINATOR_HAS_ALREADY_REGISTERED):
             # Our record survived a restart of ours: bring it up to date.
             updated = await self._send(Operation.UPDATE, self.remote_record, pc={"m2m:csr": self.desired()})
             if updated.rsc != RSC.UPDATED:
@@ -182,6 +185,8 @@ class RegistrationAgent:
             raise RegistrationFailed(f"cannot read the registrar's CSEBase {self.settings.rn!r}: "
                                      f"{response.rsc} {debug_text(response)}")
         base = response.pc["m2m:cb"]
+        srv = base.get("srv")
+        self.rvi = release_for(srv if isinstance(srv, list) else None, self.releases, self.rvi)
         if base.get("csi") != self.settings.cse_id:
             raise RegistrationFailed(f"the CSE at {self.settings.url} is {base.get('csi')!r}, not "
                                      f"{self.settings.cse_id} as configured (registrar.cse_id)")
@@ -236,6 +241,9 @@ class RegistrationAgent:
                   "csi": registrar_id, **attributes}
         if base.get("cst") in (1, 2, 3):
             record["cst"] = base["cst"]
+        for name in ("spi", "ici"):         # R5: SP-ID and IN-CSE-ID of the registrar's side
+            if isinstance(base.get(name), str):
+                attributes[name] = record[name] = base[name]
         created = await self._local(Operation.CREATE, self.own_rn, ty=Ty.CSR, pc={"m2m:csr": record})
         if created.rsc != RSC.CREATED:
             existing = self.routes.record(registrar_id, self._now_ts())
@@ -268,7 +276,7 @@ class RegistrationAgent:
     # -- sending ------------------------------------------------------------------------
     def _request(self, op: int, to: str, **fields: Any) -> Request:
         return Request(op=op, to=to, fr=self.own_id, rqi=f"{self._rqi_prefix}{next(self._rqi)}",
-                       rvi=RELEASE, **fields)
+                       rvi=self.rvi, **fields)
 
     async def _send(self, op: int, to: str, **fields: Any) -> Response:
         """To the registrar; an unreachable registrar ends this attempt."""

@@ -44,7 +44,10 @@ class MqttCse:
 def mqtt_config(host: str, port: int, cse_id: str, **overrides: Any):
     values = {"cse.cse_id": cse_id, "mqtt.enabled": True, "mqtt.host": host, "mqtt.port": port,
               "mqtt.clean_session": True, "mqtt.reconnect_min": 0.1, "mqtt.reconnect_max": 0.5,
-              "mqtt.connect_wait": 10.0}
+              "mqtt.connect_wait": 10.0,
+              # The peers here read the CSEBase as unregistered originators to see the binding
+              # serve; who may do that is tested in tests/core and tests/security.
+              "cse.unregistered_retrieve_base": True}
     values.update(overrides)
     return make_config(**values)
 

@@ -58,7 +58,28 @@ def test_the_wire_form_of_a_request():
     assert cbor2.loads(wire.body) == CIN
     notify = http_codec.encode_request(Request(op=5, to="Capp", fr="/id-in", rqi="n", pc={"m2m:sgn": {}}),
                                        "json", address_in_path=False)
-    assert notify.path is None and notify.headers["Content-Type"] == "application/vnd.onem2m-ntfy+json"
+    assert notify.path is None and notify.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("serialization, plain, vendor", [
+    ("json", "application/json", "application/vnd.onem2m-ntfy+json"),
+    ("cbor", "application/cbor", "application/vnd.onem2m-ntfy+cbor")])
+def test_notifications_use_the_plain_media_type_unless_the_vendor_one_is_asked_for(serialization, plain, vendor):
+    notify = Request(op=5, to="Capp", fr="/id-in", rqi="n", rvi="3", pc={"m2m:sgn": {"vrq": True}})
+    assert http_codec.encode_request(notify, serialization, False).headers["Content-Type"] == plain
+    assert http_codec.encode_request(notify, serialization, False, True).headers["Content-Type"] == vendor
+    # Only NOTIFY: other requests keep their resource media type.
+    create = Request(op=1, to="cse-in", fr="C", rqi="c", ty=3, pc={"m2m:cnt": {}})
+    assert http_codec.encode_request(create, serialization, True, True).headers["Content-Type"] == plain + ";ty=3"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/vnd.onem2m-ntfy+json",
+                                          "application/vnd.onem2m-res+json", "application/json; charset=utf-8"])
+def test_a_notify_is_accepted_in_every_json_form(content_type):
+    decoded = http_codec.decode_request("POST", "/cse-in/ae", [], {
+        "x-m2m-origin": "/id-mn", "x-m2m-ri": "n1", "x-m2m-rvi": "4", "content-type": content_type},
+        b'{"m2m:sgn": {"sur": "/id-mn/sub"}}')
+    assert decoded.op == 5 and decoded.pc == {"m2m:sgn": {"sur": "/id-mn/sub"}} and decoded.rvi == "4"
 
 
 @pytest.mark.parametrize("serialization", ["json", "cbor"])

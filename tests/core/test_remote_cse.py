@@ -31,7 +31,7 @@ async def test_csi_is_taken_from_the_originator(core):
 async def test_second_registration_of_the_same_cse_is_a_conflict(core):
     assert (await core.create("cse-in", 16, csr(), fr="/id-mn")).rsc == 2001
     again = await core.create("cse-in", 16, csr(), fr="/id-mn")
-    assert again.rsc == 4105
+    assert again.rsc == 4117        # ORIGINATOR_HAS_ALREADY_REGISTERED (TS-0004 7.4.4.2.1)
     assert "already registered" in again.pc["m2m:dbg"]
 
 
@@ -54,12 +54,13 @@ async def test_a_container_can_live_under_a_remote_cse(core):
 
 
 @pytest.mark.parametrize("originator, content, rsc, words", [
-    ("Cmeter", csr(), 4000, "SP-relative CSE-ID"),
+    ("Cmeter", csr(), 4005, "SP-relative CSE-ID"),       # an AE-ID: TS-0004 7.4.4.2.1
     ("/id-mn/Cmeter", csr(), 4000, "SP-relative CSE-ID"),
     ("//other.sp/id-mn", csr(), 4000, "SP-relative CSE-ID"),
     ("/id-in", csr("/id-in"), 4000, "csi"),
     ("/id-mn", csr(cb="/id-other/cse"), 4000, "'cb'"),
-    ("/id-mn", csr(cb="/id-mn"), 4000, "'cb'"),
+    ("/id-mn", csr(cb="/id-mnx/cse-mn"), 4000, "'cb'"),
+    ("/id-mn", csr(cb="//other.sp/id-mn/cse-mn"), 4000, "'cb'"),
     ("/id-mn", csr(cb="/id-mn/a/b"), 4000, "'cb'"),
     ("/id-mn", csr(poa=["ftp://x"]), 4000, "'poa'"),
     ("/id-mn", csr(dcse=["/id-in"]), 4000, "routing loop"),

@@ -147,9 +147,9 @@ async def test_wrong_parent_type_and_duplicate_name(tree):
     assert response.rsc == 4105 and "'power' already exists" in response.pc["m2m:dbg"]
 
 
-async def test_missing_rvi_is_accepted_and_answered_with_release_3(tree):
+async def test_missing_rvi_is_served_as_the_newest_supported_release(tree):
     response = await tree.cse.dispatcher.handle(Request(op=2, to="cse-in/meter", fr="Cmeter", rqi="x"))
-    assert response.rsc == 2000 and response.rvi == "3"
+    assert response.rsc == 2000 and response.rvi == "5"
 
 
 async def test_operation_execution_time_in_the_near_future_is_honoured(tree):

@@ -18,7 +18,7 @@ RULES = {
     "cb": (5, """
         ty NP NP, ri NP NP, rn NP NP, pi NP NP, ct NP NP, lt NP NP, lbl NP NP, acpi NP NP,
         cst NP NP, csi NP NP, srt NP NP, poa NP NP, nl NP NP, csz NP NP, srv NP NP,
-        ctm NP NP
+        ctm NP NP, spi NP NP, ici NP NP
         """, []),
     "ae": (2, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
@@ -55,7 +55,7 @@ RULES = {
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, at O O, aa O O, daci O O, cst O NP, poa O O, cb M NP, csi O NP, mei O O,
         tri O O, trn O O, rr M O, nl O O, csz O O, esi O O, dcse O O, srv M O, mtcc O O,
-        egid O O, tren O O, ape O O, cstn O O
+        egid O O, tren O O, ape O O, cstn O O, spi O O, ici O O
         """, ['aa', 'ape', 'at', 'daci', 'egid', 'esi', 'mtcc', 'tren', 'tri', 'trn']),
     "pch": (15, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,

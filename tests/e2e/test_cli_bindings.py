@@ -43,9 +43,9 @@ async def test_flags_switch_on_mqtt_and_coap_and_both_serve(tmp_path):
         assert f"coap://127.0.0.1:{coap_port}" in orjson.loads(answer.payload)["m2m:cb"]["poa"]
 
         peer = await MqttPeer(broker.host, broker.port).connect()
-        await peer.subscribe("/oneM2M/resp/Ccli/+/+")
-        _, reply = await peer.call({"op": 2, "to": "cse-in", "fr": "Ccli", "rqi": "cli-2", "rvi": "3"},
-                                   originator="Ccli", receiver=cse_id[1:])
+        await peer.subscribe("/oneM2M/resp/CAdmin/+/+")
+        _, reply = await peer.call({"op": 2, "to": "cse-in", "fr": "CAdmin", "rqi": "cli-2", "rvi": "3"},
+                                   originator="CAdmin", receiver=cse_id[1:])
         await peer.close()
         assert (reply["rsc"], reply["rqi"]) == (2000, "cli-2")
     finally:

@@ -31,7 +31,7 @@ async def test_mn_registers_and_both_records_describe_the_other(in_cse):
         assert at_in["cst"] == 2
         assert at_in["poa"] == [url_of(mn)]
         assert at_in["rr"] is True
-        assert at_in["srv"] == ["2a", "3", "4"]
+        assert at_in["srv"] == ["2a", "3", "4", "5"]
         assert at_in["dcse"] == []
         at_mn = (await ask(mn, 2, "cse-mn/id-in")).pc["m2m:csr"]
         assert (at_mn["csi"], at_mn["cb"], at_mn["cst"]) == ("/id-in", "/id-in/cse-in", 1)

@@ -61,7 +61,8 @@ async def test_an_application_on_the_platform_works_with_a_gateways_device(platf
     latest = await ask(in_cse, 2, f"{CHARGER_PATH}/binarySwitch/la", fr=APP)
     assert latest.rsc == 2000 and latest.pc["cod:binSh"]["ty"] == 58 and latest.pc["cod:binSh"]["state"] is False
     found = await ask(in_cse, 2, "/id-mn/cse-mn/meter", fr=APP, fc={"fu": 1, "cnd": SWITCH})
-    assert (found.rsc, found.pc) == (2000, {"m2m:uril": ["cse-mn/meter/charger/binarySwitch"]})
+    # SP-relative: the application is on another CSE (docs/conformance.md).
+    assert (found.rsc, found.pc) == (2000, {"m2m:uril": ["/id-mn/cse-mn/meter/charger/binarySwitch"]})
     # The gateway's refusals come back as they are.
     wrong = await ask(in_cse, 3, f"{CHARGER_PATH}/binarySwitch", fr=APP, pc={"cod:binSh": {"state": "off"}})
     assert wrong.rsc == 4000 and "'state' (state): 'off' is not true or false" in wrong.pc["m2m:dbg"]

@@ -43,7 +43,7 @@ async def test_notifications_use_cbor_when_the_subscriber_asks_for_it(ncore, rec
     assert {(r.path, r.serialization) for r in received} == {
         ("/by-ct", "cbor"), ("/by-csz", "cbor"), ("/by-accept", "cbor"), ("/json", "json")}
     by_ct = next(r for r in received if r.path == "/by-ct")
-    assert by_ct.headers["Content-Type"] == "application/vnd.onem2m-ntfy+cbor"
+    assert by_ct.headers["Content-Type"] == "application/cbor"
     assert by_ct.sgn["nev"]["rep"]["m2m:cin"]["con"] == "42"
 
 

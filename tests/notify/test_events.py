@@ -26,7 +26,7 @@ async def test_child_created_notification_carries_the_new_instance(ncore, receiv
     assert received.sgn["sur"] == f"/id-in/{sub['ri']}"
     assert received.sgn["nev"] == {"net": 3, "rep": {"m2m:cin": cin}}
     assert received.headers["X-M2M-Origin"] == "/id-in"
-    assert received.headers["Content-Type"].startswith("application/vnd.onem2m-ntfy+json")
+    assert received.headers["Content-Type"].startswith("application/json")
     assert received.headers["X-M2M-RI"]
     assert received.path == "/notify"
 

@@ -30,7 +30,7 @@ async def test_subscribe_and_receive_over_http(http_cse, receiver):
     assert response.status == 201
     [received] = await receiver.wait_for(1)
     assert received.headers["X-M2M-Origin"] == "/id-in"
-    assert received.headers["Content-Type"] == "application/vnd.onem2m-ntfy+json"
+    assert received.headers["Content-Type"] == "application/json"
     assert received.headers["X-M2M-RVI"] == "3"            # the release the subscriber spoke
     assert received.sgn["sur"] == f"/id-in/{sub['ri']}"
     assert received.sgn["nev"]["rep"]["m2m:cin"]["con"] == "1530"
@@ -47,7 +47,7 @@ async def test_a_subscription_made_in_cbor_is_notified_in_cbor(http_cse, receive
                       body={"m2m:cin": {"con": "7"}})
     [received] = await receiver.wait_for(1)
     assert received.serialization == "cbor"
-    assert received.headers["Content-Type"] == "application/vnd.onem2m-ntfy+cbor"
+    assert received.headers["Content-Type"] == "application/cbor"
     assert received.sgn["nev"]["rep"]["m2m:cin"]["con"] == "7"
 
 

@@ -44,7 +44,8 @@ DEFAULT_POLICY = {
             "cin": set(OPERATIONS), "acp": set(OPERATIONS)},
     OTHER: {"cb": {"retrieve"}, "ae": set(), "cnt": set(), "cin": set(), "acp": set()},
     ADMIN: {t: set(OPERATIONS) for t in TARGETS},
-    STRANGER: {"cb": {"retrieve"}, "ae": set(), "cnt": set(), "cin": set(), "acp": set()},
+    # Not registered: not even the CSEBase (cse.unregistered_retrieve_base, docs/conformance.md).
+    STRANGER: {"cb": set(), "ae": set(), "cnt": set(), "cin": set(), "acp": set()},
 }
 # With acpi = [acp] on the AE and the container: pv decides for them (and for the instance,
 # through its container); pvs decides for the ACP itself.

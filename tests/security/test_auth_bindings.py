@@ -25,7 +25,8 @@ CASES = [
     ({}, "CAdmin", 4106, "must authenticate"),
     ({}, "Cmeter", 4106, "must authenticate"),
     ({}, "/id-in", 4106, "must authenticate"),              # the CSE's own ID
-    ({}, "Cfree", 2000, ""),                                # no credentials: a claim as before
+    # no credentials: a claim as before (the CSEBase opened to unregistered readers for it)
+    ({"cse.unregistered_retrieve_base": True}, "Cfree", 2000, ""),
     ({"auth.required": True}, "Cfree", 4106, "only authenticated"),
 ]
 IDS = ["admin", "credentialed AE", "own CSE-ID", "free AE", "required"]
@@ -91,7 +92,8 @@ async def test_with_client_certificates_only_the_cse_itself_cannot_be_claimed_ov
     from cse.certs import create_dev_pki
     pki = create_dev_pki(tmp_path / "tls")
     running = await start_coap_cse(**{"http.tls_cert": str(pki.server_cert), "http.tls_key": str(pki.server_key),
-                                      "http.tls_ca": str(pki.ca_cert), "http.tls_client_cert": "optional"})
+                                      "http.tls_ca": str(pki.ca_cert), "http.tls_client_cert": "optional",
+                                      "cse.unregistered_retrieve_base": True})
     try:
         answer = await running.call(Code.GET, "/cse-in", fr=running.cse.config.cse.cse_id)
         assert option(answer, 307) == 4106, answer.payload
