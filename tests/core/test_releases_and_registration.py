@@ -173,7 +173,8 @@ async def test_a_lower_case_r_app_id_is_a_release_3_rule_only(core, rvi, rsc):
     response = await core.create("cse-in", 2, ae, fr="Cm" + rvi, rvi=rvi)
     assert response.rsc == rsc, response.pc
     if rsc == 4000:
-        assert "'r' only up to release 3" in response.pc["m2m:dbg"]
+        assert "starts with 'r', which only releases 2a and 3 allow" in response.pc["m2m:dbg"]
+        assert f"(this request: {rvi})" in response.pc["m2m:dbg"]
 
 
 # -- the CSEBase and unregistered or remote originators ---------------------------------------
