@@ -274,7 +274,7 @@ class LogSettings:
     # "text": one human line per record; "json": one JSON object per line (every record).
     format: str = "text"
     # The request log: one line per request answered on any binding (logger cse.requests,
-    # written whatever log_level says; off with --no-request-log).
+    # INFO records, so log_level WARNING hides them too; off with --no-request-log).
     requests: bool = True
     # Where request lines go: "" = with the other logs (stderr), else this file (appended).
     request_file: str = ""

@@ -2,8 +2,9 @@
 
 `configure(config)` is called once by the `cse` command: every record goes to stderr as one
 line, as text or as one JSON object (`log.format`); the request log (logger `cse.requests`,
-`server/observe.py`) is written whatever `log_level` says, to stderr with the rest or to
-`log.request_file`.  Library users who build a CSE themselves configure logging their way.
+`server/observe.py`, INFO records; refusals INFO, server failures WARNING) goes to stderr
+with the rest or to `log.request_file`.  Like every INFO record it is hidden by
+`--log-level WARNING`; `--no-request-log` turns it off while keeping the other INFO lines.  Library users who build a CSE themselves configure logging their way.
 """
 from __future__ import annotations
 
@@ -51,8 +52,7 @@ def configure(config: "Config") -> None:
     for old in list(requests.handlers):
         requests.removeHandler(old)
         old.close()
-    # Its own level: `--log-level WARNING` quiets the CSE, not the request log (that has its switch).
-    requests.setLevel(logging.INFO if config.log.requests else logging.WARNING)
+    requests.setLevel(logging.NOTSET)       # log_level decides, as for every logger
     requests.propagate = True
     if config.log.requests and config.log.request_file:
         file_handler = logging.FileHandler(config.log.request_file, encoding="utf-8")

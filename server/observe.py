@@ -73,7 +73,7 @@ class BindingRecorder:
         children[0].inc()
         children[1].observe(seconds)
         log = self.log
-        if log is None:
+        if log is None or not log.isEnabledFor(logging.INFO):
             return
         to = (request.to if request is not None else fallback_to) or "-"
         fr = (request.fr if request is not None else None) or "-"
