@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from bindings.query import parse_query
+from cse.errors import OneM2MError
 from cse.primitives import Operation, Response
 
 from .client import RESOURCE_TYPES, CseClient
@@ -62,36 +64,28 @@ def _json_argument(text: str, what: str) -> Any:
         raise UsageError(f"{what} is not JSON: {error}") from None
 
 
-def _filter_value(text: str) -> Any:
-    """fc values: numbers and JSON lists as such, anything else as a string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def filter_criteria(args: argparse.Namespace) -> dict[str, Any]:
-    fc: dict[str, Any] = {}
+    """--fc NAME=VALUE pairs (and discover's --ty, --lbl, --lim, --lvl) typed as the HTTP
+    binding types its query string (bindings/query.py), so every transport sends the same
+    filter criteria: ty and lbl as lists, lim as a number, other names as attributes to match."""
+    pairs: list[tuple[str, str]] = []
     for item in args.fc or ():
         name, equals, value = item.partition("=")
         if not equals or not name:
             raise UsageError(f"--fc takes NAME=VALUE (e.g. lbl=zone:7, cra=20250101T000000), not {item!r}")
-        value = _filter_value(value)
-        if name in fc:            # repeated: a list (ty=3 --fc ty=4, lbl=a --fc lbl=b)
-            fc[name] = (fc[name] if isinstance(fc[name], list) else [fc[name]]) + \
-                (value if isinstance(value, list) else [value])
-        else:
-            fc[name] = value
-    for name in ("ty", "lbl"):           # discover --ty 3 --lbl zone:7 add to any --fc ty=...
-        values = list(getattr(args, name, None) or ())
-        if values:
-            given = fc.get(name, [])
-            fc[name] = (given if isinstance(given, list) else [given]) + values
-    if getattr(args, "lim", None) is not None:
-        fc["lim"] = args.lim
-    if getattr(args, "lvl", None) is not None:
-        fc["lvl"] = args.lvl
-    return fc
+        pairs.append((name, value))
+    pairs += [("ty", str(ty)) for ty in getattr(args, "ty", None) or ()]
+    pairs += [("lbl", label) for label in getattr(args, "lbl", None) or ()]
+    for name in ("lim", "lvl"):
+        if getattr(args, name, None) is not None:
+            pairs.append((name, str(getattr(args, name))))
+    try:
+        fields = parse_query(pairs)
+    except OneM2MError as error:
+        raise UsageError(f"--fc: {error.message}") from None
+    if set(fields) - {"fc"}:
+        raise UsageError(f"--fc takes filter criteria, not {', '.join(sorted(set(fields) - {'fc'}))}")
+    return fields.get("fc", {})
 
 
 def authorization(args: argparse.Namespace) -> str | None:
