@@ -19,7 +19,7 @@ import contextlib
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
-    from .group_commit import CommitTimes
+    from .commit_times import CommitTimes
 
 
 class StorageError(Exception):

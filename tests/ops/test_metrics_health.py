@@ -136,3 +136,12 @@ async def test_the_admin_listener_is_not_the_onem2m_port(observed):
 def test_bad_settings_are_refused(values, message):
     with pytest.raises(ConfigError, match=message):
         make_config(**values)
+
+
+def test_commit_times_fall_in_the_bucket_of_their_upper_bound():
+    from cse.storage.commit_times import CommitTimes
+    times = CommitTimes()
+    for seconds in (0.0005, 0.0006, 3.0):
+        times.add(seconds)
+    assert times.counts[0] == 1 and times.counts[1] == 1 and times.counts[-1] == 1
+    assert times.count == 3 and abs(times.total_seconds - 3.0011) < 1e-9
