@@ -27,6 +27,9 @@ class CseProcess:
              "--coap-port", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         line = self.process.stdout.readline()
         self.urls = {match.group(1): match.group(0) for match in re.finditer(r"(http|mqtt|coap)://\S+", line)}
+        if "http" not in self.urls:
+            self.stop()
+            raise RuntimeError(f"the CSE did not start: {line!r}")
 
     def stop(self) -> None:
         self.process.terminate()
