@@ -7,6 +7,8 @@ how much is stored.
     python -m bench.http_crud              # full run: starts its own CSEs (SQLite), ~1-2 min
     python -m bench.http_crud --quick      # short run: fewer requests, 10,000 prefilled
     python -m bench.http_crud --url http://127.0.0.1:8080   # a CSE that is already running
+    python -m bench.http_crud --prefill 0 --cse-args="--log-level INFO --request-log-file /tmp/r.log" \
+        --compare-args="--log-level INFO --no-request-log"  # two CSEs that differ in their flags
 
 The two states run interleaved, scenario by scenario (empty, full, empty, full ...), and
 each pass is repeated, so a burst of load from elsewhere on the machine hits both alike.
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import random
 import secrets
+import shlex
 import sys
 import tempfile
 import time
@@ -64,6 +67,8 @@ class Options:
     cse_pid: int | None = None
     json: str | None = None
     seed: int = 1
+    cse_args: list[str] = field(default_factory=list)
+    compare_args: list[str] | None = None
 
     @property
     def full_label(self) -> str:
@@ -308,7 +313,11 @@ async def run_own_cses(options: Options, run_tag: str) -> list[Result]:
     with contextlib.ExitStack() as stack:
         # (process, label, workspace made before the process starts or None)
         cses: list[tuple[CseProcess, str, Workspace | None]] = [
-            (stack.enter_context(CseProcess(storage=options.storage)), EMPTY, None)]
+            (stack.enter_context(CseProcess(*options.cse_args, storage=options.storage)), EMPTY, None)]
+        if options.compare_args is not None:
+            # A second empty CSE that differs only in its flags (e.g. --no-request-log).
+            compared = CseProcess(*options.cse_args, *options.compare_args, storage=options.storage)
+            cses.append((stack.enter_context(compared), compare_label(options), None))
         if options.prefill:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="cse-bench-"))
             full_cse = CseProcess(data_dir=data_dir, storage=options.storage)
@@ -325,9 +334,9 @@ async def run_own_cses(options: Options, run_tag: str) -> list[Result]:
             for cse, label, workspace in cses:
                 client = await clients.enter_async_context(OneM2MHttp(cse.url))
                 if workspace is None:
-                    workspace = await make_workspace(client, base, f"C{run_tag}{'e0' if label == EMPTY else 'f1'}",
-                                                     label)
-                    if label != EMPTY:
+                    tag = {EMPTY: "e0", options.full_label: "f1"}.get(label, "k2")
+                    workspace = await make_workspace(client, base, f"C{run_tag}{tag}", label)
+                    if label == options.full_label and options.prefill:
                         print(f"-- prefilling {options.prefill:,} instances over HTTP ...", flush=True)
                         rate = await prefill_http(client, workspace, options.prefill,
                                                   options.prefill_concurrency)
@@ -337,11 +346,23 @@ async def run_own_cses(options: Options, run_tag: str) -> list[Result]:
             return await measure(states, options)
 
 
+def compare_label(options: Options) -> str:
+    return f"{EMPTY}, {' '.join(options.compare_args or [])}"
+
+
 # -- verdicts -------------------------------------------------------------------------------
 def verdicts(results: list[Result], options: Options) -> list[str]:
     """The issue's targets, one line each, ending in 'met' or 'MISSED'."""
     lines = []
     by_key = {(r.label, r.scenario, r.concurrency): r for r in results}
+    if options.compare_args is not None:
+        for scenario in SCENARIOS:
+            for c in options.concurrency:
+                first, second = by_key.get((EMPTY, scenario, c)), by_key.get((compare_label(options), scenario, c))
+                if first and second:
+                    lines.append(f"{scenario} c={c}, adding {' '.join(options.compare_args)}: "
+                                 f"{change(first.per_second, second.per_second)} req/s, CSE CPU per request "
+                                 f"{change(first.cse_cpu_us, second.cse_cpu_us)}")
     for scenario, target in TARGET_PER_SECOND.items():
         r = by_key.get((EMPTY, scenario, TARGET_CONCURRENCY))
         if r:
@@ -403,7 +424,13 @@ def parse_args(argv: list[str] | None) -> Options:
                         help="short run: 300 requests, 1 pass, 10000 prefilled")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--seed", type=int, default=1, help="seed of the retrieve-by-path target choice")
+    parser.add_argument("--cse-args", default="", help="extra arguments of the cse command for every CSE this "
+                                                       "run starts, one string (--cse-args='--log-level INFO')")
+    parser.add_argument("--compare-args", help="also start a second empty CSE with these further arguments and "
+                                               "measure both interleaved (e.g. --compare-args=--no-request-log)")
     args = parser.parse_args(argv)
+    if args.url and (args.cse_args or args.compare_args is not None):
+        parser.error("--cse-args and --compare-args apply to the CSEs this run starts, not to --url")
     if args.url and args.storage != "sqlite":
         parser.error("--storage applies to the CSEs this run starts, not to --url")
     if args.url and args.prefill_via == "core":
@@ -416,7 +443,9 @@ def parse_args(argv: list[str] | None) -> Options:
         concurrency=args.concurrency, repeat=args.repeat or (1 if args.quick else 3),
         prefill=args.prefill if args.prefill is not None else (10_000 if args.quick else 100_000),
         prefill_via=args.prefill_via or ("http" if args.url else "core"), storage=args.storage,
-        cse_rn=args.cse_rn, cse_pid=args.cse_pid, json=args.json, seed=args.seed)
+        cse_rn=args.cse_rn, cse_pid=args.cse_pid, json=args.json, seed=args.seed,
+        cse_args=shlex.split(args.cse_args),
+        compare_args=shlex.split(args.compare_args) if args.compare_args is not None else None)
 
 
 def _positive(text: str) -> int:

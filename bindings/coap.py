@@ -12,6 +12,7 @@ resources.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import aiocoap
@@ -20,7 +21,8 @@ from aiocoap.numbers.codes import Code
 from aiocoap.util import hostportsplit
 
 from cse.errors import RSC, OneM2MError
-from cse.primitives import Response
+from cse.observe import RequestRecorder, not_recorded
+from cse.primitives import Request, Response
 
 from . import coap_codec, coap_options, media
 
@@ -71,8 +73,10 @@ class CoapBinding:
     name = "coap"
 
     def __init__(self, config: "Config", dispatcher: "Dispatcher",
-                 authenticator: "Authenticator | None" = None):
+                 authenticator: "Authenticator | None" = None, record: RequestRecorder = not_recorded):
         coap_options.register()
+        # Told about every answered request (the request log and metrics, cse/observe.py).
+        self.record = record
         self.settings = config.coap
         self.cse_name = config.cse.rn
         self.dispatcher = dispatcher
@@ -105,6 +109,8 @@ class CoapBinding:
 
     # -- request handling -------------------------------------------------------------------
     async def handle(self, message: aiocoap.Message) -> aiocoap.Message:
+        started = time.perf_counter()
+        request: Request | None = None
         legacy = False
         rqi = ""
         op = None
@@ -128,6 +134,7 @@ class CoapBinding:
             log.exception("CoAP binding failed on %s %s", message.code, message.opt.uri_path)
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=rqi, rvi="3",
                                 pc={"m2m:dbg": "internal error in the CoAP binding"})
+        self.record(started, request, response, "/".join(message.opt.uri_path))
         return coap_options.to_aiocoap(coap_codec.encode_response(response, op, serialization, legacy))
 
     def too_large(self, request: aiocoap.Message) -> aiocoap.Message:

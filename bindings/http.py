@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from cse.certs import peer_common_name, server_context
 from cse.errors import RSC, OneM2MError, bad_request
+from cse.observe import RequestRecorder, not_recorded
 from cse.primitives import Request, Response
 
 from . import http_codec, media
@@ -92,12 +94,16 @@ class HttpBinding:
     name = "http"
 
     def __init__(self, settings: "HttpSettings", dispatcher: "Dispatcher",
-                 ssl_context: ssl.SSLContext | None = None, authenticator=None):
+                 ssl_context: ssl.SSLContext | None = None, authenticator=None,
+                 record: RequestRecorder = not_recorded):
         self.settings = settings
         self.dispatcher = dispatcher
         self.ssl_context = ssl_context
         # Optional: checks credentials against the originator (set by the security setup).
         self.authenticator = authenticator
+        # Told about every answered request (the request log and metrics, cse/observe.py).
+        self.record = record
+        self._server: web.Server | None = None
         self._runner: web.ServerRunner | None = None
         self.port: int | None = None
 
@@ -117,7 +123,7 @@ class HttpBinding:
         return [self.settings.public_url or self.url]
 
     async def start(self) -> None:
-        server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None)
+        server = self._server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None)
         self._runner = web.ServerRunner(server)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -131,10 +137,17 @@ class HttpBinding:
             await self._runner.cleanup()
             self._runner = None
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections open right now (the connections metric)."""
+        return len(self._server.connections) if self._server is not None else 0
+
     # -- request handling ---------------------------------------------------------------
     async def _handle(self, http: web.BaseRequest) -> web.Response:
+        started = time.perf_counter()
         headers = http.headers
         serialization = media.JSON
+        request: Request | None = None
         try:
             head = http_codec.read_head(http.method, headers, http.can_read_body)
             body = await self._read_body(http) if http.can_read_body else b""
@@ -154,6 +167,7 @@ class HttpBinding:
             log.exception("HTTP binding failed on %s %s", http.method, http.path)
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=headers.get("X-M2M-RI", ""),
                                 pc={"m2m:dbg": "internal error in the HTTP binding"})
+        self.record(started, request, response, http.path)
         status, response_headers, response_body = http_codec.encode_response(response, serialization)
         return web.Response(status=status, headers=response_headers, body=response_body)
 

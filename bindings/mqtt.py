@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Callable
 
 from cse.errors import RSC, OneM2MError, bad_request
+from cse.observe import RequestRecorder, not_recorded
 from cse.primitives import Operation, Request, Response, ResponseTypeValue
 from cse.tasks import cancel_and_wait
 
@@ -51,9 +53,12 @@ class MqttBinding:
 
     def __init__(self, config: "Config", dispatcher: "Dispatcher",
                  authenticator: "Authenticator | None" = None,
-                 may_relay: Callable[[str, str], bool] = lambda neighbour, originator: False):
+                 may_relay: Callable[[str, str], bool] = lambda neighbour, originator: False,
+                 record: RequestRecorder = not_recorded):
         self.settings = config.mqtt
         self.dispatcher = dispatcher
+        # Told about every answered request (the request log and metrics, cse/observe.py).
+        self.record = record
         # MQTT carries no credential: with authentication on, the originators it protects
         # are refused here (the broker's login is not an originator's).
         self.authenticator = authenticator
@@ -92,6 +97,7 @@ class MqttBinding:
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, topic_name: str, payload: bytes) -> None:
+        started = time.perf_counter()
         topic = parse_topic(topic_name)
         if topic is None or topic.kind not in (REQUEST, REG_REQUEST):
             log.warning("ignoring an MQTT message on %s: not a oneM2M request topic", topic_name)
@@ -110,6 +116,7 @@ class MqttBinding:
             log.exception("MQTT binding failed on a message on %s", topic_name)
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=request.rqi if request is not None else "",
                                 rvi="3", pc={"m2m:dbg": "internal error in the MQTT binding"})
+        self.record(started, request, response, topic_name)
         if request is not None and request.rt == ResponseTypeValue.NO_RESPONSE and response.ok:
             return  # the originator asked for no response (rt 5)
         self._respond(topic, request, response)

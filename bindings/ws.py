@@ -22,11 +22,13 @@ import asyncio
 import itertools
 import logging
 import ssl
+import time
 from typing import TYPE_CHECKING, Callable
 
 from aiohttp import WSMsgType, web
 
 from cse.errors import RSC, OneM2MError
+from cse.observe import RequestRecorder, not_recorded
 from cse.outbound import live_entity_id
 from cse.primitives import Request, Response, ResponseTypeValue
 from cse.tasks import cancel_and_wait
@@ -132,7 +134,8 @@ class WsBinding:
 
     def __init__(self, config: "Config", dispatcher: "Dispatcher", outbound: "Outbound", sender: WsSender,
                  normalize: Callable[[str], str],
-                 authenticator: "Authenticator | None" = None, ssl_context: ssl.SSLContext | None = None):
+                 authenticator: "Authenticator | None" = None, ssl_context: ssl.SSLContext | None = None,
+                 record: RequestRecorder = not_recorded):
         self.settings = config.ws
         self.cse_id = config.cse.cse_id
         self.dispatcher = dispatcher
@@ -141,6 +144,7 @@ class WsBinding:
         self.normalize = normalize
         self.authenticator = authenticator
         self.ssl_context = ssl_context
+        self.record = record            # the request log and metrics (server/observe.py)
         self._numbers = itertools.count(1)
         self._runner: web.ServerRunner | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -226,7 +230,9 @@ class WsBinding:
                                            max_bytes=self.settings.max_message_bytes)
             except ws_codec.UndecodableMessage as error:
                 log.debug("undecodable WebSocket message on %s: %s", connection.url, error.message)
-                await self._send(connection, ws_codec.error_response(error, error.rqi))
+                answer = ws_codec.error_response(error, error.rqi)
+                self.record(time.perf_counter(), None, answer, connection.url)
+                await self._send(connection, answer)
                 continue
             if incoming.response is not None:
                 connection.answered(incoming.response)
@@ -239,6 +245,7 @@ class WsBinding:
             task.add_done_callback(lambda _: in_flight.release())
 
     async def _answer(self, connection: WsConnection, received: Request) -> None:
+        started = time.perf_counter()
         request = ws_codec.with_transport(received, connection.serialization, connection.remote)
         try:
             if self.authenticator is not None:
@@ -250,6 +257,7 @@ class WsBinding:
             log.exception("WebSocket binding failed on %s", request.describe())
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=request.rqi,
                                 pc={"m2m:dbg": "internal error in the WebSocket binding"})
+        self.record(started, request, response, request.to)
         if response.ok:
             self._attach(connection, request, response)
         if request.rt == ResponseTypeValue.NO_RESPONSE and response.ok:

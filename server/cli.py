@@ -3,28 +3,58 @@
 Settings come from defaults, then `--config FILE` (TOML), then the flags.  Once every
 binding listens, one line says where the CSE serves; logs go to stderr.
 `cse certs DIR` and `cse hash-secret` make TLS material and credentials for the config.
+
+Failures at start-up are one line on stderr (no traceback) and an exit status an init
+system can act on (docs/operations.md): 2 usage or configuration, 3 a port cannot be
+listened on, 4 the storage cannot be opened or written, 1 anything else.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import signal
+import sqlite3
 import sys
+from importlib import metadata
 
 from cse.auth import DEFAULT_ITERATIONS, MIN_ITERATIONS, hash_secret, new_token
 from cse.certs import LOOPBACK_NAMES, create_dev_pki
 from cse.config import Config, ConfigError, load_config
 from cse.storage import StorageError
 
+from . import logs
 from .compose import build_cse, configured_bindings
 
 log = logging.getLogger("cse")
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LISTEN, EXIT_STORAGE = 0, 1, 2, 3, 4
+SUBCOMMANDS = {
+    "certs": "make a development CA and server certificate (cse certs DIR --help)",
+    "hash-secret": "print the hashed form of a password or token for the config (cse hash-secret --help)",
+}
+
+
+class CannotListen(Exception):
+    """A binding could not open its port (in use, not allowed, address not local)."""
+
+
+def version() -> str:
+    try:
+        return metadata.version("onem2m-cse")
+    except metadata.PackageNotFoundError:       # run from a source tree that is not installed
+        return "unknown (not installed)"
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cse", description="Run a oneM2M CSE.")
+    epilog = "subcommands:\n" + "\n".join(f"  cse {name:<12} {text}" for name, text in SUBCOMMANDS.items())
+    epilog += ("\n\nexit status: 0 stopped cleanly, 1 failed while running, 2 bad usage or configuration, "
+               "3 a port cannot be listened on, 4 the storage cannot be opened or written")
+    parser = argparse.ArgumentParser(prog="cse", description="Run a oneM2M CSE (without a subcommand).",
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cse (onem2m-cse) {version()}")
     parser.add_argument("--config", help="TOML configuration file")
     parser.add_argument("--host", help="HTTP listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="HTTP port (default 8080; 0 = any free port)")
@@ -46,7 +76,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="delete the registration at the registrar on clean shutdown")
     parser.add_argument("--releases", type=_release_list,
                         help="release versions accepted in rvi, comma-separated (default 2a,3,4,5)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default INFO)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR, CRITICAL (default INFO)")
+    parser.add_argument("--log-format", choices=["text", "json"], help="log lines as text (default) or JSON")
+    parser.add_argument("--request-log", action=argparse.BooleanOptionalAction, default=None,
+                        help="one line per request answered (default on; --no-request-log turns it off)")
+    parser.add_argument("--request-log-file", help="write the request log to this file instead of stderr")
+    parser.add_argument("--admin-host", help="admin listener (/metrics, /health) address (default 127.0.0.1)")
+    parser.add_argument("--admin-port", type=int,
+                        help="admin listener port (default off; on when given; 0 = any free port)")
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None,
                         help="serve over MQTT (default off; on when --mqtt-port is given)")
     parser.add_argument("--mqtt-host", help="MQTT broker address (default 127.0.0.1)")
@@ -69,7 +106,10 @@ def config_from_args(argv: list[str] | None) -> Config:
         "cse.rn": args.rn, "cse.sp_id": args.sp_id, "cse.type": args.type,
         "storage.data_dir": args.data_dir, "storage.url": args.storage,
         "storage.durability": args.durability, "cse.admin_originator": args.admin_originator,
-        "log_level": args.log_level, "cse.supported_releases": args.releases,
+        "log_level": args.log_level, "cse.supported_releases": args.releases, "log.format": args.log_format,
+        "log.requests": args.request_log, "log.request_file": args.request_log_file,
+        "admin.enabled": _enabled(None, args.admin_port), "admin.host": args.admin_host,
+        "admin.port": args.admin_port,
         "registrar.url": args.registrar_url, "registrar.cse_id": args.registrar_id,
         "registrar.rn": args.registrar_rn, "registrar.keepalive": args.registrar_keepalive,
         "registrar.deregister_on_shutdown": args.deregister_on_exit,
@@ -99,7 +139,13 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await cse.start()
+    try:
+        await cse.start()
+    except OSError as error:
+        # A socket's error names no file; the storage's (mkdir, open) do.
+        if error.filename is None and error.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise CannotListen(_listen_message(error)) from None
+        raise
     try:
         urls = " ".join(url for binding in cse.bindings for url in binding.poa)
         print(f"CSE {config.cse.cse_id} ({config.cse.type}-CSE, CSEBase {config.cse.rn}) serving {urls}",
@@ -108,6 +154,13 @@ async def serve(config: Config) -> None:
         log.info("shutting down")
     finally:
         await cse.stop()
+
+
+def _listen_message(error: OSError) -> str:
+    reasons = {errno.EADDRINUSE: "the address is already in use (another process listens there)",
+               errno.EACCES: "permission denied (ports below 1024 need privileges)",
+               errno.EADDRNOTAVAIL: "the address is not one of this machine's"}
+    return f"cannot listen: {reasons.get(error.errno or 0, error.strerror or str(error))} ({error})"
 
 
 def run(config: Config) -> None:
@@ -179,15 +232,34 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(argv)
     except ConfigError as error:
         print(f"cse: {error}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=getattr(logging, config.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        return EXIT_USAGE
+    try:
+        logs.configure(config)
+    except OSError as error:            # the request log file cannot be opened
+        print(f"cse: cannot open the request log: {error}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         run(config)
-    except (OSError, RuntimeError, StorageError) as error:
+    except CannotListen as error:
         print(f"cse: {error}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_LISTEN
+    except (StorageError, sqlite3.Error) as error:
+        print(f"cse: storage: {_one_line(error)} (is {config.storage.resolved_url()} writable?)", file=sys.stderr)
+        return EXIT_STORAGE
+    except OSError as error:
+        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
+            print(f"cse: storage: {_one_line(error)}", file=sys.stderr)
+            return EXIT_STORAGE
+        print(f"cse: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    except RuntimeError as error:
+        print(f"cse: {_one_line(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

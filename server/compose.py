@@ -53,6 +53,10 @@ from cse.tree import Tree
 from resources import TypeRegistry, default_types
 from resources.cse_base import provision
 
+from .admin import AdminListener, Check
+from .metrics import Metrics
+from .observe import Observer
+
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +69,10 @@ class CoreParts:
     outbound: Outbound
     access: AccessControl
     routes: Routes
+    storage: Storage
+    federation: Federation
+    # The request log and metrics: each binding gets `observer.recorder(its name)`.
+    observer: Observer
 
 
 # Makes the bindings and senders of a CSE (registering the senders with `parts.outbound`),
@@ -100,19 +108,20 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
                             remote_handler=routing.forwarder.handle, notify_handler=routing.relay.handle,
                             send_result=notifier.send_result)
     federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound)
+    observer = Observer(Metrics(config.cse.cse_id.lstrip("/"), storage, notifier), log_requests=config.log.requests)
     reaper = ExpiryReaper(config, tree, events, dispatcher.context)
 
     def provision_base(poa: list[str]) -> dict:
         return provision(config, storage, format_timestamp(clock.now()), types.supported, poa)
 
-    made = bindings(CoreParts(config, dispatcher, outbound, access, routing.routes))
+    made = bindings(CoreParts(config, dispatcher, outbound, access, routing.routes, storage, federation, observer))
     return Cse(config, clock, storage, tree, access, outbound, dispatcher, notifier, polling, reaper,
                federation, made, provision_base)
 
 
 def configured_bindings(parts: CoreParts) -> list[Binding]:
     """The senders, then the servers the configuration enables, in start order."""
-    config, dispatcher, outbound = parts.config, parts.dispatcher, parts.outbound
+    config, dispatcher, outbound, observer = parts.config, parts.dispatcher, parts.outbound, parts.observer
     http = config.http
     made: list[Binding] = []
     outbound_tls = None
@@ -125,7 +134,8 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     checking = _authenticator(config, parts.access)
     mqtt = None
     if config.mqtt.enabled:
-        mqtt = MqttBinding(config, dispatcher, authenticator=checking, may_relay=parts.routes.may_relay)
+        mqtt = MqttBinding(config, dispatcher, authenticator=checking, may_relay=parts.routes.may_relay,
+                           record=observer.recorder("mqtt"))
     mqtt_sender = MqttSender(config, mqtt)
     outbound.register(("mqtt", "mqtts"), mqtt_sender)
     made.append(mqtt_sender)
@@ -134,19 +144,51 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     made.append(coap_sender)
     if http.enabled:
         hook = authenticator_hook(checking) if checking is not None else None
-        made.append(HttpBinding(http, dispatcher, ssl_context=server_tls_context(http), authenticator=hook))
+        server = HttpBinding(http, dispatcher, ssl_context=server_tls_context(http), authenticator=hook,
+                             record=observer.recorder("http"))
+        observer.metrics.add_connections("http", lambda: server.open_connections)
+        made.append(server)
     if mqtt is not None:
+        observer.metrics.add_connections("mqtt", lambda: int(mqtt.connection.ready))
         made.append(mqtt)
     if config.coap.enabled:
-        made.append(CoapBinding(config, dispatcher, authenticator=checking))
+        made.append(CoapBinding(config, dispatcher, authenticator=checking, record=observer.recorder("coap")))
     if config.ws.enabled:
         # Requests to entities that opened a WebSocket go over it (wsconn://, never given by peers).
         ws_sender = WsSender()
         outbound.register((WS_CONNECTION_SCHEME,), ws_sender, internal=True)
-        made.append(WsBinding(config, dispatcher, outbound, ws_sender, parts.access.normalize,
-                              authenticator=checking,
-                              ssl_context=server_tls_context(http) if config.ws.tls else None))
+        ws = WsBinding(config, dispatcher, outbound, ws_sender, parts.access.normalize, authenticator=checking,
+                       ssl_context=server_tls_context(http) if config.ws.tls else None, record=observer.recorder("ws"))
+        observer.metrics.add_connections("ws", lambda: ws.connections)
+        made.append(ws)
+    if config.admin.enabled:
+        made.append(AdminListener(config.admin, observer.metrics, health_checks(parts, mqtt)))
     return made
+
+
+def health_checks(parts: CoreParts, mqtt: MqttBinding | None) -> list[Check]:
+    """What /health/ready asks: storage answers, the broker is connected (when MQTT is on),
+    this CSE is registered with its registrar (when it has one)."""
+    config, storage = parts.config, parts.storage
+    base_ri = config.cse.cse_id.lstrip("/")
+
+    def storage_state() -> tuple[bool, str]:
+        found = storage.get(base_ri) is not None
+        return found, f"{storage.url or 'storage'} answers" if found else "the CSEBase cannot be read"
+
+    checks = [Check("storage", storage_state)]
+    if mqtt is not None:
+        connection = mqtt.connection
+        checks.append(Check("broker", lambda: (connection.ready, f"{'connected to' if connection.ready else 'not connected to'} "
+                                                                  f"{connection.address}")))
+    agent = parts.federation.registration
+    if agent is not None:
+        def registrar_state() -> tuple[bool, str]:
+            if agent.registered:
+                return True, f"registered with {config.registrar.cse_id} at {config.registrar.url}"
+            return False, f"not registered with {config.registrar.cse_id}: {agent.last_error or 'trying'}"
+        checks.append(Check("registrar", registrar_state))
+    return checks
 
 
 def _authenticator(config: Config, access: AccessControl) -> Authenticator | None:

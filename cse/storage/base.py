@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from .commit_times import CommitTimes
 
 
 class StorageError(Exception):
@@ -27,6 +30,8 @@ class Storage(abc.ABC):
     """Resource store.  All methods run on the event-loop thread."""
 
     url: str = ""
+    # How long its commits took (the /metrics histogram); None for a backend that does not count.
+    commit_times: "CommitTimes | None" = None
 
     @abc.abstractmethod
     def open(self) -> None: ...

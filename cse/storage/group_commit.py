@@ -10,15 +10,18 @@ yet, so try again on the next iteration).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Callable
 
 from .base import StorageError
+from .commit_times import CommitTimes
 
 
 class GroupCommit:
     def __init__(self, flush: Callable[[], None], busy: Callable[[], bool]):
         self._flush = flush
         self._busy = busy
+        self.times = CommitTimes()
         self._waiters: list[asyncio.Future] = []
         self._scheduled = False
 
@@ -38,12 +41,15 @@ class GroupCommit:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._run)
             return
+        started = time.perf_counter()
         try:
             self._flush()
         except StorageError as error:
             self.release(error)
         else:
             self.release(None)
+        finally:
+            self.times.add(time.perf_counter() - started)
 
     def release(self, error: BaseException | None) -> None:
         """Answer every waiter: the flush they waited for succeeded (None) or failed."""

@@ -71,6 +71,7 @@ class SqliteStorage(Storage):
         self.durability = durability
         self._db: sqlite3.Connection | None = None
         self._group = GroupCommit(self._commit_now, lambda: self._savepoint_depth > 0)
+        self.commit_times = self._group.times
         self._savepoint_depth = 0
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpointer = threading.Event()

@@ -193,6 +193,7 @@ class TinyDbStorage(Storage):
         self._undo: list[tuple] = []
         self._depth = 0
         self._group = GroupCommit(self._commit_now, lambda: self._depth > 0)
+        self.commit_times = self._group.times
 
     @property
     def _sync(self) -> bool:

@@ -94,7 +94,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
         port = busy.getsockname()[1]
         result = subprocess.run([sys.executable, "-m", "server", "--port", str(port), "--data-dir", str(tmp_path)],
                                 capture_output=True, text=True, timeout=30)
-    assert result.returncode == 1
+    assert result.returncode == 3       # docs/operations.md: a port cannot be listened on
     assert "address already in use" in result.stderr.lower() or "errno 98" in result.stderr.lower()
 
 
@@ -122,5 +122,5 @@ def test_storage_that_cannot_be_opened_is_one_clear_line(tmp_path, storage, word
                                 capture_output=True, text=True, timeout=30)
     finally:
         busy.close()
-    assert result.returncode == 1
+    assert result.returncode == 4       # docs/operations.md: the storage cannot be opened
     assert words in result.stderr and "Traceback" not in result.stderr
