@@ -83,22 +83,22 @@ RULES = {
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, st NP NP,
         lbl O O, acpi O O, at O O, aa O O, daci O O, cr O NP, mni O O, mbs O O, mia O O,
         cni NP NP, cbs NP NP, pei O O, peid O O, mdd O O, mdn O O, mdlt NP NP, mdc NP NP,
-        mdt O O, or O O, cnf O NP
+        mdt O O, or O O, cnf O NP, cstn O O
         """, ['aa', 'at', 'daci']),
     "tsi": (30, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O NP, st NP NP,
-        lbl O NP, at O NP, aa O NP, dgt M NP, con M NP, snr O NP, cs NP NP
+        lbl O NP, at O NP, aa O NP, dgt M NP, con M NP, snr O NP, cs NP NP, cstn O NP
         """, ['aa', 'at']),
     "nod": (14, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, at O O, aa O O, ni M O, hcl O O, hael O O, hsl O O, mgca O O,
-        rms NP NP, nid NP NP, nty O O
+        rms NP NP, nid NP NP, nty O O, cstn O O
         """, ['aa', 'at', 'daci']),
     # The part every mgmtObj specialization shares (each adds its own, schemas/mgmt_objs/).
     "mgo": (13, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, at O O, aa O O, mgd M NP, obis O NP, obps O NP, dc O O,
-        mgs O NP, cmlk O O
+        mgs O NP, cmlk O O, cstn O O
         """, ['aa', 'at', 'daci', 'mgs']),
 }
 
