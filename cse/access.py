@@ -26,11 +26,11 @@ sent (no structured paths for unstructured addresses, no ACP IDs, no resource co
 """
 from __future__ import annotations
 
-import enum
 import logging
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
+from .permissions import Permission
 from .policy import Facts, Rule, any_grants, compile_rules
 from .resource_types import Ty
 
@@ -39,16 +39,6 @@ if TYPE_CHECKING:
     from .context import Context
 
 log = logging.getLogger(__name__)
-
-
-class Permission(enum.IntFlag):
-    CREATE = 1
-    RETRIEVE = 2
-    UPDATE = 4
-    DELETE = 8
-    NOTIFY = 16
-    DISCOVER = 32
-    ALL = 63
 
 
 # Most cached ACP references; past that the cache starts again (it refills from storage).
