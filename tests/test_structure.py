@@ -153,3 +153,17 @@ def test_the_core_imports_no_binding_no_resource_type_and_not_the_composition_ro
                    for module, targets in import_graph().items() if module.split(".")[0] == "cse"
                    for target in targets if target.split(".")[0] in forbidden)
     assert not wrong, "\n".join(wrong)
+
+
+# Where the size rule applies: everything the project writes in Python.
+SIZED = ("cse", "resources", "bindings", "client", "server", "schemas", "examples", "bench", "tests")
+MAX_LINES = 500
+
+
+def test_no_module_is_over_500_lines():
+    """A module past ~500 lines holds more than one job: split it along a real seam (and
+    keep the old import path working by re-exporting what others import)."""
+    too_long = sorted(f"{path.relative_to(ROOT)}: {lines} lines"
+                      for package in SIZED for path in (ROOT / package).rglob("*.py")
+                      if (lines := len(path.read_text().splitlines())) > MAX_LINES)
+    assert not too_long, "\n".join(too_long)

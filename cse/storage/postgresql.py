@@ -49,7 +49,9 @@ import orjson
 from .base import Storage, StorageError
 from .pg_batch import WriteBatch
 from .pg_flush import FlushBarrier
-from .pg_schema import MIGRATIONS, VERSION_TABLE, split_url, statements, too_new_message
+from .pg_connect import connect, migrate
+from .pg_connect import failure as _failure
+from .pg_schema import MIGRATIONS, split_url, statements
 
 try:
     import psycopg
@@ -61,7 +63,6 @@ log = logging.getLogger(__name__)
 
 _dumps = orjson.dumps
 _loads = orjson.loads
-_MIGRATION_LOCK = "onem2m-cse schema migration"
 
 
 def _subtree_bounds(path: str) -> tuple[str, str]:
@@ -98,9 +99,9 @@ class PostgresStorage(Storage):
     def open(self) -> None:
         try:
             self._connect()
-            self._migrate()
+            migrate(self._conn, self.schema, self.url, self._migrations)
             if self.durability == "power":
-                self._barrier_conn = self._new_connection(synchronous_commit="on")
+                self._barrier_conn = connect(self._conninfo, self.url, "on")
                 try:
                     self._barrier_conn.execute(self._sql["barrier_cleanup"], prepare=False)
                     fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
@@ -149,23 +150,11 @@ class PostgresStorage(Storage):
         if error is not None:
             raise error
 
-    def _new_connection(self, synchronous_commit: str) -> "psycopg.Connection":
-        options = {"autocommit": True, "prepare_threshold": 0}
-        for name, default in (("connect_timeout", 10), ("application_name", "onem2m-cse")):
-            if name + "=" not in self._conninfo:      # the URL's own value wins
-                options[name] = default
-        try:
-            conn = psycopg.connect(self._conninfo, **options)
-            conn.execute(f"SET synchronous_commit = {synchronous_commit}", prepare=False)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
-        return conn
-
     def _connect(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-        self._conn = self._new_connection(synchronous_commit="off")
+        self._conn = connect(self._conninfo, self.url, "off")
         self._cursor = self._conn.cursor(binary=True)
         self._opened = 0
 
@@ -179,31 +168,6 @@ class PostgresStorage(Storage):
                 raise StorageError("the connection to PostgreSQL was lost inside a transaction")
             log.warning("reconnecting to PostgreSQL at %s", self.url)
             self._connect()
-
-    def _migrate(self) -> None:
-        """Create or upgrade the schema, once even when several workers start together."""
-        quoted = '"' + self.schema + '"'
-        conn = self._conn
-        try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                             (_MIGRATION_LOCK + " " + self.schema,), prepare=False)
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}", prepare=False)
-                conn.execute(VERSION_TABLE.format(s=quoted), prepare=False)
-                row = conn.execute(f"SELECT version FROM {quoted}.cse_schema_version", prepare=False).fetchone()
-                version = row[0] if row else 0
-                if version > len(self._migrations):
-                    raise StorageError(too_new_message(self.schema, version, len(self._migrations)))
-                for step in range(version, len(self._migrations)):
-                    log.info("PostgreSQL schema %s: migrating to version %d", self.schema, step + 1)
-                    conn.execute(self._migrations[step].format(s=quoted), prepare=False)
-                if version < len(self._migrations):
-                    conn.execute(f"INSERT INTO {quoted}.cse_schema_version(version) VALUES (%s) "
-                                 "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
-                                 (len(self._migrations),), prepare=False)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot create or migrate the schema {self.schema!r} at {self.url}: {exc}") \
-                from exc
 
     def schema_version(self) -> int:
         row = self._query(self._sql["version"], ()).fetchone()
@@ -478,7 +442,7 @@ class PostgresStorage(Storage):
         conn = self._barrier_conn
         try:
             if conn is None or conn.broken or conn.closed:
-                conn = self._barrier_conn = self._new_connection(synchronous_commit="on")
+                conn = self._barrier_conn = connect(self._conninfo, self.url, "on")
             conn.execute(self._sql["barrier"])
         except psycopg.Error as exc:
             raise StorageError(f"flushing the PostgreSQL WAL failed: {exc}") from exc
@@ -491,16 +455,6 @@ class PostgresStorage(Storage):
     def flush_barriers(self) -> int:
         """Barriers run so far (one per group of requests under "power")."""
         return self._flush.barriers
-
-
-def _failure(exc: Exception) -> StorageError:
-    if isinstance(exc, psycopg.errors.NoDataFound):     # cse_expect() in a batched statement
-        return StorageError(exc.diag.message_primary or str(exc))
-    if isinstance(exc, psycopg.IntegrityError):
-        return StorageError(f"constraint violated: {exc}")
-    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
-        return StorageError(f"PostgreSQL failed (connection): {exc}")
-    return StorageError(f"PostgreSQL failed: {exc}")
 
 
 def open_postgresql(url: str, durability: str) -> PostgresStorage:
