@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -46,10 +46,14 @@ def tls_peer_name(http: web.BaseRequest) -> str | None:
     return peer_common_name(transport.get_extra_info("ssl_object")) if transport else None
 
 
-def authenticator_hook(authenticator: "Authenticator"):
+# Checks a request's credentials: the request back (marked authenticated), or a 4106.
+AuthenticatorHook = Callable[[Request, "str | None", web.BaseRequest], Awaitable[Request]]
+
+
+def authenticator_hook(authenticator: "Authenticator") -> AuthenticatorHook:
     """Adapts `cse.auth.Authenticator` to the binding's hook (request, header, http request)."""
-    async def hook(request: Request, authorization: str | None, http: web.BaseRequest) -> None:
-        await authenticator.authenticate(request, authorization, tls_peer_name(http))
+    async def hook(request: Request, authorization: str | None, http: web.BaseRequest) -> Request:
+        return await authenticator.authenticate(request, authorization, tls_peer_name(http))
     return hook
 
 
@@ -92,7 +96,8 @@ class HttpBinding:
     name = "http"
 
     def __init__(self, settings: "HttpSettings", dispatcher: "Dispatcher",
-                 ssl_context: ssl.SSLContext | None = None, authenticator=None):
+                 ssl_context: ssl.SSLContext | None = None,
+                 authenticator: AuthenticatorHook | None = None):
         self.settings = settings
         self.dispatcher = dispatcher
         self.ssl_context = ssl_context
@@ -141,9 +146,7 @@ class HttpBinding:
             request = http_codec.read_request(head, http.path, http.query.items() if http.query_string else (),
                                               headers, body, http.remote)
             if self.authenticator is not None:
-                outcome = self.authenticator(request, headers.get("Authorization"), http)
-                if outcome is not None:
-                    await outcome
+                request = await self.authenticator(request, headers.get("Authorization"), http)
             # Errors up to here are answered in JSON: the request was not understood.
             serialization = head.accept
             response = await self.dispatcher.handle(request)
