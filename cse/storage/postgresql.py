@@ -57,7 +57,7 @@ try:
     import psycopg
     from psycopg.pq import TransactionStatus
 except ImportError:          # the optional "postgresql" extra is not installed
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class PostgresStorage(Storage):
         self.durability = durability
         self._migrations = migrations
         self._conn: "psycopg.Connection | None" = None
-        self._cursor = None
+        self._cursor: "psycopg.Cursor | None" = None
         self._depth = 0              # open transaction() blocks
         self._opened = 0             # of those, how many exist on the server (BEGIN / savepoints)
         self._block_waiters: list[asyncio.Future] = []
@@ -95,16 +95,29 @@ class PostgresStorage(Storage):
         # Writes of the open outermost block not sent yet (pg_batch.py).
         self._batch = WriteBatch('"' + self.schema + '"')
 
+    @property
+    def _db(self) -> "psycopg.Connection":
+        if self._conn is None:
+            raise StorageError("the storage is not open")
+        return self._conn
+
+    @property
+    def _cur(self) -> "psycopg.Cursor":
+        if self._cursor is None:
+            raise StorageError("the storage is not open")
+        return self._cursor
+
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
         try:
             self._connect()
-            migrate(self._conn, self.schema, self.url, self._migrations)
+            migrate(self._db, self.schema, self.url, self._migrations)
             if self.durability == "power":
                 self._barrier_conn = connect(self._conninfo, self.url, "on")
                 try:
                     self._barrier_conn.execute(self._sql["barrier_cleanup"], prepare=False)
-                    fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
+                    row = self._barrier_conn.execute("SHOW fsync").fetchone()
+                    fsync = row[0] if row else "unknown"
                 except psycopg.Error as exc:
                     raise StorageError(f"PostgreSQL failed: {exc}") from exc
                 if fsync != "on":
@@ -181,7 +194,7 @@ class PostgresStorage(Storage):
         elif self._batch:
             self._flush_batch()
         try:
-            return self._cursor.execute(sql, params)
+            return self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
 
@@ -199,7 +212,7 @@ class PostgresStorage(Storage):
         sql, params = self._batch.statement()
         self._batch.clear()
         try:
-            self._cursor.execute(sql, params)
+            self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
 
@@ -214,7 +227,7 @@ class PostgresStorage(Storage):
             if self._opened < self._depth:
                 self._begin()
         try:
-            cursor = self._cursor.execute(sql, params)
+            cursor = self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
         if self._depth == 0:
@@ -227,7 +240,7 @@ class PostgresStorage(Storage):
         for level in range(self._opened + 1, self._depth + 1):
             commands.append("BEGIN" if level == 1 else f"SAVEPOINT sp{level}")
         try:
-            self._conn.execute("; ".join(commands), prepare=False)
+            self._db.execute("; ".join(commands), prepare=False)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
         self._opened = self._depth
@@ -364,8 +377,8 @@ class PostgresStorage(Storage):
         if level == 1 and self._batch and not self._opened:
             try:                          # the whole block in one statement
                 self._send_batch()
-            except StorageError as error:
-                self._release_block_waiters(error)
+            except StorageError as failed:
+                self._release_block_waiters(failed)
                 raise
             self._release_block_waiters(None)
             self._flush.committed()
@@ -374,7 +387,7 @@ class PostgresStorage(Storage):
             if level == 1:
                 self._release_block_waiters(None)
             return
-        conn = self._conn
+        conn = self._db
         healthy = conn.info.transaction_status == TransactionStatus.INTRANS
         if level > 1:
             if not healthy:
@@ -405,7 +418,7 @@ class PostgresStorage(Storage):
         if self._opened >= level:
             command = "ROLLBACK" if level == 1 else f"ROLLBACK TO SAVEPOINT sp{level}"
             try:
-                self._conn.execute(command, prepare=False)
+                self._db.execute(command, prepare=False)
             except psycopg.Error as exc:
                 log.warning("%s failed: %s", command, exc)
             self._opened = level - 1

@@ -84,7 +84,9 @@ class TinyDbStorage(Storage):
         self.url = f"tinydb://{directory}"
         self.durability = durability
         self.compact_min_bytes = compact_min_bytes
-        self._index: ResourceIndex | None = None
+        # Empty until open() loads it; `_opened` says whether it is the directory's state.
+        self._index = ResourceIndex()
+        self._opened = False
         self._journal: JournalWriter | None = None
         self._generation = 0
         self._snapshot_size = 0
@@ -99,9 +101,15 @@ class TinyDbStorage(Storage):
     def _sync(self) -> bool:
         return self.durability == "power"
 
+    @property
+    def _open_journal(self) -> JournalWriter:
+        if self._journal is None:
+            raise StorageError(f"{self.url} is not open")
+        return self._journal
+
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
-        if self._index is not None:
+        if self._opened:
             raise StorageError(f"{self.url} is already open")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -142,7 +150,8 @@ class TinyDbStorage(Storage):
                     generation = int(meta[0]["generation"])
                 for document in db.table("resources"):      # one Document at a time
                     state[document["ri"]] = _row(document.doc_id, document, _stored_bytes(document))
-                self._snapshot_size = db.storage.size
+                opened = db.storage
+                self._snapshot_size = opened.size if isinstance(opened, SnapshotFile) else 0
             finally:
                 db.close()
         live = []
@@ -173,9 +182,10 @@ class TinyDbStorage(Storage):
             fsync_directory(directory)
         self._generation = current
         self._index = index
+        self._opened = True
 
     def close(self) -> None:
-        if self._index is None:
+        if not self._opened:
             return
         error: StorageError | None = None
         try:
@@ -185,7 +195,7 @@ class TinyDbStorage(Storage):
             except OSError as exc:
                 error = StorageError(f"writing the journal of {self.directory} failed: {exc}")
             self._group.release(error)
-            if error is None and self._journal.size > 0:
+            if error is None and self._journal is not None and self._journal.size > 0:
                 try:
                     self._compact(background=False)
                 except Exception as exc:     # the journal still holds everything
@@ -195,7 +205,8 @@ class TinyDbStorage(Storage):
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
-            self._index = None
+            self._index = ResourceIndex()
+            self._opened = False
             self._unlock()
         if error is not None:
             raise error
@@ -351,7 +362,7 @@ class TinyDbStorage(Storage):
         for ri in pending:
             row = rows.get(ri)
             operations.append(encode_delete(ri) if row is None else encode_put(row.seq, row.doc))
-        self._journal.append(frame(operations))
+        self._open_journal.append(frame(operations))
         pending.clear()
 
     # -- compaction ---------------------------------------------------------------------
@@ -362,7 +373,7 @@ class TinyDbStorage(Storage):
     def _maybe_compact(self) -> None:
         if not self._finish_compaction(wait=False):
             return
-        if self._journal.size >= max(self.compact_min_bytes, self._snapshot_size):
+        if self._open_journal.size >= max(self.compact_min_bytes, self._snapshot_size):
             try:
                 self._compact(background=True)
             except OSError as exc:
@@ -391,7 +402,7 @@ class TinyDbStorage(Storage):
         journal = JournalWriter(journal_path(self.directory, generation), self._sync)
         if self._sync:
             fsync_directory(self.directory)
-        self._journal.close()
+        self._open_journal.close()
         self._journal = journal
         self._generation = generation
         rows = list(self._index.rows.values())
