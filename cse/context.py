@@ -89,8 +89,8 @@ class AccessView(Protocol):
 class PollingView(Protocol):
     """The pollingChannels' queues (`cse.polling.PollingChannels`)."""
 
-    async def poll(self, ctx: Context, pch: dict, owner: str) -> Response: ...
-    def answer(self, ctx: Context, pch: dict) -> Response: ...
+    async def poll(self, ctx: RequestContext, pch: dict, owner: str) -> Response: ...
+    def answer(self, ctx: RequestContext, pch: dict) -> Response: ...
     def close_channel(self, pch_ri: str, why: str) -> None: ...
 
 
@@ -123,3 +123,15 @@ class Context:
 
     def emit(self, kind: EventKind, resource: dict, parent: dict | None = None, **extra) -> None:
         self.events.append(Event(kind, resource, parent, self.originator, **extra))
+
+
+class RequestContext(Context):
+    """The context of a request being served: the dispatcher makes one per request, and
+    operations, fan-out, discovery and the request-only hooks (`prepare_create`,
+    `prepare_update`, `serve_virtual`) get it, so `request` and `dispatch` are always
+    there.  The CSE's own work (expiry, notifications) has a plain `Context` without a
+    request.  Same fields and constructor; only the types are narrower."""
+
+    __slots__ = ()
+    request: Request
+    dispatch: Callable[[Request], Awaitable[Response]]

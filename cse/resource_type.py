@@ -32,7 +32,7 @@ from .errors import RSC, OneM2MError, bad_request
 from .resource_types import Ty
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .context import Context, RequestContext
     from .primitives import Response
 
 
@@ -271,7 +271,7 @@ class ResourceType:
         return self._default_name_prefix + resource["ri"][len(self.short_name):]
 
     # -- hooks --------------------------------------------------------------------------
-    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+    async def prepare_create(self, ctx: "RequestContext", resource: dict, parent: dict) -> None:
         """Checks that may need I/O, before anything is written."""
 
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
@@ -280,7 +280,7 @@ class ResourceType:
     def after_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         """After the resource is stored (same transaction)."""
 
-    async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+    async def prepare_update(self, ctx: "RequestContext", resource: dict, changes: dict) -> None:
         """Checks that may need I/O, before anything is written."""
 
     def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
@@ -306,6 +306,6 @@ class ResourceType:
     def resolve_virtual(self, ctx: "Context", resource: dict, name: str, op: int) -> dict:
         raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")
 
-    async def serve_virtual(self, ctx: "Context", resource: dict, name: str) -> "Response":
+    async def serve_virtual(self, ctx: "RequestContext", resource: dict, name: str) -> "Response":
         """Answer a RETRIEVE or NOTIFY of a virtual child in `served_virtual_children`."""
         raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")

@@ -28,7 +28,7 @@ from .forwarding import debug_text, deadline_of, send_to_poa
 
 if TYPE_CHECKING:
     from cse.config import Config
-    from cse.context import Context
+    from cse.context import RequestContext
     from cse.operations import Operations
     from cse.primitives import Request, Response
     from cse.tree import Tree
@@ -49,7 +49,7 @@ class NotifyRelay:
         self.operations = operations        # to locate the target as the dispatcher would
         self.types = tree.types
 
-    async def handle(self, ctx: "Context", request: "Request") -> "Response":
+    async def handle(self, ctx: "RequestContext", request: "Request") -> "Response":
         address = self.addresses.parse(request.to)
         target = self.operations.locate(ctx, address)
         resource = target.resource
@@ -67,7 +67,7 @@ class NotifyRelay:
                               "delivers notifications to registered AEs only")
         return await self._to_ae(ctx, request, resource)
 
-    async def _to_ae(self, ctx: "Context", request: "Request", ae: dict) -> "Response":
+    async def _to_ae(self, ctx: "RequestContext", request: "Request", ae: dict) -> "Response":
         name = ae.get("aei", ae["ri"])
         if ae.get("rr") is False:
             poa = [polling_url(ae["ri"])]       # it fetches the NOTIFY from its pollingChannel
