@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
@@ -25,7 +25,6 @@ from . import http_codec, media
 if TYPE_CHECKING:
     from cse.auth import Authenticator
     from cse.config import HttpSettings
-    from cse.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,13 @@ def tls_peer_name(http: web.BaseRequest) -> str | None:
     """Common name of the client's verified TLS certificate, if it presented one."""
     transport = http.transport
     return peer_common_name(transport.get_extra_info("ssl_object")) if transport else None
+
+
+class RequestHandler(Protocol):
+    """What the binding hands requests to: the CSE's `Dispatcher`, or an AE's notification
+    receiver (client/receiver.py)."""
+
+    async def handle(self, request: Request) -> Response: ...
 
 
 # Checks a request's credentials: the request back (marked authenticated), or a 4106.
@@ -95,7 +101,7 @@ class _OneM2MServer(web.Server):
 class HttpBinding:
     name = "http"
 
-    def __init__(self, settings: "HttpSettings", dispatcher: "Dispatcher",
+    def __init__(self, settings: "HttpSettings", dispatcher: "RequestHandler",
                  ssl_context: ssl.SSLContext | None = None,
                  authenticator: AuthenticatorHook | None = None):
         self.settings = settings
