@@ -77,7 +77,7 @@ async def setup(client: Client, with_acp: bool) -> None:
             "rn": "share", "pv": {"acr": [{"acor": [OWNER], "acop": 63},
                                           {"acor": ["Cother1", "Cother2", READER], "acop": 3}]},
             "pvs": {"acr": [{"acor": [OWNER], "acop": 63}]}}}, ty=1)
-        assert rsc == 2001, (rsc, body)
+        assert rsc == 2001 and body is not None, (rsc, body)
         acp_ri = body["m2m:acp"]["ri"]
         rsc, body = await client.call("POST", f"/cse-in/{OWNER}", OWNER,
                                       {"m2m:cnt": {"rn": "shared", "acpi": [acp_ri]}}, ty=3)
@@ -104,7 +104,7 @@ async def run(requests: int, concurrency: int, with_acp: bool) -> list[Result]:
                     rsc, _ = await client.call("GET", path + "/la", originator)
                     return rsc == 2000
 
-                pid = cse.process.pid
+                pid = cse.running_pid
                 results.append(await measured(f"create cin, {label}", concurrency, requests, create, pid))
                 results.append(await measured(f"retrieve la, {label}", concurrency, requests, latest, pid))
     return results

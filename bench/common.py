@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 import aiohttp
 
@@ -214,8 +214,12 @@ class CseProcess:
     def __init__(self, *args: str, data_dir: str | None = None, storage: str | None = None,
                  start_timeout: float = 30.0):
         """`storage`: None or "sqlite" (the default file), "tinydb", or a storage URL."""
-        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="cse-bench-")
-        self.data_dir = data_dir or self._tmp.name
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir:
+            self.data_dir = data_dir
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="cse-bench-")
+            self.data_dir = self._tmp.name
         url = storage_url(storage, self.data_dir)
         extra = ["--storage", url] if url else []
         self.args = ["--host", "127.0.0.1", "--port", "0", "--data-dir", self.data_dir,
@@ -227,6 +231,13 @@ class CseProcess:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
+
+    @property
+    def running_pid(self) -> int:
+        """The pid of the started CSE (inside `with`)."""
+        if self.process is None:
+            raise RuntimeError("the CSE process is not started")
+        return self.process.pid
 
     def __enter__(self) -> "CseProcess":
         self.process = subprocess.Popen([sys.executable, "-m", "server", *self.args], cwd=ROOT,
@@ -243,15 +254,18 @@ class CseProcess:
         """The URL of the "serving <url>" line, or None and the last thing seen instead."""
         deadline = time.monotonic() + self.start_timeout
         line = ""
+        stdout = self.process.stdout if self.process is not None else None
+        if stdout is None:
+            return None, "the process was not started with a pipe"
         with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
+            selector.register(stdout, selectors.EVENT_READ)
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or not selector.select(left):
                     return None, f"no 'serving' line within {self.start_timeout} s (last: {line!r})"
                 # Unbuffered: readline takes exactly one line, so select() never waits for
                 # a line already read ahead into a buffer.
-                line = self.process.stdout.readline().decode(errors="replace")
+                line = stdout.readline().decode(errors="replace")
                 if not line:
                     return None, "the process ended"
                 match = re.search(r"serving (\S+)", line)
@@ -323,6 +337,8 @@ class OneM2MHttp:
         headers = self.headers(originator, ty)
         if body is not None and ty is None:
             headers["Content-Type"] = "application/json"
+        if self.session is None:
+            raise RuntimeError("open the client first (async with)")
         async with self.session.request(method, self.url + path, data=body, headers=headers) as response:
             payload = await response.read()
             rsc = response.headers.get("X-M2M-RSC", "")
@@ -412,7 +428,7 @@ def change(before: float | None, after: float | None) -> str:
     return f"{(after - before) * 100 / before:+.1f}%"
 
 
-def _render(rows: list[tuple[str, ...]], right_from: int) -> str:
+def _render(rows: Sequence[tuple[str, ...]], right_from: int) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):

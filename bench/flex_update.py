@@ -23,6 +23,7 @@ import contextlib
 import secrets
 import sys
 import time
+from typing import Awaitable, Callable
 
 from .common import CpuProbe, CseProcess, OneM2MHttp, Result, change, closed_loop, json_body, machine, merge, \
     table, write_json
@@ -53,7 +54,8 @@ async def setup(client: OneM2MHttp, base: str, originator: str) -> str:
     return f"{base}/{originator}"
 
 
-def operations(client: OneM2MHttp, ae: str, originator: str, n: int) -> dict[str, object]:
+def operations(client: OneM2MHttp, ae: str, originator: str,
+               n: int) -> dict[str, Callable[[int], Awaitable[bool | str]]]:
     readings = [json_body({"m2m:cin": {"cnf": "text/plain:0", "con": f"{1500 + i % 500}.5"}}) for i in range(n)]
     updates = [json_body({"cod:eneCn": {"power": 1500.5 + i % 500, "abECn": 1234.5 + i}}) for i in range(n)]
 

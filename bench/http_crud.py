@@ -177,7 +177,7 @@ class State:
         return list(zip(SCENARIOS, (register, create, retrieve_latest, retrieve_by_path, update, delete)))
 
 
-def require(outcome: bool | str, what: str) -> None:
+def require(outcome: bool | str | None, what: str) -> None:
     if outcome is not True:
         raise RuntimeError(f"{what} failed: {outcome}")
 
@@ -231,6 +231,8 @@ async def prefill_core(cse_args: list[str], count: int, originator: str, batch: 
                                                        rqi=f"p{next(rqi)}", rvi="3", ty=ty, pc=pc))
         if response.rsc != 2001:
             raise RuntimeError(f"prefill: CREATE {to} answered {int(response.rsc)}: {response.pc}")
+        if response.content_location is None:
+            raise RuntimeError(f"prefill: CREATE {to} answered without the created resource's address")
         return "/" + response.content_location
 
     paths: list[str] = []
@@ -270,13 +272,15 @@ async def measure(states: list[State], options: Options) -> list[Result]:
                                                cpu=state.cpu)
                     runs.setdefault((state.label, name, concurrency), []).append(result)
         print(f"   pass {attempt + 1}/{options.repeat} done", flush=True)
-    order = {name: i for i, name in enumerate(SCENARIOS)}
-    keys = sorted(runs, key=lambda k: ([s.label for s in states].index(k[0]), k[2], order[k[1]]))
+    position = {name: i for i, name in enumerate(SCENARIOS)}
+    keys = sorted(runs, key=lambda k: ([s.label for s in states].index(k[0]), k[2], position[k[1]]))
     return [merge(runs[key]) for key in keys]
 
 
 async def run_against_url(options: Options, run_tag: str) -> list[Result]:
     """Both containers in the one CSE at --url; the full one is filled over HTTP."""
+    if options.url is None:
+        raise ValueError("run_against_url needs --url")
     base = "/" + options.cse_rn
     cpu = CpuProbe(options.cse_pid) if options.cse_pid else None
     rng = random.Random(options.seed)
@@ -489,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:  # optional: the client is only slower without it
-        uvloop = None
+        uvloop = None  # type: ignore[assignment]
     started = time.perf_counter()
     try:
         results = uvloop.run(run(options)) if uvloop else asyncio.run(run(options))

@@ -172,7 +172,7 @@ async def run(address: BrokerAddress, requests: int, only: str | None) -> list:
     args = ["--cse-id", cse_id, "--coap-port", str(coap_port),
             "--mqtt-host", address.host, "--mqtt-port", str(address.port)]
     with CseProcess(*args) as process:
-        pid = process.process.pid
+        pid = process.running_pid
 
         async def measured(name: str, concurrency: int, operation) -> None:
             """One scenario, plus the CSE's own CPU per request: unlike req/s it hardly

@@ -78,7 +78,8 @@ class _ReceiverProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)      # a TCP server's
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -105,7 +106,7 @@ class _ReceiverProtocol(asyncio.Protocol):
             self.receivers.received(path, body)
             answers.append(b"HTTP/1.1 200 OK\r\nX-M2M-RSC: 2000\r\nX-M2M-RI: " + request_id.encode()
                            + b"\r\nContent-Length: 0\r\n\r\n")
-        if answers:
+        if answers and self.transport is not None:
             self.transport.write(b"".join(answers))
 
 
@@ -206,7 +207,7 @@ async def run(scenario: str, subscribers: int, instances: int, rate: float | Non
             async with aiohttp.ClientSession(connector=connector) as session:
                 container = await _prepare(session, cse.url, receivers)
                 return await _measure(scenario, session, container, receivers, instances, rate,
-                                      concurrency, quiet, cse.process.pid)
+                                      concurrency, quiet, cse.running_pid)
     finally:
         await receivers.stop()
 

@@ -56,7 +56,7 @@ class Timings:
         self.server = CpuProbe(backend_pid)
         self.rows: list[tuple[str, float, float, float, float | None]] = []
 
-    def measure(self, operation: str, count: int, call: Callable[[int], None]) -> None:
+    def measure(self, operation: str, count: int, call: Callable[[int], object]) -> None:
         for i in range(min(200, count)):          # warm-up: statement caches, prepared plans
             call(-1 - i)
         latencies = []
@@ -76,15 +76,12 @@ class Timings:
 def psycopg_run(url: str, table: str, count: int, mode: str) -> Timings:
     import psycopg
 
-    options = {"autocommit": True}
-    if mode != "psycopg":
-        options["prepare_threshold"] = 0
     binary = mode != "psycopg"
-    with psycopg.connect(url, **options) as conn:
+    with psycopg.connect(url, autocommit=True, prepare_threshold=0 if binary else 5) as conn:
         conn.execute(SCHEMA.format(t=table), prepare=False)
         conn.execute("SET synchronous_commit = off", prepare=False)   # as the storage commits
-        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        timings = Timings(mode, pid)
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        timings = Timings(mode, row[0] if row else 0)
         conn.execute(f"INSERT INTO {table}(ri, pi, ty, path, doc) VALUES ('parent', '', 3, 'p', %s)", (DOC,))
         insert = f"INSERT INTO {table}(ri, pi, ty, path, doc) VALUES (%s, 'parent', 4, %s, %s)"
         update = f"UPDATE {table} SET doc = %s WHERE ri = 'parent'"
@@ -153,7 +150,8 @@ def asyncpg_run(url: str, table: str, count: int, bridged: bool) -> Timings:
         run(conn.close())
         if bridged:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join()
+            if thread is not None:
+                thread.join()
         loop.close()
     return timings
 

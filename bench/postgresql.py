@@ -59,7 +59,9 @@ class ServerCpu:
         import psycopg
         self.conn = psycopg.connect(admin_url, autocommit=True)
         self.application_name = application_name
-        directory = self.conn.execute("SHOW data_directory").fetchone()[0]
+        row = self.conn.execute("SHOW data_directory").fetchone()
+        directory = row[0] if row else ""
+        self.postmaster: int | None
         try:
             self.postmaster = int(Path(directory, "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):

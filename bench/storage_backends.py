@@ -62,9 +62,10 @@ def drop_postgres_schema(directory: Path) -> None:
 def postgres_bytes(directory: Path) -> int:
     import psycopg
     with psycopg.connect(postgres_server(), autocommit=True) as conn:
-        return int(conn.execute("SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
-                                ((directory / "postgres-schema").read_text(),)).fetchone()[0])
+        row = conn.execute("SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                           "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                           ((directory / "postgres-schema").read_text(),)).fetchone()
+        return int(row[0]) if row else 0
 
 
 def container(rn: str) -> dict:
@@ -158,6 +159,8 @@ async def direct(backend: str, instances: int, inserts: int, reads: int) -> list
         try:
             for name in ("empty", "full"):
                 parent = storage.get_by_path(f"cse-in/bench/{name}")
+                if parent is None:
+                    raise RuntimeError(f"the prefilled container cse-in/bench/{name} is missing")
                 held = parent["cni"]
                 # insert + counters, group commit after each (a lone client, worst case)
                 started = time.perf_counter()
@@ -219,11 +222,18 @@ async def insert_during_compaction(storage, counter) -> list[dict]:
 class HttpLoad:
     """Request factories for one running CSE."""
 
-    def __init__(self, cse: CseProcess, session: aiohttp.ClientSession):
+    def __init__(self, cse: CseProcess, session: aiohttp.ClientSession | None = None):
+        """`session`: set before the first request (one session for all the CSEs)."""
         self.cse = cse
         self.session = session
         self.rqi = itertools.count()
         self.headers = {"X-M2M-Origin": ORIGINATOR, "X-M2M-RVI": "3", "Accept": "application/json"}
+
+    @property
+    def _session(self) -> aiohttp.ClientSession:
+        if self.session is None:
+            raise RuntimeError("set HttpLoad.session before sending")
+        return self.session
 
     def create_in(self, name: str):
         target = f"{self.cse.url}/cse-in/bench/{name}"
@@ -231,7 +241,7 @@ class HttpLoad:
         headers = {**self.headers, "Content-Type": "application/json;ty=4"}
 
         async def create(_: int) -> bool:
-            async with self.session.post(target, data=body,
+            async with self._session.post(target, data=body,
                                          headers={**headers, "X-M2M-RI": f"c{next(self.rqi)}"}) as response:
                 await response.read()
                 return response.status == 201
@@ -241,7 +251,7 @@ class HttpLoad:
         target = f"{self.cse.url}/cse-in/bench/{name}/la"
 
         async def latest(_: int) -> bool:
-            async with self.session.get(target, headers={**self.headers, "X-M2M-RI": f"r{next(self.rqi)}"}) as response:
+            async with self._session.get(target, headers={**self.headers, "X-M2M-RI": f"r{next(self.rqi)}"}) as response:
                 await response.read()
                 return response.status == 200
         return latest
@@ -260,14 +270,14 @@ async def over_http(backends: list[str], instances: int, total: int, concurrency
             stack.callback(drop_postgres_schema, directory)
             await prefill(url, instances)
             cse = stack.enter_context(CseProcess("--storage", url, data_dir=str(directory)))
-            loads[backend] = HttpLoad(cse, None)
+            loads[backend] = HttpLoad(cse)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * len(backends))) as session:
             for backend, load in loads.items():
                 load.session = session
                 await closed_loop("warm-up", concurrency, 400, load.create_in("empty"))
                 await closed_loop("warm-up", concurrency, 400, load.latest_of("full"))
                 print(f"{backend}: CSE process RSS with {instances} instances: "
-                      f"{rss_mb(load.cse.process.pid)} MB", flush=True)
+                      f"{rss_mb(load.cse.running_pid)} MB", flush=True)
             runs: dict[str, list[Result]] = {}
             for _ in range(repeat):
                 for name in ("empty", "full"):

@@ -125,7 +125,7 @@ class CoapBinding:
                 received, legacy, self.settings.max_body_bytes, peer_address(message.remote))
             op = request.op
             if self.authenticator is not None:
-                await self.authenticator.authenticate(request, None)
+                request = await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
             response = Response(rsc=error.rsc, rqi=rqi, rvi="3", pc={"m2m:dbg": error.message},

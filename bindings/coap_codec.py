@@ -61,7 +61,7 @@ def code_text(number: int) -> str:
 GET, POST, PUT, DELETE = 1, 2, 3, 4
 METHOD_NAMES = {GET: "GET", POST: "POST", PUT: "PUT", DELETE: "DELETE", 5: "FETCH", 6: "PATCH", 7: "iPATCH"}
 METHODS = {GET: Operation.RETRIEVE, PUT: Operation.UPDATE, DELETE: Operation.DELETE}
-METHOD = {Operation.CREATE: POST, Operation.RETRIEVE: GET, Operation.UPDATE: PUT,
+METHOD: dict[int, Any] = {Operation.CREATE: POST, Operation.RETRIEVE: GET, Operation.UPDATE: PUT,
           Operation.DELETE: DELETE, Operation.NOTIFY: POST}
 CONTENT = code("2.05")
 BAD_OPTION = code("4.02")

@@ -27,7 +27,7 @@ class TextOption(optiontypes.StringOption):
 
     def decode(self, rawdata: bytes) -> None:
         try:
-            self.value = rawdata.decode("utf-8")
+            self.value: str | bytes = rawdata.decode("utf-8")
         except UnicodeDecodeError:
             self.value = bytes(rawdata)
 

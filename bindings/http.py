@@ -13,7 +13,7 @@ import asyncio
 import logging
 import ssl
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
@@ -27,7 +27,6 @@ from . import http_codec, media
 if TYPE_CHECKING:
     from cse.auth import Authenticator
     from cse.config import HttpSettings
-    from cse.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +47,21 @@ def tls_peer_name(http: web.BaseRequest) -> str | None:
     return peer_common_name(transport.get_extra_info("ssl_object")) if transport else None
 
 
-def authenticator_hook(authenticator: "Authenticator"):
+class RequestHandler(Protocol):
+    """What the binding hands requests to: the CSE's `Dispatcher`, or an AE's notification
+    receiver (client/receiver.py)."""
+
+    async def handle(self, request: Request) -> Response: ...
+
+
+# Checks a request's credentials: the request back (marked authenticated), or a 4106.
+AuthenticatorHook = Callable[[Request, "str | None", web.BaseRequest], Awaitable[Request]]
+
+
+def authenticator_hook(authenticator: "Authenticator") -> AuthenticatorHook:
     """Adapts `cse.auth.Authenticator` to the binding's hook (request, header, http request)."""
-    async def hook(request: Request, authorization: str | None, http: web.BaseRequest) -> None:
-        await authenticator.authenticate(request, authorization, tls_peer_name(http))
+    async def hook(request: Request, authorization: str | None, http: web.BaseRequest) -> Request:
+        return await authenticator.authenticate(request, authorization, tls_peer_name(http))
     return hook
 
 
@@ -93,8 +103,9 @@ class _OneM2MServer(web.Server):
 class HttpBinding:
     name = "http"
 
-    def __init__(self, settings: "HttpSettings", dispatcher: "Dispatcher",
-                 ssl_context: ssl.SSLContext | None = None, authenticator=None,
+    def __init__(self, settings: "HttpSettings", dispatcher: "RequestHandler",
+                 ssl_context: ssl.SSLContext | None = None,
+                 authenticator: AuthenticatorHook | None = None,
                  record: RequestRecorder = not_recorded):
         self.settings = settings
         self.dispatcher = dispatcher
@@ -154,9 +165,7 @@ class HttpBinding:
             request = http_codec.read_request(head, http.path, http.query.items() if http.query_string else (),
                                               headers, body, http.remote)
             if self.authenticator is not None:
-                outcome = self.authenticator(request, headers.get("Authorization"), http)
-                if outcome is not None:
-                    await outcome
+                request = await self.authenticator(request, headers.get("Authorization"), http)
             # Errors up to here are answered in JSON: the request was not understood.
             serialization = head.accept
             response = await self.dispatcher.handle(request)

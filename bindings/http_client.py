@@ -36,7 +36,9 @@ class HttpSender:
         self._pipeline: PipelineClient | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context)
+        # ssl=True: aiohttp's default verification, for https:// without a context of ours.
+        connector = aiohttp.TCPConnector(limit=self.pool_size,
+                                         ssl=self.ssl_context if self.ssl_context is not None else True)
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def stop(self) -> None:

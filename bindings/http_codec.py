@@ -46,7 +46,7 @@ HTTP_STATUS = {
 _STATUS_OF_CLASS = {1: 202, 2: 200, 4: 400, 5: 500, 6: 500}
 
 METHODS = {"GET": Operation.RETRIEVE, "PUT": Operation.UPDATE, "DELETE": Operation.DELETE}
-METHOD = {Operation.CREATE: "POST", Operation.RETRIEVE: "GET", Operation.UPDATE: "PUT",
+METHOD: dict[int, str] = {Operation.CREATE: "POST", Operation.RETRIEVE: "GET", Operation.UPDATE: "PUT",
           Operation.DELETE: "DELETE", Operation.NOTIFY: "POST"}
 # TS-0004 6.7 names a media type of its own for notifications (m2m:sgn, m2m:agn); TS-0009
 # 6.4.3 allows it or the plain ones.  NOTIFYs go out as application/json (cbor) by default,
@@ -168,11 +168,11 @@ def read_head(method: str, headers: Headers, has_body: bool) -> RequestHead:
             body_format = kind
     accept = media.negotiate(headers.get("accept"), body_format)
     if method == "POST":
-        op = Operation.CREATE if ty is not None else Operation.NOTIFY
+        op: Operation | None = Operation.CREATE if ty is not None else Operation.NOTIFY
     else:
         op = METHODS.get(method)
-        if op is None:
-            raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"HTTP method {method} has no oneM2M meaning")
+    if op is None:
+        raise OneM2MError(RSC.OPERATION_NOT_ALLOWED, f"HTTP method {method} has no oneM2M meaning")
     return RequestHead(op, ty, body_format, accept)
 
 

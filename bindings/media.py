@@ -54,6 +54,7 @@ def negotiate(accept: str | None, default: str) -> str:
             quality = 0.0
         if quality <= 0:
             continue
+        kind: str | None
         if media in ("*/*", "application/*"):
             kind = default
         else:

@@ -107,7 +107,7 @@ class MqttBinding:
             request = mqtt_codec.decode_request(topic, payload, self.settings.max_payload_bytes)
             self._check_topic(topic, request)
             if self.authenticator is not None:
-                await self.authenticator.authenticate(request, None)
+                request = await self.authenticator.authenticate(request, None)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
             rqi = request.rqi if request is not None else getattr(error, "rqi", "")

@@ -80,7 +80,7 @@ class MqttSender:
         path = unquote(parts.path)
         if path in ("", "/"):
             target = topic_id(request.to, self.cse_id, self.settings.ae_topic_form)
-            topic = Topic(REQUEST, self.own_topic_id, target, serialization)
+            topic: Topic | None = Topic(REQUEST, self.own_topic_id, target, serialization)
         else:
             topic = parse_topic(path)
             if topic is None or topic.kind != REQUEST:

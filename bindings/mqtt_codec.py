@@ -59,13 +59,11 @@ def decode_request(topic: Topic, payload: bytes, max_payload_bytes: int | None =
     except OneM2MError as error:
         raise UndecodableRequest(error, media.salvage_field(payload, serialization, "rqi")) from None
     try:
-        request = request_from_primitive(primitive)
+        # The one parameter the primitive does not carry is given to the constructor
+        # (dataclasses.replace afterwards would copy all 25 fields, 3 µs per request).
+        return request_from_primitive(primitive, accept=serialization)
     except OneM2MError as error:
         raise UndecodableRequest(error, media.primitive_field(primitive, "rqi")) from None
-    # The one parameter the primitive does not carry (set on the object made just above:
-    # dataclasses.replace would copy all 25 fields, 3 µs per request).
-    request.accept = serialization
-    return request
 
 
 def encode_request(request: Request, serialization: str) -> bytes:

@@ -94,7 +94,8 @@ class BrokerConnection:
             client.tls_set(ca_certs=files.ca_file or None, certfile=files.cert_file or None,
                            keyfile=files.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
             client.tls_insecure_set(files.insecure)
-        client.reconnect_delay_set(reconnect_min, reconnect_max)
+        # paho annotates int seconds; its back-off arithmetic takes fractions (tests use 0.1 s).
+        client.reconnect_delay_set(reconnect_min, reconnect_max)  # type: ignore[arg-type]
         client.on_connect = self._paho_connected
         client.on_connect_fail = self._paho_connect_failed
         client.on_disconnect = self._paho_disconnected
@@ -105,6 +106,12 @@ class BrokerConnection:
         self._keepalive = keepalive
 
     # -- lifecycle (event-loop thread) -------------------------------------------------
+    @property
+    def _started_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise ConnectionError(f"the connection to {self.address} is not started")
+        return self._loop
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._client.connect_async(self.address.host, self.address.port, self._keepalive)
@@ -153,7 +160,7 @@ class BrokerConnection:
         key = (parsed.receiver, rqi)
         if key in self._pending:
             raise ValueError(f"a request with rqi {rqi!r} is already waiting for its response")
-        future = self._loop.create_future()
+        future = self._started_loop.create_future()
         self._pending[key] = future
         try:
             self.publish(topic, payload)
@@ -169,9 +176,9 @@ class BrokerConnection:
         if not self.ready:
             return  # subscribed with the others on the next connect
         rc, mid = self._client.subscribe(topic_filter, qos=self.qos)
-        if rc != paho.MQTT_ERR_SUCCESS:
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
             raise ConnectionError(f"cannot subscribe at {self.address}: {paho.error_string(rc)}")
-        future = self._loop.create_future()
+        future = self._started_loop.create_future()
         self._suback_waiters[mid] = future  # the SUBACK is handled on this thread, later
         try:
             await asyncio.wait_for(future, timeout)

@@ -249,7 +249,8 @@ class WsBinding:
         request = ws_codec.with_transport(received, connection.serialization, connection.remote)
         try:
             if self.authenticator is not None:
-                await self.authenticator.authenticate(request, connection.authorization, connection.peer_name)
+                request = await self.authenticator.authenticate(request, connection.authorization,
+                                                                connection.peer_name)
             response = await self.dispatcher.handle(request)
         except OneM2MError as error:
             response = ws_codec.error_response(error, request.rqi, request.rvi)

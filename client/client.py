@@ -155,11 +155,14 @@ class CseClient:
         return resource
 
     async def _take_over(self, wanted: dict) -> dict:
-        current = await self.retrieve(self.originator)
+        originator = self.originator
+        if originator is None:
+            raise ValueError("an AE is taken over by its AE-ID: set the client's originator")
+        current = await self.retrieve(originator)
         changes = {name: value for name, value in wanted.items()
                    if name not in ("api", "rn") and current.get(name) != value}
         if changes:
-            current = await self.update(self.originator, {"m2m:ae": changes})
+            current = await self.update(originator, {"m2m:ae": changes})
         return current
 
     async def deregister(self) -> None:

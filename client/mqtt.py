@@ -65,17 +65,22 @@ class MqttTransport:
         self._connection: BrokerConnection | None = None
 
     async def open(self) -> None:
+        await self._open_connection()
+
+    async def _open_connection(self) -> BrokerConnection:
+        """The connection to the broker, made now if there is none."""
         if self._connection is not None:
-            return
+            return self._connection
         # A fresh session each time, listening again for the AEs already served.
         filters = [f"/oneM2M/{REQUEST}/+/{level}/+" for level in self._handlers]
-        self._connection = self._connect(filters)
-        await self._connection.start()
+        connection = self._connection = self._connect(filters)
+        await connection.start()
         try:
-            await self._connection.wait_ready(self.connect_timeout)
+            await connection.wait_ready(self.connect_timeout)
         except asyncio.TimeoutError:
             await self.close()      # stop paho's reconnect loop; the next call tries again
             raise CseUnreachable(f"the MQTT broker {self.url} is not reachable") from None
+        return connection
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -93,14 +98,14 @@ class MqttTransport:
         return REQUEST, topic_id(request.fr or self._credential, self.cse_id)
 
     async def send(self, request: Request, timeout: float) -> Response:
-        await self.open()
+        connection = await self._open_connection()
         kind, originator = self._originator_level(request)
         response_kind = "reg_resp" if kind == REG_REQUEST else "resp"
         try:
-            await self._connection.subscribe(f"/oneM2M/{response_kind}/{originator}/{self.cse_topic}/+", timeout)
+            await connection.subscribe(f"/oneM2M/{response_kind}/{originator}/{self.cse_topic}/+", timeout)
             topic = f"/oneM2M/{kind}/{originator}/{self.cse_topic}/{self.serialization}"
             payload = mqtt_codec.encode_request(request, self.serialization)
-            return await self._connection.request(topic, payload, request.rqi, timeout)
+            return await connection.request(topic, payload, request.rqi, timeout)
         except asyncio.TimeoutError:
             raise CseUnreachable(f"no answer from {self.cse_id} over {self.url} within {timeout} s") from None
         except ConnectionError as exc:
@@ -109,11 +114,11 @@ class MqttTransport:
     # -- requests to the AE (notifications) --------------------------------------------
     async def serve(self, ae_id: str, handler: Handler) -> None:
         """Answer requests published to AE `ae_id` (both topic forms) with `handler`."""
-        await self.open()
+        connection = await self._open_connection()
         for form in ("sp-relative", "stem"):
             level = topic_id(ae_id, self.cse_id, form)
             self._handlers[level] = handler
-            await self._connection.subscribe(f"/oneM2M/{REQUEST}/+/{level}/+", self.connect_timeout)
+            await connection.subscribe(f"/oneM2M/{REQUEST}/+/{level}/+", self.connect_timeout)
 
     def _received(self, topic_name: str, payload: bytes) -> None:
         topic = parse_topic(topic_name)
@@ -138,7 +143,10 @@ class MqttTransport:
             response = Response(rsc=5000, rqi=rqi, rvi="3", pc={"m2m:dbg": "the receiving application failed"})
         try:
             answer = mqtt_codec.encode_response(response, mqtt_codec.answer_serialization(topic))
-            self._connection.publish(str(topic.response()), answer)
+            connection = self._connection
+            if connection is None:
+                raise ConnectionError("the transport was closed")
+            connection.publish(str(topic.response()), answer)
         except ConnectionError as exc:
             log.warning("could not answer on %s: %s", topic.response(), exc)
 

@@ -74,6 +74,12 @@ class PollingReceiver(NotificationInbox):
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
 
+    @property
+    def _registered_client(self) -> "CseClient":
+        if self.client is None:
+            raise RuntimeError("the AE is not registered yet (registered() was not called)")
+        return self.client
+
     async def registered(self, client: "CseClient") -> None:
         """The AE is registered: make sure it has a channel, then start polling it."""
         self.client = client
@@ -82,8 +88,10 @@ class PollingReceiver(NotificationInbox):
             self._task = asyncio.get_running_loop().create_task(self._run(), name="pollingChannel")
 
     async def _ensure_channel(self) -> None:
-        client = self.client
+        client = self._registered_client
         ae = client.ae_address or client.originator
+        if ae is None:
+            raise RuntimeError("the AE has neither an address nor an originator to make a pollingChannel under")
         try:
             created = await client.create(ae, {"m2m:pch": {"rn": self.channel_name}})
             self.channel = f"{ae}/{created.get('rn', self.channel_name)}"
@@ -115,7 +123,7 @@ class PollingReceiver(NotificationInbox):
                 delay = min(delay * 2, self.retry_max)
 
     async def _poll_once(self) -> None:
-        client = self.client
+        client = self._registered_client
         pcu = f"{self.channel}/pcu"
         # The CSE answers 4008 after rqet when nothing came; the transport waits a bit longer.
         response = await client.request(Operation.RETRIEVE, pcu, rqet=str(int(self.poll_seconds * 1000)),

@@ -73,6 +73,12 @@ class NotificationInbox:
         self.deliver_verifications = deliver_verifications
         self.queue: asyncio.Queue[Notification] = asyncio.Queue(max_queued)
 
+    @property
+    def url(self) -> str | None:
+        """Where the CSE sends notifications for the AE (its poa); None when the AE fetches
+        them itself (a pollingChannel, rr=false)."""
+        return None
+
     async def registered(self, client: Any) -> None:
         """Called by `CseClient.register` once the AE-ID is known (MQTT listens then)."""
 
@@ -113,7 +119,9 @@ class NotificationInbox:
         sgn = pc.get("m2m:sgn") if isinstance(pc, dict) else None
         if not isinstance(sgn, dict):
             return _error(4000, 'a notification must carry {"m2m:sgn": {...}}')
-        nev = sgn.get("nev") if isinstance(sgn.get("nev"), dict) else {}
+        nev = sgn.get("nev")
+        if not isinstance(nev, dict):
+            nev = {}
         notification = Notification(
             subscription=sgn.get("sur"), event=nev.get("net"), representation=nev.get("rep"),
             originator=request.fr, target=request.to, verification=bool(sgn.get("vrq")),

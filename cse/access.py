@@ -29,12 +29,12 @@ sent (no structured paths for unstructured addresses, no ACP IDs, no resource co
 """
 from __future__ import annotations
 
-import enum
 import fnmatch
 import logging
 from typing import TYPE_CHECKING, AbstractSet, Iterable
 
 from .errors import RSC, OneM2MError, bad_request
+from .permissions import Permission
 from .policy import Facts, Rule, any_grants, compile_rules
 from .resource_types import Ty
 
@@ -43,16 +43,6 @@ if TYPE_CHECKING:
     from .context import Context
 
 log = logging.getLogger(__name__)
-
-
-class Permission(enum.IntFlag):
-    CREATE = 1
-    RETRIEVE = 2
-    UPDATE = 4
-    DELETE = 8
-    NOTIFY = 16
-    DISCOVER = 32
-    ALL = 63
 
 
 # Most cached ACP references; past that the cache starts again (it refills from storage).
@@ -134,7 +124,9 @@ class AccessControl:
             identity = entity.get("csi")
         else:
             return False
-        return bool(identity) and self.normalize(originator) == self.normalize(identity)
+        if not identity:
+            return False
+        return self.normalize(originator) == self.normalize(identity)
 
     def is_admin(self, originator: str | None) -> bool:
         if originator is None:
@@ -171,12 +163,12 @@ class AccessControl:
             return self._default(ctx, originator, permission, resource)
         facts = _LazyFacts(self, ctx, originator, resource)
         for reference in acpi:
-            policy = self._policy(ctx, reference)
-            if policy is not None and any_grants(policy.privileges, originator, permission, facts, attributes):
+            referenced = self._policy(ctx, reference)
+            if referenced is not None and any_grants(referenced.privileges, originator, permission, facts, attributes):
                 return True
         for reference in acpi:          # the cache answers again: no list on the hot path
-            policy = self._policy(ctx, reference)
-            if policy is not None and self._group_grants(ctx, policy.privileges, originator, permission, facts,
+            referenced = self._policy(ctx, reference)
+            if referenced is not None and self._group_grants(ctx, referenced.privileges, originator, permission, facts,
                                                          attributes):
                 return True
         return False
@@ -309,10 +301,11 @@ class AccessControl:
         request = ctx.request
         # Transport facts (address, authentication) describe the requester only; for any
         # other originator (e.g. a subscription's creator) rules that need them do not match.
-        own = request is not None and request.fr is not None and self.normalize(request.fr) == originator
+        own = request if request is not None and request.fr is not None \
+            and self.normalize(request.fr) == originator else None
         return Facts(now=ctx.now,
-                     remote_address=request.remote_address if own else None,
-                     authenticated=request.authenticated if own else False,
+                     remote_address=own.remote_address if own is not None else None,
+                     authenticated=own.authenticated if own is not None else False,
                      target_ty=target["ty"],
                      child_ty=request.ty if request is not None else None,
                      # The specialization of a flexContainer (cnd) or mgmtObj (mgd), for acod spty.
@@ -364,7 +357,7 @@ class AccessControl:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             self._cache[reference] = entry
-        if entry is _MISSING or not entry.alive(ctx.now_ts):
+        if not isinstance(entry, Policy) or not entry.alive(ctx.now_ts):     # _MISSING, or expired
             return None
         return entry
 

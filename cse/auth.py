@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -141,8 +142,9 @@ class Authenticator:
         return self.required or bool(self.credentials)
 
     async def authenticate(self, request: "Request", authorization: str | None,
-                           peer_name: str | None = None) -> None:
-        """Set `request.authenticated`, or raise 4106."""
+                           peer_name: str | None = None) -> "Request":
+        """The request, marked `authenticated` when its credentials or its TLS client
+        certificate prove `fr` (a copy: requests are frozen), or a 4106 refusal."""
         originator = self.normalize(request.fr) if isinstance(request.fr, str) and request.fr else None
         if authorization:
             secret = self._secret_for(originator, authorization)
@@ -153,11 +155,9 @@ class Authenticator:
                 raise _refuse(f"no credentials are configured for originator {request.fr!r}")
             if not await self._verify(originator, secret, stored):
                 raise _refuse(f"the credential does not match originator {request.fr!r}")
-            request.authenticated = True
-            return
+            return dataclasses.replace(request, authenticated=True)
         if peer_name and originator and self.normalize(peer_name) == originator:
-            request.authenticated = True
-            return
+            return dataclasses.replace(request, authenticated=True)
         if originator in self.credentials or originator in self.protected:
             raise _refuse(f"originator {request.fr!r} must authenticate (Authorization header "
                           "with its password or token, or a TLS client certificate; MQTT and "
@@ -165,6 +165,7 @@ class Authenticator:
         if self.required:
             raise _refuse("this CSE accepts only authenticated requests (Authorization header "
                           "or a TLS client certificate naming the originator)")
+        return request
 
     def _secret_for(self, originator: str | None, authorization: str) -> str:
         scheme, _, value = authorization.strip().partition(" ")

@@ -72,7 +72,7 @@ def _subject_alt_names(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
 
 def _issue(subject: str, public_key, issuer_cert: x509.Certificate | None,
            issuer_key: ec.EllipticCurvePrivateKey, days: int, *, ca: bool,
-           hosts: tuple[str, ...] = (), usage: ExtendedKeyUsageOID | None = None) -> x509.Certificate:
+           hosts: tuple[str, ...] = (), usage: x509.ObjectIdentifier | None = None) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (x509.CertificateBuilder()
@@ -133,6 +133,8 @@ def create_client_cert(pki: DevPki, name: str) -> tuple[Path, Path]:
     """A client certificate with common name `name` (e.g. an AE-ID), signed by the dev CA."""
     ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{pki.ca_key} is not the EC key of a CA made by create_dev_pki")
     key = _new_key()
     cert = _issue(name, key.public_key(), ca_cert, ca_key, LEAF_DAYS, ca=False,
                   usage=ExtendedKeyUsageOID.CLIENT_AUTH)
@@ -176,7 +178,7 @@ def peer_common_name(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str | 
     if not peer:
         return None
     for rdn in peer.get("subject", ()):
-        for attribute, value in rdn:
-            if attribute == "commonName":
-                return value
+        for pair in rdn:                  # (("commonName", "name"),) per relative name
+            if isinstance(pair, tuple) and pair[0] == "commonName":
+                return pair[1]
     return None

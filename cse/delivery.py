@@ -78,11 +78,11 @@ class Outcome(enum.Enum):
 @dataclass(slots=True, eq=False)
 class TargetQueue:
     key: str
-    items: deque = field(default_factory=deque)
+    items: deque[Notification] = field(default_factory=deque)
     # The newest queued notification per subscription that wants only the latest one.
-    latest: dict = field(default_factory=dict)
+    latest: dict[str, Notification] = field(default_factory=dict)
     # (notification, task) in the order they were sent
-    inflight: deque = field(default_factory=deque)
+    inflight: deque[tuple[Notification, asyncio.Task]] = field(default_factory=deque)
     window: int = 1
     worker: asyncio.Task | None = None
     failing: bool = False
@@ -211,8 +211,8 @@ class Delivery:
                                 queue.key, detail)
                     queue.failing = True
                     self._progress.set()
-                for _, later in list(queue.inflight):
-                    await later
+                for _, unfinished in list(queue.inflight):
+                    await unfinished
                 retry = []
                 for later, answered in queue.inflight:
                     later_outcome, later_detail = answered.result()

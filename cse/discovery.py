@@ -18,7 +18,7 @@ from .representation import identifier
 from .search import find
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .context import RequestContext
     from .operations import Target
     from .representation import Renderer
 
@@ -30,7 +30,7 @@ class Discovery:
     def __init__(self, renderer: "Renderer"):
         self.render = renderer
 
-    async def discover(self, ctx: "Context", target: "Target") -> Response:
+    async def discover(self, ctx: "RequestContext", target: "Target") -> Response:
         request = ctx.request
         if target.virtual is not None:
             raise bad_request(f"discovery cannot start at the virtual resource '{target.virtual}'; "
@@ -44,7 +44,7 @@ class Discovery:
             # The CSEBase: an originator that may not discover it (an unregistered one, by
             # the default policy) is refused, not answered with an empty list.
             ctx.access.check(ctx, Permission.DISCOVER, target.resource)
-        fc = request.fc
+        fc = request.fc or {}        # fu=1 is in it: the dispatcher came here because of it
         transform = None
         if "arp" in fc:
             transform = _RelativePath(ctx, fc["arp"])
@@ -82,7 +82,7 @@ class _RelativePath:
     combined path that names nothing, or a resource the originator may not discover,
     leaves the match out."""
 
-    def __init__(self, ctx: "Context", relative: str):
+    def __init__(self, ctx: "RequestContext", relative: str):
         segments = relative.strip("/").split("/")
         if relative.startswith("/") or any(not s for s in segments):
             raise bad_request(f"filter criteria 'arp': {relative!r} is not a relative path")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, overload
 
 from .addressing import AddressParser
 from .clock import Clock, parse_abs_rel, parse_duration
-from .context import Context
+from .context import Context, RequestContext
 from .errors import RSC, OneM2MError, bad_request
 from .fanout import FanOut
 from .filters import check_filter_criteria
@@ -50,7 +50,7 @@ VALID_RCN = {
 # Handles a request whose target is on another CSE (cse/federation/forwarding.py).
 RemoteHandler = Callable[[Request, str, "str | None"], Awaitable[Response]]
 # Handles a NOTIFY addressed to an entity of this CSE (cse/federation/notify_relay.py).
-NotifyHandler = Callable[[Context, Request], Awaitable[Response]]
+NotifyHandler = Callable[[RequestContext, Request], Awaitable[Response]]
 
 
 class Dispatcher:
@@ -140,9 +140,16 @@ class Dispatcher:
             self.events.publish(ctx.events)
         return response
 
+    @overload
+    def context(self, request: Request, now: float | None = None) -> RequestContext: ...
+    @overload
+    def context(self, request: Request | None, now: float | None = None) -> Context: ...
+
     def context(self, request: Request | None, now: float | None = None) -> Context:
-        return Context(self.config, self.storage, self.tree, self.access, self.outbound, request,
-                       self.clock.now() if now is None else now, self.handle, self.polling)
+        """A request's context, or (without one) a context for the CSE's own work."""
+        kind = Context if request is None else RequestContext
+        return kind(self.config, self.storage, self.tree, self.access, self.outbound, request,
+                    self.clock.now() if now is None else now, self.handle, self.polling)
 
     def _check_primitive(self, request: Request, now: float) -> None:
         """The receiver checks of TS-0004 7.3.2.1 that do not depend on the target."""

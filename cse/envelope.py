@@ -32,8 +32,9 @@ def unwrap(obj: Any, wrapper: str) -> Any:
     return obj
 
 
-def request_from_primitive(obj: Any) -> Request:
-    """A `Request` from a decoded request primitive; 4000 with the parameter's name if wrong."""
+def request_from_primitive(obj: Any, accept: str | None = None) -> Request:
+    """A `Request` from a decoded request primitive; 4000 with the parameter's name if wrong.
+    `accept` is the one field a primitive does not carry: the serialization it came in."""
     obj = unwrap(obj, "m2m:rqp")
     if not isinstance(obj, dict):
         raise bad_request(f"the request primitive must be an object, not {type(obj).__name__}")
@@ -54,11 +55,11 @@ def request_from_primitive(obj: Any) -> Request:
         raise bad_request("the request primitive has no target (to)")
     if "rqi" not in obj:
         raise bad_request("the request primitive has no request identifier (rqi)")
-    request = Request(op=obj["op"], to=obj["to"], fr=obj.get("fr"), rqi=obj["rqi"])
+    fields: dict[str, Any] = {}
     for name in ("rvi", "ty", "rcn", "ec", "drt", "gid", "vsi", "rp"):
         value = obj.get(name)
         if value is not None:
-            setattr(request, name, value)
+            fields[name] = value
     for name in _TIMES:
         value = obj.get(name)
         if value is None:
@@ -68,16 +69,16 @@ def request_from_primitive(obj: Any) -> Request:
         if not isinstance(value, str):
             raise bad_request(f"request parameter '{name}' must be a timestamp or a number of ms, "
                               f"not {value!r}")
-        setattr(request, name, value)
+        fields[name] = value
     if "pc" in obj:
-        request.pc = obj["pc"]
+        fields["pc"] = obj["pc"]
     if "fc" in obj:
         if not isinstance(obj["fc"], dict):
             raise bad_request(f"request parameter 'fc' must be an object, not {obj['fc']!r}")
-        request.fc = obj["fc"]
+        fields["fc"] = obj["fc"]
     if "rt" in obj:
-        request.rt, request.rtu = _response_type(obj["rt"])
-    return request
+        fields["rt"], fields["rtu"] = _response_type(obj["rt"])
+    return Request(op=obj["op"], to=obj["to"], fr=obj.get("fr"), rqi=obj["rqi"], accept=accept, **fields)
 
 
 def _response_type(value: Any) -> tuple[int, list[str] | None]:

@@ -33,7 +33,7 @@ from .resource_types import Ty
 from .tree import random_suffix
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .context import RequestContext
 
 PERMISSIONS = {Operation.CREATE: Permission.CREATE, Operation.RETRIEVE: Permission.RETRIEVE,
                Operation.UPDATE: Permission.UPDATE, Operation.DELETE: Permission.DELETE,
@@ -59,7 +59,7 @@ class FanOut:
                 return True
         return False
 
-    async def handle(self, ctx: "Context", address: Address) -> Response | None:
+    async def handle(self, ctx: "RequestContext", address: Address) -> Response | None:
         """The aggregated answer, or None when `address` is not a fan-out point."""
         located = self._locate(ctx, address)
         if located is None:
@@ -85,7 +85,7 @@ class FanOut:
         return Response(rsc=RSC.OK, pc={"m2m:agr": {"m2m:rsp": answers}})
 
     # -- steps --------------------------------------------------------------------------
-    def _locate(self, ctx: "Context", address: Address) -> tuple[dict, str] | None:
+    def _locate(self, ctx: "RequestContext", address: Address) -> tuple[dict, str] | None:
         tree = ctx.tree
         now_ts = ctx.now_ts
         if address.structured is not None:
@@ -99,7 +99,7 @@ class FanOut:
             at = self._first_point(segments, 0)
             if at is None:
                 return None
-            group = tree.get(address.ri, now_ts)
+            group = tree.get(address.ri, now_ts) if address.ri is not None else None
             if group is not None and at > 0:
                 group = tree.get_by_path(group["_path"] + "/" + "/".join(segments[:at]), now_ts)
         if group is None or tree.types.of(group).fan_out_point != segments[at]:
@@ -113,7 +113,7 @@ class FanOut:
                 return at
         return None
 
-    def _check_access(self, ctx: "Context", group: dict) -> None:
+    def _check_access(self, ctx: "RequestContext", group: dict) -> None:
         request = ctx.request
         permission = PERMISSIONS[Operation(request.op)]
         if request.op == Operation.RETRIEVE and (request.fc or {}).get("fu") == DISCOVERY:
@@ -126,7 +126,7 @@ class FanOut:
                               f"originator {ctx.originator!r} has no {permission.name} privilege on the "
                               f"fan-out point of {group['_path']!r} ({rules})")
 
-    def _member_request(self, ctx: "Context", member: str, relative: str, attribute: str | None,
+    def _member_request(self, ctx: "RequestContext", member: str, relative: str, attribute: str | None,
                         gid: str, group_ri: str) -> Request:
         request = ctx.request
         to = member + ("/" + relative if relative else "") + ("#" + attribute if attribute else "")
@@ -141,7 +141,7 @@ class FanOut:
                 changes[name] = format_timestamp(parse_abs_rel(value, ctx.now, name))
         return dataclasses.replace(request, **changes)
 
-    async def _send(self, ctx: "Context", group: dict, members: list[str], relative: str,
+    async def _send(self, ctx: "RequestContext", group: dict, members: list[str], relative: str,
                     attribute: str | None, gid: str) -> list[dict]:
         limit = asyncio.Semaphore(self.max_parallel)
         handle = self.dispatch

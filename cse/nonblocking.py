@@ -149,6 +149,7 @@ class NonBlockingRequests:
         ctx = self.new_context(request)
         tree = self.tree
         base = tree.storage.get(tree.cse_ri)
+        assert base is not None, "the CSEBase exists while the CSE runs"
         ri = tree.new_resource_id("req")
         record = {"ty": int(Ty.REQ), "ri": ri, "rn": f"req_{ri[3:]}", "pi": base["ri"],
                   "ct": ctx.now_ts, "lt": ctx.now_ts, "et": format_timestamp(keep_until),

@@ -103,7 +103,7 @@ class TargetResolver:
         if address.ri is not None:
             return self.storage.get(address.ri) if not address.rest else \
                 self.storage.get_by_path(f"{self._path_of(address.ri)}/{'/'.join(address.rest)}")
-        return self.storage.get_by_path(address.structured)
+        return self.storage.get_by_path(address.structured) if address.structured is not None else None
 
     def _remote_cse(self, target: NotificationTarget) -> str | None:
         """The CSE-ID (or SP-ID + CSE-ID) of an entry naming an entity on another CSE."""

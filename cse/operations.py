@@ -25,7 +25,7 @@ from .search import find, meets
 if TYPE_CHECKING:
     from .access import AccessControl
     from .config import Config
-    from .context import Context
+    from .context import RequestContext
     from .representation import Renderer
     from .resource_type import ResourceType
     from .storage import Storage
@@ -51,7 +51,7 @@ class Target:
 class Discoverer(Protocol):
     """Answers a RETRIEVE with fu=1 below `target` (cse/discovery.py)."""
 
-    async def discover(self, ctx: "Context", target: Target) -> Response: ...
+    async def discover(self, ctx: "RequestContext", target: Target) -> Response: ...
 
 
 class UpdateGate(Protocol):
@@ -76,7 +76,7 @@ class Operations:
         self.blocking = blocking        # net 7 subscriptions, asked before an UPDATE is written
 
     # -- locating -----------------------------------------------------------------------
-    def locate(self, ctx: "Context", address: Address) -> Target:
+    def locate(self, ctx: "RequestContext", address: Address) -> Target:
         now_ts = ctx.now_ts
         if address.ri is not None:
             head = self.tree.get(address.ri, now_ts)
@@ -100,7 +100,7 @@ class Operations:
             return Target(resource)
         raise not_found(address.local_to)
 
-    def resolve_virtual(self, ctx: "Context", target: Target, op: int) -> dict:
+    def resolve_virtual(self, ctx: "RequestContext", target: Target, op: int) -> dict:
         """The real resource behind a virtual address (e.g. the newest instance for `la`)."""
         rtype = self.types.of(target.resource)
         if target.virtual not in rtype.virtual_children:
@@ -108,7 +108,7 @@ class Operations:
         return rtype.resolve_virtual(ctx, target.resource, target.virtual, op)
 
     # -- CREATE -------------------------------------------------------------------------
-    async def create(self, ctx: "Context", address: Address) -> Response:
+    async def create(self, ctx: "RequestContext", address: Address) -> Response:
         request = ctx.request
         rtype = self.types.for_create(request.ty)
         if not rtype.creatable:
@@ -145,16 +145,20 @@ class Operations:
         with self.storage.transaction():
             if rtype.prepare_create_may_wait:
                 # Re-read: the parent may have changed or gone while prepare_create waited.
-                parent = self.tree.get(parent["ri"], ctx.now_ts)
-                if parent is None:
+                current = self.tree.get(parent["ri"], ctx.now_ts)
+                if current is None:
                     raise not_found(address.local_to)
+                parent = current
             if self._take_place(ctx, resource, rtype):
-                parent = self.storage.get(parent["ri"])      # its counters changed
+                current = self.storage.get(parent["ri"])     # its counters changed
+                if current is None:
+                    raise not_found(address.local_to)
+                parent = current
             self.tree.insert(ctx, resource, parent)
         await self.storage.commit()
         return self._created(ctx, resource, attributes)
 
-    def _take_place(self, ctx: "Context", resource: dict, rtype: "ResourceType") -> bool:
+    def _take_place(self, ctx: "RequestContext", resource: dict, rtype: "ResourceType") -> bool:
         """The path, and the ri of an AE or remoteCSE (chosen by the registering entity),
         must be free.  An expired holder is absent for every request, so it is removed now
         (with its subtree and events, as the reaper would); a live one is a conflict.
@@ -250,7 +254,7 @@ class Operations:
                                           "m2m:labels): no tab, line break, leading, trailing or "
                                           "double space")
 
-    def _new_resource(self, ctx: "Context", rtype: "ResourceType", attributes: dict,
+    def _new_resource(self, ctx: "RequestContext", rtype: "ResourceType", attributes: dict,
                       parent: dict) -> dict:
         now_ts = ctx.now_ts
         resource = {"ty": int(rtype.ty), "ri": self.tree.new_resource_id(rtype.short_name),
@@ -272,7 +276,7 @@ class Operations:
         resource["_own"] = ctx.originator if owned_by_creator else parent.get("_own")
         return resource
 
-    def _created(self, ctx: "Context", resource: dict, given: dict) -> Response:
+    def _created(self, ctx: "RequestContext", resource: dict, given: dict) -> Response:
         rcn = ctx.request.rcn
         drt = ctx.request.drt
         location = resource["_path"] if drt != DesiredIdentifierResultType.UNSTRUCTURED else resource["ri"]
@@ -289,7 +293,7 @@ class Operations:
         return Response(rsc=RSC.CREATED, pc=pc, content_location=location)
 
     # -- RETRIEVE -----------------------------------------------------------------------
-    async def retrieve(self, ctx: "Context", address: Address) -> Response:
+    async def retrieve(self, ctx: "RequestContext", address: Address) -> Response:
         request = ctx.request
         names = self._attribute_list(request.pc, request.atrl, address.attribute)
         target = self.locate(ctx, address)
@@ -330,7 +334,7 @@ class Operations:
             await self.storage.commit()
         return response
 
-    def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
+    def _check_condition(self, ctx: "RequestContext", resource: dict, fc: dict) -> None:
         """Conditional operation on the target itself (RETRIEVE rcn=1, UPDATE, DELETE
         without a child list): it must meet the criteria."""
         if not meets(ctx, resource, fc, Permission.RETRIEVE):
@@ -351,7 +355,7 @@ class Operations:
             names = (names or []) + [attribute]
         return names
 
-    def _with_children(self, ctx: "Context", resource: dict, rcn: int, rsc: int) -> Response:
+    def _with_children(self, ctx: "RequestContext", resource: dict, rcn: int, rsc: int) -> Response:
         """rcn 4, 5, 6, 8 for RETRIEVE and DELETE: children selected by fc, paged by ofst/lim."""
         drt = ctx.request.drt
         fc = ctx.request.fc
@@ -371,7 +375,7 @@ class Operations:
             response.cnot = page.next_offset
         return response
 
-    def _retrievable_children(self, ctx: "Context"):
+    def _retrievable_children(self, ctx: "RequestContext"):
         """Leaves out of a child list (rcn 4/5/6/8) what a RETRIEVE of its own would refuse
         for type reasons (instances of a container with disr); the verdict depends on the
         type and the parent only, so it is asked once per parent."""
@@ -392,7 +396,7 @@ class Operations:
         return keep
 
     # -- UPDATE -------------------------------------------------------------------------
-    async def update(self, ctx: "Context", address: Address) -> Response:
+    async def update(self, ctx: "RequestContext", address: Address) -> Response:
         request = ctx.request
         _check_whole_resource(ctx, address)
         target = self.locate(ctx, address)
@@ -465,7 +469,7 @@ class Operations:
         changes["et"] = expiration(ctx, et, parent)
 
     # -- DELETE -------------------------------------------------------------------------
-    async def delete(self, ctx: "Context", address: Address) -> Response:
+    async def delete(self, ctx: "RequestContext", address: Address) -> Response:
         request = ctx.request
         if request.pc is not None:
             raise bad_request("a DELETE request carries no content")
@@ -500,7 +504,7 @@ class Operations:
         return response
 
 
-def _check_whole_resource(ctx: "Context", address: Address) -> None:
+def _check_whole_resource(ctx: "RequestContext", address: Address) -> None:
     """CREATE, UPDATE and DELETE act on whole resources: an attribute address (#lbl,
     atrl) would otherwise be dropped and widen the operation to the resource."""
     if address.attribute is not None or ctx.request.atrl:

@@ -41,7 +41,7 @@ from .resource_types import Ty
 if TYPE_CHECKING:
     from .clock import Clock
     from .config import PollingSettings
-    from .context import Context
+    from .context import Context, RequestContext
     from .tree import Tree
 
 POLLING_SCHEME = "polling"
@@ -175,7 +175,7 @@ class PollingChannels:
         return None
 
     # -- the owner's side: RETRIEVE pcu (long poll), NOTIFY pcu (the answer) -------------
-    async def poll(self, ctx: "Context", pch: dict, owner: str) -> Response:
+    async def poll(self, ctx: "RequestContext", pch: dict, owner: str) -> Response:
         """The oldest request waiting for `owner`, as soon as there is one."""
         if self._closed:
             raise OneM2MError(RSC.TARGET_NOT_REACHABLE, "this CSE is shutting down; poll again later")
@@ -217,7 +217,7 @@ class PollingChannels:
             raise OneM2MError(outcome.rsc, outcome.message)
         return _fetched(outcome)
 
-    def answer(self, ctx: "Context", pch: dict) -> Response:
+    def answer(self, ctx: "RequestContext", pch: dict) -> Response:
         """A NOTIFY to pcu: the owner's response to a request it fetched."""
         rsp = _response_content(ctx.request.pc)
         rqi = rsp["rqi"]

@@ -6,6 +6,7 @@ that is what every binding and every log line talks about.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -53,9 +54,13 @@ class DesiredIdentifierResultType(enum.IntEnum):
     UNSTRUCTURED = 2
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """One request primitive, whatever binding it arrived on.
+
+    Frozen: a part that needs a different request (a fan-out member's target, a forwarded
+    copy, an authenticated one) makes one with `dataclasses.replace`, so the request a
+    binding handed over never changes under another part that holds it.
 
     `pc` is already decoded (JSON or CBOR give the same dict).  `fc` holds the filter
     criteria with values converted to their oneM2M types by the binding; the core
@@ -113,6 +118,38 @@ class Request:
         if self.rt is not None:
             out["rt"] = {"rtv": self.rt, **({"nu": self.rtu} if self.rtu is not None else {})}
         return out
+
+
+def _stored_through_slots(cls: type) -> None:
+    """Give a frozen slots dataclass an `__init__` that stores each field through its slot
+    descriptor.  The one dataclasses writes for a frozen class calls
+    `object.__setattr__(self, name, value)` for every field: for Request's 25 fields that
+    made building one 7x slower (0.9 -> 6 us), 3-5% of the CSE's CPU time for a whole
+    RETRIEVE (bench.http_crud).  The slot descriptors bypass the frozen `__setattr__` in
+    the same way at a third of the cost.  Same parameters and defaults; the fields are
+    read from the class, so a field added later needs nothing here."""
+    namespace: dict[str, Any] = {}
+    parameters, body = [], []
+    for spec in dataclasses.fields(cls):
+        name = spec.name
+        if spec.default_factory is not dataclasses.MISSING or not spec.init or spec.kw_only:
+            raise TypeError(f"{cls.__name__}.{name}: only plain fields are supported here")
+        if spec.default is dataclasses.MISSING:
+            parameters.append(name)
+        else:
+            parameters.append(f"{name}=_default_{name}")
+            namespace[f"_default_{name}"] = spec.default
+        namespace[f"_store_{name}"] = cls.__dict__[name].__set__
+        body.append(f"    _store_{name}(self, {name})")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: __post_init__ is not supported here")
+    exec(f"def __init__(self, {', '.join(parameters)}):\n" + "\n".join(body), namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    setattr(cls, "__init__", init)
+
+
+_stored_through_slots(Request)
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from .errors import RSC, OneM2MError, bad_request
 from .resource_types import Ty
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .context import Context, RequestContext
     from .primitives import Response
 
 
@@ -303,7 +303,7 @@ class ResourceType:
         """A registration's checks of the originator alone, made before anything of the
         content is looked at (TS-0004 7.4.4.2.1, 7.4.5.2.1 give that order)."""
 
-    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+    async def prepare_create(self, ctx: "RequestContext", resource: dict, parent: dict) -> None:
         """Checks that may need I/O, before anything is written."""
 
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
@@ -312,7 +312,7 @@ class ResourceType:
     def after_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         """After the resource is stored (same transaction)."""
 
-    async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+    async def prepare_update(self, ctx: "RequestContext", resource: dict, changes: dict) -> None:
         """Checks that may need I/O, before anything is written."""
 
     def on_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
@@ -352,6 +352,6 @@ class ResourceType:
     def resolve_virtual(self, ctx: "Context", resource: dict, name: str, op: int) -> dict:
         raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")
 
-    async def serve_virtual(self, ctx: "Context", resource: dict, name: str) -> "Response":
+    async def serve_virtual(self, ctx: "RequestContext", resource: dict, name: str) -> "Response":
         """Answer a RETRIEVE or NOTIFY of a virtual child in `served_virtual_children`."""
         raise OneM2MError(RSC.NOT_FOUND, f"no virtual resource '{name}' under {self.type_name}")

@@ -240,7 +240,7 @@ class _Search:
         for year in range(first_year, last_year + 1):
             leap = calendar.isleap(year)
             year_start = (new_year - _EPOCH_ORDINAL) * _DAY
-            possible = tuple(i for i in every_year if entries[i].years is None or year in entries[i].years) \
+            possible = tuple(i for i in every_year if (years := entries[i].years) is None or year in years) \
                 if restricted else every_year
             if year == first_year:
                 found = self._in_year(leap, new_year, possible, ordinal - new_year, in_day)

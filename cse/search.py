@@ -233,9 +233,10 @@ def find(ctx: "Context", root: dict, fc: dict | None, permission: "Permission", 
             continue
         item = candidate
         if transform is not None:
-            item = transform(candidate)
-            if item is None or item["ri"] in seen or expired(item):
+            transformed = transform(candidate)
+            if transformed is None or transformed["ri"] in seen or expired(transformed):
                 continue
+            item = transformed
             seen.add(item["ri"])
         if skipped < offset:
             skipped += 1

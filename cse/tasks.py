@@ -26,7 +26,7 @@ async def cancel_and_wait(tasks: "asyncio.Task | Iterable[asyncio.Task | None] |
     the owner reports its tasks' failures itself."""
     if tasks is None:
         return set()
-    given = {tasks} if isinstance(tasks, asyncio.Future) else {t for t in tasks if t is not None}
+    given = {tasks} if isinstance(tasks, asyncio.Task) else {t for t in tasks if t is not None}
     given.discard(asyncio.current_task())   # a task stopping its owner ends by itself afterwards
     running = {task for task in given if not task.done()}
     if running and grace > 0:

@@ -140,10 +140,10 @@ def _load_class(path: Path, validator: jsonschema.Draft202012Validator,
         document = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, DeviceModelError) as error:
         raise DeviceModelError(f"{where}: cannot be read as JSON: {error}") from None
-    error = next(iter(sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))), None)
-    if error is not None:
-        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise DeviceModelError(f"{where}: {at}: {error.message}")
+    invalid = next(iter(sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))), None)
+    if invalid is not None:
+        at = "/".join(str(p) for p in invalid.absolute_path) or "(top level)"
+        raise DeviceModelError(f"{where}: {at}: {invalid.message}")
     name = document["name"]
     if path.stem != name:
         raise DeviceModelError(f"{where}: the file of class {name!r} must be named {name}.json")

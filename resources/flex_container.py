@@ -104,6 +104,15 @@ class FlexContainer(InstanceContainer):
         return member
 
     # -- roots ------------------------------------------------------------------------------
+    @property
+    def _bound(self) -> Specialization:
+        """The specialization of a member made by `for_root`: only those check content."""
+        if self.specialization is None:
+            raise OneM2MError(RSC.SPECIALIZATION_SCHEMA_NOT_FOUND,
+                              "a flexContainer is created and updated under its specialization's root "
+                              "(e.g. cod:eneCn), which names the custom attributes it may have")
+        return self.specialization
+
     def spec_of(self, resource: dict) -> Specialization | None:
         return self.models.by_root.get(resource.get(ROOT_KEY, ""))
 
@@ -160,7 +169,7 @@ class FlexContainer(InstanceContainer):
             raise bad_request(f"{spec.label} attribute {name!r} ({point.name}): {problem}")
 
     def validate_create(self, attributes: dict) -> None:
-        spec = self.specialization
+        spec = self._bound
         own, custom = self._split(attributes)
         super().validate_create(own)
         cnd = own["cnd"]
@@ -185,7 +194,7 @@ class FlexContainer(InstanceContainer):
                               "missing (cardinality 1 in the class)")
 
     def validate_update(self, attributes: dict) -> None:
-        spec = self.specialization
+        spec = self._bound
         own, custom = self._split(attributes)
         if own:
             super().validate_update(own)
@@ -205,7 +214,7 @@ class FlexContainer(InstanceContainer):
                                   f"{', '.join(given)} cannot be set in the same UPDATE")
 
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
-        resource[ROOT_KEY] = self.specialization.root
+        resource[ROOT_KEY] = self._bound.root
 
     # -- lifecycle (the stored resource names its specialization) ----------------------------
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
@@ -251,6 +260,9 @@ class FlexContainer(InstanceContainer):
         type fills cs, st and et; the base counts and prunes)."""
         spec = self.spec_of(resource)
         instance_type = ctx.tree.types.get(self.instance_type)
+        if instance_type is None:
+            raise OneM2MError(RSC.NOT_IMPLEMENTED, f"fcied: this CSE keeps no {self.instance_type.name} "
+                                                   "instances (not a registered type)")
         now_ts = ctx.now_ts
         instance = {"ty": int(self.instance_type), "ri": ctx.tree.new_resource_id(instance_type.short_name),
                     "pi": resource["ri"], "ct": now_ts, "lt": now_ts}

@@ -31,7 +31,7 @@ from cse.resource_type import ResourceType
 from cse.resource_types import Ty, is_onem2m_type
 
 if TYPE_CHECKING:
-    from cse.context import Context
+    from cse.context import Context, RequestContext
 
 FANOUT_POINT = "fopt"
 MIXED = 0
@@ -63,14 +63,14 @@ class Group(ResourceType):
             if not isinstance(spty, expected[0]) or isinstance(spty, bool):
                 raise bad_request(f"group attribute 'spty': {spty!r} is not {expected[1]}")
 
-    async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
+    async def prepare_create(self, ctx: "RequestContext", resource: dict, parent: dict) -> None:
         resource.setdefault("mt", MIXED)
         members, validated, mt = await self._validate_members(
             ctx, resource["mid"], resource["mt"], resource.get("csy", ABANDON_MEMBER), resource["mnm"],
             resource.get("spty"))
         resource.update(mid=members, cnm=len(members), mtv=validated, mt=mt, ssi=False)
 
-    async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
+    async def prepare_update(self, ctx: "RequestContext", resource: dict, changes: dict) -> None:
         if changes.get("mid") is None:
             return
         mnm = changes.get("mnm") or resource["mnm"]
@@ -92,7 +92,7 @@ class Group(ResourceType):
                           f"{resource['_path']}/{name} is the group's fan-out point, not a resource")
 
     # -- member checks ------------------------------------------------------------------
-    async def _validate_members(self, ctx: "Context", mid: list[str], mt: int, csy: int,
+    async def _validate_members(self, ctx: "RequestContext", mid: list[str], mt: int, csy: int,
                                 mnm: int, spty: int | str | None = None) -> tuple[list[str], bool, int]:
         """(members kept, all types verified, memberType after csy)."""
         unique = list(dict.fromkeys(mid))
@@ -127,7 +127,7 @@ class Group(ResourceType):
             kept.append(member)
         return kept, validated, mt
 
-    async def _inspect(self, ctx: "Context", member: str) -> tuple[tuple | None, int | None, object]:
+    async def _inspect(self, ctx: "RequestContext", member: str) -> tuple[tuple | None, int | None, object]:
         """(identity, type, specialization) of one member, or (None, None, None) for a remote
         member that could not be reached; refusals raise."""
         if ctx.dispatch is None:

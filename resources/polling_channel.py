@@ -27,7 +27,7 @@ from cse.resource_type import ResourceType
 from cse.resource_types import Ty
 
 if TYPE_CHECKING:
-    from cse.context import Context
+    from cse.context import Context, RequestContext
     from cse.primitives import Response
 
 POLLING_CHANNEL_URI = "pcu"
@@ -67,7 +67,7 @@ class PollingChannel(ResourceType):
                           f"the pollingChannelURI '{name}' can only be retrieved (to fetch requests) "
                           "and notified (to answer them)")
 
-    async def serve_virtual(self, ctx: "Context", resource: dict, name: str) -> "Response":
+    async def serve_virtual(self, ctx: "RequestContext", resource: dict, name: str) -> "Response":
         channels = ctx.polling
         if channels is None:
             raise OneM2MError(RSC.NOT_IMPLEMENTED, "this CSE holds no requests in polling channels")

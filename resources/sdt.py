@@ -52,7 +52,8 @@ def _is_timestamp(value: Any) -> bool:
     if match is None:
         return False
     try:
-        datetime.datetime(*(int(part) for part in match.groups()))
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        datetime.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return False
     return True
@@ -148,9 +149,9 @@ class ValueType:
             raise ValueError(f"minItems/maxItems apply to lists, not to {self.name}")
 
     def describe(self) -> str:
-        if self.name == "list":
+        if self.name == "list" and self.element is not None:
             return f"a list of {self.element.describe()}"
-        if self.name == "enum":
+        if self.name == "enum" and self.values is not None:
             return f"one of the codes {sorted(self.values)}"
         return _BASE[self.name][1]
 
@@ -171,7 +172,7 @@ class ValueType:
         elif self.name in TEXTUAL:
             if self.max_length is not None and len(value) > self.max_length:
                 return f"{_shown(value)} is longer than {self.max_length} characters"
-        elif self.name == "list":
+        elif self.name == "list" and self.element is not None:
             if self.min_items is not None and len(value) < self.min_items:
                 return f"the list has {len(value)} elements, fewer than {self.min_items}"
             if self.max_items is not None and len(value) > self.max_items:

@@ -272,9 +272,9 @@ class Subscription(ResourceType):
         if originator:
             sgn["cr"] = originator
         failures = await asyncio.gather(*(self._verify_one(ctx, resolver, t, resource, sgn) for t in targets))
-        failures = [f for f in failures if f]
-        if failures:
-            raise OneM2MError(RSC.SUBSCRIPTION_VERIFICATION_INITIATION_FAILED, "; ".join(failures))
+        failed = [f for f in failures if f]
+        if failed:
+            raise OneM2MError(RSC.SUBSCRIPTION_VERIFICATION_INITIATION_FAILED, "; ".join(failed))
 
     @staticmethod
     def _is_originator(ctx: "Context", resolver: TargetResolver, target) -> bool:

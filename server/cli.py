@@ -167,7 +167,7 @@ def run(config: Config) -> None:
     try:
         import uvloop
     except ImportError:  # optional: plain asyncio works, only slower
-        uvloop = None
+        uvloop = None  # type: ignore[assignment]
     if uvloop is not None:
         uvloop.run(serve(config))
     else:

@@ -34,7 +34,7 @@ from .forwarding import debug_text, deadline_of, send_to_poa
 
 if TYPE_CHECKING:
     from cse.config import Config
-    from cse.context import Context
+    from cse.context import RequestContext
     from cse.operations import Operations
     from cse.primitives import Request, Response
     from cse.tree import Tree
@@ -61,7 +61,7 @@ class NotifyRelay:
         self.has_registrar = bool(config.registrar.url)
         self.releases = list(config.cse.supported_releases)
 
-    async def handle(self, ctx: "Context", request: "Request") -> "Response":
+    async def handle(self, ctx: "RequestContext", request: "Request") -> "Response":
         address = self.addresses.parse(request.to)
         target = self.operations.locate(ctx, address)
         resource = target.resource
@@ -109,7 +109,7 @@ class NotifyRelay:
             return None
         return originator
 
-    async def _to_ae(self, ctx: "Context", request: "Request", ae: dict) -> "Response":
+    async def _to_ae(self, ctx: "RequestContext", request: "Request", ae: dict) -> "Response":
         if not self.may_notify(ctx, request.fr, ae):
             raise OneM2MError(RSC.ORIGINATOR_HAS_NO_PRIVILEGE,
                               f"originator {request.fr!r} has no NOTIFY privilege on {request.to!r}")

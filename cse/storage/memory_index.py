@@ -241,13 +241,16 @@ class ResourceIndex:
             parent = rows.get(parent.pi)
 
     def _push_expiry(self, row: Row) -> None:
+        et = row.et
+        if et is None:          # never expires
+            return
         heap = self._expiry
         if len(heap) > 2 * self._expiring + 1024:
             # Mostly stale entries (et changed or resource gone): rebuild from live rows.
             heap[:] = [(r.et, next(self._expiry_counter), r) for r in self.rows.values()
                        if r.et is not None and r is not row]
             heapq.heapify(heap)
-        heapq.heappush(heap, (row.et, next(self._expiry_counter), row))
+        heapq.heappush(heap, (et, next(self._expiry_counter), row))
 
     # -- queries ------------------------------------------------------------------------
     def child_list(self, pi: str, ty: int) -> ChildList | None:

@@ -49,19 +49,20 @@ import orjson
 from .base import Storage, StorageError
 from .pg_batch import WriteBatch
 from .pg_flush import FlushBarrier
-from .pg_schema import MIGRATIONS, VERSION_TABLE, split_url, statements, too_new_message
+from .pg_connect import connect, migrate
+from .pg_connect import failure as _failure
+from .pg_schema import MIGRATIONS, split_url, statements
 
 try:
     import psycopg
     from psycopg.pq import TransactionStatus
 except ImportError:          # the optional "postgresql" extra is not installed
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
 _dumps = orjson.dumps
 _loads = orjson.loads
-_MIGRATION_LOCK = "onem2m-cse schema migration"
 
 
 def _subtree_bounds(path: str) -> tuple[str, str]:
@@ -84,7 +85,7 @@ class PostgresStorage(Storage):
         self.durability = durability
         self._migrations = migrations
         self._conn: "psycopg.Connection | None" = None
-        self._cursor = None
+        self._cursor: "psycopg.Cursor | None" = None
         self._depth = 0              # open transaction() blocks
         self._opened = 0             # of those, how many exist on the server (BEGIN / savepoints)
         self._block_waiters: list[asyncio.Future] = []
@@ -94,16 +95,29 @@ class PostgresStorage(Storage):
         # Writes of the open outermost block not sent yet (pg_batch.py).
         self._batch = WriteBatch('"' + self.schema + '"')
 
+    @property
+    def _db(self) -> "psycopg.Connection":
+        if self._conn is None:
+            raise StorageError("the storage is not open")
+        return self._conn
+
+    @property
+    def _cur(self) -> "psycopg.Cursor":
+        if self._cursor is None:
+            raise StorageError("the storage is not open")
+        return self._cursor
+
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
         try:
             self._connect()
-            self._migrate()
+            migrate(self._db, self.schema, self.url, self._migrations)
             if self.durability == "power":
-                self._barrier_conn = self._new_connection(synchronous_commit="on")
+                self._barrier_conn = connect(self._conninfo, self.url, "on")
                 try:
                     self._barrier_conn.execute(self._sql["barrier_cleanup"], prepare=False)
-                    fsync = self._barrier_conn.execute("SHOW fsync").fetchone()[0]
+                    row = self._barrier_conn.execute("SHOW fsync").fetchone()
+                    fsync = row[0] if row else "unknown"
                 except psycopg.Error as exc:
                     raise StorageError(f"PostgreSQL failed: {exc}") from exc
                 if fsync != "on":
@@ -149,23 +163,11 @@ class PostgresStorage(Storage):
         if error is not None:
             raise error
 
-    def _new_connection(self, synchronous_commit: str) -> "psycopg.Connection":
-        options = {"autocommit": True, "prepare_threshold": 0}
-        for name, default in (("connect_timeout", 10), ("application_name", "onem2m-cse")):
-            if name + "=" not in self._conninfo:      # the URL's own value wins
-                options[name] = default
-        try:
-            conn = psycopg.connect(self._conninfo, **options)
-            conn.execute(f"SET synchronous_commit = {synchronous_commit}", prepare=False)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
-        return conn
-
     def _connect(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-        self._conn = self._new_connection(synchronous_commit="off")
+        self._conn = connect(self._conninfo, self.url, "off")
         self._cursor = self._conn.cursor(binary=True)
         self._opened = 0
 
@@ -180,31 +182,6 @@ class PostgresStorage(Storage):
             log.warning("reconnecting to PostgreSQL at %s", self.url)
             self._connect()
 
-    def _migrate(self) -> None:
-        """Create or upgrade the schema, once even when several workers start together."""
-        quoted = '"' + self.schema + '"'
-        conn = self._conn
-        try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                             (_MIGRATION_LOCK + " " + self.schema,), prepare=False)
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}", prepare=False)
-                conn.execute(VERSION_TABLE.format(s=quoted), prepare=False)
-                row = conn.execute(f"SELECT version FROM {quoted}.cse_schema_version", prepare=False).fetchone()
-                version = row[0] if row else 0
-                if version > len(self._migrations):
-                    raise StorageError(too_new_message(self.schema, version, len(self._migrations)))
-                for step in range(version, len(self._migrations)):
-                    log.info("PostgreSQL schema %s: migrating to version %d", self.schema, step + 1)
-                    conn.execute(self._migrations[step].format(s=quoted), prepare=False)
-                if version < len(self._migrations):
-                    conn.execute(f"INSERT INTO {quoted}.cse_schema_version(version) VALUES (%s) "
-                                 "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
-                                 (len(self._migrations),), prepare=False)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot create or migrate the schema {self.schema!r} at {self.url}: {exc}") \
-                from exc
-
     def schema_version(self) -> int:
         row = self._query(self._sql["version"], ()).fetchone()
         return int(row[0]) if row else 0
@@ -217,7 +194,7 @@ class PostgresStorage(Storage):
         elif self._batch:
             self._flush_batch()
         try:
-            return self._cursor.execute(sql, params)
+            return self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
 
@@ -235,7 +212,7 @@ class PostgresStorage(Storage):
         sql, params = self._batch.statement()
         self._batch.clear()
         try:
-            self._cursor.execute(sql, params)
+            self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
 
@@ -250,7 +227,7 @@ class PostgresStorage(Storage):
             if self._opened < self._depth:
                 self._begin()
         try:
-            cursor = self._cursor.execute(sql, params)
+            cursor = self._cur.execute(sql, params)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
         if self._depth == 0:
@@ -263,7 +240,7 @@ class PostgresStorage(Storage):
         for level in range(self._opened + 1, self._depth + 1):
             commands.append("BEGIN" if level == 1 else f"SAVEPOINT sp{level}")
         try:
-            self._conn.execute("; ".join(commands), prepare=False)
+            self._db.execute("; ".join(commands), prepare=False)
         except psycopg.Error as exc:
             raise _failure(exc) from exc
         self._opened = self._depth
@@ -400,8 +377,8 @@ class PostgresStorage(Storage):
         if level == 1 and self._batch and not self._opened:
             try:                          # the whole block in one statement
                 self._send_batch()
-            except StorageError as error:
-                self._release_block_waiters(error)
+            except StorageError as failed:
+                self._release_block_waiters(failed)
                 raise
             self._release_block_waiters(None)
             self._flush.committed()
@@ -410,7 +387,7 @@ class PostgresStorage(Storage):
             if level == 1:
                 self._release_block_waiters(None)
             return
-        conn = self._conn
+        conn = self._db
         healthy = conn.info.transaction_status == TransactionStatus.INTRANS
         if level > 1:
             if not healthy:
@@ -441,7 +418,7 @@ class PostgresStorage(Storage):
         if self._opened >= level:
             command = "ROLLBACK" if level == 1 else f"ROLLBACK TO SAVEPOINT sp{level}"
             try:
-                self._conn.execute(command, prepare=False)
+                self._db.execute(command, prepare=False)
             except psycopg.Error as exc:
                 log.warning("%s failed: %s", command, exc)
             self._opened = level - 1
@@ -478,7 +455,7 @@ class PostgresStorage(Storage):
         conn = self._barrier_conn
         try:
             if conn is None or conn.broken or conn.closed:
-                conn = self._barrier_conn = self._new_connection(synchronous_commit="on")
+                conn = self._barrier_conn = connect(self._conninfo, self.url, "on")
             conn.execute(self._sql["barrier"])
         except psycopg.Error as exc:
             raise StorageError(f"flushing the PostgreSQL WAL failed: {exc}") from exc
@@ -491,16 +468,6 @@ class PostgresStorage(Storage):
     def flush_barriers(self) -> int:
         """Barriers run so far (one per group of requests under "power")."""
         return self._flush.barriers
-
-
-def _failure(exc: Exception) -> StorageError:
-    if isinstance(exc, psycopg.errors.NoDataFound):     # cse_expect() in a batched statement
-        return StorageError(exc.diag.message_primary or str(exc))
-    if isinstance(exc, psycopg.IntegrityError):
-        return StorageError(f"constraint violated: {exc}")
-    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
-        return StorageError(f"PostgreSQL failed (connection): {exc}")
-    return StorageError(f"PostgreSQL failed: {exc}")
 
 
 def open_postgresql(url: str, durability: str) -> PostgresStorage:

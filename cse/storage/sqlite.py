@@ -76,6 +76,13 @@ class SqliteStorage(Storage):
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpointer = threading.Event()
 
+    @property
+    def _open_db(self) -> sqlite3.Connection:
+        db = self._db
+        if db is None:
+            raise StorageError(f"{self.url} is not open")
+        return db
+
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
         if self.filename != ":memory:":
@@ -137,7 +144,7 @@ class SqliteStorage(Storage):
 
     # -- write helpers ------------------------------------------------------------------
     def _write(self, sql: str, params: tuple) -> sqlite3.Cursor:
-        db = self._db
+        db = self._open_db
         if not db.in_transaction:
             db.execute("BEGIN")
         try:
@@ -170,11 +177,11 @@ class SqliteStorage(Storage):
 
     # -- single resources ---------------------------------------------------------------
     def get(self, ri: str) -> dict | None:
-        row = self._db.execute("SELECT doc FROM resources WHERE ri = ?", (ri,)).fetchone()
+        row = self._open_db.execute("SELECT doc FROM resources WHERE ri = ?", (ri,)).fetchone()
         return _loads(row[0]) if row else None
 
     def get_by_path(self, path: str) -> dict | None:
-        row = self._db.execute("SELECT doc FROM resources WHERE path = ?", (path,)).fetchone()
+        row = self._open_db.execute("SELECT doc FROM resources WHERE path = ?", (path,)).fetchone()
         return _loads(row[0]) if row else None
 
     def insert(self, resource: dict) -> None:
@@ -217,22 +224,22 @@ class SqliteStorage(Storage):
             sql = (f"SELECT doc FROM resources WHERE pi = ? AND ty = ? ORDER BY seq {order} "
                    "LIMIT ? OFFSET ?")
             params = (pi, ty, limit_sql, int(offset))
-        return [_loads(row[0]) for row in self._db.execute(sql, params)]
+        return [_loads(row[0]) for row in self._open_db.execute(sql, params)]
 
     def edge_child(self, pi: str, ty: int, *, newest: bool, now: str | None = None) -> dict | None:
         order = "DESC" if newest else "ASC"
         if now is None:
-            row = self._db.execute(
+            row = self._open_db.execute(
                 f"SELECT doc FROM resources WHERE pi = ? AND ty = ? ORDER BY seq {order} LIMIT 1",
                 (pi, ty)).fetchone()
         else:
-            row = self._db.execute(
+            row = self._open_db.execute(
                 f"SELECT doc FROM resources WHERE pi = ? AND ty = ? AND (et IS NULL OR et > ?) "
                 f"ORDER BY seq {order} LIMIT 1", (pi, ty, now)).fetchone()
         return _loads(row[0]) if row else None
 
     def child_stats(self, pi: str, ty: int) -> tuple[int, int]:
-        count, size = self._db.execute(
+        count, size = self._open_db.execute(
             "SELECT COUNT(*), COALESCE(SUM(cs), 0) FROM resources WHERE pi = ? AND ty = ?",
             (pi, ty)).fetchone()
         return int(count), int(size)
@@ -260,22 +267,22 @@ class SqliteStorage(Storage):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        for row in self._db.execute(sql, params).fetchall():
+        for row in self._open_db.execute(sql, params).fetchall():
             yield _loads(row[0])
 
     def expired(self, now: str, limit: int = 500) -> list[dict]:
-        rows = self._db.execute(
+        rows = self._open_db.execute(
             "SELECT doc FROM resources WHERE et IS NOT NULL AND et <= ? ORDER BY et LIMIT ?",
             (now, limit)).fetchall()
         return [_loads(row[0]) for row in rows]
 
     def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM resources").fetchone()[0]
+        return self._open_db.execute("SELECT COUNT(*) FROM resources").fetchone()[0]
 
     # -- transactions -------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        db = self._db
+        db = self._open_db
         if not db.in_transaction:
             db.execute("BEGIN")
         name = f"sp{self._savepoint_depth}"
@@ -301,7 +308,7 @@ class SqliteStorage(Storage):
         await self._group.wait()
 
     def _commit_now(self) -> None:
-        db = self._db
+        db = self._open_db
         if db is None or not db.in_transaction:
             return
         try:

@@ -11,7 +11,7 @@ it is not trusted with acknowledged changes directly:
   to the journal as one checksummed line, before any response that depends on it goes
   out ("process": written to the OS, survives kill -9; "power": also fdatasync'ed).
 - Compaction writes all resources into a new TinyDB file (`db.json`, one document per
-  resource, doc_id = creation sequence; TinyDB's layout, written by `write_snapshot`) off
+  resource, doc_id = creation sequence; TinyDB's layout, written by `tiny_snapshot.write_snapshot`) off
   the request path, fsyncs it, renames it over the old one and only then deletes the
   journals it contains.  It runs when the journal has
   grown past the snapshot's size (at least `compact_min_bytes`) and at close, so a clean
@@ -30,25 +30,22 @@ import fcntl
 import itertools
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import orjson
 from tinydb import TinyDB
-from tinydb.storages import Storage as TinyStorage
 
 from .base import Storage, StorageError
 from .group_commit import GroupCommit
 from .journal import (JournalCorrupt, JournalWriter, encode_delete, encode_put, frame, fsync_directory,
                       journal_generations, journal_path, read_journal)
 from .memory_index import ResourceIndex, Row, label_tuple
+from .tiny_snapshot import FORMAT, SNAPSHOT_NAME, Compaction, SnapshotFile
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_NAME = "db.json"
 LOCK_NAME = "lock"
-FORMAT = 1
 COMPACT_MIN_BYTES = 8 * 1024 * 1024
 
 _dumps = orjson.dumps
@@ -66,61 +63,6 @@ def _stored_bytes(value: object) -> bytes:
 _INSERTED, _UPDATED, _DELETED = 1, 2, 3
 
 
-class _SnapshotFile(TinyStorage):
-    """TinyDB storage that reads the snapshot with orjson.  Snapshots are written by
-    `write_snapshot`, never through TinyDB (see there), so writing is refused."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.size = 0
-        self._data: dict | None = None
-
-    def read(self) -> dict | None:
-        if self._data is None:
-            try:
-                raw = Path(self.path).read_bytes()
-            except FileNotFoundError:
-                return None
-            if not raw:
-                return None
-            self._data = _loads(raw)
-            self.size = len(raw)
-        return self._data
-
-    def write(self, data: dict) -> None:
-        raise StorageError(f"{self.path} is only written by compaction")
-
-
-def write_snapshot(path: Path, generation: int, seqs: list[int], docs: list[bytes]) -> int:
-    """Write TinyDB's JSON layout ({"meta": {"1": ...}, "resources": {"<doc_id>": document}})
-    straight from the stored documents, fsynced; returns the size.
-
-    TinyDB's own writer would decode every document into a dict and encode the whole
-    database in one call: on 100,000 resources that held the GIL (and the garbage
-    collector busy) long enough to stall the request loop for hundreds of milliseconds.
-    Joining the already-encoded documents creates no Python containers at all."""
-    order = sorted(range(len(seqs)), key=seqs.__getitem__)
-    meta = _dumps({"1": {"generation": generation, "format": FORMAT}})
-    size = 0
-    with open(path, "wb") as handle:
-        parts = [b'{"meta":%b,"resources":{' % meta]
-        pending = 0
-        separator = b""
-        for position in order:
-            part = b'%b"%d":%b' % (separator, seqs[position], docs[position])
-            separator = b","
-            parts.append(part)
-            pending += len(part)
-            if pending >= 1 << 20:
-                size += handle.write(b"".join(parts))
-                parts, pending = [], 0
-        parts.append(b"}}")
-        size += handle.write(b"".join(parts))
-        handle.flush()
-        os.fsync(handle.fileno())
-    return size
-
-
 def _row(seq: int, resource: dict, doc: bytes) -> Row:
     return Row(seq, resource["ri"], resource.get("pi") or "", resource["ty"], resource["_path"],
                resource.get("et"), resource.get("cs"), label_tuple(resource.get("lbl")), doc)
@@ -133,47 +75,6 @@ def _encode(resource: dict) -> bytes:
         raise StorageError(f"resource {resource.get('ri')!r} cannot be stored: {exc}") from exc
 
 
-class _Compaction:
-    """Writes one snapshot (in a thread or inline); `error` is set when it failed."""
-
-    def __init__(self, directory: Path, generation: int, seqs: list[int], docs: list[bytes]):
-        self.directory = directory
-        self.generation = generation
-        self.seqs = seqs
-        self.docs = docs
-        self.size = 0
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run_logged, name="tinydb-compaction", daemon=True)
-        self.thread.start()
-
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    def wait(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-
-    def _run_logged(self) -> None:
-        try:
-            self.run()
-        except BaseException as exc:  # reported by the owner on the loop thread
-            self.error = exc
-
-    def run(self) -> None:
-        directory = self.directory
-        temporary = directory / (SNAPSHOT_NAME + ".tmp")
-        self.size = write_snapshot(temporary, self.generation, self.seqs, self.docs)
-        self.seqs, self.docs = [], []
-        os.replace(temporary, directory / SNAPSHOT_NAME)
-        fsync_directory(directory)
-        for generation in journal_generations(directory):
-            if generation < self.generation:
-                journal_path(directory, generation).unlink(missing_ok=True)
-
-
 class TinyDbStorage(Storage):
     """Resources in memory, changes in a journal, folded into a TinyDB file (module docstring)."""
 
@@ -183,11 +84,13 @@ class TinyDbStorage(Storage):
         self.url = f"tinydb://{directory}"
         self.durability = durability
         self.compact_min_bytes = compact_min_bytes
-        self._index: ResourceIndex | None = None
+        # Empty until open() loads it; `_opened` says whether it is the directory's state.
+        self._index = ResourceIndex()
+        self._opened = False
         self._journal: JournalWriter | None = None
         self._generation = 0
         self._snapshot_size = 0
-        self._compaction: _Compaction | None = None
+        self._compaction: Compaction | None = None
         self._lock_fd = -1
         self._pending: dict[str, None] = {}     # ri changed since the last group commit
         self._undo: list[tuple] = []
@@ -199,9 +102,15 @@ class TinyDbStorage(Storage):
     def _sync(self) -> bool:
         return self.durability == "power"
 
+    @property
+    def _open_journal(self) -> JournalWriter:
+        if self._journal is None:
+            raise StorageError(f"{self.url} is not open")
+        return self._journal
+
     # -- lifecycle ----------------------------------------------------------------------
     def open(self) -> None:
-        if self._index is not None:
+        if self._opened:
             raise StorageError(f"{self.url} is already open")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -232,7 +141,7 @@ class TinyDbStorage(Storage):
         generation = 0
         snapshot = directory / SNAPSHOT_NAME
         if snapshot.exists():
-            db = TinyDB(str(snapshot), storage=_SnapshotFile)
+            db = TinyDB(str(snapshot), storage=SnapshotFile)
             try:
                 meta = db.table("meta").all()
                 if meta:
@@ -242,7 +151,8 @@ class TinyDbStorage(Storage):
                     generation = int(meta[0]["generation"])
                 for document in db.table("resources"):      # one Document at a time
                     state[document["ri"]] = _row(document.doc_id, document, _stored_bytes(document))
-                self._snapshot_size = db.storage.size
+                opened = db.storage
+                self._snapshot_size = opened.size if isinstance(opened, SnapshotFile) else 0
             finally:
                 db.close()
         live = []
@@ -273,9 +183,10 @@ class TinyDbStorage(Storage):
             fsync_directory(directory)
         self._generation = current
         self._index = index
+        self._opened = True
 
     def close(self) -> None:
-        if self._index is None:
+        if not self._opened:
             return
         error: StorageError | None = None
         try:
@@ -285,7 +196,7 @@ class TinyDbStorage(Storage):
             except OSError as exc:
                 error = StorageError(f"writing the journal of {self.directory} failed: {exc}")
             self._group.release(error)
-            if error is None and self._journal.size > 0:
+            if error is None and self._journal is not None and self._journal.size > 0:
                 try:
                     self._compact(background=False)
                 except Exception as exc:     # the journal still holds everything
@@ -295,7 +206,8 @@ class TinyDbStorage(Storage):
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
-            self._index = None
+            self._index = ResourceIndex()
+            self._opened = False
             self._unlock()
         if error is not None:
             raise error
@@ -451,7 +363,7 @@ class TinyDbStorage(Storage):
         for ri in pending:
             row = rows.get(ri)
             operations.append(encode_delete(ri) if row is None else encode_put(row.seq, row.doc))
-        self._journal.append(frame(operations))
+        self._open_journal.append(frame(operations))
         pending.clear()
 
     # -- compaction ---------------------------------------------------------------------
@@ -462,7 +374,7 @@ class TinyDbStorage(Storage):
     def _maybe_compact(self) -> None:
         if not self._finish_compaction(wait=False):
             return
-        if self._journal.size >= max(self.compact_min_bytes, self._snapshot_size):
+        if self._open_journal.size >= max(self.compact_min_bytes, self._snapshot_size):
             try:
                 self._compact(background=True)
             except OSError as exc:
@@ -491,12 +403,12 @@ class TinyDbStorage(Storage):
         journal = JournalWriter(journal_path(self.directory, generation), self._sync)
         if self._sync:
             fsync_directory(self.directory)
-        self._journal.close()
+        self._open_journal.close()
         self._journal = journal
         self._generation = generation
         rows = list(self._index.rows.values())
         # Two flat lists (ints, bytes): no tuples, so building them wakes no garbage collection.
-        job = _Compaction(self.directory, generation, [row.seq for row in rows], [row.doc for row in rows])
+        job = Compaction(self.directory, generation, [row.seq for row in rows], [row.doc for row in rows])
         del rows
         if background:
             self._compaction = job

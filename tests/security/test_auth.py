@@ -104,7 +104,7 @@ async def test_authentication_decisions(credentials, fr, authorization, peer, ou
         assert refused.value.rsc == 4106 and outcome in refused.value.message
         assert not request.authenticated
     else:
-        await authenticator.authenticate(request, authorization, peer)
+        request = await authenticator.authenticate(request, authorization, peer)
         assert request.authenticated is outcome
 
 
@@ -114,7 +114,7 @@ async def test_required_mode_refuses_anonymous_requests(credentials):
     with pytest.raises(OneM2MError, match="accepts only authenticated requests"):
         await authenticator.authenticate(Request(op=2, to="cse-in", fr="Cfree", rqi="1"), None)
     request = Request(op=2, to="cse-in", fr="Cfree", rqi="1")
-    await authenticator.authenticate(request, None, "Cfree")
+    request = await authenticator.authenticate(request, None, "Cfree")
     assert request.authenticated
 
 
@@ -125,7 +125,7 @@ async def test_verification_is_remembered_and_wrong_secrets_are_not_confused(cre
     monkeypatch.setattr(StoredSecret, "matches", lambda self, s: calls.append(s) or original(self, s))
     for _ in range(3):
         request = Request(op=2, to="cse-in", fr="Cmeter", rqi="1")
-        await authenticator.authenticate(request, basic("Cmeter", METER_PASSWORD))
+        request = await authenticator.authenticate(request, basic("Cmeter", METER_PASSWORD))
         assert request.authenticated
     assert len(calls) == 1
     from cse.errors import OneM2MError

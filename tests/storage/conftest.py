@@ -80,3 +80,29 @@ def add(store: Storage, path: str, ty: int = 3, **attributes) -> dict:
     store.insert(resource)
     return resource
 
+
+# Shared by the contract tests (test_contract*.py).
+CNT, CIN, SUB = 3, 4, 23
+
+
+def paths(resources) -> list[str]:
+    return [r["_path"] for r in resources]
+
+
+def names(resources) -> list[str]:
+    return [r["rn"] for r in resources]
+
+
+@pytest.fixture
+def tree(store):
+    """cb / {ae, aeX} ; ae / {cnt, cntX(lbl)} ; cnt / cin1..3 ; ae/cnt/sub ; ae/cntX/deep"""
+    add(store, "cb", 5)
+    add(store, "cb/ae", 2, lbl=["meter"])
+    add(store, "cb/ae/cnt", CNT, lbl=["power", "meter"])
+    for i in range(1, 4):
+        add(store, f"cb/ae/cnt/cin{i}", CIN, cs=i * 10)
+    add(store, "cb/ae/cnt/sub", SUB)
+    add(store, "cb/ae/cntX", CNT, lbl=["power"])
+    add(store, "cb/ae/cntX/deep", CNT, lbl=["power"])
+    add(store, "cb/aeX", 2, lbl=["meter"])
+    return store
