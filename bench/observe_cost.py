@@ -14,8 +14,10 @@ import logging
 import os
 import tempfile
 import time
+from typing import cast
 
 from cse.config import load_config
+from cse.notify import Notifier
 from cse.primitives import Request, Response
 from server.compose import build_cse
 from server.logs import formatter
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     cse = build_cse(load_config(None, {"storage.url": "memory:"}))
     cse.storage.open()
     # Metrics as the composition root makes them (cse.events is the notifier).
-    observer_metrics = Metrics(cse.config.cse.cse_id.lstrip("/"), cse.storage, cse.events)
+    observer_metrics = Metrics(cse.config.cse.cse_id.lstrip("/"), cse.storage, cast(Notifier, cse.events))
     request = Request(op=2, to="cse-in/meter/power/la", fr="Cmeter", rqi="r-1", rvi="3")
     ok = Response(rsc=2000, rqi="r-1")
     refused = Response(rsc=4004, rqi="r-1", pc={"m2m:dbg": "resource 'cse-in/x' does not exist"})

@@ -76,7 +76,8 @@ class HttpTransport:
         """The sender's mapping (http_codec) plus the Authorization header, which the CSE's
         own sender never sends."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=10, ssl=self.ssl_context))
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                limit=10, ssl=self.ssl_context if self.ssl_context is not None else True))
         wire = http_codec.encode_request(request, self.serialization)
         headers = {**wire.headers, "Authorization": self.authorization or ""}
         async with self._session.request(wire.method, self.url + (wire.path or "/"), data=wire.body,

@@ -18,7 +18,7 @@ from .representation import identifier
 from .search import find
 
 if TYPE_CHECKING:
-    from .context import RequestContext
+    from .context import Context, RequestContext
     from .operations import Target
     from .representation import Renderer
 

@@ -180,7 +180,7 @@ class NonBlockingRequests:
     def _meta(request: Request) -> dict:
         """mi: the optional parameters of the request, the response type among them."""
         meta = {name: getattr(request, name) for name in META if getattr(request, name) is not None}
-        meta["rt"] = {"rtv": int(request.rt)}
+        meta["rt"] = {"rtv": int(request.rt or 0)}
         if request.rtu is not None:
             meta["rt"]["nu"] = list(request.rtu)
         return meta

@@ -25,7 +25,7 @@ from .search import find, meets
 if TYPE_CHECKING:
     from .access import AccessControl
     from .config import Config
-    from .context import RequestContext
+    from .context import Context, RequestContext
     from .representation import Renderer
     from .resource_type import ResourceType
     from .storage import Storage

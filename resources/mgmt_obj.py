@@ -58,7 +58,7 @@ class MgmtObj(ResourceType):
         member = copy.copy(self)
         member.kind = kind
         member.root = kind.root
-        member.type_name = f"{kind.name} mgmtObj"
+        member.type_name = f"{kind.name} mgmtObj"  # type: ignore[misc]  # one bound copy per kind
         member.schema = Schema(self.short_name, self.ty, document=kind.document)
         member._default_name_prefix = kind.sn + "_"
         return member

@@ -34,7 +34,7 @@ from .forwarding import debug_text, deadline_of, send_to_poa
 
 if TYPE_CHECKING:
     from cse.config import Config
-    from cse.context import RequestContext
+    from cse.context import Context, RequestContext
     from cse.operations import Operations
     from cse.primitives import Request, Response
     from cse.tree import Tree

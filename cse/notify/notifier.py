@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..context import Context
 from ..delivery import Delivery, Notification
@@ -141,6 +141,7 @@ class Notifier:
                 and not subscription.schedule.contains(self.clock.now()):
             self.schedules.drop(subscription)     # missed, and not to be kept: not counted either
             return
+        nev: dict[str, Any]
         if event_type == MONITORED:      # operationMonitor: nev names the operation, not a net
             nev = {"rep": self._representation(subscription, resource, None), "om": modified}
         else:
