@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from typing import Any, Callable
 import aiohttp
 import pytest
 
+from client import CseClient
+from client.access import subscriber
+from cse.auth import hash_secret, new_token
 from examples.building.fieldbus.modbus import ModbusDevice, ModbusLink
 from examples.building.fieldbus.points import load_point_lists
 from examples.building.fieldbus.results import Value
@@ -57,6 +61,17 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path | No
             tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
         time.sleep(0.2)
+
+
+def chromium():
+    """Debian's chromium, headless, through chromium-driver (never a downloaded browser)."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                     "--no-first-run", "--disable-gpu"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 def modbus_read(inventory: dict, device: str, point: str) -> float | None:
@@ -98,13 +113,7 @@ def test_the_dashboard_in_chromium(tmp_path: Path):
         inventory = wait_for("the demo's inventory.json with the dashboard", lambda: inventory_file.exists() and (
             json.loads(inventory_file.read_text()) if inventory_file.stat().st_size else None), 60, log)
         assert inventory["dashboard"], f"no dashboard in {inventory_file}"
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                         "--no-first-run", "--disable-gpu"):
-            options.add_argument(argument)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver = chromium()
         driver.get(inventory["dashboard"])
         stats = lambda: driver.execute_script("return window.dashboardStats")   # noqa: E731
         wait_for("the page to read the building", lambda: stats()["ready"], 30, log)
@@ -122,6 +131,11 @@ def test_the_dashboard_in_chromium(tmp_path: Path):
             for (let i = 0; i < px.length; i += 4) if (px[i] < 80 && px[i+1] > 90 && px[i+1] < 150 && px[i+2] > 150) n++;
             return n;""")
         assert drawn > 50, f"the consumption chart has {drawn} pixels of its curve"
+
+        # this platform has no home energy application: the home view says so
+        driver.find_element(By.ID, "tab-home").click()
+        assert "No home energy application" in driver.find_element(By.ID, "home-note").text
+        driver.find_element(By.ID, "tab-building").click()
 
         # a live value changes as the simulation runs (notifications, no reload)
         before = driver.find_element(By.ID, "main-kw").text
@@ -174,3 +188,73 @@ def test_the_dashboard_in_chromium(tmp_path: Path):
         except subprocess.TimeoutExpired:
             demo.kill()
             demo.wait()
+
+
+def started(process: subprocess.Popen, pattern: str, what: str, timeout: float = 30) -> str:
+    """The URL a child prints on its first line (`serving URL`, `dashboard at URL`)."""
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    line = process.stdout.readline().decode()
+    match = re.search(pattern, line)
+    assert match and time.monotonic() < deadline, f"{what} did not start: {line!r}"
+    return match.group(1)
+
+
+def test_the_home_view_shows_a_hems_platforms_days_and_peaks(tmp_path: Path):
+    """The home view against a platform holding the HEMS energy application's containers (the
+    layout and content of examples/hems/energy_app.py, with CDashboard as its alert reader)."""
+    browser_or_skip()
+    token = new_token()
+    config = tmp_path / "auth.toml"
+    config.write_text(f'[auth.credentials]\nCDashboard = ["{hash_secret(token, iterations=1000)}"]\n')
+    children: list[subprocess.Popen] = []
+    driver = None
+    try:
+        platform = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--ws-port", "0", "--config",
+                                     str(config), "--data-dir", str(tmp_path / "cse"), "--log-level", "WARNING"],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        children.append(platform)
+        url = started(platform, r"serving (\S+)", "the platform")
+
+        async def seed(*instances: tuple[str, dict]) -> None:
+            async with CseClient(url, originator="CEnergyApp", cse_rn="cse-in") as app:
+                await app.register("Nhems.energy", rn="energy")
+                acp = await app.create_acp(app.ae_address, rn="share-alerts", rules=subscriber(["CDashboard"]))
+                for rn, label in (("alerts", "hems:alerts"), ("daily", "hems:daily")):
+                    await app.create(app.ae_address, {"m2m:cnt": {"rn": rn, "mni": 100, "lbl": [label],
+                                                                  "acpi": [acp["ri"]]}}, exist_ok=True)
+                for rn, content in instances:
+                    await app.add_instance(f"{app.ae_address}/{rn}", content, cnf="application/json:0")
+        day = {"day": "2024-07-15", "home": "home-1", "kwh": 31.4, "kwh_from_power": 31.2,
+               "appliances": {"ev-charger": 11.0, "heat-pump": 6.5, "water-heater": 4.2}}
+        peak = {"type": "peak", "home": "home-1", "t": "2024-07-15T18:15:00", "kw": 9.3, "threshold_kw": 8.0,
+                "appliance": "ev-charger", "appliance_kw": 7.2, "action": "switch off ev-charger"}
+        asyncio.run(seed(("daily", day), ("alerts", peak)))
+        dashboard = subprocess.Popen([sys.executable, "-m", "examples.dashboard", "--platform", url, "--token", token,
+                                      "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        children.append(dashboard)
+        page = started(dashboard, r"dashboard at (\S+)", "the dashboard")
+        driver = chromium()
+        driver.get(page)
+        driver.find_element(By.ID, "tab-home").click()
+        wait_for("the page to read the platform", lambda: driver.execute_script("return window.dashboardStats.ready"), 30)
+        assert driver.execute_script("return window.dashboardStats.homeFound") is True
+        days = driver.find_element(By.ID, "home-days").text
+        assert "home-1" in days and "31.40" in days and "ev-charger 11.00" in days, days
+        peaks = driver.find_element(By.ID, "home-peaks").text
+        assert "ev-charger (7.20 kW)" in peaks and "9.30" in peaks, peaks
+        # the next day arrives by notification over the page's socket
+        asyncio.run(seed(("daily", {**day, "day": "2024-07-16", "kwh": 27.9})))
+        wait_for("the next day on the page", lambda: "27.90" in driver.find_element(By.ID, "home-days").text, 15)
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+        driver.save_screenshot(str(tmp_path / "home.png"))
+    finally:
+        if driver is not None:
+            driver.quit()
+        for child in reversed(children):
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
