@@ -236,9 +236,12 @@ def test_the_home_view_shows_a_hems_platforms_days_and_peaks(tmp_path: Path):
         page = started(dashboard, r"dashboard at (\S+)", "the dashboard")
         driver = chromium()
         driver.get(page)
-        driver.find_element(By.ID, "tab-home").click()
         wait_for("the page to read the platform", lambda: driver.execute_script("return window.dashboardStats.ready"), 30)
         assert driver.execute_script("return window.dashboardStats.homeFound") is True
+        assert driver.execute_script("return window.dashboardStats.failures") == []
+        # no building here: its view says so, and the page opens on the home view
+        assert driver.find_element(By.ID, "view-home").is_displayed()
+        assert "No building readable" in driver.execute_script("return document.getElementById('zones').textContent")
         days = driver.find_element(By.ID, "home-days").text
         assert "home-1" in days and "31.40" in days and "ev-charger 11.00" in days, days
         peaks = driver.find_element(By.ID, "home-peaks").text

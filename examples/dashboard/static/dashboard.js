@@ -303,10 +303,15 @@ async function start() {
   const config = await (await fetch("/config.json")).json();
   cse = new Cse(config, setStatus);
   await cse.open();
-  const parts = [];
-  if (config.building) parts.push(startBuilding().catch((e) => { $("zones").textContent = "The building is not readable: " + e.message; fail("building", e); }));
-  parts.push(startHome().catch((e) => { $("home-note").textContent = "The home view could not read: " + e.message; fail("home", e); }));
-  await Promise.all(parts);
+  // A platform may have one use case and not the other: the missing one says so in its view.
+  const buildingOk = startBuilding().then(() => true, (e) => {
+    $("zones").textContent = "No building readable on this platform (" + e.message + ")";
+    stats.buildingError = e.message;
+    return false;
+  });
+  const homeOk = startHome().then(() => true, (e) => { $("home-note").textContent = "The home view could not read: " + e.message; fail("home", e); return false; });
+  const [building, homeRead] = await Promise.all([buildingOk, homeOk]);
+  if (!building && homeRead && stats.homeFound) $("tab-home").click();
   stats.ready = true;
 }
 
