@@ -99,7 +99,7 @@ class Cse {
     const nu = target.startsWith("/") ? this.config.cseId + "/" + this.config.originator : this.config.originator;
     const content = { "m2m:sub": { rn: "dashboard", nu: [nu], enc: { net: [net] }, nct: 1 } };
     let response = await this.request(1, target, { ty: 23, pc: content });
-    if (response.rsc === 4105) response = { rsc: 2000, pc: await this.request(2, target + "/dashboard").then((r) => r.pc) };
+    if (response.rsc === 4105) response = await this.request(2, target + "/dashboard");   // ours, from an earlier load
     if (response.rsc >= 4000) throw new Error("subscribe " + target + ": " + response.rsc + " " + JSON.stringify(response.pc));
     const sub = unwrap(response.pc);
     this.handlers.set(sub.ri, handler);

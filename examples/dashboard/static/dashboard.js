@@ -57,7 +57,6 @@ function drawZones() {
     row.className = "floor";
     const label = document.createElement("div");
     label.className = "label";
-    const fz = building.zones.get("floor-" + floor);
     label.textContent = "Floor " + floor + (building.floorKw && building.floorKw[floor] !== undefined ? " · " + fmt(building.floorKw[floor]) + " kW" : "");
     row.appendChild(label);
     for (const [zone, z] of zones) {
