@@ -7,7 +7,9 @@ an entity over the connection it opened: once a request of an originator has suc
 connection, that originator is attached to it in `Outbound` (`wsconn://<n>`), which the
 notification targets and the NOTIFY relay prefer over the entity's poa, so such an entity
 needs no poa at all.  Credentials are those of the opening handshake (Authorization header,
-TLS client certificate), checked for every request exactly as over HTTP.
+TLS client certificate), checked for every request exactly as over HTTP.  A browser cannot
+set a header on a WebSocket, so a bearer token may instead come as the RFC 6750 query
+parameter `?access_token=<token>` of the handshake URL (checked as `Authorization: Bearer`).
 
 The mapping itself is `ws_codec`; this module moves messages and keeps the bounds: open
 connections (`max_connections`, beyond that the handshake is answered 503), requests the CSE
@@ -195,6 +197,11 @@ class WsBinding:
         if self._open >= self.settings.max_connections:
             return _refuse(503, f"this CSE has {self._open} WebSockets open (ws.max_connections); "
                                 "try again later")
+        try:
+            authorization = handshake_authorization(http.headers.get("Authorization"),
+                                                    http.query.getall("access_token", []))
+        except ValueError as error:
+            return _refuse(400, str(error))
         self._open += 1             # counted from before the handshake: the cap is never overshot
         try:
             socket = web.WebSocketResponse(protocols=(chosen,), heartbeat=self.settings.heartbeat,
@@ -202,7 +209,7 @@ class WsBinding:
             await socket.prepare(http)
             serialization = ws_codec.serialization_of(chosen) or "json"
             connection = WsConnection(next(self._numbers), socket, serialization, self.settings, http.remote,
-                                      http.headers.get("Authorization"), tls_peer_name(http))
+                                      authorization, tls_peer_name(http))
             self.sender.connections[connection.url] = connection
             try:
                 await self._serve(connection)
@@ -294,6 +301,22 @@ class WsBinding:
             await connection.send_message(ws_codec.encode_response(response, connection.serialization))
         except (ConnectionError, RuntimeError) as exc:   # closed meanwhile
             log.debug("could not answer rqi %r on %s: %s", response.rqi, connection.url, exc)
+
+
+def handshake_authorization(header: str | None, tokens: list[str]) -> str | None:
+    """The credential of a handshake: the Authorization header, or the RFC 6750 (2.3) query
+    form `access_token=<token>`, taken as `Bearer <token>`.  RFC 6750 allows one method per
+    request: both, or the parameter twice, is a bad request (ValueError), as is an empty one."""
+    if not tokens:
+        return header
+    if header is not None:
+        raise ValueError("the handshake carries both an Authorization header and an access_token "
+                         "parameter; use one (RFC 6750 section 2)")
+    if len(tokens) > 1:
+        raise ValueError("the handshake carries the access_token parameter more than once")
+    if not tokens[0].strip():
+        raise ValueError("the access_token parameter of the handshake is empty")
+    return f"Bearer {tokens[0]}"
 
 
 def _refuse(status: int, message: str) -> web.Response:

@@ -17,6 +17,11 @@
 6. prints the results next to the ground truth of the simulation, and a last line
    `BUILDING-SUMMARY {...}` (JSON; also written to --summary FILE).
 
+With `--dashboard` the dashboard AE (examples/dashboard) runs too, with its own token on the
+platform, and the page is at http://127.0.0.1:<--dashboard-port>/; `--linger` keeps everything
+running after the day until Ctrl-C.  The workdir's `inventory.json` names the CSEs, the
+dashboard and the simulated devices' ports.
+
 Exit code 0 only if every check holds (usage and peak match the ground truth, both faults
 were alarmed and cleared, the alarm was acknowledged, the peak control ran through the CSE
 to the chillers and lowered the peak below what the same day gives without it); 1 otherwise;
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from client import CseClient, CseUnreachable, NotificationReceiver, RequestFailed
+from examples.dashboard.server import DashboardServer, Where, platform_credentials
 from examples.hems.demo import CseProcess, reachable_through
 
 from .energy_app import APP_ID, BuildingEnergyApp, Settings
@@ -66,6 +72,8 @@ class Demo:
         self.summary: dict[str, Any] = {"ok": False}
         self.building: SimulatedBuilding | None = None
         self.platform_ws: str | None = None
+        self.dashboard_token: str | None = None
+        self.dashboard: DashboardServer | None = None
 
     def say(self, text: str, t: datetime | None = None) -> None:
         if not self.args.quiet:
@@ -77,7 +85,8 @@ class Demo:
     async def start_cses(self) -> tuple[CseProcess, CseProcess]:
         common = ["--port", "0", "--log-level", "WARNING"]
         platform = CseProcess("platform (IN-CSE)", [*common, "--data-dir", str(self.workdir / "platform"),
-                                                    "--ws-port", "0"], self.workdir / "platform.log")
+                                                    "--ws-port", "0", *self.dashboard_config()],
+                              self.workdir / "platform.log")
         await platform.start()
         self.stack.push_async_callback(platform.stop)
         gateway = CseProcess("building gateway (MN-CSE)", [
@@ -91,6 +100,37 @@ class Demo:
         self.say(f"platform IN-CSE /id-in at {platform.url}; building gateway MN-CSE /id-mn at {gateway.url}, "
                  "registered with the platform")
         return platform, gateway
+
+    def dashboard_config(self) -> list[str]:
+        """With --dashboard: a platform config giving CDashboard its own token (hashed)."""
+        if not self.args.dashboard:
+            return []
+        self.dashboard_token, config = platform_credentials(self.workdir, DASHBOARD_ID)
+        return ["--config", str(config)]
+
+    async def start_dashboard(self, platform: CseProcess, gateway: CseProcess, app: BuildingEnergyApp) -> None:
+        assert self.building is not None
+        inventory = {"platform": platform.url, "gateway": gateway.url, "platform_ws": self.platform_ws,
+                     "dashboard": None, **self.building.inventory()}
+        if self.args.dashboard and self.dashboard_token:
+            self.dashboard = DashboardServer(platform.url, token=self.dashboard_token, port=self.args.dashboard_port,
+                                             where=Where(app.base, f"{GATEWAY}/building-proxy"), ws_url=self.platform_ws)
+            await self.dashboard.start()
+            self.stack.push_async_callback(self.dashboard.stop)
+            inventory["dashboard"] = self.dashboard.url
+            self.say(f"dashboard: {self.dashboard.url} (AE {DASHBOARD_ID} on the platform, reading over "
+                     f"{self.platform_ws})")
+        (self.workdir / "inventory.json").write_text(json.dumps(inventory, indent=1))
+
+    async def linger(self) -> None:
+        """--linger: keep the CSEs, the building and the dashboard up until Ctrl-C."""
+        self.say("the day is over; everything keeps running (Ctrl-C stops)")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
 
     async def client(self, url: str, originator: str, cse_rn: str) -> tuple[CseClient, NotificationReceiver]:
         client = await self.stack.enter_async_context(CseClient(url, originator=originator, cse_rn=cse_rn))
@@ -129,6 +169,7 @@ class Demo:
         await app.setup(app_receiver)
         self.say(f"energy-app: on the platform, following {len(app.meters)} meters and the alarms through "
                  f"{GATEWAY}")
+        await self.start_dashboard(platform, gateway, app)
         await self.simulate(proxy, app)
         return await self.results(proxy, app)
 
@@ -178,6 +219,8 @@ class Demo:
                 self.say(f"main meter {latest.kw if latest else 0:.1f} kW; intervals {len(app.demand)}, "
                          f"alarms {len(app.alarms)}, peak control {'on' if app.control.active else 'off'}")
                 next_hour = float(int(hour) + 1)
+                if self.args.dashboard:
+                    await app.publish_usage()   # the day's carbon so far, for the page
         await asyncio.sleep(1.0)                # let the last notifications arrive
         await app.finish()
 
@@ -249,6 +292,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", help="where the CSEs keep data and logs (default: a temporary directory)")
     parser.add_argument("--summary", help="also write the summary JSON to this file")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--dashboard", action="store_true", help="also run the dashboard (examples/dashboard)")
+    parser.add_argument("--dashboard-port", type=int, default=8765, help="the dashboard's port (default 8765; 0 = any)")
+    parser.add_argument("--linger", action="store_true", help="after the day keep everything running until Ctrl-C")
     args = parser.parse_args(argv)
     if args.day_seconds < 20:
         parser.error("--day-seconds must be at least 20 (the proxy polls every 3 simulated minutes)")
@@ -262,6 +308,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         summary = await demo.run()
         code = 0 if summary["ok"] else 1
+        if args.linger:
+            await demo.linger()
     except asyncio.CancelledError:
         demo.summary["interrupted"] = True
         code = 130

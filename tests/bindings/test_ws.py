@@ -146,6 +146,33 @@ async def test_credentials_of_the_handshake_are_checked_for_every_request():
         await running.stop()
 
 
+async def test_a_bearer_token_in_the_handshake_query_is_checked_like_the_header():
+    """RFC 6750 2.3: a browser cannot set Authorization on a WebSocket, so `?access_token=`."""
+    token = "t0ken-for-the-page"
+    running = await start(**{"auth.credentials": {"Cpage": [hash_secret(token, iterations=1000)]}})
+    url = ws_of(running).url
+    try:
+        async with aiohttp.ClientSession() as session:
+            good = Peer(await session.ws_connect(f"{url}/?access_token={token}", protocols=("oneM2M.json",)), "json")
+            answer = await good.call({"op": 1, "to": "cse-in", "fr": "Cpage", "ty": 2, "pc": ae("page")})
+            assert answer["rsc"] == 2001
+            assert (await good.call({"op": 2, "to": "cse-in/page", "fr": "Cpage"}))["rsc"] == 2000
+            bad = Peer(await session.ws_connect(f"{url}/?access_token=wrong", protocols=("oneM2M.json",)), "json")
+            answer = await bad.call({"op": 2, "to": "cse-in/page", "fr": "Cpage"})
+            assert answer["rsc"] == 4106 and "does not match" in answer["pc"]["m2m:dbg"]
+            missing = Peer(await session.ws_connect(f"{url}/?other=1", protocols=("oneM2M.json",)), "json")
+            answer = await missing.call({"op": 2, "to": "cse-in/page", "fr": "Cpage"})
+            assert answer["rsc"] == 4106 and "must authenticate" in answer["pc"]["m2m:dbg"]
+            for query, headers, why in ((f"access_token={token}", {"Authorization": f"Bearer {token}"}, "both"),
+                                        (f"access_token={token}&access_token={token}", {}, "more than once"),
+                                        ("access_token=", {}, "empty")):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(f"{url}/?{query}", protocols=("oneM2M.json",), headers=headers)
+                assert refused.value.status == 400, why
+    finally:
+        await running.stop()
+
+
 @pytest.mark.parametrize("serialization", ["json", "cbor"])
 async def test_notifications_arrive_over_the_aes_own_websocket_without_poa(cse, serialization):
     transport = WsTransport(ws_of(cse).url, serialization=serialization)

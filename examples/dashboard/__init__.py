@@ -1,0 +1,1 @@
+"""The dashboard: one web page for the building and the home, reading only through oneM2M."""
