@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import contextlib
 import json
 import os
@@ -45,14 +46,16 @@ from pathlib import Path
 from typing import Any
 
 from client import CseClient, CseUnreachable, NotificationInbox, RequestFailed, receiver_for
+from cse.schedule_entries import Schedule
 
-from .appliance import CATALOGUE, Appliance
+from .appliance import CATALOGUE, WINDOWS, Appliance
 from .common import ENERGY_APP, PLATFORM, Console, kwh
 from .energy_app import EnergyApp
 from .house import LoadProfile, MemoryWiring, SimClock
 from .meter import Meter
 from .outsider import Outsider
 from .phone import Phone
+from .timestamps import parse_stamp
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -68,6 +71,7 @@ class HomeSetup:
     rn: str
     appliances: tuple[str, ...]
     profile: LoadProfile = field(default_factory=LoadProfile)
+    silent: tuple[float, float] | None = None       # simulated hours its meter does not report
 
     @property
     def gateway(self) -> str:
@@ -78,7 +82,9 @@ HOMES = (
     HomeSetup("home-1", "/id-mn", "cse-mn", ("water-heater", "ev-charger")),
     # A second home with a heat pump and no EV: it stays under the threshold all day.
     HomeSetup("home-2", "/id-mn2", "cse-mn2", ("water-heater", "heat-pump"),
-              LoadProfile((250,) * 6 + (500, 1200, 1200) + (400,) * 8 + (1200, 1200) + (1500,) * 3 + (500, 500))),
+              LoadProfile((250,) * 6 + (500, 1200, 1200) + (400,) * 8 + (1200, 1200) + (1500,) * 3 + (500, 500)),
+              # Its meter's link is down from 10:00 to 14:00: the gateway notices the missing data.
+              silent=(10.0, 14.0)),
 )
 
 
@@ -90,6 +96,11 @@ class HomeDevices:
     wiring: MemoryWiring
     meter: Meter
     appliances: list[Appliance]
+
+
+def _inside(entries: tuple[str, ...], t: str) -> bool:
+    """Is the simulated time `t` (a stamp) inside the schedule `entries`?"""
+    return Schedule(entries).contains(calendar.timegm(parse_stamp(t).timetuple()))
 
 
 # -- CSE processes -------------------------------------------------------------------------
@@ -248,12 +259,31 @@ class Demo:
                     for home in homes for a in home.appliances}
         acknowledged = [c for c in app.commands.values() if c.status == "done"]
         peak = app.peaks[0] if app.peaks else None
+        received = [json.dumps(a, sort_keys=True) for a in phone.received]
+        silent = [home for home in homes if home.setup.silent]
+        on_commands = [c for c in app.commands.values() if c.cmd == "on"]
+        windows = {f"{h.setup.name}/{a.name}": a for h in homes for a in h.appliances if a.name in WINDOWS}
         checks = {
-            "alert_raised": bool(app.alerts),
+            "alert_raised": bool(app.peaks),
             "responsible_identified": bool(peak and peak["appliance"]),
-            "alert_received_by_phone": bool(phone.received) and phone.received[0] == app.alerts[0],
+            "alert_received_by_phone": bool(peak) and json.dumps(peak, sort_keys=True) in received,
+            # The meter that fell silent: the gateway's missing-data notification reached the
+            # energy application, whose alert reached the phone.
+            "missing_data_alert_received_by_phone": all(
+                any(a["home"] == h.setup.name and json.dumps(a, sort_keys=True) in received for a in app.missing)
+                for h in silent) and bool(silent),
+            # binarySwitch off, then on, each executed by the appliance and shown in its
+            # energyConsumption (power 0 after off, the rated draw after on).
             "command_acknowledged": any(c.cmd == "off" for c in acknowledged),
             "command_executed_by_appliance": any(executed.values()),
+            "switch_off_shown_in_energy_consumption": any(
+                c.cmd == "off" and c.shown_w == 0 and (c.before_w or 0) > 0 for c in acknowledged),
+            "switch_on_shown_in_energy_consumption": any(
+                c.cmd == "on" and (c.shown_w or 0) > 0 for c in acknowledged),
+            # The charging window: every switch-on inside it (and the app read it).
+            "schedule_respected": bool(on_commands) and all(
+                _inside(WINDOWS[c.appliance], c.t) for c in on_commands if c.appliance in WINDOWS)
+            and all(app.summary()["windows"].get(key) == list(WINDOWS[a.name]) for key, a in windows.items()),
             "outsider_refused": outsider.all_refused,
         }
         self.summary.update(app.summary())
@@ -267,6 +297,10 @@ class Demo:
             "executed": executed,
             "outsider": outsider.attempts,
             "readings_posted": {home.setup.name: home.meter.posted for home in homes},
+            "readings_skipped": {home.setup.name: home.meter.skipped for home in homes},
+            "meter_period_ms": homes[0].meter.period_ms if homes else None,
+            "energy_consumption_shown": {f"{home.setup.name}/{a.name}": a.shown[-4:]
+                                         for home in homes for a in home.appliances if a.name in WINDOWS},
             "truth": truth,
         })
         self._print_outcome(checks, acknowledged)
@@ -284,7 +318,8 @@ class Demo:
         prefix = f"{home.name}/" if len(self.homes) > 1 else ""
         meter = Meter(await self.device_client(home, gateway, f"CMeter{suffix}"), wiring,
                       Console(prefix=prefix, quiet=index > 0 and not args.verbose),
-                      name="meter", profile=home.profile, interval=args.interval)
+                      name="meter", profile=home.profile, interval=args.interval, speed=self.speed,
+                      silent=home.silent)
         await meter.setup()
         appliances = []
         for kind in home.appliances:
@@ -334,6 +369,10 @@ class Demo:
                 self.say("not every reading or acknowledgement arrived within 10 s after the simulated time")
             await app.report_partial_days(before=until)
             await app.wait_for(lambda: len(phone.received) >= len(app.alerts), timeout=5)
+            if len(phone.received) < len(app.alerts):     # the phone's own notifications still on their way
+                deadline = time.monotonic() + 5
+                while len(phone.received) < len(app.alerts) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
         finally:
             stop.set()
             for task in devices + background:
