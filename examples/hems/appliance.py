@@ -18,7 +18,11 @@ Set-up (idempotent):
 * access control policies for the energy application (`--grant`): find, read and subscribe
   to `power`, the device, its `energyConsumption` and its schedule; find, read and UPDATE
   `binarySwitch` (and nothing else);
-* a subscription (net 1) to its own `binarySwitch`: each UPDATE of `state` is notified.
+* a subscription (net 1) to its own `binarySwitch`: each UPDATE of `state` is notified;
+* with `node` (the ri of its `<node>`, nodes.py), its AE links to it (`nl`): the gateway
+  then delivers the node's management actions to it, and `managed_receiver` answers a
+  firmware update (`ud` of its firmware mgmtObj): accepted for an https image, "flashed"
+  in a moment, and reported (`uds` successful, the new `vr`) with client.device.
 
 A command is an UPDATE of `binarySwitch` `state` (false: off, true: on).  The appliance
 obeys ("off" stops it until "on"; its own schedule decides when it wants power), reports its
@@ -38,12 +42,13 @@ import argparse
 import asyncio
 from datetime import datetime, timedelta
 
-from client import (Access, CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, grant,
-                    receiver_for, subscriber)
+from client import (Access, ActionRefused, CseClient, CseUnreachable, ManagementAction, ManagementAgent, Notification,
+                    NotificationInbox, RequestFailed, grant, receiver_for, subscriber)
 
 from .common import (APPLIANCE, DEVICE, ENERGY_APP, PLATFORM, WINDOW, Console, clock_from, clock_options, cse_options,
                      kw, run_role)
 from .house import ApplianceModel, ApplianceSpec, FileWiring, MemoryWiring, SimClock, Wiring
+from .nodes import version_in
 from .timestamps import stamp
 
 COMMANDS = ("off", "on")
@@ -70,11 +75,22 @@ CATALOGUE = {
     "heat-pump": ApplianceSpec("heat-pump", 2000, ((6.0, 8.0), (16.0, 22.0)), label="heat pump"),
 }
 WINDOWS = {"ev-charger": CHARGING_WINDOW}
+FLASH_SECONDS = 0.3                         # how long "flashing" a firmware image takes
+
+
+def managed_receiver(client: CseClient) -> tuple[NotificationInbox, ManagementAgent]:
+    """A receiver whose management actions go to a ManagementAgent (the appliance adds its
+    handlers) and whose other notifications (its subscriptions) queue up as usual."""
+    agent = ManagementAgent(client)
+    receiver = receiver_for(client, on_notification=agent)
+    agent.others = receiver.queue.put_nowait
+    return receiver, agent
 
 
 class Appliance:
     def __init__(self, client: CseClient, receiver: NotificationInbox, wiring: Wiring, spec: ApplianceSpec,
-                 console: Console, *, grant_to: list[str] | None = None, interval: float = 900.0):
+                 console: Console, *, grant_to: list[str] | None = None, interval: float = 900.0,
+                 agent: ManagementAgent | None = None, node: str = "", firmware: str = "1.0"):
         self.client = client
         self.receiver = receiver
         self.wiring = wiring
@@ -90,13 +106,37 @@ class Appliance:
         self._failure = ""                   # why the last reading was not posted
         self._lock = asyncio.Lock()          # one change of state at a time
         self._clock: SimClock | None = None
+        self.node = node
+        self.firmware = firmware             # the version running
+        self.firmware_updates: list[dict] = []
+        if agent is not None:
+            agent.handles("m2m:fwr", "ud")(self._update_firmware)
+
+    def _update_firmware(self, action: ManagementAction):
+        """A firmware update asked through the node: refuse what is not an https image of a
+        version; accept the rest and flash it (the agent reports the outcome)."""
+        url = str(action.resource.get("url", ""))
+        version = version_in(url)
+        if not url.startswith("https://") or not version:
+            self.say(f"refuses the firmware update {url!r} (an https image of a version only)")
+            raise ActionRefused(f"{self.name}: firmware only as an https image of a version, not {url!r}")
+        self.say(f"firmware update {self.firmware} -> {version} accepted ({url}), flashing")
+
+        async def flash() -> dict:
+            await asyncio.sleep(FLASH_SECONDS)
+            self.firmware_updates.append({"from": self.firmware, "to": version, "url": url})
+            self.firmware = version
+            self.say(f"runs firmware {version}")
+            return {"vr": version}
+        return flash()
 
     def say(self, text: str, t: datetime | None = None) -> None:
         self.console.say(self.name, text, t)
 
     async def setup(self) -> None:
         client = self.client
-        await client.register(f"Nhems.{self.name}", rn=self.name, receiver=self.receiver)
+        await client.register(f"Nhems.{self.name}", rn=self.name, receiver=self.receiver,
+                              **({"nl": self.node} if self.node else {}))
         base = client.ae_address
         readings = await client.create_acp(base, rn="share-readings", rules=subscriber(self.grant_to))
         commands = await client.create_acp(base, rn="take-commands", rules=[

@@ -48,11 +48,12 @@ from typing import Any
 from client import CseClient, CseUnreachable, NotificationInbox, RequestFailed, receiver_for
 from cse.schedule_entries import Schedule
 
-from .appliance import CATALOGUE, WINDOWS, Appliance
+from .appliance import CATALOGUE, WINDOWS, Appliance, managed_receiver
 from .common import ENERGY_APP, PLATFORM, Console, kwh
 from .energy_app import EnergyApp
 from .house import LoadProfile, MemoryWiring, SimClock
 from .meter import Meter
+from .nodes import provision
 from .outsider import Outsider
 from .phone import Phone
 from .timestamps import parse_stamp
@@ -60,6 +61,7 @@ from .timestamps import parse_stamp
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DAY_START = datetime(2024, 6, 1)
+FIRMWARE = ("heat-pump", "https://firmware.example/heat-pump-1.1.bin", "1.1")     # rolled out at the start
 
 
 @dataclass
@@ -79,7 +81,8 @@ class HomeSetup:
 
 
 HOMES = (
-    HomeSetup("home-1", "/id-mn", "cse-mn", ("water-heater", "ev-charger")),
+    # Both homes have a heat pump: the firmware roll-out updates them together.
+    HomeSetup("home-1", "/id-mn", "cse-mn", ("water-heater", "heat-pump", "ev-charger")),
     # A second home with a heat pump and no EV: it stays under the threshold all day.
     HomeSetup("home-2", "/id-mn2", "cse-mn2", ("water-heater", "heat-pump"),
               LoadProfile((250,) * 6 + (500, 1200, 1200) + (400,) * 8 + (1200, 1200) + (1500,) * 3 + (500, 500)),
@@ -96,6 +99,7 @@ class HomeDevices:
     wiring: MemoryWiring
     meter: Meter
     appliances: list[Appliance]
+    nodes: dict = field(default_factory=dict)       # kind -> nodes.Node
 
 
 def _inside(entries: tuple[str, ...], t: str) -> bool:
@@ -213,6 +217,11 @@ class Demo:
         """HTTP: a receiver of its own on a free port; MQTT: the client's broker connection."""
         return await self.stack.enter_async_context(receiver_for(client))
 
+    async def managed_receiver(self, client: CseClient) -> tuple[NotificationInbox, Any]:
+        """A receiver that answers management actions (client.device.ManagementAgent)."""
+        receiver, agent = managed_receiver(client)
+        return await self.stack.enter_async_context(receiver), agent
+
     async def device_client(self, home: HomeSetup, gateway: "CseProcess", originator: str) -> CseClient:
         """A device reaches its gateway over MQTT with --mqtt, over HTTP otherwise."""
         if self.args.mqtt:
@@ -253,6 +262,9 @@ class Demo:
         self.summary["cse_pids"] = [cse.pid for cse in self.cses]
         homes = [await self.start_home(index, home, gateways[home.name]) for index, home in enumerate(self.homes)]
         app, phone, outsider = await self.start_applications(platform)
+        kind, url, version = FIRMWARE
+        rollout = await app.roll_out_firmware(kind, url)
+        heat_pumps = [a for h in homes for a in h.appliances if a.name == kind]
         until = await self.simulate(homes, app, phone)
         truth = self.ground_truth(homes, until)
         executed = {f"{home.setup.name}/{a.name}": [e["cmd"] for e in a.executed if e["status"] == "done"]
@@ -289,6 +301,17 @@ class Demo:
                 _inside(WINDOWS[c.appliance], c.t) for c in on_commands if c.appliance in WINDOWS)
             and all(app.summary()["windows"].get(key) == list(WINDOWS[a.name]) for key, a in windows.items()),
             "outsider_refused": outsider.all_refused,
+            # One UPDATE of the group's fopt reached every heat pump; each flashed the image and
+            # reported it, and the app read the outcome per device (uds successful, the new vr).
+            "firmware_rolled_out_to_every_heat_pump": bool(heat_pumps) and rollout["requests"] == 1
+            and len(rollout["members"]) == len(heat_pumps)
+            and all(a["rsc"] == 2004 for a in rollout["answers"]) and len(rollout["answers"]) == len(heat_pumps)
+            and all(a.firmware == version for a in heat_pumps),
+            "firmware_outcome_read_per_device": len(rollout["devices"]) == len(heat_pumps) and all(
+                d["outcome"] == "successful" and d["uds"].get("acn") == "ud" and d["vr"] == version
+                for d in rollout["devices"]),
+            "every_device_has_a_node": all(
+                set(h.nodes) == {"gateway", "meter", *h.setup.appliances} for h in homes),
         }
         # Checks this run's scenario does not reach are left out (and named), never passed idly.
         skipped = ([] if silent else ["missing_data_alert_received_by_phone"]) + (
@@ -326,20 +349,37 @@ class Demo:
         wiring = MemoryWiring()
         suffix = "" if index == 0 else str(index + 1)          # AE-IDs: CMeter, CMeter2, ...
         prefix = f"{home.name}/" if len(self.homes) > 1 else ""
+        originators = {kind: "C" + "".join(p.capitalize() for p in kind.split("-")) + suffix
+                       for kind in home.appliances}
+        nodes = await self.install_nodes(home, gateway, {"meter": f"CMeter{suffix}", **originators})
         meter = Meter(await self.device_client(home, gateway, f"CMeter{suffix}"), wiring,
                       Console(prefix=prefix, quiet=index > 0 and not args.verbose),
                       name="meter", profile=home.profile, interval=args.interval, speed=self.speed,
-                      silent=home.silent)
+                      silent=home.silent, node=nodes["meter"].ri)
         await meter.setup()
         appliances = []
         for kind in home.appliances:
-            client = await self.device_client(home, gateway, "C" + "".join(p.capitalize() for p in kind.split("-"))
-                                              + suffix)
-            appliance = Appliance(client, await self.receiver(client), wiring, CATALOGUE[kind], Console(prefix=prefix),
-                                  interval=args.interval)
+            client = await self.device_client(home, gateway, originators[kind])
+            receiver, agent = await self.managed_receiver(client)
+            appliance = Appliance(client, receiver, wiring, CATALOGUE[kind], Console(prefix=prefix),
+                                  interval=args.interval, agent=agent, node=nodes[kind].ri)
             await appliance.setup()
             appliances.append(appliance)
-        return HomeDevices(home, wiring, meter, appliances)
+        return HomeDevices(home, wiring, meter, appliances, nodes)
+
+    async def install_nodes(self, home: HomeSetup, gateway: CseProcess, owners: dict[str, str]) -> dict:
+        """The installer (the gateway's admin) makes the gateway's node (hcl: its CSEBase)
+        and one per device, each with deviceInfo, firmware and battery (nodes.py)."""
+        installer = await self.client(gateway.url, "CAdmin", home.rn)
+        readers = [f"{PLATFORM}/{ENERGY_APP}"]
+        base = await installer.retrieve(home.rn)
+        nodes = {"gateway": await provision(installer, home.rn, "gateway", owner="", readers=readers,
+                                            hcl=base["ri"])}
+        for kind, owner in owners.items():
+            nodes[kind] = await provision(installer, home.rn, kind, owner=owner, readers=readers)
+        self.say(f"{home.name}: nodes {', '.join(n.rn for n in nodes.values())} on {home.cse_id}, "
+                 f"each with deviceInfo, firmware and battery")
+        return nodes
 
     async def start_applications(self, platform: CseProcess) -> tuple[EnergyApp, Phone, Outsider]:
         """The energy application, the phone app reading its alerts, and the outsider's attempts."""

@@ -50,6 +50,7 @@ from cse.schedule_entries import Schedule
 
 from .common import ALERTS, APPLIANCE, DAILY, DEVICE, ENERGY_APP, METER, WINDOW, Console, cse_options, kw, kwh, run_role
 from .energy import DailyEnergy, Decision, HomeLoad
+from .nodes import FIRMWARE_LABEL
 from .timestamps import parse_stamp, stamp
 
 
@@ -120,6 +121,7 @@ class EnergyApp:
         self.alerts: list[dict] = []
         self.peaks: list[dict] = []
         self.missing: list[dict] = []            # missing-data alerts
+        self.rollouts: list[dict] = []           # firmware roll-outs, with the outcome per device
         self.missing_points: dict[str, int] = {}  # home -> readings the gateway reported missing
         self.deferred: list[dict] = []           # switch-ons put off until the allowed window
         self.commands: dict[str, Command] = {}
@@ -220,6 +222,49 @@ class EnergyApp:
                 "rn": rn, "nu": [await self.client.notification_target()],
                 "enc": {"net": [8], "md": options["enc_md"]}, "nct": 5}}, exist_ok=True)
         return await self.client.subscribe(address, rn=rn, net=options.get("net", (3,)), exist_ok=True)
+
+    # -- device management ----------------------------------------------------------------
+    async def roll_out_firmware(self, kind: str, url: str, *, timeout: float = 30.0) -> dict:
+        """Update the firmware of every device of `kind` in every home with one request: a
+        `<group>` (mt 13) of their firmware mgmtObjs, found by discovery (ty 13, mgd 1001,
+        label hems:firmware:<kind>), and one UPDATE of `<group>/fopt` setting `url` and
+        `ud`.  The gateways deliver the update to each device (its node's management
+        action); the outcome is then read per device (`uds`, `vr`)."""
+        members: list[str] = []
+        for home in self.homes.values():
+            members += await self.client.discover(home.gateway, ty=13, labels=[f"{FIRMWARE_LABEL}{kind}"], mgd=1001)
+        result: dict[str, Any] = {"kind": kind, "url": url, "members": members, "requests": 0, "answers": [],
+                                  "devices": []}
+        self.rollouts.append(result)
+        if not members:
+            self.say(f"no {kind} firmware found: nothing to update")
+            return result
+        group = await self.client.create(self.client.ae_address, {"m2m:grp": {
+            "rn": f"firmware-{kind}", "mt": 13, "mid": members, "mnm": 1000}}, exist_ok=True)
+        address = f"{self.client.ae_address}/firmware-{kind}"
+        if sorted(group.get("mid", [])) != sorted(members):
+            group = await self.client.update(address, {"m2m:grp": {"mid": members}})
+        self.say(f"firmware {url} for every {kind}: group {address} of {len(members)} firmware mgmtObjs, "
+                 f"one UPDATE of {address}/fopt")
+        response = await self.client.request(3, f"{address}/fopt", pc={"m2m:fwr": {"url": url, "ud": True}},
+                                             timeout=timeout)
+        result["requests"] += 1
+        result["rsc"] = response.rsc
+        answers = (response.pc or {}).get("m2m:agr", {}).get("m2m:rsp", []) if isinstance(response.pc, dict) else []
+        result["answers"] = [{"rsc": a.get("rsc"), "fr": a.get("fr")} for a in answers if isinstance(a, dict)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for member in members:              # the outcome, per device, as the gateway shows it
+            while True:
+                firmware = await self.client.retrieve(member)
+                uds = firmware.get("uds") or {}
+                if uds.get("sus") in (1, 2) or loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            outcome = {1: "successful", 2: "failure"}.get(uds.get("sus"), "in process" if uds else "no answer")
+            result["devices"].append({"firmware": member, "uds": uds, "vr": firmware.get("vr"), "outcome": outcome})
+            self.say(f"{member}: firmware update {outcome}, version {firmware.get('vr')}")
+        return result
 
     # -- the notification loop ----------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, rediscover: float | None = None) -> None:
@@ -475,6 +520,7 @@ class EnergyApp:
                           "status": c.status, "before_w": c.before_w, "shown_w": c.shown_w,
                           "rtt_ms": None if c.rtt_ms is None else round(c.rtt_ms, 1)} for c in self.commands.values()],
             "missing_data": self.missing,
+            "firmware_rollouts": self.rollouts,
             "missing_readings": self.missing_points,
             "deferred_switch_on": self.deferred,
             "windows": {f"{home.name}/{d.name}": d.window_text for home in self.homes.values()

@@ -53,7 +53,7 @@ class Meter:
     def __init__(self, client: CseClient, wiring: Wiring, console: Console, *, name: str = "meter",
                  profile: LoadProfile | None = None, grant_to: list[str] | None = None,
                  interval: float = 900.0, register_wh: float = 12_345_000.0, speed: float = 1.0,
-                 silent: tuple[float, float] | None = None):
+                 silent: tuple[float, float] | None = None, node: str = ""):
         self.client = client
         self.wiring = wiring
         self.console = console
@@ -64,6 +64,7 @@ class Meter:
         self.period_ms = max(1, round(interval / speed * 1000))
         self.silent = silent                    # (from, to) simulated hours without readings
         self.skipped = 0                        # readings not posted because silent
+        self.node = node                        # the ri of its <node> (nodes.py), linked with nl
         self.grant_to = grant_to if grant_to is not None else [f"{PLATFORM}/{ENERGY_APP}"]
         self.interval = interval
         self.register_start_wh = register_wh
@@ -77,7 +78,7 @@ class Meter:
 
     async def setup(self) -> None:
         client = self.client
-        await client.register("Nhems.meter", rn=self.name)
+        await client.register("Nhems.meter", rn=self.name, **({"nl": self.node} if self.node else {}))
         acp = await client.create_acp(client.ae_address, rn="share-readings", rules=subscriber(self.grant_to))
         detection = {"pei": self.period_ms, "mdt": detection_ms(self.period_ms), "mdn": MISSING_KEPT}
         self.power = f"{client.ae_address}/power"

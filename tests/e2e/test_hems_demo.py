@@ -159,6 +159,15 @@ def test_the_demo_runs_the_scenario_end_to_end(tmp_path, demo_processes):
     assert summary["deferred_switch_on"] and all("20240601T220000" <= d["t"] < "20240601T223000"
                                                  for d in summary["deferred_switch_on"])
     assert "ev-charger stays off until its allowed window" in output
+    # Device management: a node per gateway and device; the heat pumps' firmware (one in each
+    # home) updated through a group with one request, the outcome read per device.
+    (rollout,) = summary["firmware_rollouts"]
+    assert rollout["members"] == ["/id-mn/cse-mn/node-heat-pump/firmware", "/id-mn2/cse-mn2/node-heat-pump/firmware"]
+    assert rollout["requests"] == 1 and [a["rsc"] for a in rollout["answers"]] == [2004, 2004]
+    assert [(d["outcome"], d["uds"], d["vr"]) for d in rollout["devices"]] == [
+        ("successful", {"acn": "ud", "sus": 1}, "1.1")] * 2
+    assert "home-2/heat-pump: runs firmware 1.1" in output
+    assert "home-1: nodes node-gateway, node-meter, node-water-heater, node-heat-pump, node-ev-charger" in output
     # Privacy: the outsider found nothing and was refused everything.
     attempts = summary["outsider"]
     assert [a["found"] for a in attempts if a["op"] == "DISCOVER"] == [0]
