@@ -310,3 +310,53 @@ async def test_a_device_keeps_working_while_its_gateway_restarts(tmp_path, devic
                 await asyncio.gather(running, return_exceptions=True)
     finally:
         await gateway.stop()
+
+
+async def test_a_firmware_roll_out_through_a_group_reaches_every_heat_pump_and_reports_per_device(
+        platform_and_gateway):
+    """Two heat pumps on the gateway, each with its node (deviceInfo, firmware, battery) and
+    linked to it (nl); one UPDATE of the group's fopt; each device flashes and reports."""
+    from examples.hems.appliance import managed_receiver
+    from examples.hems.nodes import provision
+    platform_url, gateway_url = platform_and_gateway
+    quiet = Console(quiet=True)
+    async with AsyncExitStack() as stack:
+        installer = await stack.enter_async_context(CseClient(gateway_url, originator="CAdmin", cse_rn="cse-mn"))
+        base = await installer.retrieve("cse-mn")
+        gateway_node = await provision(installer, "cse-mn", "gateway", owner="", readers=["/id-in/CEnergyApp"],
+                                       hcl=base["ri"])
+        assert (await installer.retrieve(gateway_node.address))["hcl"] == base["ri"]
+        pumps = []
+        for kind, originator in (("heat-pump", "CHeatPump"), ("water-heater", "CWaterHeater")):
+            node = await provision(installer, "cse-mn", kind, owner=originator, readers=["/id-in/CEnergyApp"])
+            client = await stack.enter_async_context(CseClient(gateway_url, originator=originator, cse_rn="cse-mn"))
+            receiver, agent = managed_receiver(client)
+            await stack.enter_async_context(receiver)
+            appliance = Appliance(client, receiver, MemoryWiring(), CATALOGUE[kind], quiet, agent=agent, node=node.ri)
+            await appliance.setup()
+            assert appliance.client.ae["nl"] == node.ri
+            assert (await installer.retrieve(node.address))["hael"] == [appliance.client.ae["ri"]]
+            pumps.append(appliance)
+        app = EnergyApp(await stack.enter_async_context(CseClient(platform_url, originator="CEnergyApp",
+                                                                  cse_rn="cse-in")),
+                        await stack.enter_async_context(NotificationReceiver()), quiet, {"home-1": "/id-mn/cse-mn"})
+        await app.setup()
+        # Only the heat pump's firmware is in the group (found by label and mgd).
+        result = await app.roll_out_firmware("heat-pump", "https://firmware.example/heat-pump-1.1.bin")
+        assert result["members"] == ["/id-mn/cse-mn/node-heat-pump/firmware"]
+        assert result["requests"] == 1 and [a["rsc"] for a in result["answers"]] == [2004]
+        assert [(d["outcome"], d["vr"]) for d in result["devices"]] == [("successful", "1.1")]
+        assert pumps[0].firmware == "1.1" and pumps[1].firmware == "1.0"
+        # A device refuses an image that is not https: the member's answer is 4127, the
+        # outcome read is a failure, the version unchanged.
+        refused = await app.roll_out_firmware("heat-pump", "http://firmware.example/heat-pump-1.2.bin")
+        assert [a["rsc"] for a in refused["answers"]] == [4127]
+        assert [(d["outcome"], d["vr"]) for d in refused["devices"]] == [("failure", "1.1")]
+        assert pumps[0].firmware == "1.1"
+        # Nothing of that kind: no group, no request.
+        none = await app.roll_out_firmware("ev-charger", "https://firmware.example/ev-charger-2.0.bin")
+        assert none["members"] == [] and none["requests"] == 0
+        # The gateway's node and the devices' mgmtObjs: deviceInfo and battery are there too.
+        for kind in ("gateway", "heat-pump"):
+            children = await installer.discover(f"cse-mn/node-{kind}", ty=13)
+            assert sorted(c.rsplit("/", 1)[-1] for c in children) == ["battery", "deviceInfo", "firmware"]
