@@ -38,69 +38,17 @@ import argparse
 import asyncio
 import calendar
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable
 
-from client import (CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, hosting_cse_prefix,
-                    receiver_for, subscriber)
-
+from client import CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, receiver_for, subscriber
 from cse.schedule_entries import Schedule
 
 from .common import ALERTS, APPLIANCE, DAILY, DEVICE, ENERGY_APP, METER, WINDOW, Console, cse_options, kw, kwh, run_role
 from .energy import DailyEnergy, Decision, HomeLoad
-from .nodes import FIRMWARE_LABEL
+from .homes import Command, Device, Home, device_of, dgt_key, parse_homes
+from .nodes import roll_out_firmware
 from .timestamps import parse_stamp, stamp
-
-
-@dataclass
-class Device:
-    name: str
-    power: str                  # SP-relative address of its readings (container or timeSeries)
-    model: str = ""             # its TS-0023 device flexContainer
-    window: Schedule | None = None      # its allowed window (schedule), if any
-    window_text: list[str] = field(default_factory=list)
-
-    @property
-    def switch(self) -> str:
-        return f"{self.model}/binarySwitch" if self.model else ""
-
-    @property
-    def consumption(self) -> str:
-        return f"{self.model}/energyConsumption" if self.model else ""
-
-
-@dataclass
-class Home:
-    name: str
-    gateway: str                # SP-relative address of the gateway's CSEBase, e.g. /id-mn/cse-mn
-    load: HomeLoad
-    meter: Device | None = None
-    appliances: dict[str, Device] = field(default_factory=dict)
-    subscribed: set[tuple[str, str]] = field(default_factory=set)     # (kind, address) subscribed to
-    problem: str = ""           # why its devices could not be looked for last time
-    deferring: bool = False     # a switch-on waits for the appliance's window
-    dgts: deque = field(default_factory=lambda: deque(maxlen=500))   # dgt of the meter's latest readings
-    outages: set[str] = field(default_factory=set)      # dgt of the last reading before each outage alerted
-
-    def keys(self) -> list[str]:
-        """The consumption keys of this home: itself and each appliance."""
-        return [self.name] + [f"{self.name}/{name}" for name in sorted(self.appliances)]
-
-
-@dataclass
-class Command:
-    ri: str
-    home: str
-    appliance: str
-    cmd: str
-    sent: float                 # time.monotonic() when written
-    t: str = ""                 # simulated time it was written
-    status: str = "pending"     # done | no answer
-    rtt_ms: float | None = None
-    before_w: float | None = None       # the draw it was decided on
-    shown_w: float | None = None        # energyConsumption power shown after it
 
 
 class EnergyApp:
@@ -174,16 +122,16 @@ class EnergyApp:
         windows = await self.client.discover(home.gateway, ty=18, labels=[WINDOW])
         for address in meters:
             if home.meter is None:
-                home.meter = Device(_device_of(home, address), address)
+                home.meter = Device(device_of(home, address), address)
         for address in readings:
-            name = _device_of(home, address)
+            name = device_of(home, address)
             home.appliances.setdefault(name, Device(name, address))
         for address in models:
-            device = home.appliances.get(_device_of(home, address))
+            device = home.appliances.get(device_of(home, address))
             if device is not None:
                 device.model = address
         for address in windows:
-            device = home.appliances.get(_device_of(home, address))
+            device = home.appliances.get(device_of(home, address))
             if device is not None and device.window is None:
                 se = (await self.client.retrieve(address)).get("se", {}).get("sce", [])
                 try:
@@ -225,45 +173,11 @@ class EnergyApp:
 
     # -- device management ----------------------------------------------------------------
     async def roll_out_firmware(self, kind: str, url: str, *, timeout: float = 30.0) -> dict:
-        """Update the firmware of every device of `kind` in every home with one request: a
-        `<group>` (mt 13) of their firmware mgmtObjs, found by discovery (ty 13, mgd 1001,
-        label hems:firmware:<kind>), and one UPDATE of `<group>/fopt` setting `url` and
-        `ud`.  The gateways deliver the update to each device (its node's management
-        action); the outcome is then read per device (`uds`, `vr`)."""
-        members: list[str] = []
-        for home in self.homes.values():
-            members += await self.client.discover(home.gateway, ty=13, labels=[f"{FIRMWARE_LABEL}{kind}"], mgd=1001)
-        result: dict[str, Any] = {"kind": kind, "url": url, "members": members, "requests": 0, "answers": [],
-                                  "devices": []}
+        """Update the firmware of every `kind` device of every home with one request through
+        a group (nodes.roll_out_firmware); the outcome per device is in the result."""
+        result = await roll_out_firmware(self.client, [h.gateway for h in self.homes.values()], kind, url,
+                                         say=self.say, timeout=timeout)
         self.rollouts.append(result)
-        if not members:
-            self.say(f"no {kind} firmware found: nothing to update")
-            return result
-        group = await self.client.create(self.client.ae_address, {"m2m:grp": {
-            "rn": f"firmware-{kind}", "mt": 13, "mid": members, "mnm": 1000}}, exist_ok=True)
-        address = f"{self.client.ae_address}/firmware-{kind}"
-        if sorted(group.get("mid", [])) != sorted(members):
-            group = await self.client.update(address, {"m2m:grp": {"mid": members}})
-        self.say(f"firmware {url} for every {kind}: group {address} of {len(members)} firmware mgmtObjs, "
-                 f"one UPDATE of {address}/fopt")
-        response = await self.client.request(3, f"{address}/fopt", pc={"m2m:fwr": {"url": url, "ud": True}},
-                                             timeout=timeout)
-        result["requests"] += 1
-        result["rsc"] = response.rsc
-        answers = (response.pc or {}).get("m2m:agr", {}).get("m2m:rsp", []) if isinstance(response.pc, dict) else []
-        result["answers"] = [{"rsc": a.get("rsc"), "fr": a.get("fr")} for a in answers if isinstance(a, dict)]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        for member in members:              # the outcome, per device, as the gateway shows it
-            while True:
-                firmware = await self.client.retrieve(member)
-                uds = firmware.get("uds") or {}
-                if uds.get("sus") in (1, 2) or loop.time() > deadline:
-                    break
-                await asyncio.sleep(0.1)
-            outcome = {1: "successful", 2: "failure"}.get(uds.get("sus"), "in process" if uds else "no answer")
-            result["devices"].append({"firmware": member, "uds": uds, "vr": firmware.get("vr"), "outcome": outcome})
-            self.say(f"{member}: firmware update {outcome}, version {firmware.get('vr')}")
         return result
 
     # -- the notification loop ----------------------------------------------------------
@@ -322,7 +236,7 @@ class EnergyApp:
                 return
             if kind == "meter":
                 if isinstance(note.resource.get("dgt"), str):
-                    home.dgts.append(_dgt(note.resource["dgt"]))
+                    home.dgts.append(dgt_key(note.resource["dgt"]))
                 await self._meter_reading(home, t, content)
             else:
                 watts = float(content.get("w", 0))
@@ -337,7 +251,7 @@ class EnergyApp:
     async def _missing_data(self, home: Home, meter: Device, tsn: dict) -> None:
         """The gateway says readings of the meter did not come (mdlt: their expected dgt,
         wall clock): alert, with the simulated time of the last reading we had."""
-        points = [_dgt(p) for p in tsn.get("mdlt", []) if isinstance(p, str)]
+        points = [dgt_key(p) for p in tsn.get("mdlt", []) if isinstance(p, str)]
         self.missing_points[home.name] = self.missing_points.get(home.name, 0) + len(points)
         # One alert per outage: an outage is named by the last reading before it (its dgt;
         # the gateway reports each missed reading `mdt` after it was due, so points of an
@@ -528,27 +442,6 @@ class EnergyApp:
             "days": self.days,
             "refused_to_energy_app": self.refusals,
         }
-
-
-def _dgt(text: str) -> str:
-    """A dgt as the gateway lists missed ones ("20240601T101500,000000"), comparable as text."""
-    return text if "," in text else f"{text},000000"
-
-
-def _device_of(home: Home, address: str) -> str:
-    """<gateway>/<device AE>/... -> the device's name."""
-    rest = address[len(home.gateway):] if address.startswith(home.gateway + "/") else address.split("/", 3)[-1]
-    return rest.strip("/").split("/", 1)[0]
-
-
-def parse_homes(values: list[str]) -> dict[str, str]:
-    homes = {}
-    for value in values:
-        name, sep, gateway = value.partition("=")
-        if not sep or not name or not gateway.startswith("/") or not hosting_cse_prefix(gateway):
-            raise argparse.ArgumentTypeError(f"--home {value!r}: give NAME=/CSE-ID/CSEBASE, e.g. home-1=/id-mn/cse-mn")
-        homes[name] = gateway
-    return homes
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -11,11 +11,14 @@ firmware mgmtObj is labelled `hems:firmware:<kind>`, so the energy application f
 heat pump's firmware by discovery (ty 13, mgd 1001, that label).
 
 A device then registers with `nl` = its node's ri and answers management actions with
-`client.device.ManagementAgent` (appliance.py: a firmware update).
+`client.device.ManagementAgent` (appliance.py: a firmware update).  The application side,
+`roll_out_firmware`, updates every device of a kind with one request through a group.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from client import Access, CseClient, grant
 
@@ -79,3 +82,46 @@ def version_in(url: str) -> str:
     stem = name[:-4] if name.endswith(".bin") else name
     version = stem.rsplit("-", 1)[-1] if "-" in stem else ""
     return version if version.replace(".", "").isdigit() else ""
+
+
+async def roll_out_firmware(client: CseClient, gateways: list[str], kind: str, url: str, *,
+                        say: Callable[[str], None] = print, timeout: float = 30.0) -> dict:
+    """Update the firmware of every device of `kind` in every home with one request: a
+    `<group>` (mt 13) of their firmware mgmtObjs, found by discovery (ty 13, mgd 1001,
+    label hems:firmware:<kind>), and one UPDATE of `<group>/fopt` setting `url` and
+    `ud`.  The gateways deliver the update to each device (its node's management
+    action); the outcome is then read per device (`uds`, `vr`)."""
+    members: list[str] = []
+    for gateway in gateways:
+        members += await client.discover(gateway, ty=13, labels=[f"{FIRMWARE_LABEL}{kind}"], mgd=1001)
+    result: dict[str, Any] = {"kind": kind, "url": url, "members": members, "requests": 0, "answers": [],
+                              "devices": []}
+    if not members:
+        say(f"no {kind} firmware found: nothing to update")
+        return result
+    group = await client.create(client.ae_address, {"m2m:grp": {
+        "rn": f"firmware-{kind}", "mt": 13, "mid": members, "mnm": 1000}}, exist_ok=True)
+    address = f"{client.ae_address}/firmware-{kind}"
+    if sorted(group.get("mid", [])) != sorted(members):
+        group = await client.update(address, {"m2m:grp": {"mid": members}})
+    say(f"firmware {url} for every {kind}: group {address} of {len(members)} firmware mgmtObjs, "
+             f"one UPDATE of {address}/fopt")
+    response = await client.request(3, f"{address}/fopt", pc={"m2m:fwr": {"url": url, "ud": True}},
+                                         timeout=timeout)
+    result["requests"] += 1
+    result["rsc"] = response.rsc
+    answers = (response.pc or {}).get("m2m:agr", {}).get("m2m:rsp", []) if isinstance(response.pc, dict) else []
+    result["answers"] = [{"rsc": a.get("rsc"), "fr": a.get("fr")} for a in answers if isinstance(a, dict)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for member in members:              # the outcome, per device, as the gateway shows it
+        while True:
+            firmware = await client.retrieve(member)
+            uds = firmware.get("uds") or {}
+            if uds.get("sus") in (1, 2) or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        outcome = {1: "successful", 2: "failure"}.get(uds.get("sus"), "in process" if uds else "no answer")
+        result["devices"].append({"firmware": member, "uds": uds, "vr": firmware.get("vr"), "outcome": outcome})
+        say(f"{member}: firmware update {outcome}, version {firmware.get('vr')}")
+    return result
