@@ -5,19 +5,27 @@
 1. starts the platform (IN-CSE) and one home energy gateway (MN-CSE) per home as real
    `python -m server` processes on free loopback ports with temporary data directories; each
    gateway registers with the platform;
-2. starts, as AEs on each gateway, the smart meter and the appliances (water heater, EV
-   charger, ...), which grant the energy application exactly the rights it needs;
-3. starts, as AEs on the platform, the energy application, the consumer's phone app (which
-   subscribes to the alerts) and an outsider app without any grant, which is refused;
-4. runs one simulated day (by default in about 12 s): in home-1 the EV charger starts at
-   18:30 while the house draws 1.5 kW, the energy application sees the peak, alerts, switches
-   the charger off, and on again when the load allows;
-5. prints what happens, the daily consumption per home and appliance, and a final line
+2. as the installer (each gateway's admin), makes a <node> per gateway and device with
+   deviceInfo, firmware and battery (nodes.py);
+3. starts, as AEs on each gateway, the smart meter (a timeSeries with missing-data
+   detection) and the appliances (TS-0023 flexContainers: water heater, heat pump, EV
+   charger with its charging-window schedule), linked to their nodes, which grant the
+   energy application exactly the rights it needs;
+4. starts, as AEs on the platform, the energy application, the consumer's phone app (which
+   subscribes to the alerts) and an outsider app without any grant, which is refused; the
+   energy application updates every heat pump's firmware through a group (one request);
+5. runs one simulated day (by default in about 12 s): home-2's meter falls silent 10:00-14:00
+   and the gateway's missing-data notification becomes an alert; in home-1 the EV charger
+   starts at 18:30, the energy application sees the peak, alerts, switches the charger's
+   binarySwitch off (its energyConsumption shows it), and on again when the load allows and
+   its charging window is open;
+6. prints what happens, the daily consumption per home and appliance, and a final line
    `HEMS-SUMMARY {...}` (JSON; also written to --summary FILE).
 
-Exit code 0 only if the alert was raised and received, the responsible appliance was
-identified, a command made the round trip (written, executed, acknowledged), and the
-outsider was refused everything; 1 otherwise; 130 on Ctrl-C.  The CSE processes are
+Exit code 0 only if every check in the summary holds (docs/hems-demo.md lists them: the
+alerts raised and received, the responsible appliance identified, the switch round trip
+written, executed and shown, the window respected, the firmware on every heat pump with its
+outcome read, a node per device, the outsider refused); 1 otherwise; 130 on Ctrl-C.  The CSE processes are
 stopped on every way out (and die with this process if it is killed).
 
 Roles run here as tasks of one process, each with its own client and notification

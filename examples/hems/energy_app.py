@@ -379,7 +379,7 @@ class EnergyApp:
             if command.status == "pending" and now - command.sent > self.ack_timeout:
                 command.status = "no answer"
                 self.homes[command.home].load.acknowledged(command.appliance, command.cmd, False)
-                self.say(f"no acknowledgement of {command.cmd} from {command.appliance} "
+                self.say(f"{command.appliance} did not show {command.cmd} in its energyConsumption "
                          f"within {self.ack_timeout:.0f} s")
 
     # -- daily consumption --------------------------------------------------------------
@@ -455,7 +455,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-off-hours", type=float, default=1.0,
                         help="simulated hours an appliance stays off at least (default 1)")
     parser.add_argument("--ack-timeout", type=float, default=10.0,
-                        help="seconds to wait for an acknowledgement (default 10)")
+                        help="seconds to wait for the energyConsumption to show a command (default 10)")
     parser.add_argument("--alert-reader", action="append", default=[], help="AE-ID that may read and subscribe "
                                                                             "to the alerts (repeatable)")
     parser.add_argument("--rediscover", type=float, default=30.0, help="seconds between looks for new devices")
