@@ -1,20 +1,34 @@
-"""Appliance firmware (a water heater, an EV charger, ...): an AE on the home energy
-gateway that reports its power draw and obeys on/off commands.
+"""Appliance firmware (a water heater, an EV charger, a heat pump): an AE on the home energy
+gateway that reports its power draw and is switched on and off through its TS-0023 device
+model.
 
 Set-up (idempotent):
 * register as an AE with a notification receiver (its poa);
-* containers `power` (hems:appliance: its draw, a reading at every change and
-  periodically), `command` (hems:command: commands to it) and `ack` (hems:ack: its
-  acknowledgements);
-* two access control policies for the energy application (`--grant`): find, read and
-  subscribe to `power` and `ack`; find `command` and add commands to it (CREATE of
-  contentInstances only: it cannot read, change or delete anything there);
-* a subscription (net 3) to its own `command` container, so each command is notified.
+* a container `power` (hems:appliance): its draw, a reading {"t", "w"} at every change and
+  periodically (the simulated time of each draw, for the energy accounting);
+* the device as a flexContainer `device` of its TS-0023 class (`MODELS`: the EV charger
+  `deviceElectricVehicleCharger`, the water heater `deviceWaterHeater`; TS-0023 has no heat
+  pump class, so the heat pump is a `deviceAirConditioner`, which the TS describes as
+  "also an air-to-air heat pump"), labelled hems:device, with two of its modules as child
+  flexContainers: `binarySwitch` (`state`: may it run?) and `energyConsumption` (`power`
+  now in W, `abECn` its energy so far in Wh);
+* for the EV charger, its allowed charging window as a `<schedule>` `chargingWindow`
+  (hems:window) under its flexContainer: when the energy application may switch it back
+  on after a peak;
+* access control policies for the energy application (`--grant`): find, read and subscribe
+  to `power`, the device, its `energyConsumption` and its schedule; find, read and UPDATE
+  `binarySwitch` (and nothing else);
+* a subscription (net 1) to its own `binarySwitch`: each UPDATE of `state` is notified;
+* with `node` (the ri of its `<node>`, nodes.py), its AE links to it (`nl`): the gateway
+  then delivers the node's management actions to it, and `managed_receiver` answers a
+  firmware update (`ud` of its firmware mgmtObj): accepted for an https image, "flashed"
+  in a moment, and reported (`uds` successful, the new `vr`) with client.device.
 
-A command is a contentInstance {"cmd": "off" | "on", "reason": ...}.  The appliance obeys
-("off" stops it until "on"; its own schedule decides when it wants power), reports its new
-draw, and adds an acknowledgement {"ref": <the command's ri>, "cmd", "status": "done" |
-"rejected", "state", "w", "t"} to `ack`.
+A command is an UPDATE of `binarySwitch` `state` (false: off, true: on).  The appliance
+obeys ("off" stops it until "on"; its own schedule decides when it wants power), reports its
+new draw in `power`, and shows it in `energyConsumption` (an UPDATE of `power` and `abECn`
+after every command and every change of draw): that is how the energy application sees the
+command carried out.
 
 It reports a new draw before the wiring changes (as of the reported time), so the platform
 never sees a meter total that no appliance reading explains yet.
@@ -28,15 +42,31 @@ import argparse
 import asyncio
 from datetime import datetime, timedelta
 
-from client import (CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, commander, receiver_for,
-                    subscriber)
+from client import (Access, ActionRefused, CseClient, CseUnreachable, ManagementAction, ManagementAgent, Notification,
+                    NotificationInbox, RequestFailed, grant, receiver_for, subscriber)
 
-from .common import (ACK, APPLIANCE, COMMAND, ENERGY_APP, PLATFORM, Console, clock_from, clock_options, cse_options, kw,
-                     run_role)
+from .common import (APPLIANCE, DEVICE, ENERGY_APP, PLATFORM, WINDOW, Console, clock_from, clock_options, cse_options,
+                     kw, run_role)
 from .house import ApplianceModel, ApplianceSpec, FileWiring, MemoryWiring, SimClock, Wiring
+from .nodes import version_in
 from .timestamps import stamp
 
 COMMANDS = ("off", "on")
+FLEX = 28                                   # flexContainer
+
+# TS-0023 classes (schemas/device_models/): appliance -> (device root, cnd).  The heat pump
+# is an air conditioner: TS-0023 has no heat pump class ("also an air-to-air heat pump").
+MODELS = {
+    "water-heater": ("hod:deWHr", "org.onem2m.home.device.deviceWaterHeater"),
+    "ev-charger": ("ved:dEVCr", "org.onem2m.vehicular.device.deviceElectricVehicleCharger"),
+    "heat-pump": ("hod:deACr", "org.onem2m.home.device.deviceAirConditioner"),
+}
+SWITCH = ("cod:binSh", "org.onem2m.common.moduleclass.binarySwitch")
+CONSUMPTION = ("cod:eneCn", "org.onem2m.common.moduleclass.energyConsumption")
+
+# The EV charger's allowed charging window (simulated local time; TS-0001 scheduleEntry:
+# second minute hour day-of-month month day-of-week year): from 22:30 to 07:00.
+CHARGING_WINDOW = ("* 30-59 22 * * * *", "* * 23 * * * *", "* * 0-6 * * * *")
 
 # The appliances of the simulation (house.ApplianceSpec): name -> spec.
 CATALOGUE = {
@@ -44,11 +74,23 @@ CATALOGUE = {
     "ev-charger": ApplianceSpec("ev-charger", 7200, ((18.5, 24.0),), needs_wh=30_000, label="EV charger"),
     "heat-pump": ApplianceSpec("heat-pump", 2000, ((6.0, 8.0), (16.0, 22.0)), label="heat pump"),
 }
+WINDOWS = {"ev-charger": CHARGING_WINDOW}
+FLASH_SECONDS = 0.3                         # how long "flashing" a firmware image takes
+
+
+def managed_receiver(client: CseClient) -> tuple[NotificationInbox, ManagementAgent]:
+    """A receiver whose management actions go to a ManagementAgent (the appliance adds its
+    handlers) and whose other notifications (its subscriptions) queue up as usual."""
+    agent = ManagementAgent(client)
+    receiver = receiver_for(client, on_notification=agent)
+    agent.others = receiver.queue.put_nowait
+    return receiver, agent
 
 
 class Appliance:
     def __init__(self, client: CseClient, receiver: NotificationInbox, wiring: Wiring, spec: ApplianceSpec,
-                 console: Console, *, grant_to: list[str] | None = None, interval: float = 900.0):
+                 console: Console, *, grant_to: list[str] | None = None, interval: float = 900.0,
+                 agent: ManagementAgent | None = None, node: str = "", firmware: str = "1.0"):
         self.client = client
         self.receiver = receiver
         self.wiring = wiring
@@ -57,30 +99,70 @@ class Appliance:
         self.name = spec.name
         self.grant_to = grant_to if grant_to is not None else [f"{PLATFORM}/{ENERGY_APP}"]
         self.interval = interval
-        self.power = self.command = self.ack = ""
-        self.executed: list[dict] = []       # commands carried out or refused, in order
+        self.power = self.device = self.switch = self.consumption = ""
+        self.executed: list[dict] = []       # commands carried out, in order
+        self.shown: list[dict] = []          # energyConsumption updates, in order
         self.posted = 0                      # readings the gateway took
         self._failure = ""                   # why the last reading was not posted
         self._lock = asyncio.Lock()          # one change of state at a time
         self._clock: SimClock | None = None
+        self.node = node
+        self.firmware = firmware             # the version running
+        self.firmware_updates: list[dict] = []
+        if agent is not None:
+            agent.handles("m2m:fwr", "ud")(self._update_firmware)
+
+    def _update_firmware(self, action: ManagementAction):
+        """A firmware update asked through the node: refuse what is not an https image of a
+        version; accept the rest and flash it (the agent reports the outcome)."""
+        url = str(action.resource.get("url", ""))
+        version = version_in(url)
+        if not url.startswith("https://") or not version:
+            self.say(f"refuses the firmware update {url!r} (an https image of a version only)")
+            raise ActionRefused(f"{self.name}: firmware only as an https image of a version, not {url!r}")
+        self.say(f"firmware update {self.firmware} -> {version} accepted ({url}), flashing")
+
+        async def flash() -> dict:
+            await asyncio.sleep(FLASH_SECONDS)
+            self.firmware_updates.append({"from": self.firmware, "to": version, "url": url})
+            self.firmware = version
+            self.say(f"runs firmware {version}")
+            return {"vr": version}
+        return flash()
 
     def say(self, text: str, t: datetime | None = None) -> None:
         self.console.say(self.name, text, t)
 
     async def setup(self) -> None:
         client = self.client
-        await client.register(f"Nhems.{self.name}", rn=self.name, receiver=self.receiver)
+        await client.register(f"Nhems.{self.name}", rn=self.name, receiver=self.receiver,
+                              **({"nl": self.node} if self.node else {}))
         base = client.ae_address
         readings = await client.create_acp(base, rn="share-readings", rules=subscriber(self.grant_to))
-        commands = await client.create_acp(base, rn="take-commands", rules=commander(self.grant_to))
-        for rn, label, acp, kept in (("power", APPLIANCE, readings, 200), ("command", COMMAND, commands, 20),
-                                     ("ack", ACK, readings, 20)):
-            await client.create(base, {"m2m:cnt": {"rn": rn, "mni": kept, "lbl": [label], "acpi": [acp["ri"]]}},
-                                exist_ok=True)
-        self.power, self.command, self.ack = (f"{base}/{rn}" for rn in ("power", "command", "ack"))
-        await client.subscribe(self.command, rn="obey", exist_ok=True)
+        commands = await client.create_acp(base, rn="take-commands", rules=[
+            grant(self.grant_to, Access.RETRIEVE | Access.UPDATE | Access.DISCOVER)] if self.grant_to else [])
+        await client.create(base, {"m2m:cnt": {"rn": "power", "mni": 200, "lbl": [APPLIANCE],
+                                               "acpi": [readings["ri"]]}}, exist_ok=True)
+        self.power = f"{base}/power"
+        root, cnd = MODELS.get(self.name, MODELS["water-heater"])
+        await client.create(base, {root: {"rn": "device", "cnd": cnd, "lbl": [DEVICE, f"hems:kind:{self.name}"],
+                                          "acpi": [readings["ri"]]}}, ty=FLEX, exist_ok=True)
+        self.device = f"{base}/device"
+        await client.create(self.device, {SWITCH[0]: {"rn": "binarySwitch", "cnd": SWITCH[1], "state": True,
+                                                      "acpi": [commands["ri"]]}}, ty=FLEX, exist_ok=True)
+        await client.create(self.device, {CONSUMPTION[0]: {
+            "rn": "energyConsumption", "cnd": CONSUMPTION[1], "power": 0.0, "abECn": 0.0, "mni": 50,
+            "acpi": [readings["ri"]]}}, ty=FLEX, exist_ok=True)
+        self.switch, self.consumption = f"{self.device}/binarySwitch", f"{self.device}/energyConsumption"
+        window = WINDOWS.get(self.name)
+        if window:
+            await client.create(self.device, {"m2m:sch": {"rn": "chargingWindow", "se": {"sce": list(window)},
+                                                          "lbl": [WINDOW], "acpi": [readings["ri"]]}}, exist_ok=True)
+        await client.subscribe(self.switch, net=(1,), rn="obey", exist_ok=True)
         who = ", ".join(self.grant_to) or "nobody"
-        self.say(f"registered as {client.originator}; takes commands in {self.command} from {who}")
+        extra = f"; charging window {' | '.join(window)}" if window else ""
+        self.say(f"registered as {client.originator}; a {cnd.rsplit('.', 1)[-1]} switched through "
+                 f"{self.switch} by {who}{extra}")
 
     async def run(self, clock: SimClock, until: datetime | None = None) -> None:
         """Follow the schedule and obey commands until `until`."""
@@ -115,6 +197,7 @@ class Appliance:
         if watts != before:
             self.wiring.switch(self.name, watts, now)
             if not why:
+                await self._show(now, watts)
                 self.say(f"starts drawing {kw(watts)}" if watts else "has finished, draws nothing", now)
         return watts
 
@@ -133,6 +216,16 @@ class Appliance:
             self._failure = ""
         self.posted += 1
 
+    async def _show(self, now: datetime, watts: float) -> None:
+        """The draw in the device model: UPDATE of energyConsumption (power, abECn)."""
+        values = {"power": float(round(watts)), "abECn": round(self.wiring.energy_wh(now, self.name), 1)}
+        try:
+            await self.client.update(self.consumption, {CONSUMPTION[0]: values})
+        except (RequestFailed, CseUnreachable) as exc:
+            self.say(f"could not update {self.consumption}: {exc}", now)
+            return
+        self.shown.append({"t": stamp(now), **values})
+
     async def _obey(self) -> None:
         async for note in self.receiver:
             try:
@@ -141,33 +234,20 @@ class Appliance:
                 self.say(f"could not handle a notification: {exc}")
 
     async def execute(self, note: Notification) -> None:
-        """One notification of the command container: carry the command out, acknowledge it."""
-        if note.event != 3 or not isinstance(note.resource, dict) or "ri" not in note.resource:
+        """One notification of the binarySwitch (an UPDATE of `state`): carry it out, show it."""
+        if note.event != 1 or not isinstance(note.resource, dict) or not isinstance(note.resource.get("state"), bool):
             return
-        ri = note.resource["ri"]
-        content = note.resource.get("con")
-        command = content.get("cmd") if isinstance(content, dict) else None
+        command = "on" if note.resource["state"] else "off"
         async with self._lock:
             now = self._clock.now() if self._clock else datetime.now()
-            if command not in COMMANDS:
-                status, reason = "rejected", f"unknown command {command!r} (known: {', '.join(COMMANDS)})"
-                watts = self.model.watts
-            else:
-                status, reason = "done", ""
-                self.model.enabled = command == "on"
-                watts = await self._update(now, why=command)
-            state = "on" if self.model.enabled else "off"
-            ack = {"ref": ri, "cmd": command, "status": status, "state": state, "w": round(watts), "t": stamp(now)}
-            if reason:
-                ack["reason"] = reason
-            await self.client.add_instance(self.ack, ack, cnf="application/json:0")
-        self.executed.append(ack)
-        if status == "done":
-            running = f"draws {kw(watts)}" if watts else "draws nothing"
-            self.say(f"command {command} received -> {'enabled' if command == 'on' else 'switched off'}, "
-                     f"{running}; acknowledged", now)
-        else:
-            self.say(f"command refused: {reason}; acknowledged", now)
+            self.model.enabled = command == "on"
+            watts = await self._update(now, why=command)
+            await self._show(now, watts)
+        done = {"cmd": command, "status": "done", "state": command, "w": round(watts), "t": stamp(now)}
+        self.executed.append(done)
+        running = f"draws {kw(watts)}" if watts else "draws nothing"
+        self.say(f"binarySwitch state {str(command == 'on').lower()} -> "
+                 f"{'enabled' if command == 'on' else 'switched off'}, {running}; shown in energyConsumption", now)
 
 
 async def main(argv: list[str] | None = None) -> None:

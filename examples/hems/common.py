@@ -15,8 +15,8 @@ from .house import SimClock
 # Labels (lbl) the devices put on their containers; the energy application discovers by them.
 METER = "hems:meter"                # whole-home power and energy readings
 APPLIANCE = "hems:appliance"        # an appliance's power readings
-COMMAND = "hems:command"            # where an appliance takes commands
-ACK = "hems:ack"                    # where it acknowledges them
+DEVICE = "hems:device"              # an appliance's TS-0023 device model (a flexContainer)
+WINDOW = "hems:window"              # an appliance's allowed operating window (a schedule)
 ALERTS = "hems:alerts"              # the energy application's alerts
 DAILY = "hems:daily"                # its daily consumption summaries
 

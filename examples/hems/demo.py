@@ -5,19 +5,27 @@
 1. starts the platform (IN-CSE) and one home energy gateway (MN-CSE) per home as real
    `python -m server` processes on free loopback ports with temporary data directories; each
    gateway registers with the platform;
-2. starts, as AEs on each gateway, the smart meter and the appliances (water heater, EV
-   charger, ...), which grant the energy application exactly the rights it needs;
-3. starts, as AEs on the platform, the energy application, the consumer's phone app (which
-   subscribes to the alerts) and an outsider app without any grant, which is refused;
-4. runs one simulated day (by default in about 12 s): in home-1 the EV charger starts at
-   18:30 while the house draws 1.5 kW, the energy application sees the peak, alerts, switches
-   the charger off, and on again when the load allows;
-5. prints what happens, the daily consumption per home and appliance, and a final line
+2. as the installer (each gateway's admin), makes a <node> per gateway and device with
+   deviceInfo, firmware and battery (nodes.py);
+3. starts, as AEs on each gateway, the smart meter (a timeSeries with missing-data
+   detection) and the appliances (TS-0023 flexContainers: water heater, heat pump, EV
+   charger with its charging-window schedule), linked to their nodes, which grant the
+   energy application exactly the rights it needs;
+4. starts, as AEs on the platform, the energy application, the consumer's phone app (which
+   subscribes to the alerts) and an outsider app without any grant, which is refused; the
+   energy application updates every heat pump's firmware through a group (one request);
+5. runs one simulated day (by default in about 12 s): home-2's meter falls silent 10:00-14:00
+   and the gateway's missing-data notification becomes an alert; in home-1 the EV charger
+   starts at 18:30, the energy application sees the peak, alerts, switches the charger's
+   binarySwitch off (its energyConsumption shows it), and on again when the load allows and
+   its charging window is open;
+6. prints what happens, the daily consumption per home and appliance, and a final line
    `HEMS-SUMMARY {...}` (JSON; also written to --summary FILE).
 
-Exit code 0 only if the alert was raised and received, the responsible appliance was
-identified, a command made the round trip (written, executed, acknowledged), and the
-outsider was refused everything; 1 otherwise; 130 on Ctrl-C.  The CSE processes are
+Exit code 0 only if every check in the summary holds (docs/hems-demo.md lists them: the
+alerts raised and received, the responsible appliance identified, the switch round trip
+written, executed and shown, the window respected, the firmware on every heat pump with its
+outcome read, a node per device, the outsider refused); 1 otherwise; 130 on Ctrl-C.  The CSE processes are
 stopped on every way out (and die with this process if it is killed).
 
 Roles run here as tasks of one process, each with its own client and notification
@@ -28,14 +36,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import contextlib
 import json
-import os
 import re
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 import traceback
@@ -45,18 +52,23 @@ from pathlib import Path
 from typing import Any
 
 from client import CseClient, CseUnreachable, NotificationInbox, RequestFailed, receiver_for
+from cse.schedule_entries import Schedule
 
-from .appliance import CATALOGUE, Appliance
+from .appliance import CATALOGUE, WINDOWS, Appliance, managed_receiver
 from .common import ENERGY_APP, PLATFORM, Console, kwh
 from .energy_app import EnergyApp
 from .house import LoadProfile, MemoryWiring, SimClock
 from .meter import Meter
+from .nodes import provision
 from .outsider import Outsider
 from .phone import Phone
+from .processes import CseProcess, reachable_through
+from .timestamps import parse_stamp
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 DAY_START = datetime(2024, 6, 1)
+FIRMWARE = ("heat-pump", "https://firmware.example/heat-pump-1.1.bin", "1.1")     # rolled out at the start
 
 
 @dataclass
@@ -68,6 +80,7 @@ class HomeSetup:
     rn: str
     appliances: tuple[str, ...]
     profile: LoadProfile = field(default_factory=LoadProfile)
+    silent: tuple[float, float] | None = None       # simulated hours its meter does not report
 
     @property
     def gateway(self) -> str:
@@ -75,10 +88,13 @@ class HomeSetup:
 
 
 HOMES = (
-    HomeSetup("home-1", "/id-mn", "cse-mn", ("water-heater", "ev-charger")),
+    # Both homes have a heat pump: the firmware roll-out updates them together.
+    HomeSetup("home-1", "/id-mn", "cse-mn", ("water-heater", "heat-pump", "ev-charger")),
     # A second home with a heat pump and no EV: it stays under the threshold all day.
     HomeSetup("home-2", "/id-mn2", "cse-mn2", ("water-heater", "heat-pump"),
-              LoadProfile((250,) * 6 + (500, 1200, 1200) + (400,) * 8 + (1200, 1200) + (1500,) * 3 + (500, 500))),
+              LoadProfile((250,) * 6 + (500, 1200, 1200) + (400,) * 8 + (1200, 1200) + (1500,) * 3 + (500, 500)),
+              # Its meter's link is down from 10:00 to 14:00: the gateway notices the missing data.
+              silent=(10.0, 14.0)),
 )
 
 
@@ -90,86 +106,12 @@ class HomeDevices:
     wiring: MemoryWiring
     meter: Meter
     appliances: list[Appliance]
+    nodes: dict = field(default_factory=dict)       # kind -> nodes.Node
 
 
-# -- CSE processes -------------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the demo dies, even by SIGKILL (Linux)."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class CseProcess:
-    """`python -m server` in a child process in the demo's process group (a Ctrl-C in the
-    terminal reaches it too); its log goes to a file, its URL comes from its first line."""
-
-    def __init__(self, name: str, args: list[str], log: Path):
-        self.name = name
-        self.args = args
-        self.log = log
-        self.process: asyncio.subprocess.Process | None = None
-        self.url = ""
-        self._drain: asyncio.Task | None = None
-
-    async def start(self, timeout: float = 30.0) -> "CseProcess":
-        with open(self.log, "wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "server", *self.args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent)
-        try:
-            line = (await asyncio.wait_for(self.process.stdout.readline(), timeout)).decode()
-        except asyncio.TimeoutError:
-            line = ""
-        match = re.search(r"serving (\S+)", line)
-        if not match:
-            await self.stop()
-            raise RuntimeError(f"the {self.name} did not start: {line.strip() or 'no output'}\n{self.log_tail()}")
-        self.url = match.group(1)
-        self._drain = asyncio.create_task(self.process.stdout.read())
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    async def stop(self) -> None:
-        """SIGTERM (a clean shutdown), SIGKILL if it takes more than 10 s."""
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-        if self._drain is not None:
-            self._drain.cancel()
-
-
-async def reachable_through(platform_url: str, gateway: str, timeout: float) -> bool:
-    """The gateway answers through the platform (it has registered): RETRIEVE of its
-    CSEBase, which anybody may read, forwarded by the platform."""
-    async with CseClient(platform_url, originator="CDemo", cse_rn="cse-in") as probe:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            with contextlib.suppress(CseUnreachable):
-                if (await probe.request(2, gateway)).rsc == 2000:
-                    return True
-            await asyncio.sleep(0.05)
-    return False
+def _inside(entries: tuple[str, ...], t: str) -> bool:
+    """Is the simulated time `t` (a stamp) inside the schedule `entries`?"""
+    return Schedule(entries).contains(calendar.timegm(parse_stamp(t).timetuple()))
 
 
 # -- the demo ------------------------------------------------------------------------------
@@ -201,6 +143,11 @@ class Demo:
     async def receiver(self, client: CseClient) -> NotificationInbox:
         """HTTP: a receiver of its own on a free port; MQTT: the client's broker connection."""
         return await self.stack.enter_async_context(receiver_for(client))
+
+    async def managed_receiver(self, client: CseClient) -> tuple[NotificationInbox, Any]:
+        """A receiver that answers management actions (client.device.ManagementAgent)."""
+        receiver, agent = managed_receiver(client)
+        return await self.stack.enter_async_context(receiver), agent
 
     async def device_client(self, home: HomeSetup, gateway: "CseProcess", originator: str) -> CseClient:
         """A device reaches its gateway over MQTT with --mqtt, over HTTP otherwise."""
@@ -242,24 +189,67 @@ class Demo:
         self.summary["cse_pids"] = [cse.pid for cse in self.cses]
         homes = [await self.start_home(index, home, gateways[home.name]) for index, home in enumerate(self.homes)]
         app, phone, outsider = await self.start_applications(platform)
+        kind, url, version = FIRMWARE
+        rollout = await app.roll_out_firmware(kind, url)
+        heat_pumps = [a for h in homes for a in h.appliances if a.name == kind]
         until = await self.simulate(homes, app, phone)
         truth = self.ground_truth(homes, until)
         executed = {f"{home.setup.name}/{a.name}": [e["cmd"] for e in a.executed if e["status"] == "done"]
                     for home in homes for a in home.appliances}
         acknowledged = [c for c in app.commands.values() if c.status == "done"]
         peak = app.peaks[0] if app.peaks else None
+        received = [json.dumps(a, sort_keys=True) for a in phone.received]
+        # What this run's simulated time covers: a meter's silence (home-2, 10:00-14:00, in a
+        # run of two homes), the charging window (22:30) after the peak.
+        silent = [home for home in homes if home.setup.silent and until >= DAY_START + timedelta(
+            hours=home.setup.silent[1])]
+        window_reached = until >= DAY_START + timedelta(hours=23)
+        on_commands = [c for c in app.commands.values() if c.cmd == "on"]
+        windows = {f"{h.setup.name}/{a.name}": a for h in homes for a in h.appliances if a.name in WINDOWS}
         checks = {
-            "alert_raised": bool(app.alerts),
+            "alert_raised": bool(app.peaks),
             "responsible_identified": bool(peak and peak["appliance"]),
-            "alert_received_by_phone": bool(phone.received) and phone.received[0] == app.alerts[0],
+            "alert_received_by_phone": bool(peak) and json.dumps(peak, sort_keys=True) in received,
+            # The meter that fell silent: the gateway's missing-data notification reached the
+            # energy application, whose alert reached the phone.
+            "missing_data_alert_received_by_phone": all(
+                any(a["home"] == h.setup.name and json.dumps(a, sort_keys=True) in received for a in app.missing)
+                for h in silent),
+            # binarySwitch off, then on, each executed by the appliance and shown in its
+            # energyConsumption (power 0 after off, the rated draw after on).
             "command_acknowledged": any(c.cmd == "off" for c in acknowledged),
             "command_executed_by_appliance": any(executed.values()),
+            "switch_off_shown_in_energy_consumption": any(
+                c.cmd == "off" and c.shown_w == 0 and (c.before_w or 0) > 0 for c in acknowledged),
+            "switch_on_shown_in_energy_consumption": any(
+                c.cmd == "on" and (c.shown_w or 0) > 0 for c in acknowledged),
+            # The charging window: every switch-on inside it (and the app read it).
+            "schedule_respected": bool(on_commands) and all(
+                _inside(WINDOWS[c.appliance], c.t) for c in on_commands if c.appliance in WINDOWS)
+            and all(app.summary()["windows"].get(key) == list(WINDOWS[a.name]) for key, a in windows.items()),
             "outsider_refused": outsider.all_refused,
+            # One UPDATE of the group's fopt reached every heat pump; each flashed the image and
+            # reported it, and the app read the outcome per device (uds successful, the new vr).
+            "firmware_rolled_out_to_every_heat_pump": bool(heat_pumps) and rollout["requests"] == 1
+            and len(rollout["members"]) == len(heat_pumps)
+            and all(a["rsc"] == 2004 for a in rollout["answers"]) and len(rollout["answers"]) == len(heat_pumps)
+            and all(a.firmware == version for a in heat_pumps),
+            "firmware_outcome_read_per_device": len(rollout["devices"]) == len(heat_pumps) and all(
+                d["outcome"] == "successful" and d["uds"].get("acn") == "ud" and d["vr"] == version
+                for d in rollout["devices"]),
+            "every_device_has_a_node": all(
+                set(h.nodes) == {"gateway", "meter", *h.setup.appliances} for h in homes),
         }
+        # Checks this run's scenario does not reach are left out (and named), never passed idly.
+        skipped = ([] if silent else ["missing_data_alert_received_by_phone"]) + (
+            [] if window_reached else ["switch_on_shown_in_energy_consumption", "schedule_respected"])
+        for name in skipped:
+            del checks[name]
         self.summary.update(app.summary())
         self.summary.update({
             "ok": all(checks.values()),
             "checks": checks,
+            "checks_not_reached": skipped,
             "simulated": {"start": DAY_START.isoformat(), "hours": self.args.hours, "speed": self.speed},
             "threshold_kw": self.args.threshold_kw,
             "device_transport": "mqtt" if self.args.mqtt else "http",
@@ -267,6 +257,10 @@ class Demo:
             "executed": executed,
             "outsider": outsider.attempts,
             "readings_posted": {home.setup.name: home.meter.posted for home in homes},
+            "readings_skipped": {home.setup.name: home.meter.skipped for home in homes},
+            "meter_period_ms": homes[0].meter.period_ms if homes else None,
+            "energy_consumption_shown": {f"{home.setup.name}/{a.name}": a.shown[-4:]
+                                         for home in homes for a in home.appliances if a.name in WINDOWS},
             "truth": truth,
         })
         self._print_outcome(checks, acknowledged)
@@ -282,19 +276,37 @@ class Demo:
         wiring = MemoryWiring()
         suffix = "" if index == 0 else str(index + 1)          # AE-IDs: CMeter, CMeter2, ...
         prefix = f"{home.name}/" if len(self.homes) > 1 else ""
+        originators = {kind: "C" + "".join(p.capitalize() for p in kind.split("-")) + suffix
+                       for kind in home.appliances}
+        nodes = await self.install_nodes(home, gateway, {"meter": f"CMeter{suffix}", **originators})
         meter = Meter(await self.device_client(home, gateway, f"CMeter{suffix}"), wiring,
                       Console(prefix=prefix, quiet=index > 0 and not args.verbose),
-                      name="meter", profile=home.profile, interval=args.interval)
+                      name="meter", profile=home.profile, interval=args.interval, speed=self.speed,
+                      silent=home.silent, node=nodes["meter"].ri)
         await meter.setup()
         appliances = []
         for kind in home.appliances:
-            client = await self.device_client(home, gateway, "C" + "".join(p.capitalize() for p in kind.split("-"))
-                                              + suffix)
-            appliance = Appliance(client, await self.receiver(client), wiring, CATALOGUE[kind], Console(prefix=prefix),
-                                  interval=args.interval)
+            client = await self.device_client(home, gateway, originators[kind])
+            receiver, agent = await self.managed_receiver(client)
+            appliance = Appliance(client, receiver, wiring, CATALOGUE[kind], Console(prefix=prefix),
+                                  interval=args.interval, agent=agent, node=nodes[kind].ri)
             await appliance.setup()
             appliances.append(appliance)
-        return HomeDevices(home, wiring, meter, appliances)
+        return HomeDevices(home, wiring, meter, appliances, nodes)
+
+    async def install_nodes(self, home: HomeSetup, gateway: CseProcess, owners: dict[str, str]) -> dict:
+        """The installer (the gateway's admin) makes the gateway's node (hcl: its CSEBase)
+        and one per device, each with deviceInfo, firmware and battery (nodes.py)."""
+        installer = await self.client(gateway.url, "CAdmin", home.rn)
+        readers = [f"{PLATFORM}/{ENERGY_APP}"]
+        base = await installer.retrieve(home.rn)
+        nodes = {"gateway": await provision(installer, home.rn, "gateway", owner="", readers=readers,
+                                            hcl=base["ri"])}
+        for kind, owner in owners.items():
+            nodes[kind] = await provision(installer, home.rn, kind, owner=owner, readers=readers)
+        self.say(f"{home.name}: nodes {', '.join(n.rn for n in nodes.values())} on {home.cse_id}, "
+                 f"each with deviceInfo, firmware and battery")
+        return nodes
 
     async def start_applications(self, platform: CseProcess) -> tuple[EnergyApp, Phone, Outsider]:
         """The energy application, the phone app reading its alerts, and the outsider's attempts."""
@@ -334,6 +346,10 @@ class Demo:
                 self.say("not every reading or acknowledgement arrived within 10 s after the simulated time")
             await app.report_partial_days(before=until)
             await app.wait_for(lambda: len(phone.received) >= len(app.alerts), timeout=5)
+            if len(phone.received) < len(app.alerts):     # the phone's own notifications still on their way
+                deadline = time.monotonic() + 5
+                while len(phone.received) < len(app.alerts) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
         finally:
             stop.set()
             for task in devices + background:

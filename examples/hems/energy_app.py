@@ -7,19 +7,25 @@ Set-up:
   subscribable by the applications named with `--alert-reader` (a consumer's phone app) and
   by nobody else;
 * for each home gateway (`--home home-1=/id-mn/cse-mn`): discover, through the platform,
-  the meter (label hems:meter), the appliances (hems:appliance) and their command and
-  acknowledgement containers (hems:command, hems:ack), and subscribe to the readings and
-  the acknowledgements.  The subscriptions live on the gateway; their notifications name
-  this AE (/id-in/CEnergyApp) and reach it through the platform.
+  the meter's timeSeries (ty 29, label hems:meter), the appliances' readings (hems:appliance),
+  their TS-0023 device models (flexContainers, hems:device: the `binarySwitch` and
+  `energyConsumption` modules below) and their allowed windows (schedules, hems:window);
+  subscribe to the meter's readings (net 3), to its missing data (net 8, with `md`), to the
+  appliances' readings and to their `energyConsumption` (net 1).  The subscriptions live on
+  the gateway; their notifications name this AE (/id-in/CEnergyApp) and reach it through
+  the platform.
 
 Then, for each notification:
 * a meter reading: the day's consumption of the home (from the energy register); over the
   threshold it is a peak: the appliances' draws are read now (RETRIEVE of their latest
-  reading), the one responsible is chosen (energy.responsible), a switch-off command goes to
-  its command container and an alert to `alerts`;  when the load leaves room again, an
-  appliance switched off is switched on (energy.resumable);
+  reading), the one responsible is chosen (energy.responsible), switched off (UPDATE of its
+  `binarySwitch` `state` to false) and an alert goes to `alerts`;  when the load leaves room
+  again, an appliance switched off is switched on (`state` true; energy.resumable), but only
+  inside its allowed window when it has one (its schedule's `se`);
+* missing data of a meter (net 8): an alert "missing-data" to `alerts` (the phone shows it);
 * an appliance reading: its consumption, and its draw history;
-* an acknowledgement: the command's round trip is complete (printed with its time).
+* an energyConsumption update after a command: the command's round trip is complete
+  (written, executed, shown), printed with its time.
 A day whose readings are all in (every source reported on a later day) is summarised once,
 printed and written to `daily`.
 
@@ -30,51 +36,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import time
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable
 
-from client import (CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, hosting_cse_prefix,
-                    receiver_for, subscriber)
+from client import CseClient, CseUnreachable, Notification, NotificationInbox, RequestFailed, receiver_for, subscriber
+from cse.schedule_entries import Schedule
 
-from .common import ACK, ALERTS, APPLIANCE, COMMAND, DAILY, ENERGY_APP, METER, Console, cse_options, kw, kwh, run_role
+from .common import ALERTS, APPLIANCE, DAILY, DEVICE, ENERGY_APP, METER, WINDOW, Console, cse_options, kw, kwh, run_role
 from .energy import DailyEnergy, Decision, HomeLoad
+from .homes import Command, Device, Home, device_of, dgt_key, parse_homes
+from .nodes import roll_out_firmware
 from .timestamps import parse_stamp, stamp
-
-
-@dataclass
-class Device:
-    name: str
-    power: str                  # SP-relative address of its readings container
-    command: str = ""
-    ack: str = ""
-
-
-@dataclass
-class Home:
-    name: str
-    gateway: str                # SP-relative address of the gateway's CSEBase, e.g. /id-mn/cse-mn
-    load: HomeLoad
-    meter: Device | None = None
-    appliances: dict[str, Device] = field(default_factory=dict)
-    subscribed: set[str] = field(default_factory=set)     # containers subscribed to
-    problem: str = ""           # why its devices could not be looked for last time
-
-    def keys(self) -> list[str]:
-        """The consumption keys of this home: itself and each appliance."""
-        return [self.name] + [f"{self.name}/{name}" for name in sorted(self.appliances)]
-
-
-@dataclass
-class Command:
-    ri: str
-    home: str
-    appliance: str
-    cmd: str
-    sent: float                 # time.monotonic() when written
-    status: str = "pending"     # done | rejected | no answer
-    rtt_ms: float | None = None
 
 
 class EnergyApp:
@@ -94,6 +68,10 @@ class EnergyApp:
         self.alerts_container = self.daily_container = ""
         self.alerts: list[dict] = []
         self.peaks: list[dict] = []
+        self.missing: list[dict] = []            # missing-data alerts
+        self.rollouts: list[dict] = []           # firmware roll-outs, with the outcome per device
+        self.missing_points: dict[str, int] = {}  # home -> readings the gateway reported missing
+        self.deferred: list[dict] = []           # switch-ons put off until the allowed window
         self.commands: dict[str, Command] = {}
         self.days: list[dict] = []               # daily summaries written, in order
         self.refusals: list[str] = []            # requests the gateways refused
@@ -138,35 +116,69 @@ class EnergyApp:
 
     async def discover(self, home: Home) -> None:
         """Find the home's devices on its gateway and subscribe to what is new."""
-        found = {}
-        for label in (METER, APPLIANCE, COMMAND, ACK):
-            found[label] = await self.client.discover(home.gateway, ty=3, labels=[label])
-        for address in found[METER]:
+        meters = await self.client.discover(home.gateway, ty=29, labels=[METER])
+        readings = await self.client.discover(home.gateway, ty=3, labels=[APPLIANCE])
+        models = await self.client.discover(home.gateway, ty=28, labels=[DEVICE])
+        windows = await self.client.discover(home.gateway, ty=18, labels=[WINDOW])
+        for address in meters:
             if home.meter is None:
-                home.meter = Device(_device_of(address), address)
-        for address in found[APPLIANCE]:
-            name = _device_of(address)
+                home.meter = Device(device_of(home, address), address)
+        for address in readings:
+            name = device_of(home, address)
             home.appliances.setdefault(name, Device(name, address))
-        for label, attribute in ((COMMAND, "command"), (ACK, "ack")):
-            for address in found[label]:
-                device = home.appliances.get(_device_of(address))
-                if device is not None:
-                    setattr(device, attribute, address)
-        watched = [("meter", home.meter, home.meter.power)] if home.meter else []
+        for address in models:
+            device = home.appliances.get(device_of(home, address))
+            if device is not None:
+                device.model = address
+        for address in windows:
+            device = home.appliances.get(device_of(home, address))
+            if device is not None and device.window is None:
+                se = (await self.client.retrieve(address)).get("se", {}).get("sce", [])
+                try:
+                    device.window = Schedule(se, where=address)
+                except Exception as exc:         # the CSE validated it; say it anyway
+                    self.say(f"{device.name}: cannot read its window {se!r}: {exc}")
+                    continue
+                device.window_text = list(se)
+                self.say(f"{home.name}: {device.name} may be switched on only in {' | '.join(se)}")
+        watched = []
+        if home.meter:
+            watched += [("meter", home.meter, home.meter.power, {}),
+                        ("missing", home.meter, home.meter.power,
+                         {"net": (8,), "enc_md": {"num": 1, "dur": "PT1H"}})]
         for device in home.appliances.values():
-            watched.append(("appliance", device, device.power))
-            if device.ack:
-                watched.append(("ack", device, device.ack))
-        new = [(kind, device, address) for kind, device, address in watched if address not in home.subscribed]
-        for kind, device, address in new:
-            sub = await self.client.subscribe(address, rn="energy-app", exist_ok=True)
+            watched.append(("appliance", device, device.power, {}))
+            if device.model:
+                watched.append(("consumption", device, device.consumption, {"net": (1,)}))
+        new = [w for w in watched if (w[0], w[2]) not in home.subscribed]
+        for kind, device, address, options in new:
+            sub = await self._subscribe(address, kind, options)
             self._routes[sub["ri"]] = (home, kind, device)
-            home.subscribed.add(address)
+            home.subscribed.add((kind, address))
         if new:
             meter = home.meter.name if home.meter else "no meter"
             appliances = ", ".join(sorted(home.appliances)) or "none"
             self.say(f"{home.name} ({home.gateway}): found {meter}, appliances {appliances}; "
-                     f"subscribed to {len(home.subscribed)} containers")
+                     f"{len(home.subscribed)} subscriptions")
+
+    async def _subscribe(self, address: str, kind: str, options: dict) -> dict:
+        """net 8 (missing data) with `md`: one notification per missing reading, at once
+        (num 1) within a window of an hour; the others the defaults."""
+        rn = "energy-app" if kind in ("meter", "appliance") else f"energy-app-{kind}"
+        if kind == "missing":
+            return await self.client.create(address, {"m2m:sub": {
+                "rn": rn, "nu": [await self.client.notification_target()],
+                "enc": {"net": [8], "md": options["enc_md"]}, "nct": 5}}, exist_ok=True)
+        return await self.client.subscribe(address, rn=rn, net=options.get("net", (3,)), exist_ok=True)
+
+    # -- device management ----------------------------------------------------------------
+    async def roll_out_firmware(self, kind: str, url: str, *, timeout: float = 30.0) -> dict:
+        """Update the firmware of every `kind` device of every home with one request through
+        a group (nodes.roll_out_firmware); the outcome per device is in the result."""
+        result = await roll_out_firmware(self.client, [h.gateway for h in self.homes.values()], kind, url,
+                                         say=self.say, timeout=timeout)
+        self.rollouts.append(result)
+        return result
 
     # -- the notification loop ----------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None, rediscover: float | None = None) -> None:
@@ -206,26 +218,58 @@ class EnergyApp:
 
     async def handle(self, note: Notification) -> None:
         route = self._routes.get((note.subscription or "").rsplit("/", 1)[-1])
-        if route is None or note.event != 3 or not isinstance(note.resource, dict):
+        if route is None or not isinstance(note.resource, dict):
             return
         home, kind, device = route
-        content = note.resource.get("con")
-        try:
-            t = parse_stamp(content["t"])
-        except (TypeError, KeyError, ValueError):
-            self.say(f"ignoring a malformed reading from {device.name}: {content!r}")
-            return
-        if kind == "meter":
-            await self._meter_reading(home, t, content)
-        elif kind == "appliance":
-            watts = float(content.get("w", 0))
-            self.energy.add_power(f"{home.name}/{device.name}", t, watts)
-            home.load.appliance_reading(device.name, t, watts)
+        if kind == "missing":
+            if note.event == 8:
+                await self._missing_data(home, device, note.resource)
+        elif kind == "consumption":
+            if note.event == 1:
+                self._shown(home, device, note.resource)
+        elif note.event == 3 and note.resource.get("ty") in (4, 30):     # a reading, not a sibling subscription
+            content = note.resource.get("con")
+            try:
+                t = parse_stamp(content["t"])
+            except (TypeError, KeyError, ValueError):
+                self.say(f"ignoring a malformed reading from {device.name}: {content!r}")
+                return
+            if kind == "meter":
+                if isinstance(note.resource.get("dgt"), str):
+                    home.dgts.append(dgt_key(note.resource["dgt"]))
+                await self._meter_reading(home, t, content)
+            else:
+                watts = float(content.get("w", 0))
+                self.energy.add_power(f"{home.name}/{device.name}", t, watts)
+                home.load.appliance_reading(device.name, t, watts)
+            await self._close_days(home)
         else:
-            self._acknowledgement(home, device, t, content)
-        await self._close_days(home)
+            return
         self.handled += 1
         self._changed.set()
+
+    async def _missing_data(self, home: Home, meter: Device, tsn: dict) -> None:
+        """The gateway says readings of the meter did not come (mdlt: their expected dgt,
+        wall clock): alert, with the simulated time of the last reading we had."""
+        points = [dgt_key(p) for p in tsn.get("mdlt", []) if isinstance(p, str)]
+        self.missing_points[home.name] = self.missing_points.get(home.name, 0) + len(points)
+        # One alert per outage: an outage is named by the last reading before it (its dgt;
+        # the gateway reports each missed reading `mdt` after it was due, so points of an
+        # outage also come in after the meter is back).
+        gaps = {max((d for d in home.dgts if d < point), default="") for point in points}
+        new = gaps - home.outages
+        if not new:
+            return                   # alerted already for this outage
+        home.outages |= new
+        last = self.energy.last_reading(home.name)
+        alert = {"type": "missing-data", "home": home.name, "t": stamp(last) if last else "",
+                 "meter": meter.name, "missing": len(points), "mdc": tsn.get("mdc"), "mdlt": points}
+        self.say(f"MISSING DATA from {home.name}/{meter.name}: the reading expected at {', '.join(points)} "
+                 f"(gateway clock) did not come; the last one was of {last:%H:%M}" if last else
+                 f"MISSING DATA from {home.name}/{meter.name}", last)
+        await self.client.add_instance(self.alerts_container, alert, cnf="application/json:0")
+        self.alerts.append(alert)
+        self.missing.append(alert)
 
     async def _meter_reading(self, home: Home, t: datetime, content: dict) -> None:
         watts = float(content.get("w", 0))
@@ -272,23 +316,34 @@ class EnergyApp:
                      f"{kw(decision.appliance_w)} -> switch off", t)
         else:
             cmd, reason = "on", f"load {kw(decision.total_w)} leaves room"
+            if device.window is not None and not device.window.contains(calendar.timegm(t.timetuple())):
+                if not home.deferring:
+                    self.say(f"{home.name} has room again, but {device.name} stays off until its allowed window "
+                             f"({' | '.join(device.window_text)})", t)
+                home.deferring = True
+                self.deferred.append({"home": home.name, "appliance": device.name, "t": stamp(t)})
+                return               # asked again at the next reading
+            home.deferring = False
             room = kw(self.threshold_w - home.load.margin_w)
             self.say(f"{home.name} has room again ({kw(decision.total_w)} + {kw(decision.appliance_w)} <= {room}); "
                      f"{device.name} -> switch on", t)
-        if not device.command:
-            self.say(f"{device.name} takes no commands (no hems:command container found)", t)
+        if not device.model:
+            self.say(f"{device.name} takes no commands (no device model with a binarySwitch found)", t)
             return
+        ref = f"cmd-{len(self.commands) + 1}"
+        command = Command(ref, home.name, device.name, cmd, time.monotonic(), t=stamp(t),
+                          before_w=decision.appliance_w)
+        self.commands[ref] = command
         try:
-            written = await self.client.add_instance(device.command, {"cmd": cmd, "reason": reason, "t": stamp(t)},
-                                                     cnf="application/json:0")
+            await self.client.update(device.switch, {"cod:binSh": {"state": cmd == "on"}})
         except RequestFailed as failed:
-            self.refusals.append(f"CREATE {device.command}: {failed.rsc}")
+            del self.commands[ref]
+            self.refusals.append(f"UPDATE {device.switch}: {failed.rsc}")
             self.say(f"the command to {device.name} was refused: {failed}", t)
             return
-        self.commands[written["ri"]] = Command(written["ri"], home.name, device.name, cmd, time.monotonic())
         home.load.sent(decision, t)
         if decision.action == "shed":
-            await self._alert(home, t, decision, action=f"switch off {device.name}", command=written["ri"])
+            await self._alert(home, t, decision, action=f"switch off {device.name}", command=ref)
 
     async def _alert(self, home: Home, t: datetime, decision: Decision, action: str, command: str = "") -> None:
         alert = {"type": "peak", "home": home.name, "t": stamp(t), "kw": round(decision.total_w / 1000, 2),
@@ -300,16 +355,23 @@ class EnergyApp:
         self.alerts.append(alert)
         self.peaks.append(alert)
 
-    def _acknowledgement(self, home: Home, device: Device, t: datetime, content: dict) -> None:
-        command = self.commands.get(content.get("ref", ""))
-        if command is None or command.status != "pending":
-            return                   # not ours, or answered already
-        command.rtt_ms = (time.monotonic() - command.sent) * 1000
-        command.status = "done" if content.get("status") == "done" else "rejected"
-        home.load.acknowledged(device.name, command.cmd, command.status == "done")
-        extra = "" if command.status == "done" else f": {content.get('reason', 'no reason given')}"
-        self.say(f"{device.name} acknowledged {command.cmd} ({command.status}{extra}); "
-                 f"round trip {command.rtt_ms:.0f} ms", t)
+    def _shown(self, home: Home, device: Device, module: dict) -> None:
+        """energyConsumption changed: the pending command to that device, if the change
+        shows it carried out (off: no power drawn; on: the first change after it)."""
+        power = module.get("power")
+        if not isinstance(power, (int, float)):
+            return
+        for command in self.commands.values():
+            if command.home != home.name or command.appliance != device.name or command.status != "pending":
+                continue
+            if command.cmd == "off" and power > 0:
+                continue             # a change from before the command, still on its way
+            command.rtt_ms = (time.monotonic() - command.sent) * 1000
+            command.status = "done"
+            command.shown_w = float(power)
+            home.load.acknowledged(device.name, command.cmd, True)
+            self.say(f"{device.name} switched {command.cmd}: energyConsumption shows {kw(power)}; "
+                     f"round trip {command.rtt_ms:.0f} ms")
 
     def _expire_commands(self) -> None:
         now = time.monotonic()
@@ -317,7 +379,7 @@ class EnergyApp:
             if command.status == "pending" and now - command.sent > self.ack_timeout:
                 command.status = "no answer"
                 self.homes[command.home].load.acknowledged(command.appliance, command.cmd, False)
-                self.say(f"no acknowledgement of {command.cmd} from {command.appliance} "
+                self.say(f"{command.appliance} did not show {command.cmd} in its energyConsumption "
                          f"within {self.ack_timeout:.0f} s")
 
     # -- daily consumption --------------------------------------------------------------
@@ -368,26 +430,18 @@ class EnergyApp:
                                   "appliances": sorted(home.appliances)} for home in self.homes.values()},
             "peaks": self.peaks,
             "alerts_raised": len(self.alerts),
-            "commands": [{"ri": c.ri, "home": c.home, "appliance": c.appliance, "cmd": c.cmd, "status": c.status,
+            "commands": [{"ri": c.ri, "home": c.home, "appliance": c.appliance, "cmd": c.cmd, "t": c.t,
+                          "status": c.status, "before_w": c.before_w, "shown_w": c.shown_w,
                           "rtt_ms": None if c.rtt_ms is None else round(c.rtt_ms, 1)} for c in self.commands.values()],
+            "missing_data": self.missing,
+            "firmware_rollouts": self.rollouts,
+            "missing_readings": self.missing_points,
+            "deferred_switch_on": self.deferred,
+            "windows": {f"{home.name}/{d.name}": d.window_text for home in self.homes.values()
+                        for d in home.appliances.values() if d.window_text},
             "days": self.days,
             "refused_to_energy_app": self.refusals,
         }
-
-
-def _device_of(address: str) -> str:
-    """.../<device AE>/<container> -> the device's name."""
-    return address.rsplit("/", 2)[-2]
-
-
-def parse_homes(values: list[str]) -> dict[str, str]:
-    homes = {}
-    for value in values:
-        name, sep, gateway = value.partition("=")
-        if not sep or not name or not gateway.startswith("/") or not hosting_cse_prefix(gateway):
-            raise argparse.ArgumentTypeError(f"--home {value!r}: give NAME=/CSE-ID/CSEBASE, e.g. home-1=/id-mn/cse-mn")
-        homes[name] = gateway
-    return homes
 
 
 async def main(argv: list[str] | None = None) -> None:
@@ -401,7 +455,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-off-hours", type=float, default=1.0,
                         help="simulated hours an appliance stays off at least (default 1)")
     parser.add_argument("--ack-timeout", type=float, default=10.0,
-                        help="seconds to wait for an acknowledgement (default 10)")
+                        help="seconds to wait for the energyConsumption to show a command (default 10)")
     parser.add_argument("--alert-reader", action="append", default=[], help="AE-ID that may read and subscribe "
                                                                             "to the alerts (repeatable)")
     parser.add_argument("--rediscover", type=float, default=30.0, help="seconds between looks for new devices")

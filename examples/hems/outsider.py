@@ -34,10 +34,10 @@ class Outsider:
 
     async def probe(self, gateway: str, *, meter: str, appliance: str, alerts: str = "") -> list[dict]:
         """Try what the energy application may do, with addresses guessed from the usual
-        layout (`gateway`/`meter`/power, `gateway`/`appliance`/command)."""
+        layout (`gateway`/`meter`/power, `gateway`/`appliance`/device/binarySwitch)."""
         client = self.client
         try:
-            found = await client.discover(gateway, ty=3, labels=[METER])
+            found = await client.discover(gateway, ty=29, labels=[METER])
             self._note("DISCOVER", f"{gateway} lbl={METER}", 2000, found=len(found))
         except RequestFailed as failed:
             self._note("DISCOVER", f"{gateway} lbl={METER}", failed.rsc, found=0)
@@ -45,8 +45,8 @@ class Outsider:
             ("RETRIEVE", f"{gateway}/{meter}/power/la", lambda: client.latest(f"{gateway}/{meter}/power")),
             ("SUBSCRIBE", f"{gateway}/{meter}/power",
              lambda: client.subscribe(f"{gateway}/{meter}/power", rn=self.name)),
-            ("CREATE", f"{gateway}/{appliance}/command",
-             lambda: client.add_instance(f"{gateway}/{appliance}/command", {"cmd": "on", "reason": "ads"})),
+            ("UPDATE", f"{gateway}/{appliance}/device/binarySwitch",
+             lambda: client.update(f"{gateway}/{appliance}/device/binarySwitch", {"cod:binSh": {"state": True}})),
         ]
         if alerts:
             tries.append(("RETRIEVE", f"{alerts}/la", lambda: client.latest(alerts)))

@@ -42,12 +42,16 @@ class Phone:
             if not isinstance(alert, dict):
                 continue
             self.received.append(alert)
-            culprit = f"{alert.get('appliance')} ({alert.get('appliance_kw')} kW)" if alert.get("appliance") \
-                else "no appliance identified"
             try:
                 when = parse_stamp(alert.get("t"))
             except ValueError:
                 when = None
+            if alert.get("type") == "missing-data":
+                self.console.say(self.name, f"ALERT {alert.get('home')}: its {alert.get('meter')} stopped "
+                                            f"reporting ({alert.get('missing')} reading(s) missing)", when)
+                continue
+            culprit = f"{alert.get('appliance')} ({alert.get('appliance_kw')} kW)" if alert.get("appliance") \
+                else "no appliance identified"
             self.console.say(self.name, f"ALERT {alert.get('home')}: {alert.get('kw')} kW > "
                                         f"{alert.get('threshold_kw')} kW; {culprit}; action: {alert.get('action')}",
                              when)

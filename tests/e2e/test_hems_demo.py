@@ -126,16 +126,48 @@ def test_the_demo_runs_the_scenario_end_to_end(tmp_path, demo_processes):
     assert peak["kw"] > peak["threshold_kw"] == 8.0
     assert re.search(r"energy-app: PEAK \d+\.\d kW > 8\.0 kW at home-1; ev-charger draws 7\.2 kW -> switch off", output)
     # The alert, as the phone app (another AE, subscribed to the alert container) got it.
-    assert summary["alerts_received"]["phone"][0] == peak
+    assert peak in summary["alerts_received"]["phone"]
     assert "phone: ALERT home-1" in output
-    # The command round trip: written by the app, executed by the charger, acknowledged.
+    assert summary["checks_not_reached"] == []
+    # home-2's meter fell silent 10:00-14:00: the gateway's timeSeries noticed the missing
+    # readings (net 8), the energy app alerted once, the phone got the alert.
+    (missing,) = summary["missing_data"]
+    assert (missing["type"], missing["home"], missing["meter"]) == ("missing-data", "home-2", "meter")
+    assert missing in summary["alerts_received"]["phone"]
+    assert missing["t"] < "20240601T100000"                        # the last reading before the outage
+    assert summary["readings_skipped"] == {"home-1": 0, "home-2": 16}
+    assert summary["missing_readings"]["home-2"] >= 16 - 1          # reported mdt after each was due
+    assert summary["meter_period_ms"] == 125                        # pei: 15 simulated minutes at 7200x
+    assert "phone: ALERT home-2: its meter stopped reporting" in output
+    # The command round trip: UPDATE of the charger's binarySwitch by the app, executed by
+    # the charger, shown in its energyConsumption (power 0 after off, 7.2 kW after on).
     off = next(c for c in summary["commands"] if c["cmd"] == "off")
     assert (off["appliance"], off["status"], off["ri"]) == ("ev-charger", "done", peak["command"])
+    assert (off["before_w"], off["shown_w"]) == (7200, 0)
     assert off["rtt_ms"] > 0
-    assert summary["executed"]["home-1/ev-charger"][0] == "off"
+    on = next(c for c in summary["commands"] if c["cmd"] == "on")
+    assert (on["appliance"], on["status"], on["shown_w"]) == ("ev-charger", "done", 7200)
+    assert summary["executed"]["home-1/ev-charger"][:2] == ["off", "on"]
     assert summary["executed"]["home-2/heat-pump"] == []            # home-2 stayed under the threshold
-    assert "ev-charger: command off received -> switched off" in output
-    assert re.search(r"energy-app: ev-charger acknowledged off \(done\); round trip \d+ ms", output)
+    assert "ev-charger: binarySwitch state false -> switched off" in output
+    assert re.search(r"energy-app: ev-charger switched off: energyConsumption shows 0\.0 kW; round trip \d+ ms",
+                     output)
+    # The charging window (a schedule under the charger's flexContainer, from 22:30): the
+    # load left room at 22:00, the app waited for the window.
+    assert summary["windows"]["home-1/ev-charger"][0] == "* 30-59 22 * * * *"
+    assert "20240601T223000" <= on["t"] < "20240601T230000"
+    assert summary["deferred_switch_on"] and all("20240601T220000" <= d["t"] < "20240601T223000"
+                                                 for d in summary["deferred_switch_on"])
+    assert "ev-charger stays off until its allowed window" in output
+    # Device management: a node per gateway and device; the heat pumps' firmware (one in each
+    # home) updated through a group with one request, the outcome read per device.
+    (rollout,) = summary["firmware_rollouts"]
+    assert rollout["members"] == ["/id-mn/cse-mn/node-heat-pump/firmware", "/id-mn2/cse-mn2/node-heat-pump/firmware"]
+    assert rollout["requests"] == 1 and [a["rsc"] for a in rollout["answers"]] == [2004, 2004]
+    assert [(d["outcome"], d["uds"], d["vr"]) for d in rollout["devices"]] == [
+        ("successful", {"acn": "ud", "sus": 1}, "1.1")] * 2
+    assert "home-2/heat-pump: runs firmware 1.1" in output
+    assert "home-1: nodes node-gateway, node-meter, node-water-heater, node-heat-pump, node-ev-charger" in output
     # Privacy: the outsider found nothing and was refused everything.
     attempts = summary["outsider"]
     assert [a["found"] for a in attempts if a["op"] == "DISCOVER"] == [0]
@@ -162,6 +194,9 @@ def test_the_demo_with_devices_talking_mqtt(tmp_path, demo_processes):
     assert demo.finish(timeout=50) == 0, "\n".join(demo.lines)
     summary = json.loads(summary_file.read_text())
     assert summary["ok"] is True and summary["device_transport"] == "mqtt"
+    # One home, 20 hours: no silent meter, the charging window not reached (named, not passed).
+    assert summary["checks_not_reached"] == ["missing_data_alert_received_by_phone",
+                                             "switch_on_shown_in_energy_consumption", "schedule_respected"]
     # Unique gateway IDs keep demos sharing the broker apart.
     assert re.fullmatch(r"/id-mn-[0-9a-f]{4}/cse-mn", summary["homes"]["home-1"]["gateway"])
     off = next(c for c in summary["commands"] if c["cmd"] == "off")

@@ -73,7 +73,8 @@ async def test_a_second_application_receives_the_alert_and_the_command_makes_the
     await display.register("Ndisplay", rn="display", receiver=inbox)
     sub = await display.subscribe(app.alerts_container)
     assert sub["nu"] == ["/id-in/CHomeDisplay"]
-    assert len(app.homes["home-1"].subscribed) == 5          # meter, 2 x (power, ack)
+    # the meter's readings and its missing data, 2 x (power, energyConsumption)
+    assert len(app.homes["home-1"].subscribed) == 6
 
     clock = SimClock(EVENING, speed=1800)
     until = EVENING + timedelta(hours=1.25)                  # 18:00 .. 19:15, the EV plugs in at 18:30
@@ -89,13 +90,17 @@ async def test_a_second_application_receives_the_alert_and_the_command_makes_the
         assert await app.wait_for(lambda: any(c.status == "done" for c in app.commands.values()), timeout=10)
         command = app.commands[alert["command"]]
         assert (command.appliance, command.cmd, command.status) == ("ev-charger", "off", "done")
+        assert command.before_w == 7200 and command.shown_w == 0
         ev = home["appliances"]["ev-charger"]
-        assert [e["ref"] for e in ev.executed] == [alert["command"]]
+        assert [e["cmd"] for e in ev.executed] == ["off"]
         assert ev.model.enabled is False and ev.model.watts == 0
         seen_by_app = app.homes["home-1"].appliances["ev-charger"]
-        assert seen_by_app.ack == "/id-mn/cse-mn/ev-charger/ack"
-        latest_ack = (await app.client.latest(seen_by_app.ack))["con"]
-        assert (latest_ack["ref"], latest_ack["status"], latest_ack["state"]) == (alert["command"], "done", "off")
+        assert seen_by_app.model == "/id-mn/cse-mn/ev-charger/device"
+        # What the device model shows, read by the application through the platform.
+        device = await app.client.retrieve(seen_by_app.model)
+        assert device["cnd"] == "org.onem2m.vehicular.device.deviceElectricVehicleCharger"
+        assert (await app.client.retrieve(seen_by_app.switch))["state"] is False
+        assert (await app.client.retrieve(seen_by_app.consumption))["power"] == 0
     finally:
         stop.set()
         for task in tasks:
@@ -103,25 +108,46 @@ async def test_a_second_application_receives_the_alert_and_the_command_makes_the
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def test_an_unknown_command_is_acknowledged_as_rejected(home):
+async def test_a_switch_state_that_is_not_a_boolean_is_refused_and_changes_nothing(home):
     app: EnergyApp = home["app"]
     ev = home["appliances"]["ev-charger"]
-    command, ack = (f"/id-mn/{address}" for address in (ev.command, ev.ack))      # as the platform sees them
-    clock = SimClock(EVENING, speed=1)
-    obeying = asyncio.create_task(ev.run(clock, until=EVENING + timedelta(hours=1)))
-    try:
-        written = await app.client.add_instance(command, {"cmd": "explode"})
+    switch = f"/id-mn/{ev.switch}"                     # as the platform sees it
+    with pytest.raises(RequestFailed) as refused:
+        await app.client.update(switch, {"cod:binSh": {"state": "explode"}})
+    assert refused.value.rsc == 4000 and "state" in str(refused.value)
+    assert (await app.client.retrieve(switch))["state"] is True
+    assert ev.model.enabled is True and ev.executed == []
 
-        async def acknowledged():
-            response = await app.client.request(2, f"{ack}/la")     # 4004 while the container is empty
-            return response.rsc == 2000 and response.pc["m2m:cin"]["con"].get("ref") == written["ri"]
-        await eventually(acknowledged, what="the acknowledgement")
-        answer = (await app.client.latest(ack))["con"]
-        assert answer["status"] == "rejected" and "unknown command 'explode'" in answer["reason"]
-        assert ev.model.enabled is True
+
+async def test_a_meter_that_falls_silent_is_reported_missing_by_the_gateway(home):
+    """The gateway's missing-data detection (net 8) reaches the energy application through
+    the platform; it alerts once for the outage."""
+    app: EnergyApp = home["app"]
+    meter: Meter = home["meter"]
+    clock = SimClock(EVENING, speed=1800)                # a reading every 0.5 s
+    meter.speed, meter.period_ms, meter.silent = 1800, 500, (18.5, 19.5)
+    await meter.client.update(meter.power, {"m2m:ts": {"mdd": False}})
+    await meter.client.update(meter.power, {"m2m:ts": {"pei": 500, "mdt": 1500}})
+    await meter.client.update(meter.power, {"m2m:ts": {"mdd": True}})
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(app.run(stop)),
+             asyncio.create_task(meter.run(clock, EVENING + timedelta(hours=2.5)))]
+    try:
+        assert await app.wait_for(lambda: bool(app.missing), timeout=30)
+        alert = app.missing[0]
+        assert (alert["type"], alert["home"], alert["meter"]) == ("missing-data", "home-1", "meter")
+        assert alert["t"].startswith("20240601T1815")    # the last reading before the outage
+        assert await app.wait_for(lambda: app.missing_points.get("home-1", 0) >= 4, timeout=30)
+        assert len(app.missing) == 1                 # one alert for the outage
+        latest = (await app.client.latest(app.alerts_container))
+        assert latest["con"]["type"] in ("missing-data", "peak")
+        ts = await meter.client.retrieve(meter.power)
+        assert ts["mdc"] >= 4 and len(ts["mdlt"]) == ts["mdc"]
     finally:
-        obeying.cancel()
-        await asyncio.gather(obeying, return_exceptions=True)
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_the_energy_application_has_exactly_the_rights_it_needs(home):
@@ -129,33 +155,41 @@ async def test_the_energy_application_has_exactly_the_rights_it_needs(home):
     client = app.client
     meter_power = "/id-mn/cse-mn/meter/power"
     ev = "/id-mn/cse-mn/ev-charger"
-    await home["meter"].client.add_instance(home["meter"].power, {"t": "20240601T180000", "w": 1500, "wh": 1.0})
+    await home["meter"].client.create(home["meter"].power, {"m2m:tsi": {
+        "dgt": "20240601T180000", "con": {"t": "20240601T180000", "w": 1500, "wh": 1.0}}})
     allowed = {
         "read a reading": client.request(2, f"{meter_power}/la"),
         "find containers": client.request(2, "/id-mn/cse-mn", fc={"fu": 1, "ty": [3]}),
-        "command the charger": client.request(1, f"{ev}/command", ty=4, pc={"m2m:cin": {"con": {"cmd": "on"}}}),
-        "read acknowledgements": client.request(2, f"{ev}/ack"),
+        "read the charger's model": client.request(2, f"{ev}/device"),
+        "command the charger": client.request(3, f"{ev}/device/binarySwitch", pc={"cod:binSh": {"state": True}}),
+        "read its consumption": client.request(2, f"{ev}/device/energyConsumption"),
+        "read its window": client.request(2, f"{ev}/device/chargingWindow"),
     }
     refused = {
-        "write a reading": client.request(1, meter_power, ty=4, pc={"m2m:cin": {"con": {"w": 0}}}),
+        "write a reading": client.request(1, meter_power, ty=30, pc={"m2m:tsi": {"dgt": "20240601T181500",
+                                                                                "con": {"w": 0}}}),
         "delete the readings": client.request(4, meter_power),
-        "change the container": client.request(3, meter_power, pc={"m2m:cnt": {"mni": 1}}),
-        "create a container in it": client.request(1, meter_power, ty=3, pc={"m2m:cnt": {"rn": "x"}}),
-        "read the commands": client.request(2, f"{ev}/command/la"),
-        "subscribe to the commands": client.request(1, f"{ev}/command", ty=23,
-                                                    pc={"m2m:sub": {"nu": ["/id-in/CEnergyApp"]}}),
-        "forge an acknowledgement": client.request(1, f"{ev}/ack", ty=4, pc={"m2m:cin": {"con": {"ref": "x"}}}),
+        "change the timeSeries": client.request(3, meter_power, pc={"m2m:ts": {"mni": 1}}),
+        "forge its consumption": client.request(3, f"{ev}/device/energyConsumption",
+                                                pc={"cod:eneCn": {"power": 0.0}}),
+        "change its window": client.request(3, f"{ev}/device/chargingWindow",
+                                            pc={"m2m:sch": {"se": {"sce": ["* * * * * * *"]}}}),
+        "delete the switch": client.request(4, f"{ev}/device/binarySwitch"),
+        "subscribe to the switch": client.request(1, f"{ev}/device/binarySwitch", ty=23,
+                                                  pc={"m2m:sub": {"nu": ["/id-in/CEnergyApp"]}}),
         "read the meter AE": client.request(2, "/id-mn/cse-mn/meter"),
         "change the access policy": client.request(3, "/id-mn/cse-mn/meter/share-readings",
                                                    pc={"m2m:acp": {"pv": {"acr": []}}}),
     }
     for what, call in allowed.items():
-        assert (await call).rsc in (2000, 2001), what
+        assert (await call).rsc in (2000, 2001, 2004), what
     for what, call in refused.items():
         assert (await call).rsc == 4103, what
     found = await client.discover("/id-mn/cse-mn", ty=3)
-    assert sorted(found) == sorted([meter_power] + [f"/id-mn/cse-mn/{a}/{c}" for a in ("water-heater", "ev-charger")
-                                                    for c in ("power", "command", "ack")])
+    assert sorted(found) == sorted(f"/id-mn/cse-mn/{a}/power" for a in ("water-heater", "ev-charger"))
+    assert await client.discover("/id-mn/cse-mn", ty=29) == [meter_power]
+    models = await client.discover("/id-mn/cse-mn", ty=28, cnd="org.onem2m.common.moduleclass.binarySwitch")
+    assert sorted(models) == sorted(f"/id-mn/cse-mn/{a}/device/binarySwitch" for a in ("water-heater", "ev-charger"))
 
 
 async def test_alerts_are_refused_to_applications_not_named_as_readers(home):
@@ -203,7 +237,8 @@ async def test_the_application_waits_for_a_gateway_that_is_not_there_yet():
                                                                         cse_rn="cse-mn")), MemoryWiring(),
                               Console(quiet=True))
                 await meter.setup()
-                await eventually(lambda: app.homes["home-1"].subscribed == {"/id-mn/cse-mn/meter/power"},
+                await eventually(lambda: app.homes["home-1"].subscribed == {
+                    ("meter", "/id-mn/cse-mn/meter/power"), ("missing", "/id-mn/cse-mn/meter/power")},
                                  what="the meter found and subscribed to")
                 assert app.homes["home-1"].problem == ""
                 assert not running.done()
@@ -225,7 +260,7 @@ async def test_the_outsider_tells_a_refusal_from_a_wrong_guess(home):
     lines = said.getvalue().splitlines()
     assert "outsider: RETRIEVE /id-mn/cse-mn/no-such-meter/power/la -> 4004 failed otherwise: proves nothing" \
         in lines, lines
-    assert "outsider: CREATE /id-mn/cse-mn/ev-charger/command -> 4103 refused (no privilege)" in lines
+    assert "outsider: UPDATE /id-mn/cse-mn/ev-charger/device/binarySwitch -> 4103 refused (no privilege)" in lines
     assert not any("breach" in line for line in lines)
     assert not outsider.all_refused          # a probe that proves nothing is not a refusal
 
@@ -275,3 +310,53 @@ async def test_a_device_keeps_working_while_its_gateway_restarts(tmp_path, devic
                 await asyncio.gather(running, return_exceptions=True)
     finally:
         await gateway.stop()
+
+
+async def test_a_firmware_roll_out_through_a_group_reaches_every_heat_pump_and_reports_per_device(
+        platform_and_gateway):
+    """Two heat pumps on the gateway, each with its node (deviceInfo, firmware, battery) and
+    linked to it (nl); one UPDATE of the group's fopt; each device flashes and reports."""
+    from examples.hems.appliance import managed_receiver
+    from examples.hems.nodes import provision
+    platform_url, gateway_url = platform_and_gateway
+    quiet = Console(quiet=True)
+    async with AsyncExitStack() as stack:
+        installer = await stack.enter_async_context(CseClient(gateway_url, originator="CAdmin", cse_rn="cse-mn"))
+        base = await installer.retrieve("cse-mn")
+        gateway_node = await provision(installer, "cse-mn", "gateway", owner="", readers=["/id-in/CEnergyApp"],
+                                       hcl=base["ri"])
+        assert (await installer.retrieve(gateway_node.address))["hcl"] == base["ri"]
+        pumps = []
+        for kind, originator in (("heat-pump", "CHeatPump"), ("water-heater", "CWaterHeater")):
+            node = await provision(installer, "cse-mn", kind, owner=originator, readers=["/id-in/CEnergyApp"])
+            client = await stack.enter_async_context(CseClient(gateway_url, originator=originator, cse_rn="cse-mn"))
+            receiver, agent = managed_receiver(client)
+            await stack.enter_async_context(receiver)
+            appliance = Appliance(client, receiver, MemoryWiring(), CATALOGUE[kind], quiet, agent=agent, node=node.ri)
+            await appliance.setup()
+            assert appliance.client.ae["nl"] == node.ri
+            assert (await installer.retrieve(node.address))["hael"] == [appliance.client.ae["ri"]]
+            pumps.append(appliance)
+        app = EnergyApp(await stack.enter_async_context(CseClient(platform_url, originator="CEnergyApp",
+                                                                  cse_rn="cse-in")),
+                        await stack.enter_async_context(NotificationReceiver()), quiet, {"home-1": "/id-mn/cse-mn"})
+        await app.setup()
+        # Only the heat pump's firmware is in the group (found by label and mgd).
+        result = await app.roll_out_firmware("heat-pump", "https://firmware.example/heat-pump-1.1.bin")
+        assert result["members"] == ["/id-mn/cse-mn/node-heat-pump/firmware"]
+        assert result["requests"] == 1 and [a["rsc"] for a in result["answers"]] == [2004]
+        assert [(d["outcome"], d["vr"]) for d in result["devices"]] == [("successful", "1.1")]
+        assert pumps[0].firmware == "1.1" and pumps[1].firmware == "1.0"
+        # A device refuses an image that is not https: the member's answer is 4127, the
+        # outcome read is a failure, the version unchanged.
+        refused = await app.roll_out_firmware("heat-pump", "http://firmware.example/heat-pump-1.2.bin")
+        assert [a["rsc"] for a in refused["answers"]] == [4127]
+        assert [(d["outcome"], d["vr"]) for d in refused["devices"]] == [("failure", "1.1")]
+        assert pumps[0].firmware == "1.1"
+        # Nothing of that kind: no group, no request.
+        none = await app.roll_out_firmware("ev-charger", "https://firmware.example/ev-charger-2.0.bin")
+        assert none["members"] == [] and none["requests"] == 0
+        # The gateway's node and the devices' mgmtObjs: deviceInfo and battery are there too.
+        for kind in ("gateway", "heat-pump"):
+            children = await installer.discover(f"cse-mn/node-{kind}", ty=13)
+            assert sorted(c.rsplit("/", 1)[-1] for c in children) == ["battery", "deviceInfo", "firmware"]
