@@ -43,7 +43,7 @@ from typing import Any
 
 from client import CseClient, CseUnreachable, NotificationReceiver, RequestFailed
 from examples.dashboard.server import DashboardServer, Where, platform_credentials
-from examples.hems.demo import CseProcess, reachable_through
+from examples.hems.processes import CseProcess, reachable_through
 
 from .energy_app import APP_ID, BuildingEnergyApp, Settings
 from .proxy import InterworkingProxy, application_grants
