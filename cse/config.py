@@ -53,6 +53,14 @@ class HttpSettings:
     # Address advertised in poa; defaults to http://host:port.
     public_url: str = ""
     max_body_bytes: int = 1_048_576
+    # Seconds a request head may take to arrive once its first byte came (slow clients).
+    header_timeout: float = 10.0
+    # Seconds a connection may stay open without a request (from its opening or its last
+    # answer) before it is closed.
+    idle_timeout: float = 30.0
+    # Connections open at once; past it a new one replaces the longest-idle one, or is closed
+    # when all are busy.  Keep it below the process's file-descriptor limit (ulimit -n).
+    max_connections: int = 1000
     # HTTPS: a certificate chain and its key (PEM files) turn TLS on for the server.
     # `cse certs DIR` makes development ones.
     tls_cert: str = ""
@@ -312,6 +320,9 @@ class Config:
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()
+        if self.http.header_timeout < 0 or self.http.idle_timeout <= 0 or self.http.max_connections < 1:
+            raise ConfigError("http.header_timeout must be >= 0 (0 = none), http.idle_timeout > 0 "
+                              "and http.max_connections >= 1")
         try:
             parse_credentials(self.auth.credentials)
         except ValueError as error:

@@ -50,6 +50,11 @@ class Discoverer(Protocol):
     async def discover(self, ctx: "Context", target: Target) -> Response: ...
 
 
+# Characters that make a resource name impossible to address (checked before the schema's
+# pattern so the answer says which character is at fault).
+_UNADDRESSABLE = frozenset("/%?# \\")
+
+
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
                  access: "AccessControl", renderer: "Renderer", discovery: Discoverer):
@@ -196,6 +201,12 @@ class Operations:
             if rn in (".", ".."):
                 # URLs drop or resolve dot segments, and arp climbs with "..".
                 raise bad_request(f"attribute 'rn': {rn!r} is a dot segment, which no address can name")
+            unaddressable = sorted({c for c in rn if c in _UNADDRESSABLE or not c.isprintable()})
+            if unaddressable:
+                # '/' splits the address, '%' is decoded by the bindings (a%2Fb would be read
+                # as a/b), '?' and '#' end the path: such a name could never be requested.
+                raise bad_request(f"attribute 'rn': {rn!r} holds {', '.join(map(repr, unaddressable))}, "
+                                  "which no address can carry; use letters, digits and - . _ ~")
         self._check_labels(attributes)
         if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
             raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")

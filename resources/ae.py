@@ -69,7 +69,10 @@ class AE(ResourceType):
             return "S" + random_suffix(12)
         if originator[0] in "CS" and _AE_ID_STEM.fullmatch(originator):
             return originator
-        raise bad_request(f"originator {originator!r} cannot register an AE: use an AE-ID stem "
+        # 4126 like an AE-ID outside `allowed_ae_originators` (README): the registration rules
+        # refuse it, the request itself is well formed.
+        raise OneM2MError(RSC.APP_RULE_VALIDATION_FAILED,
+                          f"originator {originator!r} cannot register an AE: use an AE-ID stem "
                           "('C...' or 'S...' of letters, digits and - . _ ~), 'C', 'S' or no originator")
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
