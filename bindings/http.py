@@ -183,7 +183,7 @@ class HttpBinding:
     async def start(self) -> None:
         settings = self.settings
         server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None,
-                               max_connections=settings.max_connections,
+                               max_connections=_within_descriptor_limit(settings.max_connections),
                                header_timeout=settings.header_timeout,
                                keepalive_timeout=settings.idle_timeout)
         self._server = server
@@ -271,6 +271,26 @@ class HttpBinding:
             raise _BodyError(RSC.BAD_REQUEST, f"the body cannot be read"
                              f"{f' as Content-Encoding {encoding!r}' if encoding else ''}: {detail}"[:300]) from None
         return bytes(body)
+
+
+# Descriptors kept for everything else (storage, outbound connections, the broker, logs).
+RESERVED_DESCRIPTORS = 128
+
+
+def _within_descriptor_limit(cap: int) -> int:
+    """`cap`, lowered to what the process's file-descriptor limit leaves for connections: a
+    cap above it would let idle connections take the descriptors a new client needs."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return cap
+    if soft == resource.RLIM_INFINITY or soft - RESERVED_DESCRIPTORS >= cap:
+        return cap
+    lowered = max(1, (soft - RESERVED_DESCRIPTORS) if soft > 2 * RESERVED_DESCRIPTORS else soft // 2)
+    log.warning("http.max_connections %d is above what the file-descriptor limit (%d) leaves; "
+                "using %d (raise ulimit -n to allow more)", cap, soft, lowered)
+    return lowered
 
 
 class _BodyError(OneM2MError):
