@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+try:
+    import resource             # POSIX: the file-descriptor limit
+except ImportError:             # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
 from cse.certs import peer_common_name, server_context
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.primitives import Request, Response
@@ -280,10 +285,11 @@ RESERVED_DESCRIPTORS = 128
 def _within_descriptor_limit(cap: int) -> int:
     """`cap`, lowered to what the process's file-descriptor limit leaves for connections: a
     cap above it would let idle connections take the descriptors a new client needs."""
+    if resource is None:
+        return cap
     try:
-        import resource
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError, ValueError):
+    except (OSError, ValueError):
         return cap
     if soft == resource.RLIM_INFINITY or soft - RESERVED_DESCRIPTORS >= cap:
         return cap

@@ -127,6 +127,9 @@ class StorageSettings:
     # "process": an acknowledged change survives a crash of the CSE process (kill -9).
     # "power": it also survives power loss (fsync on every group commit).
     durability: str = "process"
+    # SQLite: largest WAL file (bytes); past it the WAL is checkpointed and truncated right
+    # after a commit, so it stays bounded at any write rate.
+    wal_max_bytes: int = 64 * 1024 * 1024
 
     def resolved_url(self) -> str:
         if self.url:
@@ -302,6 +305,8 @@ class Config:
             raise ConfigError(f"cse.sp_id must start with //, not {self.cse.sp_id!r}")
         if self.cse.type not in CseType.__members__:
             raise ConfigError(f"cse.type must be IN, MN or ASN, not {self.cse.type!r}")
+        if self.storage.wal_max_bytes < 1024 * 1024:
+            raise ConfigError("storage.wal_max_bytes must be at least 1048576 (1 MiB)")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")
         if self.mqtt.qos not in (0, 1):

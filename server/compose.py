@@ -80,7 +80,8 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     """A CSE, not started.  `bindings=configured_bindings` gives it the transports the
     configuration enables (what the `cse` command runs); the default gives it none."""
     clock = clock or Clock()
-    storage = storage or open_storage(config.storage.resolved_url(), config.storage.durability)
+    storage = storage or open_storage(config.storage.resolved_url(), config.storage.durability,
+                                      wal_limit_bytes=config.storage.wal_max_bytes)
     types = types or default_types()
     tree = Tree(config, storage, types)
     access = AccessControl(config)
