@@ -8,15 +8,38 @@ server side uses.
 """
 from __future__ import annotations
 
+import socket
 import ssl
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from cse.primitives import Operation, Request, Response
 
 from . import http_codec
 from .http_pipeline import PipelineClient
+
+if TYPE_CHECKING:
+    from cse.outbound_policy import OutboundPolicy
+
+
+class PolicyResolver(AbstractResolver):
+    """aiohttp's name resolution through the outbound policy: only allowed addresses are
+    returned, so the connection goes to an address that was checked (DNS rebinding)."""
+
+    def __init__(self, policy: "OutboundPolicy"):
+        self.policy = policy
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+        addresses = await self.policy.addresses(host, port)
+        return [{"hostname": host, "host": address, "port": port,
+                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST} for address in addresses]
+
+    async def close(self) -> None:
+        return None
 
 
 class HttpSender:
@@ -26,14 +49,21 @@ class HttpSender:
     # notifier may keep several in flight per target without reordering them.
     keeps_order = True
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, pool_size: int = 100):
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, pool_size: int = 100, *,
+                 policy: "OutboundPolicy | None" = None, max_connections: int = 1000,
+                 connect_timeout: float = 5.0):
         self.ssl_context = ssl_context
         self.pool_size = pool_size
+        self.policy = policy
+        self.max_connections = max_connections
+        self.connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
         self._pipeline: PipelineClient | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context)
+        resolver = PolicyResolver(self.policy) if self.policy is not None else None
+        connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context,
+                                         **({"resolver": resolver} if resolver else {}))
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def stop(self) -> None:
@@ -48,6 +78,10 @@ class HttpSender:
     def poa(self) -> list[str]:
         return []
 
+    async def _first_allowed(self, host: str, port: int) -> str:
+        assert self.policy is not None
+        return (await self.policy.addresses(host, port))[0]
+
     async def send(self, url: str, request: Request, *, serialization: str, timeout: float) -> Response:
         parts = urlsplit(url)
         # A bare point of access (no path) means the entity: the path comes from request.to.
@@ -59,7 +93,9 @@ class HttpSender:
             # Synchronous until the request is written: concurrent notifications to one URL
             # leave in call order (see `keeps_order`).
             if self._pipeline is None:
-                self._pipeline = PipelineClient(self.ssl_context)
+                self._pipeline = PipelineClient(self.ssl_context, max_connections=self.max_connections,
+                                                connect_timeout=self.connect_timeout,
+                                                resolve=self._first_allowed if self.policy else None)
             answer = await self._pipeline.request(wire.method, url, wire.headers, wire.body, timeout)
             return http_codec.decode_response(answer.status, answer.headers, answer.body, request.rqi)
         if self._session is None:
@@ -67,6 +103,6 @@ class HttpSender:
         assert self._session is not None
         async with self._session.request(
                 wire.method, url, data=wire.body, headers=wire.headers, params=wire.query or None,
-                timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+                timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=self.connect_timeout)) as http:
             raw = await http.read()
             return http_codec.decode_response(http.status, http.headers, raw, request.rqi)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .auth import parse_credentials
+from .outbound_policy import parse_networks
 from .resource_types import CseType
 
 # cse.type -> cseType (cst, m2m:cseTypeID in TS-0004), as the CSEBase and a registration carry it.
@@ -241,18 +242,61 @@ class NotificationSettings:
     max_persisted: int = 10_000
     # Resources whose subscription lists are cached (looked up on every change).
     cache_size: int = 10_000
+    # Bytes (JSON size) of the notifications waiting for all targets together; past it the
+    # oldest of the targets that hold the most are dropped (counted, logged).
+    max_pending_bytes: int = 64 * 1024 * 1024
+    # Subscriptions one originator may hold, and distinct notification targets (nu entries)
+    # across them; past either a subscription CREATE/UPDATE is refused with 5207 (0 = no limit).
+    # The admin originator and the CSE itself are not limited.
+    max_subscriptions_per_originator: int = 1000
+    max_targets_per_originator: int = 100
+    # Seconds to open a connection to a target (a silent one is then retried with back-off);
+    # `timeout` bounds the wait for its answer.
+    connect_timeout: float = 5.0
+    # Connections to notification targets open at once (HTTP); past it idle ones are closed,
+    # and a new target waits for its retry when all are busy.
+    max_connections: int = 1000
 
     def check(self) -> None:
-        for name in ("queue_size", "pipeline", "max_batch_size", "cache_size"):
+        for name in ("queue_size", "pipeline", "max_batch_size", "cache_size", "max_pending_bytes",
+                     "max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"notification.{name} must be at least 1")
         for name in ("timeout", "verification_timeout", "retry_initial", "retry_max",
-                     "default_batch_duration"):
+                     "default_batch_duration", "connect_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"notification.{name} must be positive")
-        for name in ("max_attempts", "shutdown_timeout", "max_persisted"):
+        for name in ("max_attempts", "shutdown_timeout", "max_persisted", "max_subscriptions_per_originator",
+                     "max_targets_per_originator"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"notification.{name} cannot be negative")
+
+
+@dataclass
+class OutboundSettings:
+    """Where the CSE may connect for nu / poa given by clients (cse/outbound_policy.py)."""
+
+    # Always allowed, whatever deny_networks says (the per-deployment allow list).
+    allow_networks: list[str] = field(default_factory=list)
+    # Refused: link-local (with the cloud metadata services) and "this network".
+    deny_networks: list[str] = field(default_factory=lambda: [
+        "169.254.0.0/16", "fe80::/10", "169.254.169.254/32", "fd00:ec2::254/128", "0.0.0.0/8"])
+    # Addresses in neither list: "allow" or "deny".
+    default: str = "allow"
+    allowed_ports: list[int] = field(default_factory=list)    # empty: any port
+    denied_ports: list[int] = field(default_factory=list)
+
+    def check(self) -> None:
+        if self.default not in ("allow", "deny"):
+            raise ConfigError("outbound.default must be 'allow' or 'deny'")
+        for name in ("allow_networks", "deny_networks"):
+            try:
+                parse_networks(getattr(self, name), f"outbound.{name}")
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+        for port in self.allowed_ports + self.denied_ports:
+            if not 0 < port < 65536:
+                raise ConfigError(f"outbound ports must be 1..65535, not {port}")
 
 
 @dataclass
@@ -285,6 +329,7 @@ class Config:
     auth: AuthSettings = field(default_factory=AuthSettings)
     notification: NotificationSettings = field(default_factory=NotificationSettings)
     polling: PollingSettings = field(default_factory=PollingSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     log_level: str = "INFO"
 
     @property
@@ -322,6 +367,7 @@ class Config:
         self.registrar.validate(self.cse)
         self.notification.check()
         self.polling.check()
+        self.outbound.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

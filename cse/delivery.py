@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
 import itertools
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
+
+import orjson
 
 from .errors import RSC
 from .notification_target import NotificationTarget, TargetResolver, parse_target
@@ -58,6 +61,7 @@ class Notification:
     attempts: int = 0
     queued: bool = False
     counted: bool = False          # the subscription keeps statistics (nse)
+    size: int = 0                  # bytes it counts for against max_pending_bytes (0: not counted)
 
     def to_record(self) -> dict:
         return {"t": self.target.entry, "s": self.subscription, "pc": self.pc, "ec": self.ec,
@@ -93,6 +97,7 @@ class TargetQueue:
     retries: int = 0
     drops_unlogged: int = 0
     last_drop_log: float = 0.0
+    bytes: int = 0                 # of its notifications not yet settled (queued or in flight)
 
     @property
     def pending(self) -> int:
@@ -101,7 +106,7 @@ class TargetQueue:
     def stats(self) -> dict:
         return {"queued": len(self.items), "inflight": len(self.inflight), "failing": self.failing,
                 "delivered": self.delivered, "rejected": self.rejected, "dropped": self.dropped,
-                "retries": self.retries}
+                "retries": self.retries, "bytes": self.bytes}
 
 
 class Delivery:
@@ -117,6 +122,9 @@ class Delivery:
         self.default_rvi = max(releases, key=_release_order)
         self.queues: dict[str, TargetQueue] = {}
         self.totals = {"delivered": 0, "rejected": 0, "dropped": 0, "retries": 0}
+        # Bytes (JSON size of the content) of every notification not yet settled, all targets
+        # together: bounded by settings.max_pending_bytes, whatever the number of targets.
+        self.pending_bytes = 0
         self._closing = False
         self._progress = asyncio.Event()
         # Told about every attempt of a `counted` notification: (notification, answered).
@@ -135,12 +143,15 @@ class Delivery:
             notification.ec = LATEST_EC
             previous = queue.latest.get(notification.subscription)
             if previous is not None and previous.queued:
+                self._release(queue, previous)
                 previous.pc, previous.ec = notification.pc, LATEST_EC
+                self._hold(queue, previous)
                 return
         if len(queue.items) >= self.settings.queue_size:
             self._drop_oldest(queue)
         notification.queued = True
         queue.items.append(notification)
+        self._hold(queue, notification)
         if latest_only or latest_when_failing:
             queue.latest[notification.subscription] = notification
         if queue.worker is None:
@@ -148,7 +159,7 @@ class Delivery:
                 queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
                                                                       name=f"notify {queue.key}")
         elif not (queue.failing or self._closing) and len(queue.inflight) < queue.window \
-                and len(queue.items) == 1:
+                and len(queue.items) == 1 and queue.items[-1] is notification:
             # The window has room: send at once rather than after the next answer.
             queue.items.pop()
             notification.queued = False
@@ -156,14 +167,39 @@ class Delivery:
                 del queue.latest[notification.subscription]
             self._start(queue, notification)
 
-    def _drop_oldest(self, queue: TargetQueue) -> None:
+    # -- the memory bound across targets --------------------------------------------------
+    def _hold(self, queue: TargetQueue, notification: Notification) -> None:
+        """Count `notification` against the bound; past it, drop the oldest queued
+        notifications of the targets that hold the most, so one AE's silent targets cannot
+        take the memory of everyone's notifications."""
+        size = notification.size = _size_of(notification.pc)
+        queue.bytes += size
+        self.pending_bytes += size
+        limit = self.settings.max_pending_bytes
+        if self.pending_bytes <= limit:
+            return
+        largest = heapq.nlargest(8, (q for q in self.queues.values() if q.items), key=lambda q: q.bytes)
+        for victim in largest:
+            while victim.items and self.pending_bytes > limit:
+                self._drop_oldest(victim, "the notifications pending for all targets passed "
+                                          f"notification.max_pending_bytes ({limit})")
+            if self.pending_bytes <= limit:
+                return
+
+    def _release(self, queue: TargetQueue, notification: Notification) -> None:
+        queue.bytes -= notification.size
+        self.pending_bytes -= notification.size
+        notification.size = 0
+
+    def _drop_oldest(self, queue: TargetQueue, why: str = "the queue is full") -> None:
         oldest = queue.items.popleft()
         oldest.queued = False
         if queue.latest.get(oldest.subscription) is oldest:
             del queue.latest[oldest.subscription]
-        self._count_drop(queue, oldest, "the queue is full")
+        self._count_drop(queue, oldest, why)
 
     def _count_drop(self, queue: TargetQueue, notification: Notification, why: str) -> None:
+        self._release(queue, notification)
         self._progress.set()
         queue.dropped += 1
         self.totals["dropped"] += 1
@@ -243,6 +279,7 @@ class Delivery:
         return self.settings.pipeline if url is not None and self.outbound.keeps_order(url) else 1
 
     def _settle(self, queue: TargetQueue, notification: Notification, outcome: Outcome, detail: str) -> None:
+        self._release(queue, notification)
         if outcome is Outcome.DELIVERED:
             queue.delivered += 1
             self.totals["delivered"] += 1
@@ -348,7 +385,9 @@ class Delivery:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         left: list[Notification] = []
+        self.pending_bytes = 0
         for queue in self.queues.values():
+            queue.bytes = 0
             left.extend(notification for notification, task in queue.inflight if not _answered(task))
             queue.inflight.clear()
             left.extend(queue.items)
@@ -358,7 +397,17 @@ class Delivery:
 
     def stats(self) -> dict:
         return {**self.totals, "queued": sum(q.pending for q in self.queues.values()),
+                "pending_bytes": self.pending_bytes,
                 "targets": {key: q.stats() for key, q in self.queues.items()}}
+
+
+def _size_of(pc: object) -> int:
+    """What a notification counts for: the JSON size of its content (the objects in memory
+    take a small multiple of it), plus a fixed overhead per queued notification."""
+    try:
+        return len(orjson.dumps(pc, default=str)) + 200
+    except (TypeError, orjson.JSONEncodeError):
+        return 4096
 
 
 def _answered(task: asyncio.Task) -> bool:

@@ -12,6 +12,7 @@ import logging
 from typing import Iterable, Protocol
 
 from .errors import RSC
+from .outbound_policy import OutboundPolicy
 from .primitives import Request, Response
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,13 @@ def keeps_order(sender: Sender) -> bool:
 
 
 class Outbound:
-    def __init__(self, default_timeout: float = 10.0):
+    def __init__(self, default_timeout: float = 10.0, policy: OutboundPolicy | None = None):
         self._senders: dict[str, Sender] = {}
         self._internal: set[str] = set()
         self.default_timeout = default_timeout
+        # Where URLs given by clients may lead (checked when given, and by the senders when
+        # they connect).
+        self.policy = policy or OutboundPolicy()
 
     def register(self, schemes: Iterable[str], sender: Sender, *, internal: bool = False) -> None:
         """`internal`: URLs of these schemes are made by the CSE itself (a polling channel,

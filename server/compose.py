@@ -44,6 +44,7 @@ from cse.federation.routing import Routes
 from cse.notify import Notifier
 from cse.operations import Operations
 from cse.outbound import Outbound
+from cse.outbound_policy import OutboundPolicy
 from cse.polling import POLLING_SCHEME, PollingChannels
 from cse.representation import Renderer
 from cse.storage import Storage, open_storage
@@ -85,7 +86,7 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     types = types or default_types()
     tree = Tree(config, storage, types)
     access = AccessControl(config)
-    outbound = Outbound()
+    outbound = Outbound(policy=OutboundPolicy.from_settings(config.outbound))
     # Requests for entities with rr=false wait in their <pollingChannel> (polling:// URLs).
     polling = PollingChannels(config.polling, tree, clock)
     outbound.register((POLLING_SCHEME,), polling, internal=True)
@@ -117,7 +118,9 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     if http.tls_outbound_ca or http.tls_outbound_cert:
         outbound_tls = client_context(http.tls_outbound_ca or None, http.tls_outbound_cert or None,
                                       http.tls_outbound_key or None)
-    sender = HttpSender(ssl_context=outbound_tls)
+    sender = HttpSender(ssl_context=outbound_tls, policy=parts.outbound.policy,
+                        max_connections=config.notification.max_connections,
+                        connect_timeout=config.notification.connect_timeout)
     outbound.register(("http", "https"), sender)
     made.append(sender)
     checking = _authenticator(config, parts.access)
