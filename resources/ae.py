@@ -24,10 +24,13 @@ _AE_ID_STEM = re.compile(r"[A-Za-z0-9\-._~]+")
 POA_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://", "coap://", "coaps://", "ws://", "wss://")
 
 
-def check_poa(poa: list[str]) -> None:
+async def check_poa(ctx: "Context", poa: list[str]) -> None:
+    """The form of each URL, then the outbound policy: the CSE will connect there."""
     for url in poa:
         if not url.startswith(POA_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
             raise bad_request(f"attribute 'poa': {url!r} is not an http(s), mqtt(s), coap(s) or ws(s) URL")
+    for url in poa:
+        await ctx.outbound.policy.check_url(url, "poa")
 
 
 class AE(ResourceType):
@@ -46,7 +49,7 @@ class AE(ResourceType):
             raise bad_request(f"attribute 'api': App-ID {api!r} must start with 'R' (registered) "
                               "or 'N' (non-registered)")
         if "poa" in resource:
-            check_poa(resource["poa"])
+            await check_poa(ctx, resource["poa"])
         aei = self._ae_id(ctx.originator or "")
         if len(aei) > ctx.config.limits.max_rn_length:
             raise bad_request(f"the AE-ID (originator) is longer than {ctx.config.limits.max_rn_length} "
@@ -77,4 +80,4 @@ class AE(ResourceType):
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("poa"):
-            check_poa(changes["poa"])
+            await check_poa(ctx, changes["poa"])
