@@ -21,6 +21,8 @@ from cse.primitives import Operation, Request, Response
 from . import http_codec
 from .http_pipeline import PipelineClient
 
+from cse.outbound_policy import OutboundRefused
+
 if TYPE_CHECKING:
     from cse.outbound_policy import OutboundPolicy
 
@@ -101,8 +103,15 @@ class HttpSender:
         if self._session is None:
             await self.start()
         assert self._session is not None
-        async with self._session.request(
-                wire.method, url, data=wire.body, headers=wire.headers, params=wire.query or None,
-                timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=self.connect_timeout)) as http:
-            raw = await http.read()
-            return http_codec.decode_response(http.status, http.headers, raw, request.rqi)
+        try:
+            async with self._session.request(
+                    wire.method, url, data=wire.body, headers=wire.headers, params=wire.query or None,
+                    timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=self.connect_timeout)) as http:
+                raw = await http.read()
+                return http_codec.decode_response(http.status, http.headers, raw, request.rqi)
+        except aiohttp.ClientConnectorError as error:
+            # aiohttp wraps the resolver's refusal; say why (the outbound policy) rather
+            # than "cannot connect".
+            if isinstance(error.os_error, OutboundRefused):
+                raise error.os_error from None
+            raise

@@ -127,10 +127,10 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     mqtt = None
     if config.mqtt.enabled:
         mqtt = MqttBinding(config, dispatcher, authenticator=checking, may_relay=parts.routes.may_relay)
-    mqtt_sender = MqttSender(config, mqtt)
+    mqtt_sender = MqttSender(config, mqtt, policy=parts.outbound.policy)
     outbound.register(("mqtt", "mqtts"), mqtt_sender)
     made.append(mqtt_sender)
-    coap_sender = CoapSender()
+    coap_sender = CoapSender(policy=parts.outbound.policy)
     outbound.register(("coap",), coap_sender)
     made.append(coap_sender)
     if http.enabled:
