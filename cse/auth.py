@@ -12,7 +12,9 @@ refuses it with 4106 ORIGINATOR_NOT_AUTHENTICATED:
   certificate in its name): nobody else can speak as it;
 * the `protected` originators (the CSE's own CSE-ID, which the access rules treat as
   all-powerful) are handled like those: never a mere claim while authentication is on;
-* with `required`, every request must be authenticated.
+* with `required`, every request must be authenticated;
+* a verified TLS client certificate authenticates exactly the originator it names: a
+  request on its connection that claims any other originator is refused.
 
 Bindings without a credential on the wire (MQTT, CoAP) call `authenticate(request, None)`:
 the same rules then refuse every protected originator, and everything under `required`.
@@ -181,9 +183,16 @@ class Authenticator:
                 raise _refuse(f"the credential does not match originator {request.fr!r}")
             request.authenticated = True
             return
-        if peer_name and originator and self.normalize(peer_name) == originator:
-            request.authenticated = True
-            return
+        if peer_name:
+            # A verified client certificate authenticates exactly the originator it names:
+            # on its connection no other originator may be claimed, with or without
+            # credentials of its own (else the certificate holder could act as anyone
+            # unprotected while looking authenticated at the TLS level).
+            if originator and self.normalize(peer_name) == originator:
+                request.authenticated = True
+                return
+            raise _refuse(f"the TLS client certificate authenticates {peer_name!r}; it cannot send "
+                          f"requests as {request.fr!r}")
         if originator in self.credentials or originator in self.protected:
             raise _refuse(f"originator {request.fr!r} must authenticate (Authorization header "
                           "with its password or token, or a TLS client certificate; MQTT and "
