@@ -44,8 +44,8 @@ class Discovery:
         transform = None
         if "arp" in fc:
             transform = _RelativePath(ctx, fc["arp"])
-        page = find(ctx, target.resource, fc, Permission.DISCOVER, skip_inactive=True,
-                    transform=transform)
+        page = await find(ctx, target.resource, fc, Permission.DISCOVER, skip_inactive=True,
+                          transform=transform)
         if request.rcn == ResultContent.CHILD_REFERENCES:
             pc = self.render.child_reference_list(page.items, request.drt)
         else:

@@ -306,7 +306,7 @@ class Operations:
             return Response(rsc=RSC.OK, pc=self.render.partial(resource, names))
         if rcn == ResultContent.ATTRIBUTES:
             return Response(rsc=RSC.OK, pc=self.render.resource(resource))
-        return self._with_children(ctx, resource, rcn, RSC.OK)
+        return await self._with_children(ctx, resource, rcn, RSC.OK)
 
     def _check_condition(self, ctx: "Context", resource: dict, fc: dict) -> None:
         """Conditional operation on the target itself (RETRIEVE rcn=1, UPDATE, DELETE
@@ -329,14 +329,14 @@ class Operations:
             names = (names or []) + [attribute]
         return names
 
-    def _with_children(self, ctx: "Context", resource: dict, rcn: int, rsc: int) -> Response:
+    async def _with_children(self, ctx: "Context", resource: dict, rcn: int, rsc: int) -> Response:
         """rcn 4, 5, 6, 8 for RETRIEVE and DELETE: children selected by fc, paged by ofst/lim."""
         drt = ctx.request.drt
         fc = ctx.request.fc
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
         in_full = rcn in (ResultContent.ATTRIBUTES_AND_CHILDREN, ResultContent.CHILD_RESOURCES)
-        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
-                    transform=self._retrievable_children(ctx) if in_full else None)
+        page = await find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
+                          transform=self._retrievable_children(ctx) if in_full else None)
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:
@@ -459,7 +459,7 @@ class Operations:
         elif rcn == ResultContent.ATTRIBUTES:
             response = Response(rsc=RSC.DELETED, pc=self.render.resource(resource))
         else:
-            response = self._with_children(ctx, resource, rcn, RSC.DELETED)
+            response = await self._with_children(ctx, resource, rcn, RSC.DELETED)
         with self.storage.transaction():
             parent = self.storage.get(resource["pi"])
             self.tree.remove(ctx, resource, parent)
