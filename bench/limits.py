@@ -40,7 +40,9 @@ ADMIN = "CAdmin"
 HEADERS = {"X-M2M-RVI": "3", "Accept": "application/json"}
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024

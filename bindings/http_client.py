@@ -63,9 +63,11 @@ class HttpSender:
         self._pipeline: PipelineClient | None = None
 
     async def start(self) -> None:
-        resolver = PolicyResolver(self.policy) if self.policy is not None else None
-        connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context,
-                                         **({"resolver": resolver} if resolver else {}))
+        if self.policy is not None:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context,
+                                             resolver=PolicyResolver(self.policy))
+        else:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=self.ssl_context)
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def stop(self) -> None:

@@ -18,7 +18,7 @@ from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
 from .resource_types import Ty
-from .search import find, meets
+from .search import Walks, find, meets
 
 if TYPE_CHECKING:
     from .access import AccessControl
@@ -57,8 +57,10 @@ _UNADDRESSABLE = frozenset("/%?# \\")
 
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
-                 access: "AccessControl", renderer: "Renderer", discovery: Discoverer):
+                 access: "AccessControl", renderer: "Renderer", discovery: Discoverer,
+                 walks: Walks | None = None):
         self.config = config
+        self.walks = walks            # one heavy walk at a time (cse/search.py)
         self.limits = config.limits
         self.storage = storage
         self.tree = tree
@@ -336,7 +338,8 @@ class Operations:
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
         in_full = rcn in (ResultContent.ATTRIBUTES_AND_CHILDREN, ResultContent.CHILD_RESOURCES)
         page = await find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
-                          transform=self._retrievable_children(ctx) if in_full else None)
+                          transform=self._retrievable_children(ctx) if in_full else None,
+                          walks=self.walks)
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:

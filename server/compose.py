@@ -47,6 +47,7 @@ from cse.outbound import Outbound
 from cse.outbound_policy import OutboundPolicy
 from cse.polling import POLLING_SCHEME, PollingChannels
 from cse.representation import Renderer
+from cse.search import Walks
 from cse.storage import Storage, open_storage
 from cse.tree import Tree
 from resources import TypeRegistry, default_types
@@ -92,7 +93,8 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     outbound.register((POLLING_SCHEME,), polling, internal=True)
     notifier = Notifier(config, clock, storage, tree, access, outbound)
     renderer = Renderer(types)
-    operations = Operations(config, storage, tree, access, renderer, Discovery(renderer))
+    walks = Walks()         # discovery and child lists: one heavy walk at a time
+    operations = Operations(config, storage, tree, access, renderer, Discovery(renderer, walks), walks)
     routing = Routing(config, storage, tree, operations, clock, outbound)
     events = EventSinks(notifier, routing.watch)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
