@@ -2,9 +2,9 @@
 
 Scenarios (each starts its own CSE with `common.CseProcess`; `--only NAME` runs one):
 
-    silent   RSS of the CSE with N subscriptions (default 1,000), each to its own silent target
-             (accepts the TCP connection, never answers), while readings keep coming: every
-             reading makes N notifications nobody takes.  Reported: RSS at start, after the
+    silent   RSS of the CSE with N subscriptions (default 1,000) to one container, each for its
+             own silent target (accepts the TCP connection, never answers), then --readings
+             (300) readings: every reading makes N notifications nobody takes.  Reported: RSS at start, after the
              load, and 60 s after it (or --settle), pending notification bytes are bounded by
              notification.max_pending_bytes.
     wal      Size of the SQLite WAL file while 32 writers create contentInstances as fast as
@@ -84,36 +84,43 @@ async def silent(args) -> dict:
         url = cse.url
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
             started_rss = rss_mb(cse.pid)
+            # One container everybody may subscribe to: every reading notifies every target.
+            await call(session, url, "POST", "/cse-in", ADMIN, 1, {"m2m:acp": {
+                "rn": "open", "pv": {"acr": [{"acor": ["all"], "acop": 63}]},
+                "pvs": {"acr": [{"acor": [ADMIN], "acop": 63}]}}})
+            await call(session, url, "POST", "/cse-in", ADMIN, 3,
+                       {"m2m:cnt": {"rn": "hub", "mni": 5, "acpi": ["cse-in/open"]}})
 
             async def target(i: int) -> None:
                 # One AE per target, its poa on the silent server (one queue and one connection
-                # each), subscribed to its own container with its own AE-ID as nu: no
-                # verification request (TS-0004 7.4.8.2.1), which a silent target never answers.
+                # each), subscribed with its own AE-ID as nu: no verification request
+                # (TS-0004 7.4.8.2.1), which a silent target would never answer.
                 ae = f"Cs{i}"
                 await call(session, url, "POST", "/cse-in", ae, 2,
                            {"m2m:ae": {"rn": f"s{i}", "api": "Ns", "rr": True, "srv": ["3"],
                                        "poa": [f"http://127.0.0.1:{port}/t{i}"]}})
-                await call(session, url, "POST", f"/cse-in/s{i}", ae, 3, {"m2m:cnt": {"rn": "c", "mni": 5}})
-                await call(session, url, "POST", f"/cse-in/s{i}/c", ae, 23,
-                           {"m2m:sub": {"rn": "sub", "nu": [ae], "enc": {"net": [3]}}})
+                rsc, body = await call(session, url, "POST", "/cse-in/hub", ae, 23,
+                                       {"m2m:sub": {"rn": f"sub{i}", "nu": [ae], "enc": {"net": [3]}}})
+                if rsc != 2001:
+                    raise RuntimeError(f"subscription {i}: {rsc} {body}")
 
             for start in range(0, args.targets, 50):
                 await asyncio.gather(*(target(i) for i in range(start, min(args.targets, start + 50))))
-            # Readings, round robin over the containers: each notifies its silent target.
+            subscribed_rss = rss_mb(cse.pid)
+            # Readings: each one makes a notification for every target, which none answers.
             payload = "x" * 1000
             deadline = time.monotonic() + args.load_seconds
             made = 0
-            while time.monotonic() < deadline:
-                await asyncio.gather(*(call(session, url, "POST", f"/cse-in/s{i}/c", f"Cs{i}", 4,
-                                            {"m2m:cin": {"con": payload}})
-                                       for i in range(made % args.targets, min(args.targets, made % args.targets + 50))))
-                made += 50
+            while time.monotonic() < deadline and made < args.readings:
+                await call(session, url, "POST", "/cse-in/hub", ADMIN, 4, {"m2m:cin": {"con": payload}})
+                made += 1
             loaded_rss = rss_mb(cse.pid)
             await asyncio.sleep(args.settle)
             settled_rss = rss_mb(cse.pid)
     server.close()
     return {"scenario": "silent", "before": args.before, "targets": args.targets, "readings": made,
-            "rss_start_mb": round(started_rss, 1), "rss_loaded_mb": round(loaded_rss, 1),
+            "notifications": made * args.targets, "rss_start_mb": round(started_rss, 1),
+            "rss_subscribed_mb": round(subscribed_rss, 1), "rss_loaded_mb": round(loaded_rss, 1),
             "rss_after_settle_mb": round(settled_rss, 1), "settle_s": args.settle}
 
 
@@ -162,7 +169,16 @@ async def idle(args) -> dict:
     cap = 100_000 if args.before else 1000
     cfg = config_file(tmp, f"[http]\nmax_connections = {cap}\nheader_timeout = 600.0\nidle_timeout = 600.0\n")
     writers = []
-    with CseProcess("--config", cfg) as cse:
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if args.cse_nofile:            # the CSE inherits this limit; the bench takes its own back
+        resource.setrlimit(resource.RLIMIT_NOFILE, (args.cse_nofile, hard))
+    try:
+        process = CseProcess("--config", cfg)
+        cse = process.__enter__()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
         host, port = cse.url.rsplit("//", 1)[1].rsplit(":", 1)
         opened = 0
         for i in range(args.idle):
@@ -180,14 +196,17 @@ async def idle(args) -> dict:
             for _ in range(20):
                 started = time.perf_counter()
                 try:
-                    rsc, _ = await asyncio.wait_for(call(session, cse.url, "GET", "/cse-in"), 10)
+                    rsc, _ = await asyncio.wait_for(call(session, cse.url, "GET", "/cse-in"), 5)
                 except (asyncio.TimeoutError, aiohttp.ClientError):
                     rsc = 0
                 times.append((time.perf_counter() - started) * 1000 if rsc == 2000 else float("inf"))
         for writer in writers:
             writer.close()
+    finally:
+        process.__exit__(None, None, None)
     served = [t for t in times if t != float("inf")]
-    return {"scenario": "idle", "before": args.before, "idle_connections": opened,
+    return {"scenario": "idle", "before": args.before, "cse_nofile": args.cse_nofile or soft,
+            "idle_connections": opened,
             "served": f"{len(served)}/{len(times)}",
             "first_ms": round(times[0], 1), "median_ms": round(statistics.median(times), 1) if served else None}
 
@@ -251,8 +270,10 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=1000)
     parser.add_argument("--load-seconds", type=float, default=30.0)
     parser.add_argument("--settle", type=float, default=60.0)
+    parser.add_argument("--readings", type=int, default=300, help="silent: readings (each notifies every target)")
     parser.add_argument("--wal-minutes", type=float, default=5.0)
     parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--cse-nofile", type=int, default=0, help="idle: file-descriptor limit of the CSE")
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--json")
     args = parser.parse_args()
