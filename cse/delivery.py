@@ -401,11 +401,15 @@ class Delivery:
                 "targets": {key: q.stats() for key, q in self.queues.items()}}
 
 
+# Bytes counted per notification on top of its JSON size: the Python objects of the content
+# and of the queued Notification take about that much more.
+OVERHEAD = 1024
+
+
 def _size_of(pc: object) -> int:
-    """What a notification counts for: the JSON size of its content (the objects in memory
-    take a small multiple of it), plus a fixed overhead per queued notification."""
+    """What a notification counts for: the JSON size of its content plus OVERHEAD."""
     try:
-        return len(orjson.dumps(pc, default=str)) + 200
+        return len(orjson.dumps(pc, default=str)) + OVERHEAD
     except (TypeError, orjson.JSONEncodeError):
         return 4096
 
