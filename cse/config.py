@@ -253,13 +253,16 @@ class NotificationSettings:
     # Seconds to open a connection to a target (a silent one is then retried with back-off);
     # `timeout` bounds the wait for its answer.
     connect_timeout: float = 5.0
+    # Notifications in flight to all targets together beyond each target's first one (each
+    # holds a task and its request until answered or timed out).
+    max_in_flight: int = 1024
     # Connections to notification targets open at once (HTTP); past it idle ones are closed,
     # and a new target waits for its retry when all are busy.
     max_connections: int = 1000
 
     def check(self) -> None:
         for name in ("queue_size", "pipeline", "max_batch_size", "cache_size", "max_pending_bytes",
-                     "max_connections"):
+                     "max_connections", "max_in_flight"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"notification.{name} must be at least 1")
         for name in ("timeout", "verification_timeout", "retry_initial", "retry_max",

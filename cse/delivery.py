@@ -125,6 +125,8 @@ class Delivery:
         # Bytes (JSON size of the content) of every notification not yet settled, all targets
         # together: bounded by settings.max_pending_bytes, whatever the number of targets.
         self.pending_bytes = 0
+        # Notifications in flight to all targets: each costs a task and its request bytes.
+        self.in_flight = 0
         self._closing = False
         self._progress = asyncio.Event()
         # Told about every attempt of a `counted` notification: (notification, answered).
@@ -158,7 +160,7 @@ class Delivery:
             if not self._closing:
                 queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
                                                                       name=f"notify {queue.key}")
-        elif not (queue.failing or self._closing) and len(queue.inflight) < queue.window \
+        elif not (queue.failing or self._closing) and self._room(queue) \
                 and len(queue.items) == 1 and queue.items[-1] is notification:
             # The window has room: send at once rather than after the next answer.
             queue.items.pop()
@@ -218,13 +220,14 @@ class Delivery:
         notification.attempts += 1
         task = asyncio.get_running_loop().create_task(self._send_once(notification))
         queue.inflight.append((notification, task))
+        self.in_flight += 1
 
     async def _serve(self, queue: TargetQueue) -> None:
         """Keep up to `window` notifications in flight; settle their answers in order."""
         try:
             while not self._closing:
                 queue.window = 1 if queue.failing else self._window(queue)
-                while queue.items and len(queue.inflight) < queue.window:
+                while queue.items and self._room(queue):
                     notification = queue.items.popleft()
                     notification.queued = False
                     if queue.latest.get(notification.subscription) is notification:
@@ -236,6 +239,7 @@ class Delivery:
                 outcome, detail = await task
                 if outcome is not Outcome.UNREACHABLE:
                     queue.inflight.popleft()
+                    self.in_flight -= 1
                     self._settle(queue, notification, outcome, detail)
                     self._progress.set()
                     continue
@@ -256,6 +260,7 @@ class Delivery:
                         retry.append((later, later_detail))
                     else:
                         self._settle(queue, later, later_outcome, later_detail)
+                self.in_flight -= len(queue.inflight)
                 queue.inflight.clear()
                 await self._back_off(queue, retry)
         finally:
@@ -265,6 +270,15 @@ class Delivery:
                 # Nothing left for this target: forget it (a target that failed starts afresh
                 # with its next notification), so targets that went away take no memory.
                 self.queues.pop(queue.key, None)
+
+    def _room(self, queue: TargetQueue) -> bool:
+        """Whether another notification may be started for `queue`: within its window, and
+        beyond its first one only while all targets together have fewer than
+        `max_in_flight` in flight (a thousand silent targets with a window of 64 each would
+        otherwise hold 64,000 unanswered requests)."""
+        if len(queue.inflight) >= queue.window:
+            return False
+        return not queue.inflight or self.in_flight < self.settings.max_in_flight
 
     def _window(self, queue: TargetQueue) -> int:
         """How many notifications may be in flight: more than one only over a binding that
@@ -386,6 +400,7 @@ class Delivery:
         await asyncio.gather(*tasks, return_exceptions=True)
         left: list[Notification] = []
         self.pending_bytes = 0
+        self.in_flight = 0
         for queue in self.queues.values():
             queue.bytes = 0
             left.extend(notification for notification, task in queue.inflight if not _answered(task))

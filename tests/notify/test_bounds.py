@@ -152,3 +152,30 @@ async def test_distinct_targets_per_originator_are_limited(limited):
     assert response.rsc == 5207, response.pc
     response = await core.request(3, second.pc["m2m:sub"]["ri"], "Cmeter", pc={"m2m:sub": {"nu": ["Cmeter"]}})
     assert response.rsc == 2004, response.pc
+
+
+async def test_notifications_in_flight_to_all_targets_are_bounded():
+    """20 silent targets with a window of 64 each: without the bound 20 x 64 requests would
+    wait for answers that never come; with max_in_flight 5, each target keeps its first one
+    and all together at most 5 more."""
+    server, port, held = await silent_server()
+    cse = notifying_cse(**{"notification.max_in_flight": 5, "notification.pipeline": 64,
+                           "notification.timeout": 30.0})
+    await cse.start()
+    core = CoreClient(cse)
+    try:
+        for i in range(20):
+            assert (await core.register_ae(f"Cs{i}", rn=f"s{i}", poa=[f"http://127.0.0.1:{port}"])).rsc == 2001
+            assert (await core.create(f"cse-in/s{i}", 3, {"m2m:cnt": {"rn": "c"}}, fr=f"Cs{i}")).rsc == 2001
+            assert (await subscribe(core, f"cse-in/s{i}/c", f"Cs{i}", fr=f"Cs{i}", enc=READINGS)).rsc == 2001
+        for n in range(10):
+            for i in range(20):
+                await core.create(f"cse-in/s{i}/c", 4, {"m2m:cin": {"con": str(n)}}, fr=f"Cs{i}")
+        await asyncio.sleep(0.2)
+        delivery = cse.events.delivery
+        in_flight = sum(len(q.inflight) for q in delivery.queues.values())
+        assert in_flight == delivery.in_flight
+        assert 20 <= in_flight <= 20 + 5, in_flight
+    finally:
+        await cse.stop()
+        server.close()
