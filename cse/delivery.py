@@ -127,6 +127,8 @@ class Delivery:
         self.pending_bytes = 0
         # Notifications in flight to all targets: each costs a task and its request bytes.
         self.in_flight = 0
+        self._by_size: list[tuple[int, int, TargetQueue]] = []   # see _largest
+        self._order = itertools.count()
         self._closing = False
         self._progress = asyncio.Event()
         # Told about every attempt of a `counted` notification: (notification, answered).
@@ -177,16 +179,38 @@ class Delivery:
         size = notification.size = _size_of(notification.pc)
         queue.bytes += size
         self.pending_bytes += size
+        heapq.heappush(self._by_size, (-queue.bytes, next(self._order), queue))
         limit = self.settings.max_pending_bytes
-        if self.pending_bytes <= limit:
-            return
-        largest = heapq.nlargest(8, (q for q in self.queues.values() if q.items), key=lambda q: q.bytes)
-        for victim in largest:
-            while victim.items and self.pending_bytes > limit:
-                self._drop_oldest(victim, "the notifications pending for all targets passed "
-                                          f"notification.max_pending_bytes ({limit})")
-            if self.pending_bytes <= limit:
-                return
+        if self.pending_bytes > limit:
+            why = f"the notifications pending for all targets passed notification.max_pending_bytes ({limit})"
+            while self.pending_bytes > limit:
+                victim = self._largest()
+                if victim is None:
+                    break
+                self._drop_oldest(victim, why)
+                if victim.items:
+                    heapq.heappush(self._by_size, (-victim.bytes, next(self._order), victim))
+        if len(self._by_size) > 4 * len(self.queues) + 1024:
+            self._rebuild_sizes()
+
+    def _largest(self) -> TargetQueue | None:
+        """The queue holding the most queued bytes, from a heap with lazy deletion: an entry
+        counts only while it still records its queue's current size (O(log n) per drop;
+        one push per queued notification, compacted when it outgrows the queues)."""
+        for attempt in range(2):
+            while self._by_size:
+                size, _, queue = self._by_size[0]
+                if -size == queue.bytes and queue.items and self.queues.get(queue.key) is queue:
+                    heapq.heappop(self._by_size)
+                    return queue
+                heapq.heappop(self._by_size)
+            if attempt == 0:
+                self._rebuild_sizes()    # sizes that shrank (answers, drops) were never pushed
+        return None
+
+    def _rebuild_sizes(self) -> None:
+        self._by_size = [(-q.bytes, next(self._order), q) for q in self.queues.values() if q.items]
+        heapq.heapify(self._by_size)
 
     def _release(self, queue: TargetQueue, notification: Notification) -> None:
         queue.bytes -= notification.size
