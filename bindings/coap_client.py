@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiocoap
 
+from cse.outbound_policy import OutboundPolicy
 from cse.primitives import Request, Response
 
 from . import coap_codec, coap_options, media
@@ -23,8 +24,10 @@ from . import coap_codec, coap_options, media
 class CoapSender:
     name = "coap-client"
 
-    def __init__(self):
+    def __init__(self, policy: OutboundPolicy | None = None):
         coap_options.register()
+        # Where targets may be: the datagram goes to an address the policy allowed.
+        self.policy = policy
         self._context: aiocoap.Context | None = None
         self._opening = asyncio.Lock()
 
@@ -60,7 +63,12 @@ class CoapSender:
             segments = [unquote(s) for s in parts.path[1:].split("/")]
         wire = coap_codec.encode_request(request, serialization, segments,
                                          [(name, value) for name, value in url_query if name != "ct"])
-        message = coap_options.to_aiocoap(wire, uri=f"coap://{parts.netloc}/")
+        netloc = parts.netloc
+        if self.policy is not None:
+            port = parts.port or 5683
+            address = (await self.policy.addresses(parts.hostname, port))[0]
+            netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        message = coap_options.to_aiocoap(wire, uri=f"coap://{netloc}/")
         context = await self._client()
         answer = await asyncio.wait_for(context.request(message).response, timeout)
         return coap_codec.decode_response(coap_options.from_aiocoap(answer), request)

@@ -199,6 +199,9 @@ def decode_request(message: CoapMessage, legacy: bool, max_body_bytes: int,
         # ones are ignored, as the RFC says they must be).
         raise OneM2MError(RSC.BAD_REQUEST, f"the CoAP option {critical[0]} is critical and not understood "
                                            "by this CSE", coap_code=BAD_OPTION)
+    for name, items in (("Uri-Path", message.uri_path), ("Uri-Query", message.uri_query)):
+        if any(not isinstance(item, str) for item in items):
+            raise bad_request(f"the {name} option is not UTF-8 text (RFC 7252 5.10.1)")
     options = message.options
     pairs = [item.partition("=")[::2] for item in message.uri_query]
     ty = option(options, "ty", legacy)

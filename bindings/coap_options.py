@@ -9,6 +9,7 @@ only configures the library's option table, once, and is safe to call many times
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from aiocoap import optiontypes
@@ -39,6 +40,16 @@ def register() -> None:
             option = OptionNumber(number)
             if option.format is not kind:
                 option.set_format(kind)
+    # Uri-Path and Uri-Query too: a path that is not UTF-8 would otherwise raise inside
+    # aiocoap's datagram parsing (an ERROR traceback and no answer at all); kept as bytes,
+    # the codec answers it 4.00 like any other malformed request.
+    # (aiocoap warns about changing a standard option's format; the wire format is the same
+    # text, only the handling of bad bytes differs.)
+    for option in (OptionNumber.URI_PATH, OptionNumber.URI_QUERY):
+        if option.format is not TextOption:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                option.set_format(TextOption)
 
 
 # The options aiocoap knows (RFC 7252 and later RFCs); it handles those it implements itself.

@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
+try:
+    import resource             # POSIX: the file-descriptor limit
+except ImportError:             # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
 from cse.certs import peer_common_name, server_context
 from cse.errors import RSC, OneM2MError, bad_request
 from cse.observe import RequestRecorder, not_recorded
@@ -72,6 +77,35 @@ class _OneM2MRequestHandler(web.RequestHandler):
     finds X-M2M-RSC and m2m:dbg; hostile input is logged at debug level only, as it is not
     the server's fault."""
 
+    def __init__(self, manager: "_OneM2MServer", *, header_timeout: float, **options: Any):
+        super().__init__(manager, **options)
+        self.header_timeout = header_timeout
+        self.busy = 0                   # requests of this connection being handled now
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._heads_at_arm = 0
+
+    # -- the header-read timeout: a request head must be complete within header_timeout of
+    # its first byte (idle connections are closed by aiohttp's keepalive_timeout, which
+    # also runs from the moment a connection is made).
+    def data_received(self, data: bytes) -> None:
+        if self._head_timer is None and self.header_timeout > 0 and self.transport is not None:
+            self._heads_at_arm = self._request_count
+            self._head_timer = self._loop.call_later(self.header_timeout, self._head_deadline)
+        super().data_received(data)
+
+    def _head_deadline(self) -> None:
+        self._head_timer = None
+        if self._request_count == self._heads_at_arm and self.transport is not None:
+            log.debug("closing an HTTP connection whose request head did not arrive within %g s",
+                      self.header_timeout)
+            self.force_close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
     def handle_error(self, request: web.BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
         if status >= 500:
@@ -82,6 +116,7 @@ class _OneM2MRequestHandler(web.RequestHandler):
         text = getattr(exc, "message", None) or message or str(exc or "") or "malformed request"
         reason = next((line.strip() for line in str(text).splitlines() if line.strip()), "malformed request")
         status, headers, body = http_codec.malformed_request(reason.rstrip(":")[:200])
+        headers = {**headers, "Connection": "close"}   # said, not only done (HTTP/1.0 replies too)
         response = web.Response(status=status, headers=headers, body=body)
         response.force_close()
         return response
@@ -89,15 +124,48 @@ class _OneM2MRequestHandler(web.RequestHandler):
 
 class _OneM2MServer(web.Server):
     """aiohttp's low-level server with `_OneM2MRequestHandler` as the protocol of each
-    connection (`web.Server` is the protocol factory: calling it makes one)."""
+    connection (`web.Server` is the protocol factory: calling it makes one).
 
-    def __init__(self, handler: Any, *, handler_cancellation: bool, **handler_options: Any):
+    It also caps the connections open at once: past `max_connections` a new connection
+    takes the place of the one that has been idle (or stuck in a request head) longest, so
+    a crowd of idle or slow connections cannot lock a normal client out; when every
+    connection is busy with a request, the new one is closed at once."""
+
+    def __init__(self, handler: Any, *, handler_cancellation: bool, max_connections: int,
+                 header_timeout: float, **handler_options: Any):
         super().__init__(handler, handler_cancellation=handler_cancellation, **handler_options)
         self.handler_options = handler_options
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.live: dict[_OneM2MRequestHandler, None] = {}   # in the order they were opened
+        self.evicted = 0
+        self.refused = 0
         self.event_loop = asyncio.get_running_loop()
 
     def __call__(self) -> web.RequestHandler:
-        return _OneM2MRequestHandler(self, loop=self.event_loop, **self.handler_options)
+        return _OneM2MRequestHandler(self, loop=self.event_loop, header_timeout=self.header_timeout,
+                                     **self.handler_options)
+
+    def connection_made(self, handler: web.RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        if len(self.live) >= self.max_connections > 0:
+            idle = next((h for h in self.live if not h.busy), None)
+            if idle is None:
+                self.refused += 1
+                log.info("refused an HTTP connection: all %d connections are busy (http.max_connections)",
+                         self.max_connections)
+                transport.close()
+                return
+            self.evicted += 1
+            log.debug("closing the longest idle HTTP connection for a new one (http.max_connections %d)",
+                      self.max_connections)
+            self.live.pop(idle, None)
+            idle.force_close()
+        self.live[handler] = None  # type: ignore[index]
+
+    def connection_lost(self, handler: web.RequestHandler, exc: BaseException | None = None) -> None:
+        self.live.pop(handler, None)  # type: ignore[call-overload]
+        super().connection_lost(handler, exc)
 
 
 class HttpBinding:
@@ -116,6 +184,7 @@ class HttpBinding:
         self.record = record
         self._server: web.Server | None = None
         self._runner: web.ServerRunner | None = None
+        self._server: _OneM2MServer | None = None
         self.port: int | None = None
 
     @property
@@ -134,7 +203,12 @@ class HttpBinding:
         return [self.settings.public_url or self.url]
 
     async def start(self) -> None:
-        server = self._server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None)
+        settings = self.settings
+        server = _OneM2MServer(self._handle, handler_cancellation=False, access_log=None,
+                               max_connections=_within_descriptor_limit(settings.max_connections),
+                               header_timeout=settings.header_timeout,
+                               keepalive_timeout=settings.idle_timeout)
+        self._server = server
         self._runner = web.ServerRunner(server)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -155,10 +229,21 @@ class HttpBinding:
 
     # -- request handling ---------------------------------------------------------------
     async def _handle(self, http: web.BaseRequest) -> web.Response:
+        protocol = http.protocol
+        if isinstance(protocol, _OneM2MRequestHandler):
+            protocol.busy += 1
+        try:
+            return await self._answer(http)
+        finally:
+            if isinstance(protocol, _OneM2MRequestHandler):
+                protocol.busy -= 1
+
+    async def _answer(self, http: web.BaseRequest) -> web.Response:
         started = time.perf_counter()
         headers = http.headers
         serialization = media.JSON
         request: Request | None = None
+        closing = False
         try:
             head = http_codec.read_head(http.method, headers, http.can_read_body)
             body = await self._read_body(http) if http.can_read_body else b""
@@ -169,6 +254,12 @@ class HttpBinding:
             # Errors up to here are answered in JSON: the request was not understood.
             serialization = head.accept
             response = await self.dispatcher.handle(request)
+        except _BodyError as error:
+            # The rest of the body is not read: the connection cannot carry another request.
+            closing = True
+            log.debug("refused %s %s from %s: %s", http.method, http.path, http.remote, error.message)
+            response = Response(rsc=error.rsc, rqi=headers.get("X-M2M-RI", ""), rvi=headers.get("X-M2M-RVI"),
+                                pc={"m2m:dbg": error.message})
         except OneM2MError as error:
             response = Response(rsc=error.rsc, rqi=headers.get("X-M2M-RI", ""), rvi=headers.get("X-M2M-RVI"),
                                 pc={"m2m:dbg": error.message})
@@ -178,15 +269,58 @@ class HttpBinding:
                                 pc={"m2m:dbg": "internal error in the HTTP binding"})
         self.record(started, request, response, http.path)
         status, response_headers, response_body = http_codec.encode_response(response, serialization)
-        return web.Response(status=status, headers=response_headers, body=response_body)
+        if closing:
+            response_headers = {**response_headers, "Connection": "close"}
+        answer = web.Response(status=status, headers=response_headers, body=response_body)
+        if closing:
+            answer.force_close()
+        return answer
 
     async def _read_body(self, http: web.BaseRequest) -> bytes:
         limit = self.settings.max_body_bytes
         if http.content_length is not None and http.content_length > limit:
-            raise bad_request(f"the body is larger than the limit of {limit} bytes")
+            raise _BodyError(RSC.BAD_REQUEST, f"the body is larger than the limit of {limit} bytes")
         body = bytearray()
-        async for chunk in http.content.iter_any():
-            body += chunk
-            if len(body) > limit:
-                raise bad_request(f"the body is larger than the limit of {limit} bytes")
+        try:
+            async for chunk in http.content.iter_any():
+                body += chunk
+                if len(body) > limit:
+                    raise _BodyError(RSC.BAD_REQUEST, f"the body is larger than the limit of {limit} bytes")
+        except web.RequestPayloadError as error:
+            # Nothing more is read from this body: without this aiohttp's lingering close
+            # would read it again after the answer and log the same failure as an ERROR.
+            http.content.feed_eof()
+            # A Content-Encoding (gzip, deflate) the body does not follow, a broken chunk:
+            # the client's fault, answered 4000 like any other malformed body.
+            cause = error.__cause__ or error
+            reason = str(getattr(cause, "message", None) or cause).strip().splitlines()
+            detail = " ".join(line.strip() for line in reason if line.strip())
+            encoding = http.headers.get("Content-Encoding")
+            raise _BodyError(RSC.BAD_REQUEST, f"the body cannot be read"
+                             f"{f' as Content-Encoding {encoding!r}' if encoding else ''}: {detail}"[:300]) from None
         return bytes(body)
+
+
+# Descriptors kept for everything else (storage, outbound connections, the broker, logs).
+RESERVED_DESCRIPTORS = 128
+
+
+def _within_descriptor_limit(cap: int) -> int:
+    """`cap`, lowered to what the process's file-descriptor limit leaves for connections: a
+    cap above it would let idle connections take the descriptors a new client needs."""
+    if resource is None:
+        return cap
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return cap
+    if soft == resource.RLIM_INFINITY or soft - RESERVED_DESCRIPTORS >= cap:
+        return cap
+    lowered = max(1, (soft - RESERVED_DESCRIPTORS) if soft > 2 * RESERVED_DESCRIPTORS else soft // 2)
+    log.warning("http.max_connections %d is above what the file-descriptor limit (%d) leaves; "
+                "using %d (raise ulimit -n to allow more)", cap, soft, lowered)
+    return lowered
+
+
+class _BodyError(OneM2MError):
+    """The body could not be read to its end: answered, then the connection is closed."""

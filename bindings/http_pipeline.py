@@ -226,11 +226,26 @@ class _Connection(asyncio.Protocol):
                 pending.future.set_exception(error)
 
 
-class PipelineClient:
-    """One pipelined connection per destination URL (scheme, host, port, path)."""
+class TooManyConnections(ConnectionError):
+    """Every allowed connection is busy: the request is not sent (the caller retries later)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None):
+
+class PipelineClient:
+    """One pipelined connection per destination URL (scheme, host, port, path).
+
+    Bounds: at most `max_connections` connections at once (past it idle ones are closed
+    first; when all are busy a request for a new destination fails at once with
+    TooManyConnections), and a connection must be established within `connect_timeout`.
+    `resolve(host, port)` may pick the address to connect to (the outbound policy, checked
+    at connect time so that a name that changes its address after a check is still caught);
+    it raises to refuse."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, *, max_connections: int = 1000,
+                 connect_timeout: float = 5.0, resolve=None):
         self.ssl_context = ssl_context
+        self.max_connections = max_connections
+        self.connect_timeout = connect_timeout
+        self.resolve = resolve
         self._connections: dict[tuple, _Connection] = {}
 
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
@@ -262,6 +277,8 @@ class PipelineClient:
     def _submit(self, key: tuple, data: bytes, future: asyncio.Future, timeout: float) -> None:
         connection = self._connections.get(key)
         if connection is None:
+            if len(self._connections) >= self.max_connections:
+                self._make_room()
             connection = self._connections[key] = _Connection(self, key)
             connection.connecting = asyncio.get_running_loop().create_task(self._connect(connection))
         connection.submit(data, future, timeout)
@@ -269,15 +286,33 @@ class PipelineClient:
     def _resubmit(self, key: tuple, pending: list[_Pending]) -> None:
         for item in pending:
             if not item.future.done():
-                self._submit(key, item.data, item.future, item.timeout)
+                try:
+                    self._submit(key, item.data, item.future, item.timeout)
+                except TooManyConnections as error:
+                    item.future.set_exception(error)
+
+    def _make_room(self) -> None:
+        idle = [c for c in self._connections.values() if not c.waiting]
+        if not idle:
+            raise TooManyConnections(f"all {self.max_connections} outbound connections are busy "
+                                     "(notification.max_connections)")
+        idle[0]._close()
 
     async def _connect(self, connection: _Connection) -> None:
         scheme, host, port, _ = connection.key
+        tls = (self.ssl_context or ssl.create_default_context()) if scheme == "https" else None
         try:
-            await asyncio.get_running_loop().create_connection(
-                lambda: connection, host, port,
-                ssl=(self.ssl_context or ssl.create_default_context()) if scheme == "https" else None)
-        except Exception as error:   # refused, unreachable, TLS: every waiter learns why
+            address = host
+            if self.resolve is not None:
+                address = await asyncio.wait_for(self.resolve(host, port), self.connect_timeout)
+            await asyncio.wait_for(asyncio.get_running_loop().create_connection(
+                lambda: connection, address, port, ssl=tls,
+                server_hostname=host if tls is not None else None), self.connect_timeout)
+        except asyncio.TimeoutError:
+            connection.connecting = None
+            connection.abort(ConnectionError(f"{scheme}://{host}:{port} did not accept a connection "
+                                             f"within {self.connect_timeout:g} s"))
+        except Exception as error:   # refused, unreachable, TLS, policy: every waiter learns why
             connection.connecting = None
             connection.abort(error)
 

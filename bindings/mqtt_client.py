@@ -31,6 +31,7 @@ from .mqtt_connection import BrokerAddress, BrokerConnection
 from .mqtt_topics import REQUEST, SERIALIZATIONS, Topic, parse_topic, response_filters, topic_id
 
 if TYPE_CHECKING:
+    from cse.outbound_policy import OutboundPolicy
     from cse.config import Config
 
     from .mqtt import MqttBinding
@@ -42,8 +43,10 @@ MAX_OTHER_BROKERS = 32
 class MqttSender:
     name = "mqtt-client"
 
-    def __init__(self, config: "Config", binding: "MqttBinding | None" = None):
+    def __init__(self, config: "Config", binding: "MqttBinding | None" = None,
+                 policy: "OutboundPolicy | None" = None):
         self.settings = config.mqtt
+        self.policy = policy          # where brokers named in poa/nu may be (checked per send)
         self.cse_id = config.cse.cse_id
         self.own_topic_id = topic_id(self.cse_id, self.cse_id)
         self.binding = binding
@@ -76,6 +79,9 @@ class MqttSender:
             return Response(rsc=RSC.TARGET_NOT_REACHABLE, rqi=request.rqi,
                             pc={"m2m:dbg": f"{url!r} names no MQTT broker"})
         address = BrokerAddress(parts.hostname, parts.port or DEFAULT_PORTS[scheme], scheme == "mqtts")
+        own_broker = (address.host, address.port) == (self.settings.host, self.settings.port)
+        if self.policy is not None and not own_broker and self._connections.get(address) is None:
+            await self.policy.addresses(address.host, address.port)   # OutboundRefused
         connection = await self._connection(address, timeout)
         path = unquote(parts.path)
         if path in ("", "/"):

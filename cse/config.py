@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .auth import StoredSecret, parse_credentials
+from .outbound_policy import parse_networks
 from .releases import DEFAULT_RELEASES, unknown_releases
 from .resource_types import CseType
 
@@ -68,6 +69,14 @@ class HttpSettings:
     # NOTIFY requests this CSE sends carry Content-Type application/vnd.onem2m-ntfy+json
     # (+cbor) instead of application/json (application/cbor), for receivers that want it.
     notify_vendor_media_type: bool = False
+    # Seconds a request head may take to arrive once its first byte came (slow clients).
+    header_timeout: float = 10.0
+    # Seconds a connection may stay open without a request (from its opening or its last
+    # answer) before it is closed.
+    idle_timeout: float = 30.0
+    # Connections open at once; past it a new one replaces the longest-idle one, or is closed
+    # when all are busy.  Keep it below the process's file-descriptor limit (ulimit -n).
+    max_connections: int = 1000
     # HTTPS: a certificate chain and its key (PEM files) turn TLS on for the server.
     # `cse certs DIR` makes development ones.
     tls_cert: str = ""
@@ -163,6 +172,9 @@ class StorageSettings:
     # "process": an acknowledged change survives a crash of the CSE process (kill -9).
     # "power": it also survives power loss (fsync on every group commit).
     durability: str = "process"
+    # SQLite: largest WAL file (bytes); past it the WAL is checkpointed and truncated right
+    # after a commit, so it stays bounded at any write rate.
+    wal_max_bytes: int = 64 * 1024 * 1024
 
     def resolved_url(self) -> str:
         if self.url:
@@ -274,18 +286,64 @@ class NotificationSettings:
     max_persisted: int = 10_000
     # Resources whose subscription lists are cached (looked up on every change).
     cache_size: int = 10_000
+    # Bytes (JSON size) of the notifications waiting for all targets together; past it the
+    # oldest of the targets that hold the most are dropped (counted, logged).
+    max_pending_bytes: int = 64 * 1024 * 1024
+    # Subscriptions one originator may hold, and distinct notification targets (nu entries)
+    # across them; past either a subscription CREATE/UPDATE is refused with 5207 (0 = no limit).
+    # The admin originator and the CSE itself are not limited.
+    max_subscriptions_per_originator: int = 1000
+    max_targets_per_originator: int = 100
+    # Seconds to open a connection to a target (a silent one is then retried with back-off);
+    # `timeout` bounds the wait for its answer.
+    connect_timeout: float = 5.0
+    # Notifications in flight to all targets together beyond each target's first one (each
+    # holds a task and its request until answered or timed out).
+    max_in_flight: int = 1024
+    # Connections to notification targets open at once (HTTP); past it idle ones are closed,
+    # and a new target waits for its retry when all are busy.
+    max_connections: int = 1000
 
     def check(self) -> None:
-        for name in ("queue_size", "pipeline", "max_batch_size", "cache_size"):
+        for name in ("queue_size", "pipeline", "max_batch_size", "cache_size", "max_pending_bytes",
+                     "max_connections", "max_in_flight"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"notification.{name} must be at least 1")
         for name in ("timeout", "verification_timeout", "retry_initial", "retry_max",
-                     "default_batch_duration"):
+                     "default_batch_duration", "connect_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"notification.{name} must be positive")
-        for name in ("max_attempts", "shutdown_timeout", "max_persisted"):
+        for name in ("max_attempts", "shutdown_timeout", "max_persisted", "max_subscriptions_per_originator",
+                     "max_targets_per_originator"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"notification.{name} cannot be negative")
+
+
+@dataclass
+class OutboundSettings:
+    """Where the CSE may connect for nu / poa given by clients (cse/outbound_policy.py)."""
+
+    # Always allowed, whatever deny_networks says (the per-deployment allow list).
+    allow_networks: list[str] = field(default_factory=list)
+    # Refused: link-local (with the cloud metadata services) and "this network".
+    deny_networks: list[str] = field(default_factory=lambda: [
+        "169.254.0.0/16", "fe80::/10", "169.254.169.254/32", "fd00:ec2::254/128", "0.0.0.0/8"])
+    # Addresses in neither list: "allow" or "deny".
+    default: str = "allow"
+    allowed_ports: list[int] = field(default_factory=list)    # empty: any port
+    denied_ports: list[int] = field(default_factory=list)
+
+    def check(self) -> None:
+        if self.default not in ("allow", "deny"):
+            raise ConfigError("outbound.default must be 'allow' or 'deny'")
+        for name in ("allow_networks", "deny_networks"):
+            try:
+                parse_networks(getattr(self, name), f"outbound.{name}")
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+        for port in self.allowed_ports + self.denied_ports:
+            if not 0 < port < 65536:
+                raise ConfigError(f"outbound ports must be 1..65535, not {port}")
 
 
 @dataclass
@@ -389,6 +447,7 @@ class Config:
     management: ManagementSettings = field(default_factory=ManagementSettings)
     log: LogSettings = field(default_factory=LogSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     log_level: str = "INFO"
 
     @property
@@ -415,6 +474,8 @@ class Config:
         if bad:
             raise ConfigError(f"cse.supported_releases: {', '.join(bad)} is not a oneM2M release "
                               "(1, 2, 2a, 3, 4, 5)")
+        if self.storage.wal_max_bytes < 1024 * 1024:
+            raise ConfigError("storage.wal_max_bytes must be at least 1048576 (1 MiB)")
         if self.storage.durability not in ("process", "power"):
             raise ConfigError("storage.durability must be 'process' or 'power'")
         if self.mqtt.qos not in (0, 1):
@@ -438,9 +499,13 @@ class Config:
         self.management.check()
         if self.cse.default_lifetime < 0 or self.cse.max_lifetime < 0:
             raise ConfigError("cse.default_lifetime and cse.max_lifetime must be >= 0 (0: none)")
+        self.outbound.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()
+        if self.http.header_timeout < 0 or self.http.idle_timeout <= 0 or self.http.max_connections < 1:
+            raise ConfigError("http.header_timeout must be >= 0 (0 = none), http.idle_timeout > 0 "
+                              "and http.max_connections >= 1")
         try:
             parse_credentials(self.auth.credentials)
         except ValueError as error:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
 import itertools
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
+
+import orjson
 
 from .errors import RSC
 from .notification_target import NotificationTarget, TargetResolver, parse_target
@@ -58,6 +61,7 @@ class Notification:
     attempts: int = 0
     queued: bool = False
     counted: bool = False          # the subscription keeps statistics (nse)
+    size: int = 0                  # bytes it counts for against max_pending_bytes (0: not counted)
 
     def to_record(self) -> dict:
         return {"t": self.target.entry, "s": self.subscription, "pc": self.pc, "ec": self.ec,
@@ -93,6 +97,7 @@ class TargetQueue:
     retries: int = 0
     drops_unlogged: int = 0
     last_drop_log: float = 0.0
+    bytes: int = 0                 # of its notifications not yet settled (queued or in flight)
 
     @property
     def pending(self) -> int:
@@ -101,7 +106,7 @@ class TargetQueue:
     def stats(self) -> dict:
         return {"queued": len(self.items), "inflight": len(self.inflight), "failing": self.failing,
                 "delivered": self.delivered, "rejected": self.rejected, "dropped": self.dropped,
-                "retries": self.retries}
+                "retries": self.retries, "bytes": self.bytes}
 
 
 class Delivery:
@@ -117,6 +122,13 @@ class Delivery:
         self.default_rvi = max(releases, key=_release_order)
         self.queues: dict[str, TargetQueue] = {}
         self.totals = {"delivered": 0, "rejected": 0, "dropped": 0, "retries": 0}
+        # Bytes (JSON size of the content) of every notification not yet settled, all targets
+        # together: bounded by settings.max_pending_bytes, whatever the number of targets.
+        self.pending_bytes = 0
+        # Notifications in flight to all targets: each costs a task and its request bytes.
+        self.in_flight = 0
+        self._by_size: list[tuple[int, int, TargetQueue]] = []   # see _largest
+        self._order = itertools.count()
         self._closing = False
         self._progress = asyncio.Event()
         # Told about every attempt of a `counted` notification: (notification, answered).
@@ -135,20 +147,23 @@ class Delivery:
             notification.ec = LATEST_EC
             previous = queue.latest.get(notification.subscription)
             if previous is not None and previous.queued:
+                self._release(queue, previous)
                 previous.pc, previous.ec = notification.pc, LATEST_EC
+                self._hold(queue, previous)
                 return
         if len(queue.items) >= self.settings.queue_size:
             self._drop_oldest(queue)
         notification.queued = True
         queue.items.append(notification)
+        self._hold(queue, notification)
         if latest_only or latest_when_failing:
             queue.latest[notification.subscription] = notification
         if queue.worker is None:
             if not self._closing:
                 queue.worker = asyncio.get_running_loop().create_task(self._serve(queue),
                                                                       name=f"notify {queue.key}")
-        elif not (queue.failing or self._closing) and len(queue.inflight) < queue.window \
-                and len(queue.items) == 1:
+        elif not (queue.failing or self._closing) and self._room(queue) \
+                and len(queue.items) == 1 and queue.items[-1] is notification:
             # The window has room: send at once rather than after the next answer.
             queue.items.pop()
             notification.queued = False
@@ -156,14 +171,61 @@ class Delivery:
                 del queue.latest[notification.subscription]
             self._start(queue, notification)
 
-    def _drop_oldest(self, queue: TargetQueue) -> None:
+    # -- the memory bound across targets --------------------------------------------------
+    def _hold(self, queue: TargetQueue, notification: Notification) -> None:
+        """Count `notification` against the bound; past it, drop the oldest queued
+        notifications of the targets that hold the most, so one AE's silent targets cannot
+        take the memory of everyone's notifications."""
+        size = notification.size = _size_of(notification.pc)
+        queue.bytes += size
+        self.pending_bytes += size
+        heapq.heappush(self._by_size, (-queue.bytes, next(self._order), queue))
+        limit = self.settings.max_pending_bytes
+        if self.pending_bytes > limit:
+            why = f"the notifications pending for all targets passed notification.max_pending_bytes ({limit})"
+            while self.pending_bytes > limit:
+                victim = self._largest()
+                if victim is None:
+                    break
+                self._drop_oldest(victim, why)
+                if victim.items:
+                    heapq.heappush(self._by_size, (-victim.bytes, next(self._order), victim))
+        if len(self._by_size) > 4 * len(self.queues) + 1024:
+            self._rebuild_sizes()
+
+    def _largest(self) -> TargetQueue | None:
+        """The queue holding the most queued bytes, from a heap with lazy deletion: an entry
+        counts only while it still records its queue's current size (O(log n) per drop;
+        one push per queued notification, compacted when it outgrows the queues)."""
+        for attempt in range(2):
+            while self._by_size:
+                size, _, queue = self._by_size[0]
+                if -size == queue.bytes and queue.items and self.queues.get(queue.key) is queue:
+                    heapq.heappop(self._by_size)
+                    return queue
+                heapq.heappop(self._by_size)
+            if attempt == 0:
+                self._rebuild_sizes()    # sizes that shrank (answers, drops) were never pushed
+        return None
+
+    def _rebuild_sizes(self) -> None:
+        self._by_size = [(-q.bytes, next(self._order), q) for q in self.queues.values() if q.items]
+        heapq.heapify(self._by_size)
+
+    def _release(self, queue: TargetQueue, notification: Notification) -> None:
+        queue.bytes -= notification.size
+        self.pending_bytes -= notification.size
+        notification.size = 0
+
+    def _drop_oldest(self, queue: TargetQueue, why: str = "the queue is full") -> None:
         oldest = queue.items.popleft()
         oldest.queued = False
         if queue.latest.get(oldest.subscription) is oldest:
             del queue.latest[oldest.subscription]
-        self._count_drop(queue, oldest, "the queue is full")
+        self._count_drop(queue, oldest, why)
 
     def _count_drop(self, queue: TargetQueue, notification: Notification, why: str) -> None:
+        self._release(queue, notification)
         self._progress.set()
         queue.dropped += 1
         self.totals["dropped"] += 1
@@ -182,13 +244,14 @@ class Delivery:
         notification.attempts += 1
         task = asyncio.get_running_loop().create_task(self._send_once(notification))
         queue.inflight.append((notification, task))
+        self.in_flight += 1
 
     async def _serve(self, queue: TargetQueue) -> None:
         """Keep up to `window` notifications in flight; settle their answers in order."""
         try:
             while not self._closing:
                 queue.window = 1 if queue.failing else self._window(queue)
-                while queue.items and len(queue.inflight) < queue.window:
+                while queue.items and self._room(queue):
                     notification = queue.items.popleft()
                     notification.queued = False
                     if queue.latest.get(notification.subscription) is notification:
@@ -200,6 +263,7 @@ class Delivery:
                 outcome, detail = await task
                 if outcome is not Outcome.UNREACHABLE:
                     queue.inflight.popleft()
+                    self.in_flight -= 1
                     self._settle(queue, notification, outcome, detail)
                     self._progress.set()
                     continue
@@ -220,6 +284,7 @@ class Delivery:
                         retry.append((later, later_detail))
                     else:
                         self._settle(queue, later, later_outcome, later_detail)
+                self.in_flight -= len(queue.inflight)
                 queue.inflight.clear()
                 await self._back_off(queue, retry)
         finally:
@@ -229,6 +294,15 @@ class Delivery:
                 # Nothing left for this target: forget it (a target that failed starts afresh
                 # with its next notification), so targets that went away take no memory.
                 self.queues.pop(queue.key, None)
+
+    def _room(self, queue: TargetQueue) -> bool:
+        """Whether another notification may be started for `queue`: within its window, and
+        beyond its first one only while all targets together have fewer than
+        `max_in_flight` in flight (a thousand silent targets with a window of 64 each would
+        otherwise hold 64,000 unanswered requests)."""
+        if len(queue.inflight) >= queue.window:
+            return False
+        return not queue.inflight or self.in_flight < self.settings.max_in_flight
 
     def _window(self, queue: TargetQueue) -> int:
         """How many notifications may be in flight: more than one only over a binding that
@@ -243,6 +317,7 @@ class Delivery:
         return self.settings.pipeline if url is not None and self.outbound.keeps_order(url) else 1
 
     def _settle(self, queue: TargetQueue, notification: Notification, outcome: Outcome, detail: str) -> None:
+        self._release(queue, notification)
         if outcome is Outcome.DELIVERED:
             queue.delivered += 1
             self.totals["delivered"] += 1
@@ -348,7 +423,10 @@ class Delivery:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         left: list[Notification] = []
+        self.pending_bytes = 0
+        self.in_flight = 0
         for queue in self.queues.values():
+            queue.bytes = 0
             left.extend(notification for notification, task in queue.inflight if not _answered(task))
             queue.inflight.clear()
             left.extend(queue.items)
@@ -358,7 +436,21 @@ class Delivery:
 
     def stats(self) -> dict:
         return {**self.totals, "queued": sum(q.pending for q in self.queues.values()),
+                "pending_bytes": self.pending_bytes,
                 "targets": {key: q.stats() for key, q in self.queues.items()}}
+
+
+# Bytes counted per notification on top of its JSON size: the Python objects of the content
+# and of the queued Notification take about that much more.
+OVERHEAD = 1024
+
+
+def _size_of(pc: object) -> int:
+    """What a notification counts for: the JSON size of its content plus OVERHEAD."""
+    try:
+        return len(orjson.dumps(pc, default=str)) + OVERHEAD
+    except (TypeError, orjson.JSONEncodeError):
+        return 4096
 
 
 def _answered(task: asyncio.Task) -> bool:

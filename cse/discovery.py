@@ -15,7 +15,7 @@ from .addressing import split_virtual
 from .errors import OneM2MError, bad_request
 from .primitives import Operation, Response, ResultContent
 from .representation import identifier
-from .search import find
+from .search import Walks, find
 
 if TYPE_CHECKING:
     from .context import Context, RequestContext
@@ -27,8 +27,9 @@ RESULT_FORMS = (None, ResultContent.CHILD_REFERENCES, ResultContent.DISCOVERY_RE
 
 
 class Discovery:
-    def __init__(self, renderer: "Renderer"):
+    def __init__(self, renderer: "Renderer", walks: Walks | None = None):
         self.render = renderer
+        self.walks = walks            # one heavy walk at a time (shared with the child lists)
 
     async def discover(self, ctx: "RequestContext", target: "Target") -> Response:
         request = ctx.request
@@ -48,8 +49,8 @@ class Discovery:
         transform = None
         if "arp" in fc:
             transform = _RelativePath(ctx, fc["arp"])
-        page = find(ctx, target.resource, fc, Permission.DISCOVER, skip_inactive=True,
-                    transform=transform)
+        page = await find(ctx, target.resource, fc, Permission.DISCOVER, skip_inactive=True,
+                          transform=transform, walks=self.walks)
         if request.rcn == ResultContent.CHILD_REFERENCES:
             pc = self.render.child_reference_list(page.items, request.drt)
             prefix = _remote_prefix(ctx)

@@ -20,7 +20,7 @@ from .events import EventKind
 from .lifetime import expiration
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
 from .resource_types import Ty
-from .search import find, meets
+from .search import Walks, find, meets
 
 if TYPE_CHECKING:
     from .access import AccessControl
@@ -61,11 +61,17 @@ class UpdateGate(Protocol):
     async def before_update(self, ctx: "Context", resource: dict, changes: dict, root: str) -> None: ...
 
 
+# Characters that make a resource name impossible to address (checked before the schema's
+# pattern so the answer says which character is at fault).
+_UNADDRESSABLE = frozenset("/%?# \\")
+
+
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
                  access: "AccessControl", renderer: "Renderer", discovery: Discoverer,
-                 blocking: "UpdateGate | None" = None):
+                 blocking: "UpdateGate | None" = None, walks: Walks | None = None):
         self.config = config
+        self.walks = walks            # one heavy walk at a time (cse/search.py)
         self.limits = config.limits
         self.storage = storage
         self.tree = tree
@@ -216,6 +222,12 @@ class Operations:
             if rn in (".", ".."):
                 # URLs drop or resolve dot segments, and arp climbs with "..".
                 raise bad_request(f"attribute 'rn': {rn!r} is a dot segment, which no address can name")
+            unaddressable = sorted({c for c in rn if c in _UNADDRESSABLE or not c.isprintable()})
+            if unaddressable:
+                # '/' splits the address, '%' is decoded by the bindings (a%2Fb would be read
+                # as a/b), '?' and '#' end the path: such a name could never be requested.
+                raise bad_request(f"attribute 'rn': {rn!r} holds {', '.join(map(repr, unaddressable))}, "
+                                  "which no address can carry; use letters, digits and - . _ ~")
         self._check_labels(attributes)
         if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
             raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")
@@ -326,7 +338,7 @@ class Operations:
         elif rcn == ResultContent.ATTRIBUTES:
             response = Response(rsc=RSC.OK, pc=self.render.resource(resource))
         else:
-            response = self._with_children(ctx, resource, rcn, RSC.OK)
+            response = await self._with_children(ctx, resource, rcn, RSC.OK)
         rtype = self.types.of(resource)
         if rtype.counts_retrievals(resource):
             with self.storage.transaction():
@@ -355,13 +367,13 @@ class Operations:
             names = (names or []) + [attribute]
         return names
 
-    def _with_children(self, ctx: "RequestContext", resource: dict, rcn: int, rsc: int) -> Response:
+    async def _with_children(self, ctx: "RequestContext", resource: dict, rcn: int, rsc: int) -> Response:
         """rcn 4, 5, 6, 8 for RETRIEVE and DELETE: children selected by fc, paged by ofst/lim."""
         drt = ctx.request.drt
         fc = ctx.request.fc
         direct = rcn == ResultContent.ATTRIBUTES_AND_CHILD_REFERENCES
-        page = find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
-                    transform=self._retrievable_children(ctx))
+        page = await find(ctx, resource, fc, Permission.RETRIEVE, max_level=1 if direct else None,
+                          transform=self._retrievable_children(ctx), walks=self.walks)
         if direct:
             pc = self.render.with_child_references(resource, page.items, drt)
         elif rcn == ResultContent.CHILD_REFERENCES:
@@ -496,7 +508,7 @@ class Operations:
         elif rcn == ResultContent.ATTRIBUTES:
             response = Response(rsc=RSC.DELETED, pc=self.render.resource(resource))
         else:
-            response = self._with_children(ctx, resource, rcn, RSC.DELETED)
+            response = await self._with_children(ctx, resource, rcn, RSC.DELETED)
         with self.storage.transaction():
             parent = self.storage.get(resource["pi"])
             self.tree.remove(ctx, resource, parent)

@@ -12,6 +12,7 @@ import logging
 from typing import Iterable, Protocol
 
 from .errors import RSC
+from .outbound_policy import OutboundPolicy
 from .primitives import Request, Response
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,13 @@ def keeps_order(sender: Sender) -> bool:
 
 
 class Outbound:
-    def __init__(self, default_timeout: float = 10.0):
+    def __init__(self, default_timeout: float = 10.0, policy: OutboundPolicy | None = None):
         self._senders: dict[str, Sender] = {}
         self._internal: set[str] = set()
         self.default_timeout = default_timeout
+        # Where URLs given by clients may lead (checked when given, and by the senders when
+        # they connect).
+        self.policy = policy or OutboundPolicy()
         # Entities reachable over a connection they opened (a WebSocket, TS-0020): entity ID
         # (CSE-relative AE-ID, or CSE-ID) -> the internal URL of that connection.  Bounded by
         # the binding that attaches them (connections x originators per connection).

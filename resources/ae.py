@@ -48,10 +48,13 @@ def check_app_id(api: str, rvi: str | None) -> None:
                       "or 'N' (non-registered)")
 
 
-def check_poa(poa: list[str]) -> None:
+async def check_poa(ctx: "Context", poa: list[str]) -> None:
+    """The form of each URL, then the outbound policy: the CSE will connect there."""
     for url in poa:
         if not url.startswith(POA_SCHEMES) or len(url) <= len(url.split("://")[0]) + 3:
             raise bad_request(f"attribute 'poa': {url!r} is not an http(s), mqtt(s), coap(s) or ws(s) URL")
+    for url in poa:
+        await ctx.outbound.policy.check_url(url, "poa")
 
 
 def _is_cse_id(originator: str) -> bool:
@@ -97,7 +100,7 @@ class AE(ResourceType):
     async def prepare_create(self, ctx: "Context", resource: dict, parent: dict) -> None:
         check_app_id(resource["api"], ctx.request.rvi if ctx.request is not None else None)
         if "poa" in resource:
-            check_poa(resource["poa"])
+            await check_poa(ctx, resource["poa"])
         aei = self._ae_id(ctx.originator or "")
         self._check_ae_id(ctx, aei)     # again: a generated ID is new
         resource["ri"] = resource["aei"] = aei
@@ -111,12 +114,15 @@ class AE(ResourceType):
             return "S" + random_suffix(12)
         if originator[0] in "CS" and _AE_ID_STEM.fullmatch(originator):
             return originator
-        raise bad_request(f"originator {originator!r} cannot register an AE: use an AE-ID stem "
+        # 4126 like an AE-ID outside `allowed_ae_originators` (README): the registration rules
+        # refuse it, the request itself is well formed.
+        raise OneM2MError(RSC.APP_RULE_VALIDATION_FAILED,
+                          f"originator {originator!r} cannot register an AE: use an AE-ID stem "
                           "('C...' or 'S...' of letters, digits and - . _ ~), 'C', 'S' or no originator")
 
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("poa"):
-            check_poa(changes["poa"])
+            await check_poa(ctx, changes["poa"])
 
     # nl (nodeLink) must name a node here, whose hael then lists the AE (resources/node.py).
     def on_create(self, ctx: "Context", resource: dict, parent: dict) -> None:

@@ -121,6 +121,8 @@ class RemoteCSE(ResourceType):
             raise bad_request(f"attribute 'cb': {cb!r} is not the address of the CSEBase of {csi}; "
                               f"expected {csi}/<CSEBase name> or {csi}")
         self._check_reachability(resource, csi, config)
+        if resource.get("poa"):
+            await check_poa(ctx, resource["poa"])
         ri = csi[1:]
         existing = ctx.tree.get(ri, ctx.now_ts)
         if existing is not None:
@@ -161,11 +163,11 @@ class RemoteCSE(ResourceType):
             if name in changes and changes[name] is None:
                 merged.pop(name, None)
         self._check_reachability(merged, resource["csi"], ctx.config)
+        if changes.get("poa"):
+            await check_poa(ctx, changes["poa"])
 
     @staticmethod
     def _check_reachability(resource: dict, csi: str, config: "Config") -> None:
-        if resource.get("poa"):
-            check_poa(resource["poa"])
         dcse = resource.get("dcse") or ()
         # Neither this CSE nor its registrar can be below a registree; listed in our dcse
         # upwards, the registrar would also refuse every update of our registration.

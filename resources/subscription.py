@@ -143,6 +143,8 @@ class Subscription(ResourceType):
         if BLOCKING_UPDATE in events:
             self._check_blocking(ctx, resource, parent)
         _default_batch_duration(ctx, resource.get("bn"))
+        await self._check_destinations(ctx, resource)
+        self._check_quota(ctx, resource, None)
         request = ctx.request
         if request is not None:
             if request.accept:
@@ -171,6 +173,10 @@ class Subscription(ResourceType):
         self._check(ctx, merged, parent)
         if BLOCKING_UPDATE in merged.get("enc", {}).get("net", ()):
             self._check_blocking_attributes(merged)
+        if changes.get("nu") or changes.get("su"):
+            await self._check_destinations(ctx, changes)
+        if changes.get("nu"):
+            self._check_quota(ctx, merged, resource["ri"])
         if changes.get("nu"):
             known = set(resource.get("nu") or ())
             await self._verify(ctx, resource, [entry for entry in changes["nu"] if entry not in known])
@@ -258,6 +264,51 @@ class Subscription(ResourceType):
             scheme = target.url.split("://", 1)[0]
             raise bad_request(f"attribute '{attribute}': {entry!r}: this CSE has no binding that sends "
                               f"over {scheme}")
+
+    @staticmethod
+    async def _check_destinations(ctx: "Context", sub: dict) -> None:
+        """The outbound policy (cse/outbound_policy.py) on every URL target: 4000 at once
+        rather than a notification that can never leave."""
+        policy = ctx.outbound.policy
+        for entry in sub.get("nu") or ():
+            await policy.check_url(entry, "nu")
+        if sub.get("su"):
+            await policy.check_url(sub["su"], "su")
+
+    @staticmethod
+    def _check_quota(ctx: "Context", sub: dict, replacing: str | None) -> None:
+        """notification.max_subscriptions_per_originator / max_targets_per_originator: past
+        either the CREATE (or UPDATE of nu) is refused with 5207 NOT_ACCEPTABLE, so that one
+        originator cannot make the CSE hold notifications for any number of targets.  The
+        count walks the subscriptions (an index on ty): a subscription CREATE is rare next
+        to the notifications it causes."""
+        settings, cse = ctx.config.notification, ctx.config.cse
+        originator = ctx.originator
+        if not originator or originator in (cse.admin_originator, cse.cse_id) or \
+                not (settings.max_subscriptions_per_originator or settings.max_targets_per_originator):
+            return
+        count = 1
+        targets = {parse_target(entry).key for entry in sub.get("nu") or ()}
+        root = ctx.storage.get_by_path(cse.rn)
+        for doc in ctx.storage.descendants(root["_path"] if root else cse.rn, types=(Ty.SUB,)):
+            if doc.get("_org") != originator or doc.get("ri") == replacing:
+                continue
+            count += 1
+            for entry in doc.get("nu") or ():
+                try:
+                    targets.add(parse_target(entry).key)
+                except OneM2MError:
+                    continue
+        most = settings.max_subscriptions_per_originator
+        if replacing is None and most and count > most:
+            raise OneM2MError(RSC.NOT_ACCEPTABLE, f"originator {originator!r} already holds {count - 1} "
+                              f"subscriptions, the most this CSE accepts "
+                              f"(notification.max_subscriptions_per_originator {most})")
+        most = settings.max_targets_per_originator
+        if most and len(targets) > most:
+            raise OneM2MError(RSC.NOT_ACCEPTABLE, f"the subscriptions of originator {originator!r} would "
+                              f"notify {len(targets)} distinct targets, more than this CSE accepts "
+                              f"(notification.max_targets_per_originator {most})")
 
     # -- verification -----------------------------------------------------------------------
     async def _verify(self, ctx: "Context", resource: dict, entries: list[str]) -> None:

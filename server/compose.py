@@ -46,8 +46,10 @@ from cse.federation.routing import Routes
 from cse.notify import Notifier
 from cse.operations import Operations
 from cse.outbound import Outbound
+from cse.outbound_policy import OutboundPolicy
 from cse.polling import POLLING_SCHEME, PollingChannels
 from cse.representation import Renderer
+from cse.search import Walks
 from cse.storage import Storage, open_storage
 from cse.tree import Tree
 from resources import TypeRegistry, default_types
@@ -90,18 +92,20 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     """A CSE, not started.  `bindings=configured_bindings` gives it the transports the
     configuration enables (what the `cse` command runs); the default gives it none."""
     clock = clock or Clock()
-    storage = storage or open_storage(config.storage.resolved_url(), config.storage.durability)
+    storage = storage or open_storage(config.storage.resolved_url(), config.storage.durability,
+                                      wal_limit_bytes=config.storage.wal_max_bytes)
     types = types or default_types()
     tree = Tree(config, storage, types)
     access = AccessControl(config)
-    outbound = Outbound()
+    outbound = Outbound(policy=OutboundPolicy.from_settings(config.outbound))
     # Requests for entities with rr=false wait in their <pollingChannel> (polling:// URLs).
     polling = PollingChannels(config.polling, tree, clock)
     outbound.register((POLLING_SCHEME,), polling, internal=True)
     notifier = Notifier(config, clock, storage, tree, access, outbound)
     renderer = Renderer(types)
-    operations = Operations(config, storage, tree, access, renderer, Discovery(renderer),
-                            blocking=notifier.blocking)
+    walks = Walks()         # discovery and child lists: one heavy walk at a time
+    operations = Operations(config, storage, tree, access, renderer, Discovery(renderer, walks),
+                            blocking=notifier.blocking, walks=walks)
     routing = Routing(config, storage, tree, operations, clock, outbound)
     events = EventSinks(notifier, routing.watch)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
@@ -128,7 +132,9 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     if http.tls_outbound_ca or http.tls_outbound_cert:
         outbound_tls = client_context(http.tls_outbound_ca or None, http.tls_outbound_cert or None,
                                       http.tls_outbound_key or None)
-    sender = HttpSender(ssl_context=outbound_tls, vendor_notify_type=http.notify_vendor_media_type)
+    sender = HttpSender(ssl_context=outbound_tls, vendor_notify_type=http.notify_vendor_media_type,
+                        policy=parts.outbound.policy, max_connections=config.notification.max_connections,
+                        connect_timeout=config.notification.connect_timeout)
     outbound.register(("http", "https"), sender)
     made.append(sender)
     checking = _authenticator(config, parts.access)
@@ -136,10 +142,10 @@ def configured_bindings(parts: CoreParts) -> list[Binding]:
     if config.mqtt.enabled:
         mqtt = MqttBinding(config, dispatcher, authenticator=checking, may_relay=parts.routes.may_relay,
                            record=observer.recorder("mqtt"))
-    mqtt_sender = MqttSender(config, mqtt)
+    mqtt_sender = MqttSender(config, mqtt, policy=parts.outbound.policy)
     outbound.register(("mqtt", "mqtts"), mqtt_sender)
     made.append(mqtt_sender)
-    coap_sender = CoapSender()
+    coap_sender = CoapSender(policy=parts.outbound.policy)
     outbound.register(("coap",), coap_sender)
     made.append(coap_sender)
     if http.enabled:

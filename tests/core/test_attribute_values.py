@@ -11,7 +11,7 @@ AE = {"api": "Nmeter", "rr": False, "srv": ["3"]}
     ({"srv": ["9"]}, "attribute 'srv': '9' at [0] is not one of"),
     ({"srv": []}, "attribute 'srv': [] violates minItems 1"),
     ({"srv": "3"}, "attribute 'srv': '3' is not of type array"),
-    ({"rn": "bad name"}, "attribute 'rn': 'bad name' has an invalid format"),
+    ({"rn": "bad name"}, "attribute 'rn': 'bad name' holds ' ', which no address can carry"),
     ({"rn": ""}, "attribute 'rn': '' violates minLength 1"),
     ({"lbl": ["ok", ""]}, "attribute 'lbl': '' at [1] violates minLength 1"),
     ({"lbl": "tariff"}, "attribute 'lbl': 'tariff' is not of type array"),

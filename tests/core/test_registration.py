@@ -55,11 +55,11 @@ async def test_deregistration_frees_the_ae_id_and_removes_the_subtree(core):
     ("Cm", {"ri": "x"}, 4000, "'ri'"),
     ("Cm", {"foo": 1}, 4000, "'foo' is not defined"),
     ("Cm", {"at": ["/id-x"]}, 5001, "not supported"),
-    ("/id-in/Cm", {}, 4000, "cannot register"),
-    ("Xother", {}, 4000, "cannot register"),
-    ("Cm#lbl", {}, 4000, "cannot register"),            # could never be addressed
-    ("Cm?x", {}, 4000, "cannot register"),
-    ("C m", {}, 4000, "cannot register"),
+    ("/id-in/Cm", {}, 4126, "cannot register"),
+    ("Xother", {}, 4126, "cannot register"),
+    ("Cm#lbl", {}, 4126, "cannot register"),            # could never be addressed
+    ("Cm?x", {}, 4126, "cannot register"),
+    ("C m", {}, 4126, "cannot register"),
     ("C" + "x" * 300, {}, 4000, "longer than"),           # it becomes the rn: same limit
 ])
 async def test_bad_registrations(core, originator, attributes, rsc, words):

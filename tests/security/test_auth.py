@@ -78,12 +78,12 @@ def test_hash_secret_command(capsys, monkeypatch):
     ("Capp", "Bearer old-token", None, True),
     ("Cmeter", None, "Cmeter", True),                  # verified client certificate
     ("Cfree", None, None, False),                      # no credentials configured: allowed, unauthenticated
-    ("Cfree", None, "Cother", False),
+    ("Cfree", None, "Cother", "certificate authenticates 'Cother'"),   # one cert, one originator
     ("Cmeter", basic("Cmeter", "wrong"), None, "does not match originator 'Cmeter'"),
     ("Cmeter", basic("Capp", APP_TOKEN), None, "the credential is for 'Capp'"),
     ("Cmeter", f"Bearer {APP_TOKEN}", None, "does not match originator 'Cmeter'"),
     ("Cmeter", None, None, "must authenticate"),
-    ("Cmeter", None, "Capp", "must authenticate"),
+    ("Cmeter", None, "Capp", "certificate authenticates 'Capp'"),
     ("CAdmin", None, None, "must authenticate"),
     ("Cfree", f"Bearer {APP_TOKEN}", None, "no credentials are configured for originator 'Cfree'"),
     (None, basic("Cmeter", METER_PASSWORD), None, "must name its originator"),

@@ -70,9 +70,8 @@ async def test_required_client_certificate(start_http_cse, pki):
 async def test_client_certificate_authenticates_its_originator(start_http_cse, pki):
     """acaf rules see the certificate's name; another originator on the same connection does not."""
     async with start_http_cse(**tls_settings(pki, "optional")) as (cse, url):
-        cert, key = pki.client("Cmeter")
-        connector = aiohttp.TCPConnector(ssl=client_context(pki.ca_cert, cert, key))
-        async with client_for(url, connector=connector) as client:
+        anonymous = aiohttp.TCPConnector(ssl=client_context(pki.ca_cert))
+        async with client_for(url, connector=anonymous) as client:
             response, body = await client.call("POST", "/cse-in", ty=1, body={"m2m:acp": {
                 "rn": "acp", "pv": {"acr": [{"acor": ["all"], "acop": 2, "acaf": True}]},
                 "pvs": {"acr": [{"acor": ["CAdmin"], "acop": 63}]}}})
@@ -81,13 +80,33 @@ async def test_client_certificate_authenticates_its_originator(start_http_cse, p
                                                body={"m2m:cnt": {"rn": "c", "acpi": ["cse-in/acp"]}})
             assert response.headers["X-M2M-RSC"] == "2001", body
             response, _ = await client.call("GET", "/cse-in/c", originator="Cmeter")
-            assert response.headers["X-M2M-RSC"] == "2000"
-            response, _ = await client.call("GET", "/cse-in/c", originator="Cother")
             assert response.headers["X-M2M-RSC"] == "4103"
-        anonymous = aiohttp.TCPConnector(ssl=client_context(pki.ca_cert))
-        async with client_for(url, connector=anonymous) as client:
+        cert, key = pki.client("Cmeter")
+        connector = aiohttp.TCPConnector(ssl=client_context(pki.ca_cert, cert, key))
+        async with client_for(url, connector=connector) as client:
             response, _ = await client.call("GET", "/cse-in/c", originator="Cmeter")
-            assert response.headers["X-M2M-RSC"] == "4103"
+            assert response.headers["X-M2M-RSC"] == "2000"
+
+
+@pytest.mark.parametrize("originator", ["Cother", "CAdmin", "/id-in", "C"])
+async def test_a_client_certificate_cannot_act_as_another_originator(start_http_cse, pki, originator):
+    """Cother and CAdmin have no credential here: without the certificate anyone may claim
+    them, but the holder of Cmeter's certificate must stay Cmeter (issue 18)."""
+    async with start_http_cse(**tls_settings(pki, "optional")) as (cse, url):
+        cert, key = pki.client("Cmeter")
+        connector = aiohttp.TCPConnector(ssl=client_context(pki.ca_cert, cert, key))
+        async with client_for(url, connector=connector) as client:
+            response, body = await client.call("POST", "/cse-in", originator=originator, ty=2,
+                                               body={"m2m:ae": {"rn": "x", "api": "Nx", "rr": False,
+                                                                "srv": ["3"]}})
+            assert response.headers["X-M2M-RSC"] == "4106", body
+            assert b"certificate authenticates 'Cmeter'" in body
+            response, body = await client.call("GET", "/cse-in", originator=originator)
+            assert response.headers["X-M2M-RSC"] == "4106", body
+            response, body = await client.call("POST", "/cse-in", originator="Cmeter", ty=2,
+                                               body={"m2m:ae": {"rn": "meter", "api": "Nx", "rr": False,
+                                                                "srv": ["3"]}})
+            assert response.headers["X-M2M-RSC"] == "2001", body
 
 
 @pytest.mark.parametrize("settings,words", [

@@ -67,3 +67,50 @@ async def test_reopening_the_same_object_restarts_the_checkpointer(sqlite_file):
     await store.commit()
     store.close()
     assert store._checkpointer is None
+
+
+async def wal_peak_under_full_speed_creates(tmp_path, seconds: float, **settings) -> tuple[int, int]:
+    """(largest WAL size seen, resources made) while 16 writers create as fast as they can."""
+    import os
+    import time
+
+    from server.compose import build_cse
+    from tests.conftest import CoreClient, make_config
+
+    path = tmp_path / "wal.sqlite"
+    cse = build_cse(make_config(**{"storage.url": f"sqlite://{path}", **settings}))
+    await cse.start()
+    client = CoreClient(cse)
+    await client.register_ae("Cw", rn="w")
+    await client.create("cse-in/w", 3, {"m2m:cnt": {"rn": "c", "mni": 1000000}}, fr="Cw")
+    peak, made = 0, 0
+    deadline = time.monotonic() + seconds
+    payload = "x" * 2000
+
+    async def writer() -> None:
+        nonlocal peak, made
+        while time.monotonic() < deadline:
+            response = await client.create("cse-in/w/c", 4, {"m2m:cin": {"con": payload}}, fr="Cw")
+            assert response.rsc == 2001, response.pc
+            made += 1
+            try:
+                peak = max(peak, os.stat(f"{path}-wal").st_size)
+            except FileNotFoundError:
+                pass
+
+    try:
+        await asyncio.gather(*(writer() for _ in range(16)))
+    finally:
+        await cse.stop()
+    return peak, made
+
+
+async def test_the_wal_stays_bounded_at_full_speed(tmp_path):
+    """Without the bound the WAL grows with every commit while writes never pause (the
+    background PASSIVE checkpoint can never reset it): ~8 MB in these 6 s on a slow machine.
+    With `storage.wal_max_bytes` it stays within the limit plus one group commit."""
+    limit = 1024 * 1024
+    peak, made = await wal_peak_under_full_speed_creates(tmp_path, 6.0, **{"storage.wal_max_bytes": limit})
+    written = made * 2000
+    assert written > 4 * limit, f"too slow a run to tell ({made} creates)"
+    assert peak < 2 * limit, f"WAL reached {peak} bytes after {made} creates"
