@@ -10,10 +10,11 @@ response instead of a dropped connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Protocol
 
 from aiohttp import web
 
@@ -168,6 +169,29 @@ class _OneM2MServer(web.Server):
         super().connection_lost(handler, exc)
 
 
+@contextlib.contextmanager
+def busy(http: web.BaseRequest) -> Iterator[None]:
+    """Marks the request's connection busy while it is served: the connection cap never
+    evicts it to make room (an open WebSocket is busy for as long as it is open)."""
+    protocol = http.protocol
+    if isinstance(protocol, _OneM2MRequestHandler):
+        protocol.busy += 1
+    try:
+        yield
+    finally:
+        if isinstance(protocol, _OneM2MRequestHandler):
+            protocol.busy -= 1
+
+
+def onem2m_server(handler: Any, *, max_connections: int, header_timeout: float,
+                  keepalive_timeout: float) -> web.Server:
+    """The low-level aiohttp server of the HTTP binding, with its header timeout, idle timeout
+    and connection cap, for other listeners that speak HTTP first (the WebSocket handshake)."""
+    return _OneM2MServer(handler, handler_cancellation=False, access_log=None,
+                         max_connections=_within_descriptor_limit(max_connections),
+                         header_timeout=header_timeout, keepalive_timeout=keepalive_timeout)
+
+
 class HttpBinding:
     name = "http"
 
@@ -182,7 +206,6 @@ class HttpBinding:
         self.authenticator = authenticator
         # Told about every answered request (the request log and metrics, cse/observe.py).
         self.record = record
-        self._server: web.Server | None = None
         self._runner: web.ServerRunner | None = None
         self._server: _OneM2MServer | None = None
         self.port: int | None = None
@@ -229,14 +252,8 @@ class HttpBinding:
 
     # -- request handling ---------------------------------------------------------------
     async def _handle(self, http: web.BaseRequest) -> web.Response:
-        protocol = http.protocol
-        if isinstance(protocol, _OneM2MRequestHandler):
-            protocol.busy += 1
-        try:
+        with busy(http):
             return await self._answer(http)
-        finally:
-            if isinstance(protocol, _OneM2MRequestHandler):
-                protocol.busy -= 1
 
     async def _answer(self, http: web.BaseRequest) -> web.Response:
         started = time.perf_counter()

@@ -36,7 +36,7 @@ from cse.primitives import Request, Response, ResponseTypeValue
 from cse.tasks import cancel_and_wait
 
 from . import http_codec, media, ws_codec
-from .http import tls_peer_name
+from .http import busy, onem2m_server, tls_peer_name
 
 if TYPE_CHECKING:
     from cse.auth import Authenticator
@@ -139,6 +139,8 @@ class WsBinding:
                  authenticator: "Authenticator | None" = None, ssl_context: ssl.SSLContext | None = None,
                  record: RequestRecorder = not_recorded):
         self.settings = config.ws
+        # The handshake is HTTP: a slow or stuck one is closed as on the HTTP binding.
+        self.header_timeout = config.http.header_timeout
         self.cse_id = config.cse.cse_id
         self.dispatcher = dispatcher
         self.outbound = outbound
@@ -168,7 +170,11 @@ class WsBinding:
         return self._open
 
     async def start(self) -> None:
-        self._runner = web.ServerRunner(web.Server(self._handle, access_log=None))
+        # The connection cap of the HTTP layer is the WebSocket cap plus room for handshakes;
+        # an open WebSocket counts as busy, so it is never evicted by it.
+        server = onem2m_server(self._handle, max_connections=self.settings.max_connections + 64,
+                               header_timeout=self.header_timeout, keepalive_timeout=self.header_timeout)
+        self._runner = web.ServerRunner(server)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
                            ssl_context=self.ssl_context, reuse_address=True)
@@ -212,7 +218,8 @@ class WsBinding:
                                       authorization, tls_peer_name(http))
             self.sender.connections[connection.url] = connection
             try:
-                await self._serve(connection)
+                with busy(http):
+                    await self._serve(connection)
             finally:
                 del self.sender.connections[connection.url]
                 for originator in connection.originators:

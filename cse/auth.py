@@ -242,7 +242,7 @@ class Authenticator:
         if not known:
             _count(self._source_failures, source, now)
             _count(self._credential_failures, originator, now)
-        return known
+        return bool(known)
 
     async def _hash(self, key: bytes, secret: str, stored: tuple[StoredSecret, ...], originator: str,
                     source: str, source_failures: int, now: float) -> bool:

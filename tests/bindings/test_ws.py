@@ -339,3 +339,20 @@ async def test_ws_urls_from_outside_are_not_accepted_as_targets(cse):
                                       "pc": {"m2m:sub": {"nu": [url], "enc": {"net": [3]}}}})
             assert answer["rsc"] == 4000, answer
             assert f"no binding that sends over {url.split(':')[0]}" in answer["pc"]["m2m:dbg"], answer
+
+
+async def test_a_handshake_that_never_completes_is_closed_after_the_header_timeout():
+    running = await start(**{"http.header_timeout": 0.3})
+    try:
+        binding = ws_of(running)
+        reader, writer = await asyncio.open_connection("127.0.0.1", binding.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")     # and nothing more
+        await writer.drain()
+        closed = await asyncio.wait_for(reader.read(), 5)      # EOF (or an error answer), not a hang
+        assert closed == b"" or closed.startswith(b"HTTP/1.1 4")
+        writer.close()
+        async with aiohttp.ClientSession() as session:          # a normal client is served meanwhile
+            peer = await connect(session, running)
+            assert (await peer.call({"op": 2, "to": "cse-in", "fr": "CAdmin"}))["rsc"] == 2000
+    finally:
+        await running.stop()
