@@ -7,16 +7,15 @@ is in `resources/<type>.py`; anything about the wire format is in `representatio
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Protocol
 
-import orjson
 
 from .access import Permission
 from .addressing import Address, not_found, split_virtual
 from .clock import parse_timestamp
 from .errors import RSC, OneM2MError, bad_request
 from .events import EventKind
+from .input_limits import check_labels, check_limits, check_sizes
 from .lifetime import expiration
 from .primitives import DesiredIdentifierResultType, FilterUsage, Response, ResultContent
 from .resource_types import Ty
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARTIAL_CONTENT = 1     # cnst when a list was cut by lim or the CSE's cap
-# An xs:token (a label): words without tab or line break, separated by single spaces.
-_TOKEN = re.compile(r"[^\t\n\r ]+(?: [^\t\n\r ]+)*\Z")
 
 
 class Target:
@@ -59,11 +56,6 @@ class UpdateGate(Protocol):
     written, or the UPDATE fails (cse/notify/blocking.py)."""
 
     async def before_update(self, ctx: "Context", resource: dict, changes: dict, root: str) -> None: ...
-
-
-# Characters that make a resource name impossible to address (checked before the schema's
-# pattern so the answer says which character is at fault).
-_UNADDRESSABLE = frozenset("/%?# \\")
 
 
 class Operations:
@@ -138,7 +130,7 @@ class Operations:
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
         if rtype.registration:
             rtype.check_originator(ctx)         # the originator before the attributes
-        self._check_limits(attributes, parent)
+        check_limits(self.limits, self.types.reserved_names, attributes, parent)
         rtype.check_release(attributes, request.rvi)
         rtype.validate_create(attributes)
         if attributes.get("acpi"):
@@ -209,62 +201,6 @@ class Operations:
     @staticmethod
     def _expected_root(rtype: "ResourceType", resource: dict | None) -> str:
         return rtype.root if resource is None else rtype.root_of(resource)
-
-    def _check_limits(self, attributes: dict, parent: dict) -> None:
-        limits = self.limits
-        self._check_sizes(attributes)
-        rn = attributes.get("rn")
-        if isinstance(rn, str):
-            if len(rn) > limits.max_rn_length:
-                raise bad_request(f"attribute 'rn' is longer than {limits.max_rn_length} characters")
-            if rn in self.types.reserved_names:
-                raise bad_request(f"attribute 'rn': {rn!r} is reserved for a virtual resource")
-            if rn in (".", ".."):
-                # URLs drop or resolve dot segments, and arp climbs with "..".
-                raise bad_request(f"attribute 'rn': {rn!r} is a dot segment, which no address can name")
-            unaddressable = sorted({c for c in rn if c in _UNADDRESSABLE or not c.isprintable()})
-            if unaddressable:
-                # '/' splits the address, '%' is decoded by the bindings (a%2Fb would be read
-                # as a/b), '?' and '#' end the path: such a name could never be requested.
-                raise bad_request(f"attribute 'rn': {rn!r} holds {', '.join(map(repr, unaddressable))}, "
-                                  "which no address can carry; use letters, digits and - . _ ~")
-        self._check_labels(attributes)
-        if parent["_path"].count("/") + 1 >= limits.max_tree_depth:
-            raise bad_request(f"the resource tree may not be deeper than {limits.max_tree_depth} levels")
-
-    def _check_sizes(self, attributes: dict) -> None:
-        """No attribute may be larger than max_attribute_bytes (its JSON size), and each must
-        be storable as JSON: CBOR also carries byte strings, integers beyond 64 bits and
-        maps with non-text keys, which no resource can hold."""
-        limit = self.limits.max_attribute_bytes
-        for name, value in attributes.items():
-            if isinstance(value, str):
-                # A str has at most 4 bytes per character in UTF-8: count only when it might matter.
-                size = len(value) if len(value) * 4 <= limit else len(value.encode("utf-8", "replace"))
-            elif value is None or isinstance(value, bool):
-                continue
-            else:
-                try:
-                    size = len(orjson.dumps(value))
-                except orjson.JSONEncodeError as error:
-                    raise bad_request(f"attribute {name!r} has a value that cannot be stored: {error}") from None
-            if size > limit:
-                raise bad_request(f"attribute {name!r} is {size} bytes; the limit is {limit} bytes")
-
-    def _check_labels(self, attributes: dict) -> None:
-        labels = attributes.get("lbl")
-        if isinstance(labels, list) and labels:
-            if len(labels) > self.limits.max_labels:
-                raise bad_request(f"attribute 'lbl' has more than {self.limits.max_labels} labels")
-            for label in labels:
-                if isinstance(label, str):
-                    if len(label) > self.limits.max_label_length:
-                        raise bad_request(f"attribute 'lbl': a label is longer than "
-                                          f"{self.limits.max_label_length} characters")
-                    if label and not _TOKEN.match(label):     # '' is refused by minLength
-                        raise bad_request(f"attribute 'lbl': {label[:80]!r} is not a token (an xs:token of "
-                                          "m2m:labels): no tab, line break, leading, trailing or "
-                                          "double space")
 
     def _new_resource(self, ctx: "RequestContext", rtype: "ResourceType", attributes: dict,
                       parent: dict) -> dict:
@@ -432,10 +368,10 @@ class Operations:
         if request.fc:
             self._check_condition(ctx, resource, request.fc)
         rtype, changes = self._content(request.pc, rtype, resource)
-        self._check_sizes(changes)
+        check_sizes(self.limits, changes)
         rtype.check_release(changes, request.rvi)
         rtype.validate_update(changes)
-        self._check_labels(changes)
+        check_labels(self.limits, changes)
         if changes.get("acpi"):
             self.access.check_references(ctx, changes["acpi"])
         if "et" in changes:

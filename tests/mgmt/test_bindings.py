@@ -46,7 +46,8 @@ async def test_http(http_cse, fmt):
         assert decode(payload, fmt)["m2m:fwr"]["uds"] == {"acn": "ud", "sus": 3}
         device.release.set()
         await device.agent.drain()
-        response, payload = await client.call("GET", "/cse-in", originator="CApp", params={"fu": "1", "mgd": "1001"},
+        # CApp is not registered: discovery on the CSEBase is the admin's (unregistered_retrieve_base).
+        response, payload = await client.call("GET", "/cse-in", originator="CAdmin", params={"fu": "1", "mgd": "1001"},
                                               headers={"Accept": media})
         assert decode(payload, fmt)["m2m:uril"] == ["cse-in/gw/fw"]
         response, payload = await client.call("GET", "/cse-in/gw/fw", originator="CApp", headers={"Accept": media})
