@@ -305,6 +305,16 @@ class ManagementSettings:
 
 
 @dataclass
+class AutomationSettings:
+    # Evaluations of <action>s waiting to run (cse/automation.py); more are dropped and logged.
+    queue_size: int = 1000
+
+    def check(self) -> None:
+        if self.queue_size < 1:
+            raise ConfigError("automation.queue_size must be at least 1")
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -318,6 +328,7 @@ class Config:
     notification: NotificationSettings = field(default_factory=NotificationSettings)
     polling: PollingSettings = field(default_factory=PollingSettings)
     management: ManagementSettings = field(default_factory=ManagementSettings)
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
     log_level: str = "INFO"
 
     @property
@@ -355,6 +366,7 @@ class Config:
         self.polling.check()
         self.ws.check()
         self.management.check()
+        self.automation.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

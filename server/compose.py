@@ -14,7 +14,7 @@ Order of construction (each line uses only what is above it):
     operations (with discovery), federation's routing (remote and NOTIFY handlers, the
         listener that keeps routes fresh), the event sinks (notifier, that listener)
     dispatcher (it builds fan-out and non-blocking requests, which call it back)
-    federation's agents (send through the dispatcher), expiry reaper
+    federation's agents (send through the dispatcher), expiry reaper, the action runner
     bindings and senders (receive through the dispatcher)
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ from bindings.ws import WsBinding, WsSender
 from cse.access import AccessControl
 from cse.app import Binding, Cse
 from cse.auth import Authenticator
+from cse.automation import ActionRunner, ActionWatch
 from cse.certs import client_context
 from cse.clock import Clock, format_timestamp
 from cse.config import Config
@@ -95,19 +96,22 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     operations = Operations(config, storage, tree, access, renderer, Discovery(renderer),
                             blocking=notifier.blocking)
     routing = Routing(config, storage, tree, operations, clock, outbound)
-    events = EventSinks(notifier, routing.watch)
+    # <action>s: the watch hears the changes, the runner (after the dispatcher) acts on them.
+    actions = ActionWatch(clock, config.automation.queue_size)
+    events = EventSinks(notifier, routing.watch, actions)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
                             remote_handler=routing.forwarder.handle, notify_handler=routing.relay.handle,
                             send_result=notifier.send_result)
     federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound)
     reaper = ExpiryReaper(config, tree, events, dispatcher.context)
+    automation = ActionRunner(actions, storage, dispatcher.handle, config.cse.rn)
 
     def provision_base(poa: list[str]) -> dict:
         return provision(config, storage, format_timestamp(clock.now()), types.supported, poa)
 
     made = bindings(CoreParts(config, dispatcher, outbound, access, routing.routes))
     return Cse(config, clock, storage, tree, access, outbound, dispatcher, notifier, polling, reaper,
-               federation, made, provision_base)
+               federation, made, provision_base, automation)
 
 
 def configured_bindings(parts: CoreParts) -> list[Binding]:

@@ -100,6 +100,15 @@ RULES = {
         acpi O O, daci O O, at O O, aa O O, mgd M NP, obis O NP, obps O NP, dc O O,
         mgs O NP, cmlk O O
         """, ['aa', 'at', 'daci', 'mgs']),
+    "actr": (65, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        acpi O O, daci O O, at O O, aa O O, cr O NP, apy O O, sri O O, evc M O, evm M O,
+        ecp O O, dep NP O, orc M O, apv M O, ipu O O, air NP NP
+        """, ['aa', 'at', 'daci', 'ipu']),
+    "depr": (66, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        acpi O O, daci O O, at O O, aa O O, cr O NP, sfc M O, evc M O, rri M O
+        """, ['aa', 'at', 'daci']),
 }
 
 # The value schema of each shared attribute, the same for every type that has it (ty: its own number).
