@@ -15,6 +15,7 @@ def default_types() -> TypeRegistry:
     from .ae import AE
     from .container import Container
     from .content_instance import ContentInstance
+    from .cross_resource_subscription import CrossResourceSubscription
     from .cse_base import CSEBase
     from .dependency import Dependency
     from .flex_container import flex_types
@@ -32,7 +33,8 @@ def default_types() -> TypeRegistry:
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
                          AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types(),
                          TimeSeries(), TimeSeriesInstance(),
-                         Node(), MgmtObj(), Action(), Dependency()])
+                         Node(), MgmtObj(), Action(), Dependency(),
+                         CrossResourceSubscription()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -38,6 +38,7 @@ from cse.automation import ActionRunner, ActionWatch
 from cse.certs import client_context
 from cse.clock import Clock, format_timestamp
 from cse.config import Config
+from cse.crossresource import CrossResourceWatch
 from cse.discovery import Discovery
 from cse.dispatcher import Dispatcher
 from cse.events import EventSinks
@@ -98,7 +99,10 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     routing = Routing(config, storage, tree, operations, clock, outbound)
     # <action>s: the watch hears the changes, the runner (after the dispatcher) acts on them.
     actions = ActionWatch(clock, config.automation.queue_size)
-    events = EventSinks(notifier, routing.watch, actions)
+    # <crossResourceSubscription>s watch their targets' events and notify through the notifier.
+    crossing = CrossResourceWatch(clock, storage, notifier.send_result, config.cse.cse_id, config.cse.rn,
+                                  config.notification)
+    events = EventSinks(notifier, routing.watch, actions, crossing)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
                             remote_handler=routing.forwarder.handle, notify_handler=routing.relay.handle,
                             send_result=notifier.send_result)
