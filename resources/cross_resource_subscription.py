@@ -91,6 +91,8 @@ class CrossResourceSubscription(ResourceType):
                                   "not a subscription")
             targets.append([subscription["pi"], subscription["ri"], subscription.get("enc") or {}])
         resource[TARGETS_KEY] = targets
+        for entry in resource["nu"]:
+            Subscription._check_target(ctx, entry, "nu")      # the same rule as a subscription's nu
         await Subscription.verify_targets(ctx, resource, resource["nu"])
 
     def on_child_created(self, ctx: "Context", resource: dict, child: dict) -> None:
@@ -101,6 +103,8 @@ class CrossResourceSubscription(ResourceType):
     async def prepare_update(self, ctx: "Context", resource: dict, changes: dict) -> None:
         if changes.get("nu"):
             known = set(resource.get("nu") or ())
+            for entry in changes["nu"]:
+                Subscription._check_target(ctx, entry, "nu")
             await Subscription.verify_targets(ctx, resource, [e for e in changes["nu"] if e not in known])
 
 
