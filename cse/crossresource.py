@@ -148,6 +148,8 @@ class CrossResourceWatch:
     def publish(self, events: list[Event]) -> None:
         if not self._loaded:
             self.load()
+        if not self._windows and not any(event.resource.get("ty") == Ty.CRS for event in events):
+            return              # no crossResourceSubscription: nothing to look up
         for event in events:
             resource = event.resource
             ri = resource.get("ri")
