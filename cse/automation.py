@@ -175,7 +175,7 @@ class ActionWatch:
     def publish(self, events: list[Event]) -> None:
         for event in events:
             resource = event.resource
-            ri = resource.get("ri")
+            ri: str = resource["ri"]
             if resource.get("ty") == Ty.ACTR:
                 if event.kind is EventKind.DELETED:
                     self.forget(ri)

@@ -212,9 +212,9 @@ class CrossResourceWatch:
         crs can no longer hold, so it ends (TS: the deletion notice of a target subscription
         deletes the crs)."""
         path = event.resource.get("_path", "")
-        gone = set(self._by_subscription.get(event.resource.get("ri"), ()))
-        for doc in event.removed_subscriptions:
-            gone |= self._by_subscription.get(doc.get("ri"), set())
+        gone = set(self._by_subscription.get(event.resource["ri"], ()))
+        for removed in event.removed_subscriptions:
+            gone |= self._by_subscription.get(removed["ri"], set())
         for name, window in self._windows.items():
             if any(t.path and (t.path == path or t.path.startswith(path + "/")) for t in window.targets):
                 gone.add(name)
