@@ -247,3 +247,11 @@ async def test_bad_updates_and_dependencies_are_refused(home):
     assert response.rsc == 4108, response.pc
     response = await home.action(parent=METER + "/nothing")
     assert response.rsc == 4004
+
+
+async def test_without_sri_the_subject_is_the_parent(home):
+    created = await home.action(parent=METER, sri=None)
+    assert created.rsc == 2001, created.pc
+    await home.power(LIMIT + 1)
+    await home.settled()
+    assert not await home.charging()
