@@ -84,7 +84,7 @@ class Cse:
        pending while the bindings can still send it;
     7. non-blocking requests: at stop the running ones may finish (their results become
        notifications, delivered by step 6);
-    8. the expiry reaper;
+    8. the expiry reaper, then the action runner (cse/automation.py);
     9. federation (registration, polling agent): it stops first, while the bindings can
        still talk to the registrar (e.g. to deregister).
     """
@@ -103,6 +103,8 @@ class Cse:
     federation: "Federation"
     bindings: list[Binding]
     provision: Provision
+    # Evaluates <action>s off the request path (cse/automation.py); None: no automation.
+    automation: Service | None = None
     # The CSEBase as provisioned at the last start (empty before).
     cse_base: dict = field(default_factory=dict, init=False)
     _running: AsyncExitStack | None = field(default=None, init=False, repr=False)
@@ -128,7 +130,10 @@ class Cse:
             stack.callback(self.polling.close)
             await self.events.start()
             stack.push_async_callback(self.events.drain)
-            for service in (self.dispatcher.nonblocking, self.reaper, self.federation):
+            services: list[Service] = [self.dispatcher.nonblocking, self.reaper]
+            if self.automation is not None:
+                services.append(self.automation)
+            for service in (*services, self.federation):
                 await service.start()
                 stack.push_async_callback(service.stop)
             self._running = stack.pop_all()

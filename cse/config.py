@@ -326,6 +326,16 @@ class ManagementSettings:
 
 
 @dataclass
+class AutomationSettings:
+    # Evaluations of <action>s waiting to run (cse/automation.py); more are dropped and logged.
+    queue_size: int = 1000
+
+    def check(self) -> None:
+        if self.queue_size < 1:
+            raise ConfigError("automation.queue_size must be at least 1")
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -342,6 +352,7 @@ class Config:
     log: LogSettings = field(default_factory=LogSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
     log_level: str = "INFO"
 
     @property
@@ -394,6 +405,7 @@ class Config:
         if self.cse.default_lifetime < 0 or self.cse.max_lifetime < 0:
             raise ConfigError("cse.default_lifetime and cse.max_lifetime must be >= 0 (0: none)")
         self.outbound.check()
+        self.automation.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

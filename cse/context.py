@@ -10,7 +10,7 @@ member here (mypy checks that the real part still fits).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Protocol
 
 from .clock import format_timestamp
 from .events import Event, EventKind
@@ -41,6 +41,8 @@ class TypeView(Protocol):
     def subscribable(self) -> bool: ...
     @property
     def provisioned(self) -> bool: ...
+    @property
+    def schema(self) -> Any: ...        # cse.resource_type.Schema (not imported here: no cycle)
     @property
     def fan_out_point(self) -> str | None: ...
     @property

@@ -11,10 +11,13 @@ from cse.type_registry import TypeRegistry
 
 def default_types() -> TypeRegistry:
     from .acp import AccessControlPolicy
+    from .action import Action
     from .ae import AE
     from .container import Container
     from .content_instance import ContentInstance
+    from .cross_resource_subscription import CrossResourceSubscription
     from .cse_base import CSEBase
+    from .dependency import Dependency
     from .flex_container import flex_types
     from .group import Group
     from .mgmt_obj import MgmtObj
@@ -30,7 +33,8 @@ def default_types() -> TypeRegistry:
     return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
                          AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types(),
                          TimeSeries(), TimeSeriesInstance(),
-                         Node(), MgmtObj()])
+                         Node(), MgmtObj(), Action(), Dependency(),
+                         CrossResourceSubscription()])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -14,7 +14,7 @@ Order of construction (each line uses only what is above it):
     operations (with discovery), federation's routing (remote and NOTIFY handlers, the
         listener that keeps routes fresh), the event sinks (notifier, that listener)
     dispatcher (it builds fan-out and non-blocking requests, which call it back)
-    federation's agents (send through the dispatcher), expiry reaper
+    federation's agents (send through the dispatcher), expiry reaper, the action runner
     bindings and senders (receive through the dispatcher)
 """
 from __future__ import annotations
@@ -34,9 +34,11 @@ from bindings.ws import WsBinding, WsSender
 from cse.access import AccessControl
 from cse.app import Binding, Cse
 from cse.auth import Authenticator
+from cse.automation import ActionRunner, ActionWatch
 from cse.certs import client_context
 from cse.clock import Clock, format_timestamp
 from cse.config import Config
+from cse.crossresource import CrossResourceWatch
 from cse.discovery import Discovery
 from cse.dispatcher import Dispatcher
 from cse.events import EventSinks
@@ -107,20 +109,26 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     operations = Operations(config, storage, tree, access, renderer, Discovery(renderer, walks),
                             blocking=notifier.blocking, walks=walks)
     routing = Routing(config, storage, tree, operations, clock, outbound)
-    events = EventSinks(notifier, routing.watch)
+    # <action>s: the watch hears the changes, the runner (after the dispatcher) acts on them.
+    actions = ActionWatch(clock, config.automation.queue_size)
+    # <crossResourceSubscription>s watch their targets' events and notify through the notifier.
+    crossing = CrossResourceWatch(clock, storage, notifier.send_result, config.cse.cse_id, config.cse.rn,
+                                  config.notification)
+    events = EventSinks(notifier, routing.watch, actions, crossing)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
                             remote_handler=routing.forwarder.handle, notify_handler=routing.relay.handle,
                             send_result=notifier.send_result)
     federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound)
     observer = Observer(Metrics(config.cse.cse_id.lstrip("/"), storage, notifier), log_requests=config.log.requests)
     reaper = ExpiryReaper(config, tree, events, dispatcher.context)
+    automation = ActionRunner(actions, storage, dispatcher.handle, config.cse.rn)
 
     def provision_base(poa: list[str]) -> dict:
         return provision(config, storage, format_timestamp(clock.now()), types.supported, poa)
 
     made = bindings(CoreParts(config, dispatcher, outbound, access, routing.routes, storage, federation, observer))
     return Cse(config, clock, storage, tree, access, outbound, dispatcher, notifier, polling, reaper,
-               federation, made, provision_base)
+               federation, made, provision_base, automation)
 
 
 def configured_bindings(parts: CoreParts) -> list[Binding]:

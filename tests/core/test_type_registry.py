@@ -45,7 +45,7 @@ def test_which_numbers_are_onem2m_types(number, known):
 
 
 @pytest.mark.parametrize("ty,rsc,message", [
-    (48, 5001, "resource type 48 is not supported by this CSE"),
+    (24, 5001, "resource type 24 is not supported by this CSE"),
     (10003, 5001, "resource type 10003 is not supported by this CSE"),
     (67, 4000, "resource type 67 is not a oneM2M resource type"),
     (0, 4000, "resource type 0 is not a oneM2M resource type"),
@@ -64,7 +64,7 @@ def test_what_the_registry_derives_from_the_types():
     types = default_types()
     assert types.reserved_names == {"la", "ol", "fopt", "pcu", "ntsr"}
     assert types.fan_out_points == {"fopt"}
-    assert types.supported == [1, 2, 3, 4, 5, 9, 13, 14, 15, 16, 17, 18, 23, 28, 29, 30, 58]
+    assert types.supported == [1, 2, 3, 4, 5, 9, 13, 14, 15, 16, 17, 18, 23, 28, 29, 30, 48, 58, 65, 66]
     assert all(type(ty) is int for ty in types.supported)
     by_ty = {rtype.ty: rtype for rtype in types}
     assert by_ty[Ty.CNT].instance_type is Ty.CIN
@@ -76,7 +76,8 @@ def test_what_the_registry_derives_from_the_types():
         Ty.ACP: Ty.ACP_ANNC, Ty.AE: Ty.AE_ANNC, Ty.CNT: Ty.CNT_ANNC, Ty.CIN: Ty.CIN_ANNC,
         Ty.GRP: Ty.GRP_ANNC, Ty.CSR: Ty.CSR_ANNC, Ty.FCNT: Ty.FCNT_ANNC,
         Ty.SCH: Ty.SCH_ANNC, Ty.TS: Ty.TS_ANNC, Ty.TSI: Ty.TSI_ANNC,
-        Ty.NOD: Ty.NOD_ANNC, Ty.MGO: Ty.MGO_ANNC}
+        Ty.NOD: Ty.NOD_ANNC, Ty.MGO: Ty.MGO_ANNC,
+        Ty.ACTR: Ty.ACTR_ANNC, Ty.DEPR: Ty.DEPR_ANNC}
     assert by_ty[Ty.CNT].parent_types == {Ty.CB, Ty.AE, Ty.CNT, Ty.CSR, Ty.FCNT}
 
 

@@ -100,6 +100,20 @@ RULES = {
         acpi O O, daci O O, at O O, aa O O, mgd M NP, obis O NP, obps O NP, dc O O,
         mgs O NP, cmlk O O, cstn O O
         """, ['aa', 'at', 'daci', 'mgs']),
+    "actr": (65, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        acpi O O, daci O O, at O O, aa O O, cr O NP, apy O O, sri O O, evc M O, evm M O,
+        ecp O O, dep NP O, orc M O, apv M O, ipu O O, air NP NP
+        """, ['aa', 'at', 'daci', 'ipu']),
+    "depr": (66, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        acpi O O, daci O O, at O O, aa O O, cr O NP, sfc M O, evc M O, rri M O
+        """, ['aa', 'at', 'daci']),
+    "crs": (48, """
+        ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
+        acpi O O, daci O O, cr O NP, rrat O NP, srat O NP, rrats NP NP, twt M O, tws M O,
+        encs O NP, nec O NP, exc O O, nu M O, su O NP, nse O O, nsi NP NP, eem O O
+        """, ['daci', 'eem', 'nec', 'nse']),
 }
 
 # The value schema of each shared attribute, the same for every type that has it (ty: its own number).
