@@ -7,22 +7,24 @@ production config is found before the first request.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .auth import StoredSecret, parse_credentials
+from .auth import parse_credentials
 from .config_bindings import CoapSettings, HttpSettings, MqttSettings, WsSettings
 from .config_error import ConfigError
+from .config_operations import LOG_LEVELS, AdminSettings, LogSettings
 from .outbound_policy import parse_networks
 from .releases import DEFAULT_RELEASES, unknown_releases
 from .resource_types import CseType
 
-# The binding tables live in config_bindings.py and are re-exported here.
-__all__ = ["CoapSettings", "Config", "ConfigError", "HttpSettings", "MqttSettings", "WsSettings", "load_config"]
+# The binding tables live in config_bindings.py, [log] and [admin] in config_operations.py;
+# both are re-exported here.
+__all__ = ["AdminSettings", "CoapSettings", "Config", "ConfigError", "HttpSettings", "LogSettings", "MqttSettings",
+           "WsSettings", "load_config"]
 
 
 @dataclass
@@ -256,60 +258,6 @@ class PollingSettings:
             raise ConfigError("polling.queue_size must be at least 1")
         if self.long_poll_max <= 0:
             raise ConfigError("polling.long_poll_max must be positive")
-
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-LOG_FORMATS = ("text", "json")
-
-
-@dataclass
-class LogSettings:
-    """What the CSE logs besides `log_level` (docs/operations.md)."""
-
-    # "text": one human line per record; "json": one JSON object per line (every record).
-    format: str = "text"
-    # The request log: one line per request answered on any binding (logger cse.requests,
-    # INFO records, so log_level WARNING hides them too; off with --no-request-log).
-    requests: bool = True
-    # Where request lines go: "" = with the other logs (stderr), else this file (appended).
-    request_file: str = ""
-
-    def check(self) -> None:
-        if self.format not in LOG_FORMATS:
-            raise ConfigError(f"log.format must be 'text' or 'json', not {self.format!r}")
-
-
-@dataclass
-class AdminSettings:
-    """The admin listener: /metrics and /health on a port of their own (docs/operations.md)."""
-
-    enabled: bool = False               # on with --admin-port
-    host: str = "127.0.0.1"             # loopback by default; any other address needs `token`
-    port: int = 8081                    # 0 = any free port
-    # Hashed bearer token (`cse hash-secret --new-token`); when set, every admin request
-    # must send "Authorization: Bearer <token>".
-    token: str = ""
-
-    def check(self) -> None:
-        if not 0 <= self.port < 65536:
-            raise ConfigError(f"admin.port {self.port} is not a TCP port")
-        if self.token:
-            try:
-                StoredSecret.parse(self.token)
-            except ValueError as error:
-                raise ConfigError(f"admin.token: {error}") from None
-        elif self.enabled and not _loopback(self.host):
-            raise ConfigError(f"admin.host {self.host} is not a loopback address: set admin.token "
-                              "(cse hash-secret --new-token) so metrics and health are not open to all")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
