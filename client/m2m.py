@@ -8,7 +8,7 @@
     m2m --url coap://127.0.0.1:5683 discover cse-in --ty 3 --lbl zone:7
 
 The transport comes from the URL's scheme (client/factory.py TRANSPORTS: http, https,
-mqtt, mqtts, coap); the oneM2M parameters are options, not headers or CoAP option numbers.
+mqtt, mqtts, coap, ws, wss); the oneM2M parameters are options, not headers or CoAP option numbers.
 Output: the response content (pc) as JSON on stdout; `--full` prints the whole response
 primitive (rsc, rqi, rvi, pc, ...).  Exit status: 0 success, 1 the CSE refused (its rsc and
 m2m:dbg also go to stderr), 2 bad usage, 3 the CSE could not be reached.

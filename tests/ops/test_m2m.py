@@ -1,4 +1,5 @@
-"""`m2m`, driven as a user drives it: a subprocess against a CSE process, over HTTP, MQTT and CoAP."""
+"""`m2m`, driven as a user drives it: a subprocess against a CSE process, over HTTP, MQTT, CoAP and
+WebSocket."""
 from __future__ import annotations
 
 import json
@@ -24,9 +25,9 @@ class CseProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(directory), "--log-level", "WARNING",
              "--cse-id", self.cse_id, "--mqtt-host", broker.host, "--mqtt-port", str(broker.port),
-             "--coap-port", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+             "--coap-port", "0", "--ws-port", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         line = self.process.stdout.readline()
-        self.urls = {match.group(1): match.group(0) for match in re.finditer(r"(http|mqtt|coap)://\S+", line)}
+        self.urls = {match.group(1): match.group(0) for match in re.finditer(r"(http|mqtt|coap|ws)://\S+", line)}
         if "http" not in self.urls:
             self.stop()
             raise RuntimeError(f"the CSE did not start: {line!r}")
@@ -55,7 +56,7 @@ def ok(done: subprocess.CompletedProcess):
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize("binding", ["http", "mqtt", "coap"])
+@pytest.mark.parametrize("binding", ["http", "mqtt", "coap", "ws"])
 def test_register_create_retrieve_update_discover_delete(cse, binding):
     ae = "C" + binding + uuid.uuid4().hex[:6]
     me = ("-o", ae)
