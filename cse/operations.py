@@ -57,10 +57,17 @@ class UpdateGate(Protocol):
     async def before_update(self, ctx: "Context", resource: dict, changes: dict, root: str) -> None: ...
 
 
+class AnnouncementCheck(Protocol):
+    """Checks at/aa/ast of a CREATE (`resource` None) or UPDATE (cse/federation/announcement.py)."""
+
+    def check(self, ctx: "Context", rtype: "ResourceType", attributes: dict, parent: dict | None,
+              resource: dict | None = None) -> None: ...
+
+
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
                  access: "AccessControl", renderer: "Renderer", discovery: Discoverer,
-                 blocking: "UpdateGate | None" = None):
+                 blocking: "UpdateGate | None" = None, announcement: AnnouncementCheck | None = None):
         self.config = config
         self.limits = config.limits
         self.storage = storage
@@ -70,6 +77,7 @@ class Operations:
         self.render = renderer
         self.discovery = discovery
         self.blocking = blocking        # net 7 subscriptions, asked before an UPDATE is written
+        self.announcement = announcement    # at/aa/ast rules
 
     # -- locating -----------------------------------------------------------------------
     def locate(self, ctx: "Context", address: Address) -> Target:
@@ -128,6 +136,8 @@ class Operations:
                               f"a {rtype.type_name} cannot be created under a {parent_type.type_name}")
         self._check_limits(attributes, parent)
         rtype.validate_create(attributes)
+        if self.announcement is not None:
+            self.announcement.check(ctx, rtype, attributes, parent)
         if attributes.get("acpi"):
             self.access.check_references(ctx, attributes["acpi"])
         resource = self._new_resource(ctx, rtype, attributes, parent)
@@ -395,6 +405,8 @@ class Operations:
         rtype, changes = self._content(request.pc, rtype, resource)
         self._check_sizes(changes)
         rtype.validate_update(changes)
+        if self.announcement is not None:
+            self.announcement.check(ctx, rtype, changes, None, resource)
         self._check_labels(changes)
         if changes.get("acpi"):
             self.access.check_references(ctx, changes["acpi"])

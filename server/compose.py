@@ -41,7 +41,7 @@ from cse.discovery import Discovery
 from cse.dispatcher import Dispatcher
 from cse.events import EventSinks
 from cse.expiry import ExpiryReaper
-from cse.federation import Federation, Routing
+from cse.federation import AnnouncementQueue, AnnouncementRules, Announcer, Federation, Routing
 from cse.federation.routing import Routes
 from cse.notify import Notifier
 from cse.operations import Operations
@@ -93,13 +93,17 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     notifier = Notifier(config, clock, storage, tree, access, outbound)
     renderer = Renderer(types)
     operations = Operations(config, storage, tree, access, renderer, Discovery(renderer),
-                            blocking=notifier.blocking)
+                            blocking=notifier.blocking,
+                            announcement=AnnouncementRules(config, storage, types))
     routing = Routing(config, storage, tree, operations, clock, outbound)
-    events = EventSinks(notifier, routing.watch)
+    # Originals whose announced copies must be synced (worked off by federation's Announcer).
+    announcements = AnnouncementQueue(config.announcement.queue_size, types)
+    events = EventSinks(notifier, routing.watch, announcements)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
                             remote_handler=routing.forwarder.handle, notify_handler=routing.relay.handle,
                             send_result=notifier.send_result)
-    federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound)
+    federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound,
+                            announcer=Announcer(config, storage, types, dispatcher.handle, announcements))
     reaper = ExpiryReaper(config, tree, events, dispatcher.context)
 
     def provision_base(poa: list[str]) -> dict:

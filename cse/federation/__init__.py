@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cse.primitives import Handler
 
+from .announcement import AnnouncementQueue, AnnouncementRules, Announcer
 from .forwarding import ROUTED_SCHEME, Forwarder, RoutedSender
 from .notify_relay import NotifyRelay
 from .polling_agent import PollingAgent
@@ -48,8 +49,9 @@ class Federation:
     configuration asks for them (a registrar; a registrar that cannot reach us)."""
 
     def __init__(self, config: "Config", routing: Routing, dispatch: Handler, clock: "Clock",
-                 storage: "Storage", outbound: "Outbound"):
+                 storage: "Storage", outbound: "Outbound", announcer: Announcer | None = None):
         self.routes = routing.routes
+        self.announcer = announcer      # announcement to other CSEs (at), off the request path
         self.forwarder = routing.forwarder
         self.relay = routing.relay
         self._storage = storage
@@ -66,6 +68,8 @@ class Federation:
     async def start(self) -> None:
         """Begin registering (in the background) with the poa the CSEBase announces: the
         bindings have started, so they know their addresses."""
+        if self.announcer is not None:
+            await self.announcer.start()
         if self.registration is not None:
             base = self._storage.get(self._cse_ri) or {}
             self.registration.start(list(base.get("poa") or []))
@@ -77,7 +81,9 @@ class Federation:
             await self.polling.stop()
         if self.registration is not None:
             await self.registration.stop()
+        if self.announcer is not None:
+            await self.announcer.stop()
 
 
-__all__ = ["Federation", "Forwarder", "NotifyRelay", "PollingAgent", "RegistrationAgent", "RegistreeWatch",
+__all__ = ["AnnouncementQueue", "AnnouncementRules", "Announcer", "Federation", "Forwarder", "NotifyRelay", "PollingAgent", "RegistrationAgent", "RegistreeWatch",
            "Routes", "Routing"]
