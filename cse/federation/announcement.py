@@ -21,6 +21,7 @@ copy is recorded in the original's internal `_ann` ({CSE-ID: {"ri": address, "na
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import logging
 import secrets
@@ -124,12 +125,17 @@ class _Entry:
 
 class AnnouncementQueue:
     """EventSink: the originals whose copies must be synced, one entry per resource, at
-    most `capacity` (past that an entry is dropped, counted and logged)."""
+    most `capacity` (past that an entry is dropped, counted and logged).  New entries are
+    taken in arrival order; failed ones wait for their retry time (a heap), so that taking
+    the next one never walks the whole queue."""
 
     def __init__(self, capacity: int, types: "TypeRegistry"):
         self.capacity = capacity
         self.types = types
-        self.entries: OrderedDict[str, _Entry] = OrderedDict()
+        self.entries: dict[str, _Entry] = {}            # every pending original
+        self._ready: OrderedDict[str, None] = OrderedDict()
+        self._waiting: list[tuple[float, int, str]] = []    # (due, sequence, ri)
+        self._sequence = itertools.count()
         self.dropped = 0
         self.wake = asyncio.Event()
 
@@ -156,7 +162,7 @@ class AnnouncementQueue:
 
     def _put(self, ri: str, deleted: dict | None) -> None:
         entry = self.entries.get(ri)
-        if entry is not None:
+        if entry is not None:               # one entry per original; a waiting one keeps its time
             if deleted is not None:
                 entry.deleted = deleted
             return
@@ -166,7 +172,36 @@ class AnnouncementQueue:
                         self.capacity, ri)
             return
         self.entries[ri] = _Entry(deleted)
+        self._ready[ri] = None
         self.wake.set()
+
+    def take(self, now: float) -> tuple[str, _Entry] | None:
+        """The next original to sync (removed from the queue), or None."""
+        if self._ready:
+            ri, _ = self._ready.popitem(last=False)
+            return ri, self.entries.pop(ri)
+        while self._waiting and self._waiting[0][0] <= now:
+            due, _, ri = heapq.heappop(self._waiting)
+            entry = self.entries.get(ri)
+            if entry is not None and entry.due == due:
+                del self.entries[ri]
+                return ri, entry
+        return None
+
+    def next_due(self) -> float | None:
+        return self._waiting[0][0] if self._waiting else None
+
+    def retry(self, ri: str, entry: _Entry) -> None:
+        """`entry` failed: again at entry.due, unless the original changed meanwhile (then its
+        new entry, taken at once, inherits the attempts)."""
+        current = self.entries.get(ri)
+        if current is not None:
+            current.attempts = entry.attempts
+            if entry.deleted is not None and current.deleted is None:
+                current.deleted = entry.deleted
+            return
+        self.entries[ri] = entry
+        heapq.heappush(self._waiting, (entry.due, next(self._sequence), ri))
 
 
 class _Postpone(Exception):
@@ -203,34 +238,31 @@ class Announcer:
         loop = asyncio.get_running_loop()
         queue = self.queue
         while True:
-            now = loop.time()
-            ready = next((ri for ri, entry in queue.entries.items() if entry.due <= now), None)
-            if ready is None:
+            taken = queue.take(loop.time())
+            if taken is None:
                 queue.wake.clear()
-                delay = min((entry.due for entry in queue.entries.values()), default=now + 3600) - now
+                due = queue.next_due()
+                delay = 3600.0 if due is None else due - loop.time()
                 try:
                     await asyncio.wait_for(queue.wake.wait(), max(delay, 0.001))
                 except asyncio.TimeoutError:
                     pass
                 continue
-            entry = queue.entries.pop(ready)
+            ri, entry = taken
             try:
-                left = await self._sync(ready, entry.deleted)
+                left = await self._sync(ri, entry.deleted)
             except _Postpone:
                 left = entry.deleted if entry.deleted is not None else {}
             except Exception:                       # noqa: BLE001 - one resource must not stop the rest
-                log.exception("announcing %s failed", ready)
+                log.exception("announcing %s failed", ri)
                 left = entry.deleted if entry.deleted is not None else {}
             if left is None:
                 continue
+            if entry.deleted is not None:
+                entry.deleted = left                # the copies still to delete
             entry.attempts += 1
             entry.due = loop.time() + min(self.retry_min * 2 ** (entry.attempts - 1), self.retry_max)
-            current = queue.entries.get(ready)
-            if current is not None:                 # changed again meanwhile: one entry still
-                current.attempts, current.due = entry.attempts, entry.due
-            else:
-                entry.deleted = left if entry.deleted is not None else None
-                queue.entries[ready] = entry
+            queue.retry(ri, entry)
 
     # -- one sync -----------------------------------------------------------------------------
     async def _sync(self, ri: str, deleted: dict | None) -> dict | None:
