@@ -59,7 +59,8 @@ class Federation:
         self.registration: RegistrationAgent | None = None
         self.polling: PollingAgent | None = None
         if config.registrar.url:
-            self.registration = RegistrationAgent(config, dispatch, clock, self.routes, routing.watch, outbound)
+            self.registration = RegistrationAgent(config, dispatch, clock, self.routes, routing.watch, outbound,
+                                                  on_new_record=announcer.resync if announcer else None)
             if not config.registrar.request_reachable:
                 self.polling = PollingAgent(config, dispatch, outbound, self.registration)
         # Notifications for IDs on CSEs that are not our neighbours travel the forwarding path.

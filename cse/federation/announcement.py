@@ -175,6 +175,10 @@ class AnnouncementQueue:
         self._ready[ri] = None
         self.wake.set()
 
+    def add(self, ri: str) -> None:
+        """Sync `ri` (a re-sync asked for, not caused by an event)."""
+        self._put(ri, None)
+
     def take(self, now: float) -> tuple[str, _Entry] | None:
         """The next original to sync (removed from the queue), or None."""
         if self._ready:
@@ -216,6 +220,7 @@ class Announcer:
                  queue: AnnouncementQueue):
         settings = config.announcement
         self.own_id = config.cse.cse_id
+        self.own_rn = config.cse.rn
         self.retry_min = settings.retry_min
         self.retry_max = settings.retry_max
         self.storage = storage
@@ -228,6 +233,19 @@ class Announcer:
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="announcer")
+
+    def resync(self, cse_id: str) -> None:
+        """`cse_id` lost what we had announced to it (our registration there was made anew):
+        sync every original announced to it.  One walk over the announceable resources (by the
+        type index), only at such a re-registration."""
+        types = [int(rtype.ty) for rtype in self.types if rtype.announceable]
+        count = 0
+        for resource in self.storage.descendants(self.own_rn, types=types):
+            if cse_id in (resource.get("at") or ()):
+                self.queue.add(resource["ri"])
+                count += 1
+        if count:
+            log.info("re-announcing %d resources to %s", count, cse_id)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)

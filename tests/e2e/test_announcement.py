@@ -218,20 +218,27 @@ async def test_the_target_down_during_create_update_and_delete_then_back(tmp_pat
         await in_cse.stop()
 
 
-async def test_a_target_restarted_without_its_data_gets_the_copy_again():
+async def test_a_target_restarted_without_its_data_gets_the_copies_again():
+    """The IN restarts empty: the MN registers anew and announces again what it had announced
+    there, changed meanwhile or not."""
     port = free_port()
     in_cse = await start_cse(port)
     mn = await start_mn(url_of(in_cse))
     try:
         assert (await ask(mn, 1, "cse-mn", fr="Cmeter", ty=2, pc=METER)).rsc == 2001
-        assert (await ask(mn, 1, "cse-mn/meter", fr="Cmeter", ty=3, pc={"m2m:cnt": {
-            "rn": "power", "lbl": ["r:1"], "at": ["/id-in"]}})).rsc == 2001
-        await one_announced(in_cse, 10003, "r:1")
+        for name in ("changed", "untouched"):
+            assert (await ask(mn, 1, "cse-mn/meter", fr="Cmeter", ty=3, pc={"m2m:cnt": {
+                "rn": name, "lbl": [f"r:{name}"], "at": ["/id-in"]}})).rsc == 2001
+            await one_announced(in_cse, 10003, f"r:{name}")
         await in_cse.stop()
         in_cse = await start_cse(port)                       # empty: the MN registers again
-        assert (await ask(mn, 3, "cse-mn/meter/power", fr="Cmeter", pc={"m2m:cnt": {"lbl": ["r:1", "r:2"]}})).rsc == 2004
+        assert (await ask(mn, 3, "cse-mn/meter/changed", fr="Cmeter",
+                          pc={"m2m:cnt": {"lbl": ["r:changed", "r:2"]}})).rsc == 2004
         copy = await one_announced(in_cse, 10003, "r:2")
         assert copy["lnk"].startswith("/id-mn/cnt")
+        untouched = await one_announced(in_cse, 10003, "r:untouched")
+        assert untouched["lbl"] == ["r:untouched"]
+        assert len((await ask(in_cse, 2, "cse-in", fc={"fu": 1, "ty": [10003]})).pc["m2m:uril"]) == 2
     finally:
         await mn.stop()
         await in_cse.stop()
