@@ -269,3 +269,27 @@ async def test_announcement_over_mqtt():
     finally:
         await mn.stop()
         await in_cse.stop()
+
+
+async def test_node_group_timeseries_and_their_instances_are_announced(pair):
+    in_cse, mn = pair
+    assert (await ask(mn, 1, "cse-mn", fr="Cmeter", ty=2, pc=METER)).rsc == 2001
+    node = await ask(mn, 1, "cse-mn", ty=14, pc={"m2m:nod": {
+        "rn": "gateway", "ni": "gw-2", "lbl": ["t:node"], "at": ["/id-in"]}})
+    assert node.rsc == 2001, node.pc
+    group = await ask(mn, 1, "cse-mn/meter", fr="Cmeter", ty=9, pc={"m2m:grp": {
+        "rn": "all", "mid": ["Cmeter"], "mnm": 4, "lbl": ["t:grp"], "at": ["/id-in"], "aa": ["gn"], "gn": "meters"}})
+    assert group.rsc == 2001, group.pc
+    series = await ask(mn, 1, "cse-mn/meter", fr="Cmeter", ty=29, pc={"m2m:ts": {
+        "rn": "power", "mni": 10, "lbl": ["t:ts"], "at": ["/id-in"], "aa": ["mni"]}})
+    assert series.rsc == 2001, series.pc
+    sample = await ask(mn, 1, "cse-mn/meter/power", fr="Cmeter", ty=30, pc={"m2m:tsi": {
+        "dgt": "20261204T120000", "con": "1530", "lbl": ["t:tsi"], "at": ["/id-in"], "aa": ["dgt", "con"]}})
+    assert sample.rsc == 2001, sample.pc
+    assert (await one_announced(in_cse, 10014, "t:node"))["ni"] == "gw-2"
+    grp = await one_announced(in_cse, 10009, "t:grp")
+    assert (grp["mnm"], grp["gn"], grp["mt"]) == (4, "meters", group.pc["m2m:grp"]["mt"])
+    ts_copy = await one_announced(in_cse, 10029, "t:ts")
+    assert ts_copy["mni"] == 10
+    tsi_copy = await one_announced(in_cse, 10030, "t:tsi")
+    assert (tsi_copy["dgt"], tsi_copy["con"], tsi_copy["pi"]) == ("20261204T120000", "1530", ts_copy["ri"])
