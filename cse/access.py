@@ -170,6 +170,10 @@ class AccessControl:
             if rtype.parent_entity_only:        # <pollingChannel>: its AE or CSE alone
                 return self.is_entity(originator, parent)
             return self.allowed(ctx, originator, permission, parent)
+        if permission == Permission.CREATE and ty == Ty.CSR and self.is_entity(originator, resource):
+            # The CSE a <remoteCSE> stands for may create below it (what it announces to us),
+            # also below the record of our registrar, which this CSE made itself.
+            return True
         acpi = resource.get("acpi")
         if not acpi:
             return self._default(ctx, originator, permission, resource)

@@ -293,3 +293,22 @@ async def test_node_group_timeseries_and_their_instances_are_announced(pair):
     assert ts_copy["mni"] == 10
     tsi_copy = await one_announced(in_cse, 10030, "t:tsi")
     assert (tsi_copy["dgt"], tsi_copy["con"], tsi_copy["pi"]) == ("20261204T120000", "1530", ts_copy["ri"])
+
+
+async def test_the_in_announces_to_a_registered_mn(pair):
+    """The other direction: a CSE registered with us is a valid target too."""
+    in_cse, mn = pair
+    assert (await ask(in_cse, 1, "cse-in", fr="Cplan", ty=2,
+                      pc={"m2m:ae": {"api": "Nplan", "rr": False, "srv": ["3"]}})).rsc == 2001
+    made = await ask(in_cse, 1, "cse-in/Cplan", fr="Cplan", ty=3, pc={"m2m:cnt": {
+        "rn": "tariff", "lbl": ["down:tariff"], "at": ["/id-mn"]}})
+    assert made.rsc == 2001, made.pc
+    found: list[str] = []
+
+    async def present():
+        listing = await ask(mn, 2, "cse-mn", fc={"fu": 1, "ty": [10003], "lbl": ["down:tariff"]})
+        found[:] = listing.pc["m2m:uril"]
+        return len(found) == 1
+    await eventually(present, what="the cntA on the MN")
+    copy = (await ask(mn, 2, found[0])).pc["m2m:cntA"]
+    assert copy["lnk"] == f"/id-in/{made.pc['m2m:cnt']['ri']}" and found[0].startswith("cse-mn/id-in/")
