@@ -40,21 +40,10 @@ class Announced(ResourceType):
 
     managed_by_link = True
 
-    def __init__(self, original: ResourceType, announceable: frozenset[Ty]):
-        """`announceable`: the types announced by this CSE (their variants may be parents)."""
+    def __init__(self, original: ResourceType):
         if original.announced_ty is None or original.schema.announced is None:
             raise ValueError(f"{original.type_name} is not announceable")
         self.original = original
-        self.ty = original.announced_ty
-        self.short_name = original.short_name + "A"
-        self.type_name = original.type_name + "Annc"
-        parents: set[Ty] = set()
-        for parent in original.parent_types:
-            if parent in (Ty.CB, Ty.CSR):
-                parents.add(Ty.CSR)       # below the announcing CSE's <remoteCSE> at the target
-            elif parent in announceable and parent.announced is not None:
-                parents.add(parent.announced)
-        self.parent_types = frozenset(parents)
         super().__init__()
 
     def _load_schema(self) -> Schema:
@@ -99,7 +88,24 @@ class Announced(ResourceType):
             ctx.access.forget(resource)
 
 
+def announced_type(original: ResourceType, announceable: frozenset[Ty]) -> Announced:
+    """The announced variant of `original`, a class of its own (its declaration is class
+    data, as for every type).  `announceable`: the types announced by this CSE, whose
+    variants may be its parents."""
+    parents: set[Ty] = set()
+    for parent in original.parent_types:
+        if parent in (Ty.CB, Ty.CSR):
+            parents.add(Ty.CSR)           # below the announcing CSE's <remoteCSE> at the target
+        elif parent in announceable and parent.announced is not None:
+            parents.add(parent.announced)
+    declaration = {"ty": original.announced_ty, "short_name": original.short_name + "A",
+                   "type_name": original.type_name + "Annc", "parent_types": frozenset(parents),
+                   "__doc__": f"The announced variant of {original.type_name}."}
+    variant = type(f"{type(original).__name__}Annc", (Announced,), declaration)
+    return variant(original)
+
+
 def announced_types(types: list[ResourceType]) -> list[Announced]:
     """The announced variant of every announceable type in `types`."""
     announceable = frozenset(rtype.ty for rtype in types if rtype.announceable)
-    return [Announced(rtype, announceable) for rtype in types if rtype.announceable]
+    return [announced_type(rtype, announceable) for rtype in types if rtype.announceable]
