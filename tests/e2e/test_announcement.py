@@ -60,9 +60,10 @@ async def test_create_update_delete_of_the_original_reach_the_announced_copy(pai
     assert (await ask(mn, 1, "cse-mn", fr="Cmeter", ty=2, pc=METER)).rsc == 2001
     started = time.perf_counter()
     made = await ask(mn, 1, "cse-mn/meter", fr="Cmeter", ty=3, pc={"m2m:cnt": {
-        "rn": "power", "lbl": ["home:1"], "mni": 5, "mbs": 1000, "at": ["/id-in"], "aa": ["mni"]}})
+        "rn": "power", "lbl": ["home:1"], "mni": 5, "mbs": 1000, "at": ["/id-in"], "aa": ["mni"], "ast": 1}})
     assert made.rsc == 2001, made.pc
     assert made.pc["m2m:cnt"]["at"] == ["/id-in"]           # answered before the announcement
+    assert made.pc["m2m:cnt"]["ast"] == 1
     original = made.pc["m2m:cnt"]["ri"]
     copy = await one_announced(in_cse, 10003, "home:1")
     print(f"\nannouncement propagation (CREATE answered -> cntA found on the IN): "
