@@ -74,6 +74,17 @@ class Policy:
 
 _MISSING = object()
 
+# What only the hosting CSE of an announced resource's original may do to it.
+_LINK_MANAGED = (Permission.CREATE, Permission.UPDATE, Permission.DELETE)
+
+
+def _link_cse(lnk: object) -> str | None:
+    """The CSE-ID in an announced resource's SP-relative lnk ("/id-mn/cnt1" -> "/id-mn")."""
+    if not isinstance(lnk, str) or not lnk.startswith("/") or lnk.startswith("//"):
+        return None
+    head, _, rest = lnk[1:].partition("/")
+    return "/" + head if head and rest else None
+
 
 class _LazyFacts:
     """The facts of a decision, computed once and only if a rule has conditions."""
@@ -151,6 +162,9 @@ class AccessControl:
             return self._grants(ctx, policy.self_privileges, originator, permission,
                                 _LazyFacts(self, ctx, originator, resource), attributes)
         rtype = ctx.tree.types.get(ty)
+        if rtype is not None and rtype.managed_by_link and permission in _LINK_MANAGED:
+            # An announced resource: its original's hosting CSE alone (TS-0004 7.4.26.2.4/5).
+            return originator == _link_cse(resource.get("lnk"))
         if rtype is not None and not rtype.has_acpi:
             parent = self._parent(ctx, resource)
             if parent is None:
@@ -158,6 +172,10 @@ class AccessControl:
             if rtype.parent_entity_only:        # <pollingChannel>: its AE or CSE alone
                 return self.is_entity(originator, parent)
             return self.allowed(ctx, originator, permission, parent, attributes)
+        if permission == Permission.CREATE and ty == Ty.CSR and self.is_entity(originator, resource):
+            # The CSE a <remoteCSE> stands for may create below it (what it announces to us),
+            # also below the record of our registrar, which this CSE made itself.
+            return True
         acpi = resource.get("acpi")
         if not acpi:
             return self._default(ctx, originator, permission, resource)
@@ -373,8 +391,8 @@ class AccessControl:
             resource = ctx.storage.get_by_path(local)
         else:
             resource = ctx.storage.get(local)
-        if resource is None or resource.get("ty") != Ty.ACP:
-            return _MISSING
+        if resource is None or resource.get("ty") not in (Ty.ACP, Ty.ACP_ANNC):
+            return _MISSING             # an announced ACP (acpA) holds the original's pv/pvs
         return self._compiled(resource)
 
     def _compiled(self, resource: dict) -> Policy:

@@ -284,6 +284,23 @@ class AutomationSettings:
 
 
 @dataclass
+class AnnouncementSettings:
+    """Announcement to other CSEs (at/aa; docs/federation.md, "Announcement")."""
+
+    # Most originals waiting to be synced with their targets (one entry per resource,
+    # however often it changes); past that a change is dropped and logged.
+    queue_size: int = 10000
+    retry_min: float = 1.0              # first wait after a failed sync (doubles up to retry_max)
+    retry_max: float = 60.0
+
+    def check(self) -> None:
+        if self.queue_size < 1:
+            raise ConfigError("announcement.queue_size must be at least 1")
+        if self.retry_min <= 0 or self.retry_max < self.retry_min:
+            raise ConfigError("announcement.retry_min must be positive and not above announcement.retry_max")
+
+
+@dataclass
 class Config:
     cse: CseSettings = field(default_factory=CseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -301,6 +318,7 @@ class Config:
     admin: AdminSettings = field(default_factory=AdminSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    announcement: AnnouncementSettings = field(default_factory=AnnouncementSettings)
     log_level: str = "INFO"
 
     @property
@@ -354,6 +372,7 @@ class Config:
             raise ConfigError("cse.default_lifetime and cse.max_lifetime must be >= 0 (0: none)")
         self.outbound.check()
         self.automation.check()
+        self.announcement.check()
         if self.limits.rate_per_originator < 0 or self.limits.rate_burst < 1:
             raise ConfigError("limits.rate_per_originator must be >= 0 and limits.rate_burst >= 1")
         self._validate_tls()

@@ -42,7 +42,9 @@ class TypeView(Protocol):
     @property
     def provisioned(self) -> bool: ...
     @property
-    def schema(self) -> Any: ...        # cse.resource_type.Schema (not imported here: no cycle)
+    def schema(self) -> Any: ...
+    @property
+    def managed_by_link(self) -> bool: ...        # cse.resource_type.Schema (not imported here: no cycle)
     @property
     def fan_out_point(self) -> str | None: ...
     @property

@@ -58,10 +58,18 @@ class UpdateGate(Protocol):
     async def before_update(self, ctx: "Context", resource: dict, changes: dict, root: str) -> None: ...
 
 
+class AnnouncementCheck(Protocol):
+    """Checks at/aa/ast of a CREATE (`resource` None) or UPDATE (cse/federation/announcement.py)."""
+
+    def check(self, ctx: "Context", rtype: "ResourceType", attributes: dict, parent: dict | None,
+              resource: dict | None = None) -> None: ...
+
+
 class Operations:
     def __init__(self, config: "Config", storage: "Storage", tree: "Tree",
                  access: "AccessControl", renderer: "Renderer", discovery: Discoverer,
-                 blocking: "UpdateGate | None" = None, walks: Walks | None = None):
+                 blocking: "UpdateGate | None" = None, walks: Walks | None = None,
+                 announcement: AnnouncementCheck | None = None):
         self.config = config
         self.walks = walks            # one heavy walk at a time (cse/search.py)
         self.limits = config.limits
@@ -72,6 +80,7 @@ class Operations:
         self.render = renderer
         self.discovery = discovery
         self.blocking = blocking        # net 7 subscriptions, asked before an UPDATE is written
+        self.announcement = announcement    # at/aa/ast rules
 
     # -- locating -----------------------------------------------------------------------
     def locate(self, ctx: "RequestContext", address: Address) -> Target:
@@ -133,6 +142,8 @@ class Operations:
         check_limits(self.limits, self.types.reserved_names, attributes, parent)
         rtype.check_release(attributes, request.rvi)
         rtype.validate_create(attributes)
+        if self.announcement is not None:
+            self.announcement.check(ctx, rtype, attributes, parent)
         if attributes.get("acpi"):
             self.access.check_references(ctx, attributes["acpi"])
         resource = self._new_resource(ctx, rtype, attributes, parent)
@@ -371,6 +382,8 @@ class Operations:
         check_sizes(self.limits, changes)
         rtype.check_release(changes, request.rvi)
         rtype.validate_update(changes)
+        if self.announcement is not None:
+            self.announcement.check(ctx, rtype, changes, None, resource)
         check_labels(self.limits, changes)
         if changes.get("acpi"):
             self.access.check_references(ctx, changes["acpi"])

@@ -75,6 +75,15 @@ class Schema:
         # Attributes a later release added, and the release ({"cstn": "4"}).
         self.releases: dict[str, str] = dict(document.get("x-release", {}))
         self.newest_release = max((RELEASE_ORDER[r] for r in self.releases.values()), default=0)
+        # The value schemas as declared (an announced variant copies those it announces).
+        self.properties: dict[str, Any] = document["properties"]
+        # Announcement (TS-0001 9.6.26): None when the type is not announced by this CSE;
+        # else the own attributes always announced when present (MA) and those announced
+        # only when named in aa (OA).  et, lbl and acpi are handled for every type.
+        announced = document.get("x-announced")
+        self.announced: tuple[frozenset[str], frozenset[str]] | None = None
+        if announced is not None:
+            self.announced = (frozenset(announced.get("MA", ())), frozenset(announced.get("OA", ())))
         self.mandatory_on_create = tuple(n for n, r in self.rules.items() if r.create is Presence.MANDATORY)
         definitions = schemas.load("common")["$defs"]
         registry = _registry()
@@ -177,16 +186,23 @@ class ResourceType:
     # Registrations (AE, remoteCSE) are governed by registration rules, not by the
     # parent's access control policies (TS-0001 9.6.2).
     registration: ClassVar[bool] = False
+    # An announced resource (ty 10000+x): only the CSE its lnk names may create, update or
+    # delete it, or create announced children below it (TS-0004 7.4.26.2); other
+    # operations follow its acpi.
+    managed_by_link: ClassVar[bool] = False
 
     def __init__(self) -> None:
         if not isinstance(self.ty, Ty):
             raise TypeError(f"{type(self).__name__}.ty must be a member of Ty, not {self.ty!r}")
-        self.schema = Schema(self.short_name, self.ty)
+        self.schema = self._load_schema()
         # The JSON root of its representation ("m2m:cnt").  A type whose resources answer
         # under other roots (flexContainer specializations) overrides root_of/accepts_root.
         self.root = f"m2m:{self.short_name}"
-        # announceTo/announcedAttribute in the schema and an announced variant in the TS.
-        self.announced_ty: Ty | None = self.ty.announced if "at" in self.schema.rules else None
+        # announceTo/announcedAttribute (with their MA/OA declaration) in the schema and an
+        # announced variant in the TS.
+        self.announced_ty: Ty | None = None
+        if "at" in self.schema.rules and self.schema.announced is not None:
+            self.announced_ty = self.ty.announced
         # Whether prepare_create may wait (it is overridden), so that other requests can
         # change or remove the parent before the CREATE writes.
         self.prepare_create_may_wait = type(self).prepare_create is not ResourceType.prepare_create
@@ -194,6 +210,10 @@ class ResourceType:
         # Whether its resources have an expirationTime (all but the CSEBase): the CSE sets
         # one when the originator gives none (cse/lifetime.py).
         self.has_et = "et" in self.schema.rules
+
+    def _load_schema(self) -> Schema:
+        """`schemas/<short_name>.json`; an announced variant builds its own from its original."""
+        return Schema(self.short_name, self.ty)
 
     # -- declaration ------------------------------------------------------------------------
     @property

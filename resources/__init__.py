@@ -12,6 +12,7 @@ from cse.type_registry import TypeRegistry
 def default_types() -> TypeRegistry:
     from .acp import AccessControlPolicy
     from .action import Action
+    from .announced import announced_types
     from .ae import AE
     from .container import Container
     from .content_instance import ContentInstance
@@ -30,11 +31,12 @@ def default_types() -> TypeRegistry:
     from .time_series import TimeSeries
     from .time_series_instance import TimeSeriesInstance
 
-    return TypeRegistry([CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
-                         AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types(),
-                         TimeSeries(), TimeSeriesInstance(),
-                         Node(), MgmtObj(), Action(), Dependency(),
-                         CrossResourceSubscription()])
+    originals = [CSEBase(), AE(), Container(), ContentInstance(), Group(), RemoteCSE(), Subscription(),
+                 AccessControlPolicy(), RequestResource(), PollingChannel(), Schedule(), *flex_types(),
+                 TimeSeries(), TimeSeriesInstance(),
+                 Node(), MgmtObj(), Action(), Dependency(), CrossResourceSubscription()]
+    # Their announced variants (ty 10000+x), made from each declaration's x-announced.
+    return TypeRegistry([*originals, *announced_types(originals)])
 
 
 __all__ = ["ResourceType", "TypeRegistry", "default_types"]

@@ -71,7 +71,10 @@ def merge(document: dict, common: dict, ty: int) -> dict:
         declaration = shared[name]
         properties[name] = {"const": ty} if name == "ty" else copy.deepcopy(declaration["schema"])
         presence[name] = own_presence.get(name, declaration["presence"])
-        if not declaration.get("supported", True):
+        supported = declaration.get("supported", True)
+        if supported == "x-announced":      # announceTo & co: only where the type declares its MA/OA
+            supported = "x-announced" in document
+        if not supported:
             unsupported.append(name)
         if "release" in declaration:
             releases[name] = declaration["release"]

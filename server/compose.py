@@ -43,7 +43,7 @@ from cse.discovery import Discovery
 from cse.dispatcher import Dispatcher
 from cse.events import EventSinks
 from cse.expiry import ExpiryReaper
-from cse.federation import Federation, Routing
+from cse.federation import AnnouncementQueue, AnnouncementRules, Announcer, Federation, Routing
 from cse.federation.routing import Routes
 from cse.notify import Notifier
 from cse.operations import Operations
@@ -107,18 +107,22 @@ def build_cse(config: Config, *, clock: Clock | None = None, storage: Storage | 
     renderer = Renderer(types)
     walks = Walks()         # discovery and child lists: one heavy walk at a time
     operations = Operations(config, storage, tree, access, renderer, Discovery(renderer, walks),
-                            blocking=notifier.blocking, walks=walks)
+                            blocking=notifier.blocking, walks=walks,
+                            announcement=AnnouncementRules(config, storage, types))
     routing = Routing(config, storage, tree, operations, clock, outbound)
     # <action>s: the watch hears the changes, the runner (after the dispatcher) acts on them.
     actions = ActionWatch(clock, config.automation.queue_size)
     # <crossResourceSubscription>s watch their targets' events and notify through the notifier.
     crossing = CrossResourceWatch(clock, storage, notifier.send_result, config.cse.cse_id, config.cse.rn,
                                   config.notification)
-    events = EventSinks(notifier, routing.watch, actions, crossing)
+    # Originals whose announced copies must be synced (worked off by federation's Announcer).
+    announcements = AnnouncementQueue(config.announcement.queue_size, types)
+    events = EventSinks(notifier, routing.watch, actions, crossing, announcements)
     dispatcher = Dispatcher(config, storage, tree, clock, access, operations, events, outbound, polling,
                             remote_handler=routing.forwarder.handle, notify_handler=routing.relay.handle,
                             send_result=notifier.send_result)
-    federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound)
+    federation = Federation(config, routing, dispatcher.handle, clock, storage, outbound,
+                            announcer=Announcer(config, storage, types, dispatcher.handle, announcements))
     observer = Observer(Metrics(config.cse.cse_id.lstrip("/"), storage, notifier), log_requests=config.log.requests)
     reaper = ExpiryReaper(config, tree, events, dispatcher.context)
     automation = ActionRunner(actions, storage, dispatcher.handle, config.cse.rn)

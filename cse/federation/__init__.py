@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from cse.primitives import Handler
 
+from .announcement import AnnouncementQueue, AnnouncementRules, Announcer
 from .forwarding import ROUTED_SCHEME, Forwarder, RoutedSender
 from .notify_relay import NotifyRelay
 from .polling_agent import PollingAgent
@@ -48,8 +49,9 @@ class Federation:
     configuration asks for them (a registrar; a registrar that cannot reach us)."""
 
     def __init__(self, config: "Config", routing: Routing, dispatch: Handler, clock: "Clock",
-                 storage: "Storage", outbound: "Outbound"):
+                 storage: "Storage", outbound: "Outbound", announcer: Announcer | None = None):
         self.routes = routing.routes
+        self.announcer = announcer      # announcement to other CSEs (at), off the request path
         self.forwarder = routing.forwarder
         self.relay = routing.relay
         self._storage = storage
@@ -57,7 +59,8 @@ class Federation:
         self.registration: RegistrationAgent | None = None
         self.polling: PollingAgent | None = None
         if config.registrar.url:
-            self.registration = RegistrationAgent(config, dispatch, clock, self.routes, routing.watch, outbound)
+            self.registration = RegistrationAgent(config, dispatch, clock, self.routes, routing.watch, outbound,
+                                                  on_new_record=announcer.resync if announcer else None)
             if not config.registrar.request_reachable:
                 self.polling = PollingAgent(config, dispatch, outbound, self.registration)
         # Notifications for IDs on CSEs that are not our neighbours travel the forwarding path.
@@ -66,6 +69,8 @@ class Federation:
     async def start(self) -> None:
         """Begin registering (in the background) with the poa the CSEBase announces: the
         bindings have started, so they know their addresses."""
+        if self.announcer is not None:
+            await self.announcer.start()
         if self.registration is not None:
             base = self._storage.get(self._cse_ri) or {}
             self.registration.start(list(base.get("poa") or []))
@@ -77,7 +82,9 @@ class Federation:
             await self.polling.stop()
         if self.registration is not None:
             await self.registration.stop()
+        if self.announcer is not None:
+            await self.announcer.stop()
 
 
-__all__ = ["Federation", "Forwarder", "NotifyRelay", "PollingAgent", "RegistrationAgent", "RegistreeWatch",
+__all__ = ["AnnouncementQueue", "AnnouncementRules", "Announcer", "Federation", "Forwarder", "NotifyRelay", "PollingAgent", "RegistrationAgent", "RegistreeWatch",
            "Routes", "Routing"]

@@ -23,7 +23,7 @@ import asyncio
 import itertools
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from cse.clock import format_timestamp, parse_timestamp
 from cse.errors import RSC, OneM2MError
@@ -53,8 +53,12 @@ class RegistrationFailed(Exception):
 
 class RegistrationAgent:
     def __init__(self, config: "Config", dispatch: Handler, clock: "Clock", routes: "Routes",
-                 watch: "RegistreeWatch", outbound: "Outbound"):
+                 watch: "RegistreeWatch", outbound: "Outbound",
+                 on_new_record: "Callable[[str], None] | None" = None):
         self.settings = config.registrar
+        # Told the registrar's CSE-ID when our record there had to be made anew (it had none:
+        # what we kept there, e.g. announced resources, is gone too).
+        self.on_new_record = on_new_record
         self.own_id = config.cse.cse_id
         self.own_rn = config.cse.rn
         self.own_type = int(CseType.named(config.cse.type))
@@ -172,6 +176,8 @@ class RegistrationAgent:
                                          f"{updated.rsc} {debug_text(updated)} (CREATE said: {debug_text(created)})")
         elif created.rsc != RSC.CREATED:
             raise RegistrationFailed(f"the registrar refused the registration: {created.rsc} {debug_text(created)}")
+        elif self.on_new_record is not None:
+            self.on_new_record(self.settings.cse_id)
         self._reported_dcse = record["dcse"]
         await self._record_registrar(registrar_base)
         self.registered = True

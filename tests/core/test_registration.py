@@ -54,7 +54,7 @@ async def test_deregistration_frees_the_ae_id_and_removes_the_subtree(core):
     ("Cm", {"aei": "Cother"}, 4000, "aei"),
     ("Cm", {"ri": "x"}, 4000, "'ri'"),
     ("Cm", {"foo": 1}, 4000, "'foo' is not defined"),
-    ("Cm", {"at": ["/id-x"]}, 5001, "not supported"),
+    ("Cm", {"at": ["/id-x"]}, 4000, "/id-x"),           # not a registered CSE (announcement)
     ("/id-in/Cm", {}, 4126, "cannot register"),
     ("Xother", {}, 4126, "cannot register"),
     ("Cm#lbl", {}, 4126, "cannot register"),            # could never be addressed
