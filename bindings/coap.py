@@ -134,7 +134,9 @@ class CoapBinding:
             log.exception("CoAP binding failed on %s %s", message.code, message.opt.uri_path)
             response = Response(rsc=RSC.INTERNAL_SERVER_ERROR, rqi=rqi, rvi="3",
                                 pc={"m2m:dbg": "internal error in the CoAP binding"})
-        self.record(started, request, response, "/".join(message.opt.uri_path))
+        # The path as received, for the request log (a path that is not UTF-8 arrives as bytes).
+        self.record(started, request, response, "/".join(
+            part if isinstance(part, str) else bytes(part).decode("utf-8", "replace") for part in message.opt.uri_path))
         return coap_options.to_aiocoap(coap_codec.encode_response(response, op, serialization, legacy))
 
     def too_large(self, request: aiocoap.Message) -> aiocoap.Message:

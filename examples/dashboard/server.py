@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from client import CseClient, WsTransport
+from client import CseClient, HttpTransport, RequestFailed
 from cse.auth import hash_secret, new_token
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -61,32 +60,25 @@ class DashboardServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
-    async def platform_base(self) -> dict:
-        """The platform's CSEBase (for its CSE-ID and its ws:// point of access)."""
-        headers = {"X-M2M-Origin": self.originator, "X-M2M-RI": secrets.token_hex(6), "X-M2M-RVI": "3",
-                   "Accept": "application/json", "Authorization": f"Bearer {self.token}"}
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{self.platform}/{self.cse_rn}", headers=headers,
-                                   timeout=aiohttp.ClientTimeout(total=10)) as response:
-                body = await response.json(content_type=None)
-                if response.status != 200:
-                    raise RuntimeError(f"the platform refused to show its CSEBase to {self.originator}: "
-                                       f"{response.status} {body}")
-        return body["m2m:cb"]
-
     async def register(self) -> None:
-        """CREATE the AE CDashboard (or take it over), over the WebSocket with its token; the
-        socket is closed again, the page opens its own."""
-        base = await self.platform_base()
+        """CREATE the AE CDashboard (or take it over) over HTTP with its token, then read the
+        platform's CSEBase as that AE (an unregistered originator may not: docs/conformance.md)
+        for its CSE-ID and its ws:// point of access.  The page opens its own socket."""
+        transport = HttpTransport(self.platform, authorization=f"Bearer {self.token}")
+        try:
+            async with CseClient(self.platform, originator=self.originator, cse_rn=self.cse_rn,
+                                 transport=transport) as app:
+                await app.register("Ndashboard", rn="dashboard")
+                base = await app.retrieve(self.cse_rn)
+        except RequestFailed as error:
+            raise RuntimeError(f"the platform refused the dashboard's AE {self.originator}: "
+                               f"{error.response.rsc} {error.response.pc}") from None
         self.cse_id = base.get("csi", "/id-in")
         if self.ws_url is None:
             self.ws_url = next((url for url in base.get("poa", []) if url.startswith(("ws://", "wss://"))), None)
         if self.ws_url is None:
             raise RuntimeError(f"the platform at {self.platform} has no ws:// point of access: start it with "
                                "--ws-port (the dashboard reads over the WebSocket binding)")
-        transport = WsTransport(self.ws_url, authorization=f"Bearer {self.token}")
-        async with CseClient(self.ws_url, originator=self.originator, cse_rn=self.cse_rn, transport=transport) as app:
-            await app.register("Ndashboard", rn="dashboard")
 
     def config(self) -> dict[str, Any]:
         return {"ws": self.ws_url, "originator": self.originator, "token": self.token, "cseId": self.cse_id,

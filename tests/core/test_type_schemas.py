@@ -103,16 +103,16 @@ RULES = {
     "actr": (65, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, at O O, aa O O, ast O O, cr O NP, apy O O, sri O O, evc M O, evm M O,
-        ecp O O, dep NP O, orc M O, apv M O, ipu O O, air NP NP
+        ecp O O, dep NP O, orc M O, apv M O, ipu O O, air NP NP, cstn O O
         """, ['aa', 'ast', 'at', 'daci', 'ipu']),
     "depr": (66, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
-        acpi O O, daci O O, at O O, aa O O, ast O O, cr O NP, sfc M O, evc M O, rri M O
+        acpi O O, daci O O, at O O, aa O O, ast O O, cr O NP, sfc M O, evc M O, rri M O, cstn O O
         """, ['aa', 'ast', 'at', 'daci']),
     "crs": (48, """
         ty NP NP, ri NP NP, rn O NP, pi NP NP, ct NP NP, lt NP NP, et O O, lbl O O,
         acpi O O, daci O O, cr O NP, rrat O NP, srat O NP, rrats NP NP, twt M O, tws M O,
-        encs O NP, nec O NP, exc O O, nu M O, su O NP, nse O O, nsi NP NP, eem O O
+        encs O NP, nec O NP, exc O O, nu M O, su O NP, nse O O, nsi NP NP, eem O O, cstn O O
         """, ['daci', 'eem', 'nec', 'nse']),
 }
 

@@ -66,7 +66,7 @@ async def test_it_registers_its_ae_and_serves_the_page_offline_and_its_config():
 async def test_a_wrong_token_and_a_platform_without_websocket_are_refused_clearly():
     cse = await platform()
     try:
-        with pytest.raises(RuntimeError, match="refused to show its CSEBase to CDashboard: 403"):
+        with pytest.raises(RuntimeError, match="refused the dashboard's AE CDashboard: 4106"):
             await DashboardServer(http_url(cse), token="wrong").start()
     finally:
         await cse.stop()

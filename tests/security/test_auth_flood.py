@@ -22,7 +22,9 @@ def basic(user: str, password: str) -> str:
 
 async def test_forty_clients_with_wrong_passwords_cannot_lock_out_a_correct_first_login(start_http_cse):
     credentials = {"Cmeter": [hash_secret(PASSWORD, ITERATIONS)]}
-    async with start_http_cse(**{"auth.credentials": credentials}) as (cse, url):
+    # The correct login reads the CSEBase, which it may as an unregistered AE only with this on.
+    async with start_http_cse(**{"auth.credentials": credentials, "cse.unregistered_retrieve_base": True}) \
+            as (cse, url):
         stop = asyncio.Event()
         answers: list[int] = []
 
@@ -63,7 +65,9 @@ async def test_forty_clients_with_wrong_passwords_cannot_lock_out_a_correct_firs
 
 async def test_a_source_with_too_many_failures_is_refused_without_a_check(start_http_cse):
     credentials = {"Cmeter": [hash_secret(PASSWORD, 1000)]}
-    async with start_http_cse(**{"auth.credentials": credentials}) as (cse, url):
+    # The correct login reads the CSEBase, which it may as an unregistered AE only with this on.
+    async with start_http_cse(**{"auth.credentials": credentials, "cse.unregistered_retrieve_base": True}) \
+            as (cse, url):
         async with client_for(url) as client:
             for n in range(SOURCE_FAILURES):
                 response, body = await client.call("GET", "/cse-in", originator="Cmeter",
