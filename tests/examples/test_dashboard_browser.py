@@ -35,10 +35,15 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    # The page re-renders live parts (alarm rows, values): an element found a moment ago may be
+    # gone or replaced; a check that meets one is simply not true yet.
+    NOT_YET: tuple[type[Exception], ...] = (NoSuchElementException, StaleElementReferenceException)
 except ImportError as missing:          # the test extra installs it; say so instead of passing quietly
     webdriver = None
     SELENIUM_MISSING = f"selenium is not installed ({missing}); it is in the test extra of setup.cfg"
+    NOT_YET = ()
 else:
     SELENIUM_MISSING = ""
 
@@ -54,7 +59,10 @@ def browser_or_skip() -> None:
 def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except NOT_YET:
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
@@ -156,11 +164,13 @@ def test_the_dashboard_in_chromium(tmp_path: Path):
         round_trip_ms = (time.monotonic() - clicked) * 1000
 
         # the 09:00 fault of ac-2-2 appears as an alarm and is acknowledged from the page
-        row = wait_for("the fault alarm of ac-2-2", lambda: next(
-            (r for r in driver.find_elements(By.CSS_SELECTOR, "#alarms tr.alarm")
+        row_id = wait_for("the fault alarm of ac-2-2", lambda: next(
+            (r.get_attribute("id") for r in driver.find_elements(By.CSS_SELECTOR, "#alarms tr.alarm")
              if "fault" in r.text and "ac-2-2" in r.text), None), 40, log)
-        alarm_id = row.get_attribute("id").removeprefix("alarm-")
-        row.find_element(By.CSS_SELECTOR, "button.ack").click()
+        alarm_id = row_id.removeprefix("alarm-")
+        # The row may be re-rendered meanwhile: find its button afresh until the click lands.
+        wait_for("the Acknowledge button of the alarm", lambda: driver.find_element(
+            By.CSS_SELECTOR, f"#alarm-{alarm_id} button.ack").click() or True, 15, log)
         wait_for("the alarm shown acknowledged by the dashboard", lambda: "by dashboard" in
                  driver.find_element(By.ID, f"alarm-{alarm_id}").text, 15, log)
         ack = latest_ack(inventory)
